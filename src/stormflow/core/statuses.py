@@ -1,4 +1,4 @@
-"""Node statuses, their superstates, and the allowed-actions table (spec: Statuses, Manual transitions)."""
+"""Node statuses, their superstates and the allowed-actions table (spec: Statuses)."""
 
 from __future__ import annotations
 

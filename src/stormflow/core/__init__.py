@@ -1,0 +1,78 @@
+"""The node lifecycle (spec/node-lifecycle.md) as pure functions over plain data.
+
+No I/O, no clock (time is passed in as `at`), no framework. Every other layer
+calls these functions; nothing else decides a transition. An action returns an
+`Outcome`: a plain description of what changes, which a store persists in one
+transaction and an engine acts on (attempts to stop and to start).
+"""
+
+from .actions import act, cancel, hold, replay, retry, revert, skip, target_status, unhold, update
+from .graph import Graph, GraphView
+from .integrity import WorkflowStatus, derive_status, violations, workflow_status
+from .model import (
+    ActionRefused,
+    Attempt,
+    Event,
+    Ineligible,
+    LifecycleError,
+    Node,
+    NotRunnable,
+    Outcome,
+    Snapshot,
+    StatusChange,
+    Target,
+    UnknownNode,
+)
+from .patch import apply_patch, current_config, diff, merge_edit
+from .procedural import fail, is_runnable, run, runnable, started, succeed
+from .statuses import ALLOWED, BAD, FINAL, READY, RETRYABLE, START, Action, Status, is_allowed
+
+__all__ = [
+    "ALLOWED",
+    "BAD",
+    "FINAL",
+    "READY",
+    "RETRYABLE",
+    "START",
+    "Action",
+    "ActionRefused",
+    "Attempt",
+    "Event",
+    "Graph",
+    "GraphView",
+    "Ineligible",
+    "LifecycleError",
+    "Node",
+    "NotRunnable",
+    "Outcome",
+    "Snapshot",
+    "Status",
+    "StatusChange",
+    "Target",
+    "UnknownNode",
+    "WorkflowStatus",
+    "act",
+    "apply_patch",
+    "cancel",
+    "current_config",
+    "derive_status",
+    "diff",
+    "fail",
+    "hold",
+    "is_allowed",
+    "is_runnable",
+    "merge_edit",
+    "replay",
+    "retry",
+    "revert",
+    "run",
+    "runnable",
+    "skip",
+    "started",
+    "succeed",
+    "target_status",
+    "unhold",
+    "update",
+    "violations",
+    "workflow_status",
+]
