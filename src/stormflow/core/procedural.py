@@ -47,9 +47,29 @@ def retry_delay(node: Node, failed_attempts: int) -> float:
     return float(min(max(base, 0.0) * 2 ** (failed_attempts - 1), MAX_RETRY_DELAY))
 
 
+#: Attempts lost with their worker (crash, machine gone) are retried without using up
+#: the node's own retries, up to this many times per run.
+DEFAULT_LOST_RETRIES = 3
+
+
+def _count(node: Node, key: str, default: int) -> int:
+    value = node.current.get(key, default)
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if ok else default
+
+
 def allowed_retries(node: Node) -> int:
-    value = node.current.get("retries", 0)
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return _count(node, "retries", 0)
+
+
+def retries_left(node: Node) -> bool:
+    """Whether the node's last (ended) attempt may be followed by another automatically."""
+    failed = sum(1 for a in node.attempts if a.result == "failed")
+    lost = sum(1 for a in node.attempts if a.result == "lost")
+    last = node.attempts[-1].result
+    if last == "lost":
+        return lost <= _count(node, "lost_retries", DEFAULT_LOST_RETRIES)
+    return failed <= allowed_retries(node)
 
 
 def _new_attempt(node: Node, at: float, not_before: float) -> tuple[Node, Attempt]:
@@ -165,10 +185,12 @@ def fail(
     error: str | None = None,
     lost: bool = False,
 ) -> Outcome:
-    """The live attempt failed (or its worker was lost).
+    """The live attempt failed (or was lost with its worker).
 
     With automatic retries left, a new attempt is created (status stays
     running, the engine starts it after a backoff); otherwise running -> failed.
+    A lost attempt is retried at once and does not use up the node's `retries`
+    (it has its own budget, `lost_retries`): a crash is not the task's fault.
     """
     node = _live(graph, name, token)
     if node is None:
@@ -178,8 +200,8 @@ def fail(
     node = replace(node, attempts=(*node.attempts[:-1], att))
     out = Outcome(action="fail", actor="engine", at=at)
     payload = {"token": token, "attempt": att.number, "exit_code": exit_code, "error": error}
-    if att.number <= allowed_retries(node):
-        delay = retry_delay(node, att.number)
+    if retries_left(node):
+        delay = 0.0 if lost else retry_delay(node, sum(a.result == "failed" for a in node.attempts))
         node, nxt = _new_attempt(node, at, at + delay)
         out.nodes[name] = node
         out.start.append((name, nxt))
