@@ -1,0 +1,132 @@
+"""A Python builder producing the same data as a YAML/JSON document.
+
+wf = Workflow("shot010_render", metadata={"shot": "sh010"})
+sim = wf.task("simulate", [["python", "sim.py"]])
+render = wf.task("render", [["render", "{start}", "{end}"]], frames="1-100", chunk_size=10)
+sim >> render
+plan = wf.expand()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from stormflow.spec.document import Document, parse_document
+from stormflow.spec.entries import Entry
+from stormflow.spec.expand import Plan, expand
+from stormflow.spec.validate import validate
+
+Command = list[str] | str
+
+
+@dataclass(frozen=True)
+class NodeRef:
+    """A handle on a node in a Workflow; `a >> b` adds the edge a -> b and returns b."""
+
+    workflow: Workflow
+    name: str
+
+    def __rshift__(self, other: NodeRef | list[NodeRef]) -> NodeRef | list[NodeRef]:
+        for target in other if isinstance(other, list) else [other]:
+            self.workflow.edge(self, target)
+        return other
+
+
+class Workflow:
+    def __init__(self, name: str, metadata: dict[str, Any] | None = None, schema: int = 1) -> None:
+        self.name = name
+        self.metadata = dict(metadata or {})
+        self.schema = schema
+        self._nodes: list[dict[str, Any]] = []
+        self._edges: list[Any] = []
+
+    def node(self, name: str, kind: str, status: str = "open", **params: Any) -> NodeRef:
+        """Add a node of any registered kind; None-valued parameters are left out."""
+        node: dict[str, Any] = {"name": name, "kind": kind}
+        if status != "open":
+            node["status"] = status
+        node.update({k: v for k, v in params.items() if v is not None})
+        self._nodes.append(node)
+        return NodeRef(self, name)
+
+    def task(
+        self,
+        name: str,
+        commands: list[Command],
+        *,
+        status: str = "open",
+        frames: str | int | None = None,
+        chunk_size: int | None = None,
+        scout: str | int | list[int] | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+        instance_type: str | None = None,
+        retries: int | None = None,
+        min_seconds: float | None = None,
+        max_seconds: float | None = None,
+        output: str | None = None,
+        limits: list[str] | None = None,
+    ) -> NodeRef:
+        return self.node(
+            name,
+            "task",
+            status,
+            commands=commands,
+            env=env,
+            cwd=cwd,
+            instance_type=instance_type,
+            retries=retries,
+            min_seconds=min_seconds,
+            max_seconds=max_seconds,
+            output=output,
+            limits=limits,
+            frames=frames,
+            chunk_size=chunk_size,
+            scout=scout,
+        )
+
+    def email(
+        self,
+        name: str,
+        addresses: list[str],
+        *,
+        subject: str | None = None,
+        body: str | None = None,
+        status: str = "open",
+        retries: int | None = None,
+    ) -> NodeRef:
+        return self.node(
+            name,
+            "email",
+            status,
+            addresses=addresses,
+            subject=subject,
+            body=body,
+            retries=retries,
+        )
+
+    def edge(
+        self, upstream: NodeRef | str, downstream: NodeRef | str, mode: str | None = None
+    ) -> None:
+        up = upstream.name if isinstance(upstream, NodeRef) else upstream
+        down = downstream.name if isinstance(downstream, NodeRef) else downstream
+        self._edges.append([up, down] if mode is None else {"from": up, "to": down, "mode": mode})
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"schema": self.schema, "name": self.name}
+        if self.metadata:
+            data["metadata"] = dict(self.metadata)
+        data["nodes"] = [dict(n) for n in self._nodes]
+        data["edges"] = [list(e) if isinstance(e, list) else dict(e) for e in self._edges]
+        return data
+
+    def validate(self) -> list[Entry]:
+        return validate(self.to_dict())
+
+    def document(self) -> Document:
+        """The checked Document; raises DocumentError listing every problem."""
+        return parse_document(self.to_dict())
+
+    def expand(self) -> Plan:
+        return expand(self.document())

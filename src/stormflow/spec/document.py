@@ -1,0 +1,242 @@
+"""The workflow document: reading JSON/YAML text, the checked `Document`, and dumping it back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stormflow.core.statuses import Status
+from stormflow.spec.entries import DocumentError, Entry, error, has_errors
+
+SCHEMA_VERSIONS = (1,)
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """An authored node: node-level keys plus its kind's parameters (normalised)."""
+
+    name: str
+    kind: str
+    status: Status = Status.OPEN
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EdgeSpec:
+    upstream: str
+    downstream: str
+    #: "frames" or "all"; None means the default (frames between two frame-ranged nodes).
+    mode: str | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    name: str
+    nodes: tuple[NodeSpec, ...] = ()
+    edges: tuple[EdgeSpec, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+    schema: int = 1
+
+    def node(self, name: str) -> NodeSpec:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dump_document(self)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps timestamps as strings so documents stay JSON-serialisable."""
+
+
+_Loader.add_constructor(
+    "tag:yaml.org,2002:timestamp",
+    lambda loader, node: loader.construct_scalar(node),  # type: ignore[arg-type]
+)
+
+
+def read_text(text: str) -> tuple[object, list[Entry], dict[str, int]]:
+    """Parse JSON or YAML text. Returns (data, syntax entries, node name -> line)."""
+    try:
+        data = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        where = f" at line {line}" if line else ""
+        return (
+            None,
+            [error("syntax", f"cannot parse the document{where}: {problem}", line=line)],
+            {},
+        )
+    except (ValueError, RecursionError) as exc:
+        return None, [error("syntax", f"cannot parse the document: {exc}")], {}
+    return data, [], _node_lines(text)
+
+
+def _node_lines(text: str) -> dict[str, int]:
+    """Line of each node's mapping, so messages can say where a node is."""
+    lines: dict[str, int] = {}
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return lines
+    if not isinstance(root, yaml.MappingNode):
+        return lines
+    for key, value in root.value:
+        if getattr(key, "value", None) != "nodes" or not isinstance(value, yaml.SequenceNode):
+            continue
+        for item in value.value:
+            if not isinstance(item, yaml.MappingNode):
+                continue
+            for k, v in item.value:
+                if getattr(k, "value", None) == "name" and isinstance(v, yaml.ScalarNode):
+                    lines.setdefault(str(v.value), item.start_mark.line + 1)
+    return lines
+
+
+def read_file(path: str | Path) -> tuple[object, list[Entry], dict[str, int]]:
+    """Read a document file; unreadable files become an entry, never an exception."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [error("unreadable-file", f"file not found: {p}")], {}
+    except IsADirectoryError:
+        return None, [error("unreadable-file", f"is a directory, not a document: {p}")], {}
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [error("unreadable-file", f"cannot read {p}: {exc}")], {}
+    return read_text(text)
+
+
+def check_document(source: str | Mapping[str, Any]) -> tuple[Document | None, list[Entry]]:
+    """Validate text or data; the Document is returned only when there are no errors."""
+    lines: dict[str, int] = {}
+    if isinstance(source, str):
+        data, entries, lines = read_text(source)
+        if entries:
+            return None, entries
+    else:
+        data = source
+    return check_data(data, lines)
+
+
+def check_data(
+    data: object, lines: Mapping[str, int] | None = None
+) -> tuple[Document | None, list[Entry]]:
+    """Validate already-parsed data (any JSON-like value)."""
+    from stormflow.spec.validate import validate
+
+    entries = [_with_line(e, lines or {}) for e in validate(data)]
+    if has_errors(entries) or not isinstance(data, Mapping):
+        return None, entries
+    return build_document(data), entries
+
+
+def _with_line(entry: Entry, lines: Mapping[str, int]) -> Entry:
+    if entry.line is None and entry.nodes and entry.nodes[0] in lines:
+        from dataclasses import replace
+
+        return replace(entry, line=lines[entry.nodes[0]])
+    return entry
+
+
+def parse_document(source: str | Mapping[str, Any]) -> Document:
+    """Strict: the Document, or DocumentError carrying every entry."""
+    document, entries = check_document(source)
+    if document is None:
+        raise DocumentError(entries)
+    return document
+
+
+def load_document(path: str | Path) -> Document:
+    """Strict: read and check a JSON/YAML file; DocumentError if unreadable or invalid."""
+    data, entries, lines = read_file(path)
+    if not entries:
+        document, entries = check_data(data, lines)
+        if document is not None:
+            return document
+    raise DocumentError(entries, source=str(path))
+
+
+def build_document(data: Mapping[str, Any]) -> Document:
+    """Turn checked raw data into a Document (assumes validate() found no errors)."""
+    from stormflow.spec.kinds import NODE_KEYS
+
+    nodes = []
+    for raw in data.get("nodes") or []:
+        params = {k: normalise_param(k, v) for k, v in raw.items() if k not in NODE_KEYS}
+        nodes.append(
+            NodeSpec(
+                name=raw["name"],
+                kind=raw.get("kind", "task"),
+                status=Status(raw.get("status", "open")),
+                params=params,
+            )
+        )
+    edges = []
+    for raw in data.get("edges") or []:
+        if isinstance(raw, list | tuple):
+            edges.append(EdgeSpec(raw[0], raw[1]))
+        else:
+            edges.append(EdgeSpec(raw["from"], raw["to"], raw.get("mode")))
+    return Document(
+        name=data["name"],
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        metadata=dict(data.get("metadata") or {}),
+        schema=int(data.get("schema", 1)),
+    )
+
+
+def normalise_param(key: str, value: Any) -> Any:
+    """Frame specs are stored as strings whatever way they were written."""
+    if key == "frames" and isinstance(value, int):
+        return str(value)
+    if key == "scout":
+        if isinstance(value, list):
+            return ",".join(str(v) for v in value)
+        if isinstance(value, int):
+            return str(value)
+    return value
+
+
+def dump_document(document: Document) -> dict[str, Any]:
+    """The canonical dict form (what builder and YAML documents have in common)."""
+    nodes = []
+    for node in document.nodes:
+        item: dict[str, Any] = {"name": node.name, "kind": node.kind}
+        if node.status is not Status.OPEN:
+            item["status"] = str(node.status)
+        item.update(node.params)
+        nodes.append(item)
+    edges: list[Any] = []
+    for edge in document.edges:
+        if edge.mode is None:
+            edges.append([edge.upstream, edge.downstream])
+        else:
+            edges.append({"from": edge.upstream, "to": edge.downstream, "mode": edge.mode})
+    out: dict[str, Any] = {"schema": document.schema, "name": document.name}
+    if document.metadata:
+        out["metadata"] = dict(document.metadata)
+    out["nodes"] = nodes
+    out["edges"] = edges
+    return out
+
+
+def to_yaml(document: Document | Mapping[str, Any]) -> str:
+    data = dump_document(document) if isinstance(document, Document) else dict(document)
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
+
+
+def to_json(document: Document | Mapping[str, Any], indent: int | None = 2) -> str:
+    data = dump_document(document) if isinstance(document, Document) else dict(document)
+    return json.dumps(data, indent=indent)
