@@ -1,0 +1,1 @@
+"""The `storm` command line (Typer + Rich). Each command lives in its own module."""

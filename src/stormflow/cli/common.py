@@ -1,0 +1,65 @@
+"""Helpers shared by commands: one-line errors with exit code 2, reading documents."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+
+from stormflow.spec.document import read_file
+from stormflow.spec.entries import Entry
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: Exit code for bad input and for documents that still have errors.
+EXIT_BAD_INPUT = 2
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as one line on stderr, exit code 2."""
+
+
+def fail(message: str) -> NoReturn:
+    raise UserError(message)
+
+
+def one_line_errors(fn: Callable[P, T]) -> Callable[P, T]:
+    """Turn UserError (and, unless STORM_DEBUG is set, any crash) into one stderr line."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except UserError as exc:
+            typer.echo(f"storm: error: {exc}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("STORM_DEBUG"):
+                raise
+            typer.echo(f"storm: internal error: {type(exc).__name__}: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def read_document_data(path: str) -> tuple[Any, dict[str, int]]:
+    """Raw data of a document file; unreadable or unparseable files are a UserError."""
+    data, entries, lines = read_file(path)
+    if entries:
+        fail(f"{path}: {entries[0].message}")
+    return data, lines
+
+
+def entry_location(entry: Entry) -> str:
+    parts = []
+    if entry.line is not None:
+        parts.append(f"line {entry.line}")
+    if entry.field:
+        parts.append(entry.field)
+    return ", ".join(parts)

@@ -1,0 +1,22 @@
+"""The `storm` app. Add a command module with one `register(app)` line below."""
+
+from __future__ import annotations
+
+import typer
+
+from stormflow.cli import plan, validate
+
+app = typer.Typer(
+    name="storm",
+    help="Storm: workflows for render farms.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+validate.register(app)
+plan.register(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()
