@@ -1,0 +1,1 @@
+"""Execution engine: the executor interface, the local executor and email sending."""

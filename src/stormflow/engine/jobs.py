@@ -1,0 +1,49 @@
+"""What the scheduler hands to an executor (a fully rendered attempt) and what comes back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class EmailSpec:
+    """An already rendered email: the executor sends it as is."""
+
+    to: tuple[str, ...]
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Job:
+    """One attempt to run a node, fully rendered by the scheduler."""
+
+    workflow_id: str
+    node: str
+    token: str  # attempt token: every result carries it back
+    kind: str  # "task" | "email"
+    # Run in series; each is an argv tuple, or a shell line run with /bin/sh -c.
+    commands: tuple[tuple[str, ...] | str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)  # added to os.environ
+    cwd: str | None = None  # working directory, created if missing
+    log_path: str | None = None  # stdout+stderr of every command appended here
+    min_seconds: float | None = None  # finishing sooner than this is a failure
+    max_seconds: float | None = None  # running longer is a failure: the process group is killed
+    email: EmailSpec | None = None  # for kind "email"
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """The outcome of one attempt; `error` is one line saying what went wrong."""
+
+    workflow_id: str
+    node: str
+    token: str
+    ok: bool
+    # Of the last command run; -N means killed by signal N (the subprocess convention); None when
+    # no command ran (could not start, email jobs).
+    exit_code: int | None
+    error: str | None
+    started_at: float  # time.time() when the attempt started
+    ended_at: float

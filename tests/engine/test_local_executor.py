@@ -1,0 +1,354 @@
+"""LocalExecutor against real processes: series, logs, env/cwd, stop, timeouts, slots, races."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stormflow.engine.email import EmailSender
+from stormflow.engine.executor import ExecutorError, NoFreeSlot
+from stormflow.engine.jobs import Job, JobResult
+from stormflow.engine.local import LocalExecutor
+
+
+class Results:
+    """on_result callback that records every call and lets tests wait for a token."""
+
+    def __init__(self) -> None:
+        self.calls: list[JobResult] = []
+        self.cond = threading.Condition()
+
+    def __call__(self, result: JobResult) -> None:
+        with self.cond:
+            self.calls.append(result)
+            self.cond.notify_all()
+
+    def count(self, token: str) -> int:
+        with self.cond:
+            return sum(1 for r in self.calls if r.token == token)
+
+    def wait(self, token: str, timeout: float = 10.0) -> JobResult:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                for result in self.calls:
+                    if result.token == token:
+                        return result
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no result for {token} within {timeout}s")
+                self.cond.wait(remaining)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.01)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # In containers nobody may reap orphans: a zombie is dead for our purposes.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def read_pids(path: Path) -> list[int]:
+    wait_until(lambda: path.exists() and path.read_text().endswith("\n"))
+    return [int(p) for p in path.read_text().split()]
+
+
+def task(token: str, *commands: tuple[str, ...] | str, **fields: Any) -> Job:
+    return Job(
+        workflow_id="wf1", node="render", token=token, kind="task", commands=commands, **fields
+    )
+
+
+@pytest.fixture
+def results() -> Results:
+    return Results()
+
+
+@pytest.fixture
+def make_executor(results: Results) -> Iterator[Callable[..., LocalExecutor]]:
+    made: list[LocalExecutor] = []
+
+    def make(**kwargs: Any) -> LocalExecutor:
+        kwargs.setdefault("slots", 4)
+        kwargs.setdefault("email_sender", EmailSender(None))
+        executor = LocalExecutor(results, **kwargs)
+        made.append(executor)
+        return executor
+
+    yield make
+    for executor in made:
+        executor.close(0.5)
+
+
+@pytest.fixture
+def executor(make_executor: Callable[..., LocalExecutor]) -> LocalExecutor:
+    return make_executor()
+
+
+def test_two_commands_in_series_succeed(executor: LocalExecutor, results: Results) -> None:
+    executor.submit(task("a1", ("echo", "one"), "echo two"))
+    result = results.wait("a1")
+    assert (result.ok, result.exit_code, result.error) == (True, 0, None)
+    assert (result.workflow_id, result.node) == ("wf1", "render")
+    assert result.started_at <= result.ended_at
+
+
+def test_failure_stops_the_series(
+    executor: LocalExecutor, results: Results, tmp_path: Path
+) -> None:
+    executor.submit(task("a1", ("true",), "exit 3", ("touch", "after"), cwd=str(tmp_path)))
+    result = results.wait("a1")
+    assert not result.ok
+    assert result.exit_code == 3
+    assert result.error == "command 2/3 `exit 3` exited with code 3"
+    assert not (tmp_path / "after").exists()
+
+
+def test_log_has_output_headers_and_footers(
+    executor: LocalExecutor, results: Results, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "logs" / "shot010" / "render.log"  # parents do not exist yet
+    executor.submit(task("a1", ("echo", "frame-out"), "echo frame-err >&2", log_path=str(log_path)))
+    assert results.wait("a1").ok
+    executor.submit(task("a2", "exit 4", log_path=str(log_path)))
+    assert results.wait("a2").exit_code == 4
+
+    text = log_path.read_text()
+    markers = [
+        "render attempt a1 command 1/2: echo frame-out",
+        "frame-out",
+        "command 1/2 exited with code 0 after",
+        "render attempt a1 command 2/2: (shell) echo frame-err >&2",
+        "frame-err",
+        "command 2/2 exited with code 0 after",
+        "render attempt a2 command 1/1: (shell) exit 4",  # appended, not overwritten
+        "command 1/1 exited with code 4 after",
+    ]
+    positions = [text.index(marker) for marker in markers]
+    assert positions == sorted(positions)
+    header = text.splitlines()[0]
+    assert header.startswith("=== [20")  # an ISO timestamp
+
+
+def test_env_and_cwd_are_applied(executor: LocalExecutor, results: Results, tmp_path: Path) -> None:
+    workdir = tmp_path / "work" / "shot010"  # created by the executor
+    executor.submit(
+        task(
+            "a1",
+            'pwd > where.txt; echo "$STORM_TEST_VAR" > var.txt; echo "$PATH" > path.txt',
+            env={"STORM_TEST_VAR": "v42"},
+            cwd=str(workdir),
+        )
+    )
+    assert results.wait("a1").ok
+    assert Path((workdir / "where.txt").read_text().strip()).resolve() == workdir.resolve()
+    assert (workdir / "var.txt").read_text().strip() == "v42"
+    assert (workdir / "path.txt").read_text().strip() == os.environ["PATH"]  # env is added to
+
+
+def test_argv_is_not_interpreted_by_a_shell(
+    executor: LocalExecutor, results: Results, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "job.log"
+    executor.submit(
+        task("a1", ("echo", "$HOME; exit 1"), "echo shell:$((6 * 7))", log_path=str(log_path))
+    )
+    assert results.wait("a1").ok
+    text = log_path.read_text()
+    assert "\n$HOME; exit 1\n" in text
+    assert "\nshell:42\n" in text
+
+
+def test_missing_executable_fails_cleanly(
+    executor: LocalExecutor, results: Results, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "job.log"
+    executor.submit(task("a1", ("true",), ("storm-no-such-program",), log_path=str(log_path)))
+    result = results.wait("a1")
+    assert (result.ok, result.exit_code) == (False, None)
+    assert result.error == (
+        "command 2/2 could not start: storm-no-such-program: no such file or directory"
+    )
+    assert "could not start" in log_path.read_text()
+
+
+def test_bad_cwd_fails_cleanly(executor: LocalExecutor, results: Results, tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    executor.submit(task("a1", ("true",), cwd=str(not_a_dir / "sub")))
+    result = results.wait("a1")
+    assert not result.ok
+    assert result.error is not None
+    assert result.error.startswith(f"could not create working directory {not_a_dir / 'sub'}: ")
+
+
+def test_killed_by_signal_is_reported(executor: LocalExecutor, results: Results) -> None:
+    executor.submit(task("a1", "kill -9 $$"))
+    result = results.wait("a1")
+    assert result.exit_code == -9
+    assert result.error == "command 1/1 `kill -9 $$` killed by signal SIGKILL"
+
+
+def test_stop_kills_the_whole_process_group(
+    executor: LocalExecutor, results: Results, tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    executor.submit(task("a1", f"sleep 30 & echo $$ $! > {pids}; wait"))
+    shell, grandchild = read_pids(pids)
+    assert pid_alive(shell) and pid_alive(grandchild)
+
+    began = time.monotonic()
+    executor.stop("a1")
+    result = results.wait("a1", timeout=5)
+    assert time.monotonic() - began < 2  # SIGTERM was enough, no grace period needed
+    assert (result.ok, result.error) == (False, "stopped")
+    wait_until(lambda: not pid_alive(shell) and not pid_alive(grandchild), timeout=2)
+
+    executor.stop("a1")  # finished: no-op
+    executor.stop("never-submitted")
+    assert results.count("a1") == 1
+
+
+def test_sigterm_ignored_means_sigkill_after_grace(
+    make_executor: Callable[..., LocalExecutor], results: Results, tmp_path: Path
+) -> None:
+    executor = make_executor(grace=0.5)
+    pids = tmp_path / "pids"
+    # The ignored disposition is inherited by the grandchild through fork and exec.
+    executor.submit(task("a1", f"trap '' TERM; sleep 30 & echo $$ $! > {pids}; wait"))
+    shell, grandchild = read_pids(pids)
+
+    began = time.monotonic()
+    executor.stop("a1")
+    result = results.wait("a1", timeout=5)
+    elapsed = time.monotonic() - began
+    assert 0.4 <= elapsed < 3
+    assert (result.ok, result.error, result.exit_code) == (False, "stopped", -9)
+    wait_until(lambda: not pid_alive(shell) and not pid_alive(grandchild), timeout=2)
+
+
+def test_max_seconds_kills_and_fails(
+    executor: LocalExecutor, results: Results, tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    executor.submit(task("a1", f"sleep 30 & echo $! > {pids}; wait", max_seconds=0.5))
+    (grandchild,) = read_pids(pids)
+    result = results.wait("a1", timeout=5)
+    assert result.ended_at - result.started_at < 3
+    assert (result.ok, result.error) == (False, "timed out: still running after max_seconds 0.5")
+    wait_until(lambda: not pid_alive(grandchild), timeout=2)
+
+
+def test_max_seconds_not_reached_is_fine(executor: LocalExecutor, results: Results) -> None:
+    executor.submit(task("a1", ("true",), max_seconds=10))
+    assert results.wait("a1").ok
+
+
+def test_min_seconds_failure(executor: LocalExecutor, results: Results) -> None:
+    executor.submit(task("a1", ("true",), min_seconds=5))
+    result = results.wait("a1")
+    assert (result.ok, result.exit_code) == (False, 0)
+    assert result.error == "finished in 0.0s, below min_seconds 5"
+
+
+def test_slots_are_respected(make_executor: Callable[..., LocalExecutor], results: Results) -> None:
+    executor = make_executor(slots=2)
+    assert executor.free_slots() == 2
+    executor.submit(task("a1", ("sleep", "30")))
+    assert executor.free_slots() == 1
+    executor.submit(task("a2", ("sleep", "30")))
+    assert executor.free_slots() == 0
+    assert sorted(executor.running()) == ["a1", "a2"]
+    with pytest.raises(NoFreeSlot, match="all 2 slots are busy"):
+        executor.submit(task("a3", ("true",)))
+
+    executor.stop("a1")
+    results.wait("a1")
+    assert executor.free_slots() == 1
+    assert executor.running() == ["a2"]
+    with pytest.raises(ExecutorError, match="already running"):
+        executor.submit(task("a2", ("true",)))
+    executor.stop("a2")
+    results.wait("a2")
+    assert executor.free_slots() == 2
+    assert executor.running() == []
+
+
+def test_slot_is_free_when_on_result_runs(tmp_path: Path) -> None:
+    # The scheduler submits the next job from its callback: the slot must already be released.
+    seen: list[JobResult] = []
+    done = threading.Event()
+
+    def on_result(result: JobResult) -> None:
+        seen.append(result)
+        if result.token == "first":
+            executor.submit(task("second", ("true",)))
+        else:
+            done.set()
+
+    executor = LocalExecutor(on_result, slots=1, email_sender=EmailSender(None))
+    try:
+        executor.submit(task("first", ("true",)))
+        assert done.wait(5)
+        assert [r.token for r in seen] == ["first", "second"]
+        assert all(r.ok for r in seen)
+    finally:
+        executor.close(0.5)
+
+
+def test_on_result_once_when_stop_races_completion(
+    executor: LocalExecutor, results: Results
+) -> None:
+    tokens = [f"race{i}" for i in range(20)]
+    for i, token in enumerate(tokens):
+        command = ("true",) if i % 2 else f"sleep 0.0{i % 5}"
+        wait_until(lambda: executor.free_slots() > 0)
+        executor.submit(task(token, command))
+        time.sleep((i % 4) * 0.002)  # vary where stop lands: before, during, after the command
+        executor.stop(token)
+        executor.stop(token)
+    for token in tokens:
+        results.wait(token)
+    wait_until(lambda: executor.running() == [])
+    time.sleep(0.2)  # a duplicate report would land now
+    assert [results.count(token) for token in tokens] == [1] * 20
+    for result in results.calls:
+        assert result.ok or result.error == "stopped"
+
+
+def test_close_stops_everything(
+    make_executor: Callable[..., LocalExecutor], results: Results
+) -> None:
+    executor = make_executor()
+    executor.submit(task("a1", ("sleep", "30")))
+    executor.submit(task("a2", "trap '' TERM; sleep 30"))
+    began = time.monotonic()
+    executor.close(0.5)
+    assert time.monotonic() - began < 3
+    assert {r.token: r.error for r in results.calls} == {"a1": "stopped", "a2": "stopped"}
+    with pytest.raises(ExecutorError, match="executor is closed"):
+        executor.submit(task("a3", ("true",)))
+
+
+def test_unknown_kind_fails(executor: LocalExecutor, results: Results) -> None:
+    executor.submit(Job(workflow_id="wf1", node="n", token="a1", kind="teleport"))
+    assert results.wait("a1").error == "unknown job kind 'teleport'"
