@@ -301,18 +301,18 @@ def test_slot_is_free_when_on_result_runs(tmp_path: Path) -> None:
     def on_result(result: JobResult) -> None:
         seen.append(result)
         if result.token == "first":
-            executor.submit(task("second", ("true",)))
+            local.submit(task("second", ("true",)))
         else:
             done.set()
 
-    executor = LocalExecutor(on_result, slots=1, email_sender=EmailSender(None))
+    local = LocalExecutor(on_result, slots=1, email_sender=EmailSender(None))
     try:
-        executor.submit(task("first", ("true",)))
+        local.submit(task("first", ("true",)))
         assert done.wait(5)
         assert [r.token for r in seen] == ["first", "second"]
         assert all(r.ok for r in seen)
     finally:
-        executor.close(0.5)
+        local.close(0.5)
 
 
 def test_on_result_once_when_stop_races_completion(
