@@ -265,12 +265,14 @@ class LocalExecutor:
                 attempt.proc = None
                 # Background processes the command left behind must not outlive its slot.
                 _signal_group(proc.pid, signal.SIGKILL)
+                stop_reason = attempt.stop_reason
             duration = time.monotonic() - began
             if exit_code < 0:
                 outcome = f"killed by signal {_signal_name(-exit_code)}"
             else:
                 outcome = f"exited with code {exit_code}"
-            _write(logfile, f"=== [{_now()}] {which} {outcome} after {duration:.2f}s\n")
+            why = f" ({stop_reason})" if stop_reason else ""  # tells wranglers who killed it
+            _write(logfile, f"=== [{_now()}] {which} {outcome} after {duration:.2f}s{why}\n")
             if exit_code != 0:
                 return exit_code, f"{which} `{label}` {outcome}"
         return exit_code, None
