@@ -1,0 +1,191 @@
+"""The tables of the durable record (one set for SQLite and PostgreSQL).
+
+Times are epoch seconds (double precision), as the core passes them. JSON columns
+become JSONB on PostgreSQL. Attempt tokens are made by the core from the node name
+(`render#3`), so they are unique per workflow, not globally: every attempt key
+includes the workflow id.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Double,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("metadata", Json, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("archived", Boolean, nullable=False, default=False),
+    Column("expires_at", Double),
+    Column("owner", Text),
+    # last event sequence number: bumped under the workflow lock, so seqs are gap-free
+    Column("last_seq", Integer, nullable=False, default=0),
+)
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("workflow_id", String(32), ForeignKey("workflows.id"), primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("submitted", String(16), nullable=False),
+    Column("base", Json, nullable=False),
+    Column("patch", Json, nullable=False),
+    Column("snapshot_count", Integer, nullable=False, default=0),
+    Column("attempt_seq", Integer, nullable=False, default=0),
+    Column("group", Text),
+    Column("frames", Text),
+    Index("ix_nodes_workflow_status", "workflow_id", "status"),
+)
+
+edges = Table(
+    "edges",
+    metadata,
+    Column("workflow_id", String(32), primary_key=True),
+    Column("upstream", Text, primary_key=True),
+    Column("downstream", Text, primary_key=True),
+    ForeignKeyConstraint(
+        ["workflow_id", "upstream"], ["nodes.workflow_id", "nodes.name"], name="fk_edges_upstream"
+    ),
+    ForeignKeyConstraint(
+        ["workflow_id", "downstream"],
+        ["nodes.workflow_id", "nodes.name"],
+        name="fk_edges_downstream",
+    ),
+    Index("ix_edges_downstream", "workflow_id", "downstream", "upstream"),
+)
+
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("workflow_id", String(32), primary_key=True),
+    Column("node", Text, primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("patch", Json, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", Double, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("why", Text, nullable=False),
+    Column("caused_by", Text),
+    ForeignKeyConstraint(
+        ["workflow_id", "node"], ["nodes.workflow_id", "nodes.name"], name="fk_snapshots_node"
+    ),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow_id", String(32), nullable=False),
+    Column("node", Text, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("token", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("not_before", Double, nullable=False),
+    Column("started_at", Double),
+    Column("ended_at", Double),
+    Column("result", String(16)),  # null while the attempt is owed a result
+    Column("exit_code", Integer),
+    Column("error", Text),
+    Column("worker", Text),
+    Column("log", Text),
+    Column("snapshot", Integer),  # null: the node's current run
+    Column("lease_owner", Text),
+    Column("lease_expires", Double),
+    UniqueConstraint("workflow_id", "token", name="uq_attempts_token"),
+    ForeignKeyConstraint(
+        ["workflow_id", "node"], ["nodes.workflow_id", "nodes.name"], name="fk_attempts_node"
+    ),
+    Index("ix_attempts_node", "workflow_id", "node", "snapshot"),
+    # the scheduler's two polls stay cheap however many ended attempts pile up
+    Index(
+        "ix_attempts_pending",
+        "not_before",
+        sqlite_where=text("result IS NULL AND lease_owner IS NULL"),
+        postgresql_where=text("result IS NULL AND lease_owner IS NULL"),
+    ),
+    Index(
+        "ix_attempts_leased",
+        "lease_expires",
+        sqlite_where=text("result IS NULL AND lease_owner IS NOT NULL"),
+        postgresql_where=text("result IS NULL AND lease_owner IS NOT NULL"),
+    ),
+    Index("ix_attempts_owner", "lease_owner"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow_id", String(32), ForeignKey("workflows.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("type", Text, nullable=False),
+    Column("node", Text),
+    Column("old", String(16)),
+    Column("new", String(16)),
+    Column("actor", Text, nullable=False),
+    Column("at", Double, nullable=False),
+    Column("why", Text),
+    Column("caused_by", Text),
+    Column("payload", Json, nullable=False),
+    Column("correlation", Text),
+    Column("idempotency_key", Text, unique=True),
+    UniqueConstraint("workflow_id", "seq", name="uq_events_seq"),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("idempotency_key", Text, primary_key=True),
+    Column("workflow_id", String(32)),
+    Column("response", Json, nullable=False),
+    Column("at", Double, nullable=False),
+    Column("first_seq", Integer),
+    Column("last_seq", Integer),
+)
+
+limits = Table(
+    "limits",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("capacity", Integer, nullable=False),
+)
+
+limit_usage = Table(
+    "limit_usage",
+    metadata,
+    Column("limit", Text, ForeignKey("limits.name", ondelete="CASCADE"), primary_key=True),
+    Column("workflow_id", String(32), primary_key=True),
+    Column("token", Text, primary_key=True),
+    Index("ix_limit_usage_attempt", "workflow_id", "token"),
+)
