@@ -516,3 +516,12 @@ def test_an_action_reads_only_the_nodes_it_touches() -> None:
     view.read.clear()
     core.retry(view, ["c3n1"], at=T)
     assert view.read == {f"c3n{i}" for i in range(1, 100)}
+
+
+def test_run_ready_runs_every_runnable_candidate_in_one_outcome() -> None:
+    graph = Graph.build(
+        [("a", "open"), ("b", "open"), ("c", "holding"), ("d", "open")], [("a", "d")]
+    )
+    out = do(graph, core.run_ready(graph, ["a", "b", "c", "d", "a"], at=T))
+    assert sorted(n for n, _ in out.start) == ["a", "b"]
+    assert graph.node("c").status is Status.HOLDING and graph.node("d").status is Status.OPEN

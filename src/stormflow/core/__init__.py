@@ -24,7 +24,7 @@ from .model import (
     UnknownNode,
 )
 from .patch import apply_patch, current_config, diff, merge_edit
-from .procedural import fail, is_runnable, run, runnable, started, succeed
+from .procedural import fail, is_runnable, run, run_ready, runnable, started, succeed
 from .statuses import ALLOWED, BAD, FINAL, READY, RETRYABLE, START, Action, Status, is_allowed
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "retry",
     "revert",
     "run",
+    "run_ready",
     "runnable",
     "skip",
     "started",

@@ -163,6 +163,21 @@ class Outcome:
     check: set[str] = field(default_factory=set)
     stale: bool = False
 
+    def merge(self, other: Outcome) -> Outcome:
+        """Fold in an outcome computed on the same view for *other* nodes (e.g. several runs)."""
+        clash = self.nodes.keys() & other.nodes.keys()
+        if clash:
+            raise ValueError(f"outcomes touch the same nodes: {sorted(clash)[:3]}")
+        self.nodes.update(other.nodes)
+        self.changes.extend(other.changes)
+        self.snapshots.extend(other.snapshots)
+        self.stop.extend(other.stop)
+        self.start.extend(other.start)
+        self.events.extend(other.events)
+        self.ineligible.extend(other.ineligible)
+        self.check |= other.check
+        return self
+
     @property
     def changed(self) -> list[str]:
         """Names of the nodes whose state this outcome writes, in the order first touched."""

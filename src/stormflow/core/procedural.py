@@ -101,6 +101,18 @@ def run(graph: GraphView, name: str, *, at: float) -> Outcome:
     return out
 
 
+def run_ready(graph: GraphView, candidates: Iterable[str], *, at: float) -> Outcome:
+    """Run every candidate that is runnable now, as one outcome (one transaction for a store).
+
+    Runs are independent of each other: a runnable node's upstream nodes are ready, so
+    none of them is another runnable candidate.
+    """
+    out = Outcome(action="run", actor="engine", at=at)
+    for name in runnable(graph, candidates):
+        out.merge(run(graph, name, at=at))
+    return out
+
+
 def _stale(node: Node, token: str, kind: str, at: float) -> Outcome:
     out = Outcome(action=kind, actor="engine", at=at, stale=True)
     out.events.append(
