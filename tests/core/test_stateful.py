@@ -114,13 +114,17 @@ class Lifecycle(RuleBasedStateMachine):
             assert strict and refused.ineligible
             return
         self.record(out)
-        selected = set(selection)
-        roots = {n for n in out.nodes if n in selected}
+        ineligible = {i.node for i in out.ineligible}
+        eligible = set(selection) - ineligible
+        cascaded = set(out.cascaded)
+        roots = {n for n in out.nodes if n in eligible}
         for name, new in out.nodes.items():
             old = before[name]
-            if name in selected:
+            if name in eligible:
                 assert core.is_allowed(old.status, action), (name, old.status, action)
-            else:  # only a cascade reaches unselected nodes
+                assert name not in cascaded
+            else:  # a cascade is the only other way a node changes
+                assert name in cascaded
                 assert old.status in RETRYABLE and new.status is old.submitted
                 assert name in descendants(self.graph, roots)
                 assert new.patch == old.patch
