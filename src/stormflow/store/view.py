@@ -91,8 +91,34 @@ NODE_COLUMNS = (
 )
 
 
+_ATTEMPT_COLUMNS = tuple(
+    attempts.c[name].label(f"a_{name}")
+    for name in (
+        "id",
+        "number",
+        "token",
+        "created_at",
+        "not_before",
+        "started_at",
+        "ended_at",
+        "result",
+        "exit_code",
+        "error",
+        "worker",
+        "log",
+    )
+)
+
+
 def load_nodes(conn: Connection, workflow_id: str, names: Sequence[str]) -> dict[str, Node]:
-    """Nodes by name with their current run's attempts, in a few chunked IN queries."""
+    """Nodes by name with their current run's attempts.
+
+    One node: one outer-join query (the common case, one round trip). A batch: two
+    plain IN queries per chunk, whose cost stays linear even when the planner's
+    statistics are stale right after a bulk write (a join then may nest loops).
+    """
+    if len(names) == 1:
+        return _load_one(conn, workflow_id, names[0])
     found: dict[str, Node] = {}
     for i in range(0, len(names), CHUNK):
         chunk = names[i : i + CHUNK]
@@ -114,6 +140,40 @@ def load_nodes(conn: Connection, workflow_id: str, names: Sequence[str]) -> dict
         for row in node_rows:
             found[row.name] = node_from_row(row, runs.get(row.name, ()))
     return found
+
+
+def _load_one(conn: Connection, workflow_id: str, name: str) -> dict[str, Node]:
+    current_run = (
+        (attempts.c.workflow_id == nodes.c.workflow_id)
+        & (attempts.c.node == nodes.c.name)
+        & attempts.c.snapshot.is_(None)
+    )
+    rows = conn.execute(
+        select(*NODE_COLUMNS, *_ATTEMPT_COLUMNS)
+        .select_from(nodes.outerjoin(attempts, current_run))
+        .where(nodes.c.workflow_id == workflow_id, nodes.c.name == name)
+        .order_by(attempts.c.id)
+    ).all()
+    if not rows:
+        return {}
+    runs = [
+        Attempt(
+            number=r.a_number,
+            token=r.a_token,
+            created_at=r.a_created_at,
+            not_before=r.a_not_before,
+            started_at=r.a_started_at,
+            ended_at=r.a_ended_at,
+            result=r.a_result,
+            exit_code=r.a_exit_code,
+            error=r.a_error,
+            worker=r.a_worker,
+            log=r.a_log,
+        )
+        for r in rows
+        if r.a_id is not None
+    ]
+    return {name: node_from_row(rows[0], runs)}
 
 
 def load_snapshots(
