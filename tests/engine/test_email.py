@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -97,11 +98,14 @@ def test_email_job_is_delivered(smtp_server: tuple[Inbox, int]) -> None:
 def test_no_smtp_configured_fails_the_job() -> None:
     result = run_job(EmailSender(None), email_job(SPEC))
     assert (result.ok, result.error) == (False, NOT_CONFIGURED)
-    assert NOT_CONFIGURED == "email not sent: no SMTP server configured (set STORM_SMTP_HOST)"
+    assert NOT_CONFIGURED.startswith(
+        "email not sent: no SMTP server configured (set STORM_SMTP_HOST"
+    )
 
 
 def test_default_sender_comes_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STORM_SMTP_HOST", raising=False)
+    monkeypatch.delenv("STORM_MAIL_OUTBOX", raising=False)
     results: list[JobResult] = []
     done = threading.Event()
 
@@ -169,3 +173,11 @@ def test_settings_from_env_rejects_bad_values() -> None:
         SmtpSettings.from_env({"STORM_SMTP_HOST": "mail", "STORM_SMTP_PORT": "smtp"})
     with pytest.raises(ValueError, match="STORM_SMTP_STARTTLS"):
         SmtpSettings.from_env({"STORM_SMTP_HOST": "mail", "STORM_SMTP_STARTTLS": "maybe"})
+
+
+def test_an_outbox_keeps_each_message_as_an_eml_file(tmp_path: Path) -> None:
+    sender = EmailSender.from_env({"STORM_MAIL_OUTBOX": str(tmp_path / "outbox")})
+    sender.send(EmailSpec(to=("a@example.com",), subject="Done: shot", body="all frames"))
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    text = eml.read_text()
+    assert "Subject: Done: shot" in text and "To: a@example.com" in text and "all frames" in text

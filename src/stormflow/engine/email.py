@@ -1,17 +1,28 @@
-"""Sending the emails of "email" nodes over SMTP (smtplib; settings from STORM_SMTP_* variables)."""
+"""Sending the emails of "email" nodes over SMTP (smtplib; settings from STORM_SMTP_* variables).
+
+An explicitly configured outbox directory (STORM_MAIL_OUTBOX) is the other transport: each
+message is written there as an .eml file. It serves machines without a mail server (the demo,
+a studio that collects notifications from disk); with neither configured, sending fails.
+"""
 
 from __future__ import annotations
 
 import os
 import smtplib
 import ssl
+import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 
 from stormflow.engine.jobs import EmailSpec
 
-NOT_CONFIGURED = "email not sent: no SMTP server configured (set STORM_SMTP_HOST)"
+NOT_CONFIGURED = (
+    "email not sent: no SMTP server configured "
+    "(set STORM_SMTP_HOST, or STORM_MAIL_OUTBOX to keep messages as .eml files)"
+)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -59,21 +70,32 @@ class SmtpSettings:
 class EmailSender:
     """Sends EmailSpecs; without settings every send fails loudly rather than pretending."""
 
-    def __init__(self, settings: SmtpSettings | None) -> None:
+    def __init__(self, settings: SmtpSettings | None, outbox: Path | None = None) -> None:
         self.settings = settings
+        self.outbox = outbox
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EmailSender:
+        env = os.environ if environ is None else environ
+        outbox = env.get("STORM_MAIL_OUTBOX", "").strip()
+        return cls(SmtpSettings.from_env(env), Path(outbox) if outbox else None)
 
     def send(self, spec: EmailSpec) -> None:
         settings = self.settings
-        if settings is None:
+        if settings is None and self.outbox is None:
             raise EmailError(NOT_CONFIGURED)
         recipients = [address.strip() for address in spec.to if address.strip()]
         if not recipients:
             raise EmailError("email not sent: no recipients")
         message = EmailMessage()
-        message["From"] = settings.sender
+        message["From"] = settings.sender if settings else "storm@localhost"
         message["To"] = ", ".join(recipients)
         message["Subject"] = spec.subject
         message.set_content(spec.body)
+        if settings is None:
+            assert self.outbox is not None
+            self._write(message)
+            return
         where = f"{settings.host}:{settings.port}"
         try:
             with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
@@ -88,3 +110,12 @@ class EmailSender:
         if refused:
             # Some recipients got it, some did not: still a failure, the node's job is not done.
             raise EmailError(f"email refused by {where} for: {', '.join(sorted(refused))}")
+
+    def _write(self, message: EmailMessage) -> None:
+        assert self.outbox is not None
+        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
+        try:
+            self.outbox.mkdir(parents=True, exist_ok=True)
+            (self.outbox / name).write_bytes(message.as_bytes())
+        except OSError as exc:
+            raise EmailError(f"email not written to outbox {self.outbox}: {exc}") from exc

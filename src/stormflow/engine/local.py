@@ -18,7 +18,7 @@ import time
 from datetime import datetime
 from typing import BinaryIO
 
-from stormflow.engine.email import EmailSender, SmtpSettings
+from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import STOPPED, ExecutorError, NoFreeSlot, ResultCallback
 from stormflow.engine.jobs import Job, JobResult
 
@@ -57,7 +57,7 @@ class LocalExecutor:
         self._on_result = on_result
         self._slots = slots
         self._grace = grace
-        self._email_sender = email_sender or EmailSender(SmtpSettings.from_env())
+        self._email_sender = email_sender or EmailSender.from_env()
         self._lock = threading.Lock()
         self._attempts: dict[str, _Attempt] = {}
         self._closed = False
