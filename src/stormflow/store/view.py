@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import ARRAY, Connection, Row, Text, any_, literal, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from stormflow.core import Attempt, Node, Snapshot, Status
 
@@ -110,6 +111,16 @@ _ATTEMPT_COLUMNS = tuple(
 )
 
 
+def name_in(
+    conn: Connection, column: ColumnElement[str], names: Sequence[str]
+) -> ColumnElement[bool]:
+    """`column IN names`. On PostgreSQL one array parameter: the planner hashes it, where
+    thousands of separate parameters would be compared one by one against every row."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(literal(list(names), ARRAY(Text)))
+    return column.in_(names)
+
+
 def load_nodes(conn: Connection, workflow_id: str, names: Sequence[str]) -> dict[str, Node]:
     """Nodes by name with their current run's attempts.
 
@@ -127,7 +138,7 @@ def load_nodes(conn: Connection, workflow_id: str, names: Sequence[str]) -> dict
             select(attempts)
             .where(
                 attempts.c.workflow_id == workflow_id,
-                attempts.c.node.in_(chunk),
+                name_in(conn, attempts.c.node, chunk),
                 attempts.c.snapshot.is_(None),
             )
             .order_by(attempts.c.id)
@@ -135,7 +146,9 @@ def load_nodes(conn: Connection, workflow_id: str, names: Sequence[str]) -> dict
         for row in att_rows:
             runs[row.node].append(attempt_from_row(row))
         node_rows = conn.execute(
-            select(*NODE_COLUMNS).where(nodes.c.workflow_id == workflow_id, nodes.c.name.in_(chunk))
+            select(*NODE_COLUMNS).where(
+                nodes.c.workflow_id == workflow_id, name_in(conn, nodes.c.name, chunk)
+            )
         )
         for row in node_rows:
             found[row.name] = node_from_row(row, runs.get(row.name, ()))
