@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stormflow.cli import plan, validate
+from stormflow.cli import plan, run, validate
 
 app = typer.Typer(
     name="storm",
@@ -16,6 +16,7 @@ app = typer.Typer(
 
 validate.register(app)
 plan.register(app)
+run.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

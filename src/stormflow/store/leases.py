@@ -147,6 +147,36 @@ class Leases(Database):
         with self.read() as conn:
             return [(w, n, t) for w, n, t in conn.execute(query)]
 
+    def dead_tokens(self, owner: str, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Of these (workflow, token) attempts leased by `owner`, those no longer live.
+
+        An attempt stopped by a person through another process (API, CLI) ends in the
+        database first; the scheduler running it learns here that it must kill it.
+        """
+        wanted = list(pairs)
+        live: set[tuple[str, str]] = set()
+        with self.read() as conn:
+            for chunk in chunks(wanted):
+                tokens = [t for _, t in chunk]
+                query = select(attempts.c.workflow_id, attempts.c.token).where(
+                    attempts.c.token.in_(tokens),
+                    attempts.c.lease_owner == owner,
+                    attempts.c.result.is_(None),
+                    attempts.c.snapshot.is_(None),
+                )
+                live.update((w, t) for w, t in conn.execute(query))
+        return [pair for pair in wanted if pair not in live]
+
+    def lease_owners(self) -> list[str]:
+        """Owners holding leases on live attempts (to spot dead schedulers)."""
+        query = (
+            select(attempts.c.lease_owner)
+            .where(attempts.c.lease_owner.is_not(None), attempts.c.result.is_(None))
+            .distinct()
+        )
+        with self.read() as conn:
+            return [str(o) for o in conn.execute(query).scalars()]
+
     def release_owner(self, owner: str) -> int:
         """Graceful shutdown: expire the owner's leases now so another scheduler recovers them."""
         with self.write() as conn:

@@ -1,0 +1,134 @@
+"""The live progress display of `storm run`: per-status counts, running nodes, failures."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from stormflow.core import READY, Status, WorkflowStatus
+from stormflow.store import Store
+
+#: The seed's colours (skipped is purple).
+COLOURS = {
+    Status.OPEN: "white",
+    Status.HOLDING: "yellow",
+    Status.RUNNING: "cyan",
+    Status.SUCCEEDED: "green",
+    Status.SKIPPED: "magenta",
+    Status.FAILED: "red",
+    Status.CANCELED: "bright_black",
+}
+
+
+def tail(path: str | None, lines: int = 6) -> list[str]:
+    if not path:
+        return []
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - 8192))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    return text.splitlines()[-lines:]
+
+
+@dataclass
+class Snapshot:
+    """What the display shows, read from the store in a few queries."""
+
+    name: str
+    workflow_id: str
+    status: WorkflowStatus
+    counts: dict[Status, int]
+    elapsed: float
+    running: list[tuple[str, int, float]] = field(default_factory=list)  # name, attempt, secs
+    failures: list[tuple[str, str | None, list[str]]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.get(s, 0) for s in READY)
+
+
+def read(store: Store, workflow_id: str, started: float, *, max_running: int = 8) -> Snapshot:
+    wf = store.workflow(workflow_id)
+    now = time.time()
+    snap = Snapshot(
+        name=wf.name,
+        workflow_id=workflow_id,
+        status=store.status(workflow_id),
+        counts=store.counts(workflow_id),
+        elapsed=now - started,
+    )
+    for row in store.nodes(workflow_id, statuses=[Status.RUNNING], limit=max_running):
+        node = store.node(workflow_id, row.name)
+        att = node.attempt
+        since = att.started_at if att and att.started_at else now
+        snap.running.append((row.name, att.number if att else 0, now - since))
+    for row in store.nodes(workflow_id, statuses=[Status.FAILED], limit=3):
+        node = store.node(workflow_id, row.name)
+        att = node.attempt
+        snap.failures.append((row.name, att.error if att else None, tail(att.log if att else None)))
+    return snap
+
+
+def render(snap: Snapshot) -> RenderableType:
+    head = Text.assemble(
+        (f"{snap.name} ", "bold"),
+        (f"({snap.workflow_id}) ", "dim"),
+        (snap.status.value, "bold " + _workflow_colour(snap.status)),
+        f"  {snap.done}/{snap.total} ready  {snap.elapsed:0.1f}s",
+    )
+    filled = round(40 * snap.done / max(snap.total, 1))
+    bar = Text.assemble(("━" * filled, "green"), ("━" * (40 - filled), "bright_black"))
+    counts = Text("  ").join(
+        Text(f"{status.value} {snap.counts.get(status, 0)}", style=COLOURS[status])
+        for status in Status
+        if snap.counts.get(status, 0)
+    )
+    parts: list[RenderableType] = [head, bar, counts]
+    if snap.running:
+        table = Table(show_header=True, header_style="dim", box=None, pad_edge=False)
+        table.add_column("running")
+        table.add_column("attempt", justify="right")
+        table.add_column("elapsed", justify="right")
+        for name, attempt, secs in snap.running:
+            table.add_row(escape(name), str(attempt), f"{secs:0.1f}s")
+        parts.append(table)
+    for name, error, lines in snap.failures:
+        parts.append(Text(f"failed: {name}: {error or 'no error recorded'}", style="red"))
+        parts.extend(Text("    " + line, style="dim") for line in lines)
+    return Group(*parts)
+
+
+def _workflow_colour(status: WorkflowStatus) -> str:
+    return {
+        WorkflowStatus.SUCCEEDED: "green",
+        WorkflowStatus.RUNNING: "cyan",
+        WorkflowStatus.FAILED: "red",
+        WorkflowStatus.HOLDING: "yellow",
+    }[status]
+
+
+def outputs(store: Store, workflow_id: str, workdir: Path) -> list[tuple[str, Path]]:
+    """(node, path) for each `output` the workflow's non-chunk nodes declare and that exists."""
+    found: list[tuple[str, Path]] = []
+    for row in store.nodes(workflow_id):
+        if row.group is not None:
+            continue
+        value = store.node(workflow_id, row.name).current.get("output")
+        if isinstance(value, str) and value:
+            path = (workdir / value).resolve()
+            if path.exists():
+                found.append((row.name, path))
+    return found

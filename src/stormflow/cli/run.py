@@ -1,0 +1,153 @@
+"""`storm run FILE` and `storm resume ID`: run a workflow to completion on this machine.
+
+The embedded default: SQLite in the data directory, the local executor, the
+scheduler in this process. Exit code 0 when the workflow succeeds, 1 when it
+fails or is left holding, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import getpass
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.live import Live
+
+from stormflow.cli import progress
+from stormflow.cli.common import fail, one_line_errors, read_document_data
+from stormflow.core import Status, WorkflowStatus
+from stormflow.engine.render import workflow_dir
+from stormflow.engine.scheduler import Scheduler, Settings
+from stormflow.paths import data_dir as default_data_dir
+from stormflow.spec import expand, validate
+from stormflow.store import Store, UnknownWorkflow
+
+DataDir = Annotated[
+    str | None,
+    typer.Option("--data-dir", envvar="STORM_HOME", help="Data directory (default ~/.storm)."),
+]
+Slots = Annotated[
+    int | None, typer.Option("--slots", min=1, help="Tasks run at once (default: CPU count).")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No live display; summary only.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)
+    app.command("resume")(resume_command)
+
+
+@one_line_errors
+def run_command(
+    file: Annotated[str, typer.Argument(help="Workflow document (YAML or JSON).")],
+    data_dir: DataDir = None,
+    slots: Slots = None,
+    quiet: Quiet = False,
+) -> None:
+    """Submit a workflow and run it to completion here, with live progress."""
+    data, _lines = read_document_data(file)
+    errors = [e for e in validate(data) if e.severity == "error"]
+    if errors:
+        first = errors[0]
+        more = (
+            f" (and {len(errors) - 1} more; see storm validate {file})" if len(errors) > 1 else ""
+        )
+        fail(f"{file}: {first.message}{more}")
+    plan = expand(data)
+    root = default_data_dir(data_dir)
+    store = Store.default(root)
+    workflow_id = store.submit(
+        plan.nodes,
+        plan.edges,
+        name=plan.name,
+        metadata=plan.metadata,
+        actor=getpass.getuser(),
+        at=time.time(),
+    )
+    _drive(store, root, workflow_id, slots=slots, quiet=quiet)
+
+
+@one_line_errors
+def resume_command(
+    workflow_id: Annotated[str, typer.Argument(help="Workflow id (printed by storm run).")],
+    data_dir: DataDir = None,
+    slots: Slots = None,
+    quiet: Quiet = False,
+) -> None:
+    """Continue running a workflow, e.g. after the machine or the scheduler died."""
+    root = default_data_dir(data_dir)
+    if not (root / "storm.db").exists():
+        fail(f"no Storm data in {root}")
+    store = Store.default(root)
+    try:
+        store.workflow(workflow_id)
+    except UnknownWorkflow:
+        fail(f"no workflow {workflow_id!r} in {root}")
+    _drive(store, root, workflow_id, slots=slots, quiet=quiet)
+
+
+def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, quiet: bool) -> None:
+    console = Console(highlight=False)
+    console.print(f"workflow [bold]{workflow_id}[/] (data: {root})")
+    scheduler = Scheduler(store, Settings(data_dir=root, workflows={workflow_id}), slots=slots)
+    started = time.time()
+    interrupted = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
+        scheduler.stop()
+
+    old = signal.signal(signal.SIGTERM, on_signal)
+    old_int = signal.signal(signal.SIGINT, on_signal)
+    try:
+        if quiet or not console.is_terminal:
+            _loop(scheduler, workflow_id, None)
+        else:
+            with Live(console=console, refresh_per_second=4, transient=False) as live:
+                last = 0.0
+
+                def tick() -> None:
+                    nonlocal last
+                    now = time.time()
+                    if now - last >= 0.25:
+                        last = now
+                        live.update(progress.render(progress.read(store, workflow_id, started)))
+
+                _loop(scheduler, workflow_id, tick)
+                live.update(progress.render(progress.read(store, workflow_id, started)))
+    finally:
+        scheduler.close(grace=5.0)
+        signal.signal(signal.SIGTERM, old)
+        signal.signal(signal.SIGINT, old_int)
+
+    snap = progress.read(store, workflow_id, started)
+    if quiet or not console.is_terminal:
+        console.print(progress.render(snap))
+    if interrupted:
+        console.print(f"interrupted: continue with `storm resume {workflow_id}`")
+        raise typer.Exit(130)
+    for name, path in progress.outputs(store, workflow_id, workflow_dir(root, workflow_id)):
+        console.print(f"output of {name}: {path}")
+    if snap.status is WorkflowStatus.SUCCEEDED:
+        skipped = snap.counts.get(Status.SKIPPED, 0)
+        note = f" ({skipped} skipped)" if skipped else ""
+        console.print(f"[green]succeeded[/]{note} in {snap.elapsed:0.1f}s")
+        return
+    if snap.status is WorkflowStatus.HOLDING:
+        console.print("[yellow]holding[/]: nodes wait on a hold; unhold them to continue")
+    else:
+        console.print(f"[red]{snap.status.value}[/]")
+    raise typer.Exit(1)
+
+
+def _loop(scheduler: Scheduler, workflow_id: str, tick: object) -> None:
+    def done() -> bool:
+        return scheduler.store.status(workflow_id) is not WorkflowStatus.RUNNING
+
+    scheduler.run_until(done, tick if callable(tick) else None)

@@ -1,0 +1,99 @@
+"""Turn a claimed attempt into a `Job`: commands with their tokens filled, env, cwd, log path.
+
+Relative working directories land in the workflow's own directory under the data
+directory (`work/<workflow id>/`), so the example pipeline's relative outputs stay
+together and never escape it by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from stormflow.core import Node
+from stormflow.engine.jobs import EmailSpec, Job
+from stormflow.spec import render_commands, render_text
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._,#=+-]")
+
+
+def safe_name(name: str) -> str:
+    """A file name for a node or token: no separators, no leading dots."""
+    cleaned = _UNSAFE.sub("_", name).lstrip(".")
+    return cleaned or "_"
+
+
+def workflow_dir(data_dir: Path, workflow_id: str) -> Path:
+    return data_dir / "work" / safe_name(workflow_id)
+
+
+def log_path(data_dir: Path, workflow_id: str, token: str) -> Path:
+    return data_dir / "logs" / safe_name(workflow_id) / f"{safe_name(token)}.log"
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
+def _env(config: Mapping[str, Any], tokens: Mapping[str, str]) -> dict[str, str]:
+    env = {str(k): str(v) for k, v in (config.get("env") or {}).items() if v is not None}
+    # The interpreter running Storm first on PATH: `python -m stormflow.demo...` and
+    # pipeline tools installed beside Storm resolve to this environment.
+    bindir = str(Path(sys.executable).parent)
+    base_path = env.get("PATH", os.environ.get("PATH", ""))
+    env["PATH"] = os.pathsep.join([bindir, base_path]) if base_path else bindir
+    env.setdefault("STORM_WORKFLOW_ID", tokens["workflow-id"])
+    env.setdefault("STORM_WORKFLOW_NAME", tokens["workflow-name"])
+    env.setdefault("STORM_NODE", tokens["node-name"])
+    return env
+
+
+def render_job(
+    *,
+    data_dir: Path,
+    workflow_id: str,
+    workflow_name: str,
+    kind: str,
+    node: Node,
+    token: str,
+    status: str,
+    log: str,
+) -> Job:
+    config = node.current
+    tokens = {
+        "workflow-id": workflow_id,
+        "workflow-name": workflow_name,
+        "node-name": node.name,
+        "status": status,
+    }
+    workdir = workflow_dir(data_dir, workflow_id)
+    cwd_value = config.get("cwd")
+    cwd = workdir / str(cwd_value) if cwd_value else workdir
+    email = None
+    if kind == "email":
+        addresses = config.get("addresses") or []
+        email = EmailSpec(
+            to=tuple(str(a) for a in addresses),
+            subject=render_text(str(config.get("subject", "")), tokens),
+            body=render_text(str(config.get("body", "")), tokens),
+        )
+    commands = tuple(c if isinstance(c, str) else tuple(c) for c in render_commands(config, tokens))
+    return Job(
+        workflow_id=workflow_id,
+        node=node.name,
+        token=token,
+        kind=kind,
+        commands=commands if kind != "email" else (),
+        env=_env(config, tokens),
+        cwd=str(cwd),
+        log_path=log,
+        min_seconds=_seconds(config.get("min_seconds")),
+        max_seconds=_seconds(config.get("max_seconds")),
+        email=email,
+    )

@@ -1,0 +1,355 @@
+"""The scheduler: runs ready nodes, leases their attempts, dispatches them, applies results.
+
+Everything it decides goes through the store's one write path (`Store.transact`
+with a core function), so a crash at any point loses nothing: the database holds
+every attempt, lease and result. The loop, one thread:
+
+1. results from the executor -> `core.succeed` / `core.fail` (idempotent by token);
+2. nodes that may have become runnable -> `core.run_ready` (one transaction per workflow);
+3. free executor slots -> claim pending attempts (lease + named limits) -> executor;
+4. now and then: renew our leases, turn expired leases into lost attempts, stop
+   attempts that a person stopped from another process, and rescan for runnable
+   nodes (actions made through the API or CLI by other processes).
+
+Finding ready nodes is incremental: an outcome names the nodes that may have
+become runnable (`Outcome.check`: its direct downstream, reopened nodes), and only
+those are examined.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import queue
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stormflow import core
+from stormflow.core import Outcome, Status
+from stormflow.engine.executor import Executor, ExecutorError
+from stormflow.engine.jobs import JobResult
+from stormflow.engine.local import LocalExecutor
+from stormflow.engine.render import log_path, render_job
+from stormflow.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def new_owner() -> str:
+    """A lease owner id: host and pid (so a restart on this host can spot its dead self)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def owner_is_dead_here(owner: str) -> bool:
+    """True when the owner ran on this host and its process is gone."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def job_token(workflow_id: str, token: str) -> str:
+    """Executors see workflow-qualified tokens: core tokens are unique within a workflow."""
+    return f"{workflow_id}/{token}"
+
+
+def split_job_token(job: str) -> tuple[str, str]:
+    workflow_id, _, token = job.partition("/")
+    return workflow_id, token
+
+
+def attempt_token(job: str) -> str:
+    return split_job_token(job)[1]
+
+
+@dataclass
+class Settings:
+    data_dir: Path
+    lease_seconds: float = 30.0
+    heartbeat_every: float = 5.0
+    housekeeping_every: float = 0.5
+    idle_wait: float = 0.05
+    claim_batch: int = 64
+    workflows: set[str] | None = None  # only these (None: every workflow in the store)
+
+
+@dataclass
+class Stats:
+    dispatched: int = 0
+    results: int = 0
+    stale: int = 0
+    lost: int = 0
+    dispatch_latency: list[float] = field(default_factory=list)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        executor: Executor | None = None,
+        *,
+        slots: int | None = None,
+        owner: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.owner = owner or new_owner()
+        self.clock = clock
+        self.results: queue.Queue[JobResult] = queue.Queue()
+        self.executor: Executor = executor or LocalExecutor(self.results.put, slots=slots)
+        self.stats = Stats()
+        self._check: defaultdict[str, set[str]] = defaultdict(set)
+        self._kinds: dict[str, dict[str, str]] = {}
+        self._names: dict[str, str] = {}
+        self._ready_at: dict[tuple[str, str], float] = {}  # (workflow, token) -> ready since
+        self._next_heartbeat = 0.0
+        self._next_housekeeping = 0.0
+        self._stop = threading.Event()
+        self._recover_dead_owners()
+        self.rescan()
+
+    # -- the loop ------------------------------------------------------------------
+    def step(self, wait: float | None = None) -> bool:
+        """One pass of the loop; returns whether anything happened."""
+        busy = self._drain_results(wait)
+        busy |= self._run_ready()
+        busy |= self._dispatch()
+        now = self.clock()
+        if now >= self._next_housekeeping:
+            self._next_housekeeping = now + self.settings.housekeeping_every
+            busy |= self._housekeeping(now)
+        return busy
+
+    def run_until(
+        self, done: Callable[[], bool], on_tick: Callable[[], None] | None = None
+    ) -> None:
+        """Loop until `done()` (checked when idle) or `stop()`."""
+        while not self._stop.is_set():
+            busy = self.step(wait=None if self._has_pending_work() else self.settings.idle_wait)
+            if on_tick is not None:
+                on_tick()
+            if not busy and done():
+                return
+
+    def serve_forever(self) -> None:
+        self.run_until(lambda: False)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def close(self, grace: float = 5.0) -> None:
+        """Graceful shutdown: stop our processes and hand our leases back at once."""
+        self.executor.close(grace)
+        while not self.results.empty():  # record what finished while closing
+            self._drain_results(None)
+        self.store.release_owner(self.owner)
+
+    # -- results ---------------------------------------------------------------------
+    def _has_pending_work(self) -> bool:
+        return bool(self._check) or not self.results.empty()
+
+    def _drain_results(self, wait: float | None) -> bool:
+        try:
+            first = self.results.get(timeout=wait) if wait else self.results.get_nowait()
+        except queue.Empty:
+            return False
+        batch = [first]
+        while True:
+            try:
+                batch.append(self.results.get_nowait())
+            except queue.Empty:
+                break
+        for result in batch:
+            self._apply_result(result)
+        return True
+
+    def _apply_result(self, r: JobResult) -> None:
+        token = attempt_token(r.token)
+
+        def decide(view: core.GraphView) -> Outcome:
+            if r.ok:
+                return core.succeed(view, r.node, token, at=r.ended_at, exit_code=r.exit_code)
+            return core.fail(
+                view, r.node, token, at=r.ended_at, exit_code=r.exit_code, error=r.error
+            )
+
+        key = f"result:{r.workflow_id}:{token}"
+        applied = self.store.transact(r.workflow_id, decide, idempotency_key=key)
+        self.stats.results += 1
+        if applied.outcome is not None:
+            self.stats.stale += applied.outcome.stale
+            self._after(r.workflow_id, applied.outcome)
+
+    def _after(self, workflow_id: str, outcome: Outcome) -> None:
+        """Act on an outcome: stop attempts, remember nodes to examine."""
+        for _node, token in outcome.stop:
+            self.executor.stop(job_token(workflow_id, token))
+        if outcome.check:
+            self._check[workflow_id].update(outcome.check)
+        now = self.clock()
+        for _name, attempt in outcome.start:
+            self._ready_at[(workflow_id, attempt.token)] = max(now, attempt.not_before)
+
+    def apply(self, workflow_id: str, outcome: Outcome) -> None:
+        """Hook for in-process callers that transacted an action themselves (e.g. `storm run`)."""
+        self._after(workflow_id, outcome)
+
+    # -- runs ------------------------------------------------------------------------
+    def _run_ready(self) -> bool:
+        if not self._check:
+            return False
+        pending, self._check = self._check, defaultdict(set)
+        for workflow_id, names in pending.items():
+            candidates = sorted(names)
+            now = self.clock()
+            decide = functools.partial(core.run_ready, candidates=candidates, at=now)
+            applied = self.store.transact(workflow_id, decide)
+            if applied.outcome is not None:
+                self._after(workflow_id, applied.outcome)
+        return True
+
+    def rescan(self) -> None:
+        """Examine every runnable node of every workflow with work (start, recovery, polling)."""
+        for workflow_id in self._workflows_with_work():
+            names = self.store.runnable_nodes(workflow_id)
+            if names:
+                self._check[workflow_id].update(names)
+
+    def _workflows_with_work(self) -> list[str]:
+        ids = self.store.workflows_with_work()
+        wanted = self.settings.workflows
+        return [w for w in ids if wanted is None or w in wanted]
+
+    # -- dispatch --------------------------------------------------------------------
+    def _dispatch(self) -> bool:
+        free = self.executor.free_slots()
+        if free <= 0:
+            return False
+        now = self.clock()
+        pending = self.store.pending_attempts(now, limit=max(free * 2, self.settings.claim_batch))
+        wanted = self.settings.workflows
+        sent = 0
+        for item in pending:
+            if sent >= free:
+                break
+            if wanted is not None and item.workflow_id not in wanted:
+                continue
+            if self._send(item.workflow_id, item.node, item.token, now):
+                sent += 1
+        return sent > 0
+
+    def _send(self, workflow_id: str, name: str, token: str, now: float) -> bool:
+        logfile = str(log_path(self.settings.data_dir, workflow_id, token))
+        node = self.store.claim(
+            workflow_id,
+            name,
+            token,
+            owner=self.owner,
+            now=now,
+            lease_seconds=self.settings.lease_seconds,
+            worker=self.owner,
+            log=logfile,
+        )
+        if node is None:
+            return False
+        job = render_job(
+            data_dir=self.settings.data_dir,
+            workflow_id=workflow_id,
+            workflow_name=self._workflow_name(workflow_id),
+            kind=self._kind(workflow_id, name),
+            node=node,
+            token=job_token(workflow_id, token),
+            status=self._status_for_job(workflow_id),
+            log=logfile,
+        )
+        try:
+            self.executor.submit(job)
+        except ExecutorError as exc:  # the slot went away: let the lease lapse into a retry
+            log.warning("could not dispatch %s/%s: %s", workflow_id, name, exc)
+            return False
+        self.stats.dispatched += 1
+        ready = self._ready_at.pop((workflow_id, token), None)
+        if ready is not None:
+            self.stats.dispatch_latency.append(max(0.0, self.clock() - ready))
+        return True
+
+    def _kind(self, workflow_id: str, name: str) -> str:
+        kinds = self._kinds.get(workflow_id)
+        if kinds is None or name not in kinds:
+            kinds = {row.name: row.kind for row in self.store.nodes(workflow_id)}
+            self._kinds[workflow_id] = kinds
+        return kinds.get(name, "task")
+
+    def _workflow_name(self, workflow_id: str) -> str:
+        name = self._names.get(workflow_id)
+        if name is None:
+            name = self._names[workflow_id] = self.store.workflow(workflow_id).name
+        return name
+
+    def _status_for_job(self, workflow_id: str) -> str:
+        """${status} for a node about to run: the workflow's status as if this node had finished."""
+        counts = dict(self.store.counts(workflow_id))
+        counts[Status.RUNNING] = counts.get(Status.RUNNING, 0) - 1
+        counts[Status.SUCCEEDED] = counts.get(Status.SUCCEEDED, 0) + 1
+        return core.derive_status(counts, 0).value
+
+    # -- housekeeping ----------------------------------------------------------------
+    def _housekeeping(self, now: float) -> bool:
+        busy = False
+        running = [split_job_token(t) for t in self.executor.running()]
+        if running and now >= self._next_heartbeat:
+            self._next_heartbeat = now + self.settings.heartbeat_every
+            tokens = [t for _, t in running]
+            self.store.renew(self.owner, tokens, now + self.settings.lease_seconds)
+        if running:
+            for workflow_id, token in self.store.dead_tokens(self.owner, running):
+                self.executor.stop(job_token(workflow_id, token))  # stopped from elsewhere
+                busy = True
+        for workflow_id, name, token in self.store.expired(now):
+            busy = True
+            self.stats.lost += 1
+            lost = functools.partial(
+                core.fail, name=name, token=token, at=now, lost=True, error="worker lost"
+            )
+            key = f"lost:{workflow_id}:{token}"
+            applied = self.store.transact(workflow_id, lost, idempotency_key=key)
+            if applied.outcome is not None:
+                self._after(workflow_id, applied.outcome)
+        self.rescan()
+        return busy
+
+    def _recover_dead_owners(self) -> None:
+        """Leases held by a dead scheduler on this host are lost now, not after they expire."""
+        for owner in self.store.lease_owners():
+            if owner != self.owner and owner_is_dead_here(owner):
+                log.info("recovering attempts of dead scheduler %s", owner)
+                self.store.release_owner(owner)
+
+
+def run_workflows(scheduler: Scheduler, workflow_ids: Iterable[str]) -> None:
+    """Run the loop until none of these workflows can make progress."""
+    ids = list(workflow_ids)
+
+    def done() -> bool:
+        return all(scheduler.store.status(w) is not core.WorkflowStatus.RUNNING for w in ids)
+
+    scheduler.run_until(done)
