@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from stormflow.cli import plan, run, validate
+from stormflow.cli import plan, run, scheduler, validate
 
 app = typer.Typer(
     name="storm",
@@ -17,6 +17,7 @@ app = typer.Typer(
 validate.register(app)
 plan.register(app)
 run.register(app)
+scheduler.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

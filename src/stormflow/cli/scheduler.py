@@ -1,0 +1,66 @@
+"""`storm scheduler`: run the engine for every workflow in a store until stopped.
+
+Several schedulers may share one PostgreSQL database: leases divide the work and
+an attempt is never claimed twice. SIGTERM or Ctrl-C shuts down gracefully: running
+processes are stopped and their attempts handed back at once, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import signal
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from stormflow.cli.common import one_line_errors
+from stormflow.cli.run import DataDir, Slots
+from stormflow.engine.scheduler import Scheduler, Settings
+from stormflow.paths import data_dir as default_data_dir
+from stormflow.store import Store
+
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="STORM_DB",
+        help="Database URL, e.g. postgresql+psycopg://host/storm (default: SQLite in data dir).",
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("scheduler")(scheduler_command)
+
+
+def open_store(root_option: str | None, db: str | None) -> tuple[Store, Settings]:
+    root = default_data_dir(root_option)
+    store = Store(db) if db else Store.default(root)
+    return store, Settings(data_dir=root)
+
+
+@one_line_errors
+def scheduler_command(
+    data_dir: DataDir = None,
+    db: DbUrl = None,
+    slots: Slots = None,
+    lease_seconds: Annotated[
+        float, typer.Option("--lease-seconds", min=1.0, help="Lease of a running attempt.")
+    ] = 30.0,
+) -> None:
+    """Run ready nodes of every workflow until stopped (SIGTERM/Ctrl-C: graceful)."""
+    store, settings = open_store(data_dir, db)
+    settings.lease_seconds = lease_seconds
+    settings.heartbeat_every = max(0.5, lease_seconds / 4)
+    scheduler = Scheduler(store, settings, slots=slots)
+    typer.echo(f"scheduler {scheduler.owner} on {store.url.split('@')[-1]}", err=True)
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        scheduler.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        scheduler.serve_forever()
+    finally:
+        scheduler.close(grace=5.0)
