@@ -1,0 +1,66 @@
+"""`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big]`: print the figures.
+
+No timing assertions: every figure is printed with its target and PASS/MISS; the exit code is 0
+unless the benchmark itself broke.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+
+from . import big, latency, throughput
+from .common import Report, Unavailable, cpu_slots, log, pg_role, scratch_dir
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--skip-big", action="store_true", help="skip the 100,000-node workflow")
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="throughput runs per shape (median; default 3)"
+    )
+    parser.add_argument(
+        "--no-tracemalloc", action="store_true", help="skip the traced repeat of the cascade"
+    )
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (1 if args.quick else 3)
+
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    report = Report()
+    began = time.perf_counter()
+    if "postgres" in backends and pg_role() is None:
+        message = "PostgreSQL is not reachable at 127.0.0.1:5432/test: measuring SQLite only"
+        print(message, flush=True)
+        report.note(message)
+        backends.remove("postgres")
+    with scratch_dir() as work:
+        floors = throughput.floor_rates(work, args.quick, repeats)
+        latency.measure_probe(report, work, args.quick)
+        for backend in backends:
+            try:
+                throughput.measure(report, backend, work, floors, args.quick, repeats)
+                latency.measure(report, backend, work, args.quick)
+                if not args.skip_big:
+                    big.measure(report, backend, work, args.quick, not args.no_tracemalloc)
+            except Unavailable as exc:
+                print(f"{backend}: {exc}; continuing", flush=True)
+                report.note(f"{backend} skipped: {exc}")
+    elapsed = time.perf_counter() - began
+    report.note(
+        f"{cpu_slots()} CPUs, Python {platform.python_version()}, {platform.system()} "
+        f"{platform.release()}; repeats={repeats}; total {elapsed:.0f} s"
+        + (" (--quick)" if args.quick else "")
+    )
+    log(f"done in {elapsed:.0f} s")
+    print(report.table(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""1. Throughput of trivial tasks (`true`) through the engine, against a floor run in the same
+process right before (plain thread pool + the same processes + two SQLite commits per task)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import Report, cpu_slots, database, log, median
+from .dags import Dag, chain, chains, fan_out, run_engine, true_command
+from .floor import run_floor
+
+TARGET_RATIO = 0.80
+
+
+def shapes(quick: bool) -> list[Dag]:
+    if quick:
+        return [fan_out(50), chain(20), chains(4, 5)]
+    return [fan_out(500), chain(200), chains(20, 25)]
+
+
+def floor_rates(work: Path, quick: bool, repeats: int) -> dict[str, float]:
+    """Floor tasks/s per shape (median of `repeats`); backend-independent, so measured once."""
+    slots = cpu_slots()
+    rates: dict[str, float] = {}
+    for dag in shapes(quick):
+        times = [run_floor(dag, slots, work) for _ in range(repeats)]
+        rates[dag.label] = len(dag.names) / median(times)
+        log(f"floor {dag.label}: {rates[dag.label]:.0f} tasks/s")
+    return rates
+
+
+def measure(
+    report: Report,
+    backend: str,
+    work: Path,
+    floors: dict[str, float],
+    quick: bool,
+    repeats: int,
+) -> None:
+    slots = cpu_slots()
+    section = f"1 throughput (slots={slots})"
+    for dag in shapes(quick):
+        times = []
+        for i in range(repeats):
+            with database(backend, work) as url:
+                data_dir = work / f"data-{backend}-tp-{len(dag.names)}-{i}"
+                run = run_engine(url, data_dir, dag, true_command, slots)
+                times.append(run.seconds)
+        rate = len(dag.names) / median(times)
+        floor = floors[dag.label]
+        ratio = rate / floor
+        log(f"{backend} {dag.label}: {rate:.0f} tasks/s = {ratio:.0%} of floor {floor:.0f}")
+        report.info(backend, section, f"{dag.label}: engine", f"{rate:.0f} tasks/s")
+        report.info(backend, section, f"{dag.label}: floor", f"{floor:.0f} tasks/s")
+        report.check(
+            backend,
+            section,
+            f"{dag.label}: engine / floor",
+            f"{ratio:.0%}",
+            f">= {TARGET_RATIO:.0%}",
+            ratio >= TARGET_RATIO,
+        )
