@@ -359,3 +359,30 @@ def test_close_stops_everything(
 def test_unknown_kind_fails(executor: LocalExecutor, results: Results) -> None:
     executor.submit(Job(workflow_id="wf1", node="n", token="a1", kind="teleport"))
     assert results.wait("a1").error == "unknown job kind 'teleport'"
+
+
+def test_an_orphaned_attempt_is_reaped_by_a_successor(tmp_path: Path) -> None:
+    """A dead scheduler's running command is killed by the next one, verified by its token."""
+    from stormflow.engine import orphans
+
+    run_dir = tmp_path / "run"
+    owner_dir = orphans.claim_dir(run_dir, "host:1:dead")
+    results: list[JobResult] = []
+    executor = LocalExecutor(results.append, slots=1, pid_dir=owner_dir)
+    marker = tmp_path / "pid"
+    executor.submit(
+        Job("wf", "n", "wf/n#1", "task", commands=(f"echo $$ > {marker}; exec sleep 30",))
+    )
+    deadline = time.monotonic() + 10
+    while not (marker.exists() and marker.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pid = int(marker.read_text())
+    assert list(owner_dir.glob("*.pid"))
+    killed = orphans.reap_dead_owners(run_dir, lambda owner: owner == "host:1:dead")
+    assert killed == 1
+    while time.monotonic() < deadline and not results:
+        time.sleep(0.02)
+    assert results and not results[0].ok
+    assert not owner_dir.exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

@@ -16,8 +16,10 @@ import subprocess
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO
 
+from stormflow.engine import orphans
 from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import STOPPED, ExecutorError, NoFreeSlot, ResultCallback
 from stormflow.engine.jobs import Job, JobResult
@@ -49,6 +51,7 @@ class LocalExecutor:
         slots: int | None = None,
         grace: float = 5.0,
         email_sender: EmailSender | None = None,
+        pid_dir: Path | None = None,
     ) -> None:
         if slots is None:
             slots = os.cpu_count() or 1
@@ -58,6 +61,8 @@ class LocalExecutor:
         self._slots = slots
         self._grace = grace
         self._email_sender = email_sender or EmailSender.from_env()
+        # Where running commands are recorded, so a successor can reap them if we die.
+        self._pid_dir = pid_dir
         self._lock = threading.Lock()
         self._attempts: dict[str, _Attempt] = {}
         self._closed = False
@@ -224,7 +229,8 @@ class LocalExecutor:
         self, attempt: _Attempt, logfile: BinaryIO | None
     ) -> tuple[int | None, str | None]:
         job = attempt.job
-        env = {**os.environ, **job.env}
+        # STORM_ATTEMPT lets a successor verify a recorded process group before killing it.
+        env = {**os.environ, **job.env, "STORM_ATTEMPT": job.token}
         total = len(job.commands)
         exit_code: int | None = None
         for number, command in enumerate(job.commands, start=1):
@@ -260,12 +266,15 @@ class LocalExecutor:
                     _write(logfile, f"=== [{_now()}] {error}\n")
                     return None, error
                 attempt.proc = proc
+            pidfile = self._record(job.token, proc.pid)
             exit_code = proc.wait()
             with attempt.lock:
                 attempt.proc = None
                 # Background processes the command left behind must not outlive its slot.
                 _signal_group(proc.pid, signal.SIGKILL)
                 stop_reason = attempt.stop_reason
+            if pidfile is not None:
+                pidfile.unlink(missing_ok=True)
             duration = time.monotonic() - began
             if exit_code < 0:
                 outcome = f"killed by signal {_signal_name(-exit_code)}"
@@ -276,6 +285,15 @@ class LocalExecutor:
             if exit_code != 0:
                 return exit_code, f"{which} `{label}` {outcome}"
         return exit_code, None
+
+    def _record(self, token: str, pgid: int) -> Path | None:
+        if self._pid_dir is None:
+            return None
+        try:
+            return orphans.record(self._pid_dir, token, pgid)
+        except OSError as exc:  # bookkeeping only: the command runs regardless
+            log.warning("cannot record process group of %s: %s", token, exc)
+            return None
 
     def _send_email(self, attempt: _Attempt) -> str | None:
         job = attempt.job

@@ -1,0 +1,87 @@
+"""Processes left behind by a scheduler that died: find them and kill them.
+
+Commands run in their own process groups, so killing a scheduler with SIGKILL
+leaves its running commands alive. Their attempts are recovered as lost and run
+again; the orphans must not keep writing the same outputs. The local executor
+records each running command in `<run dir>/<owner>/<token>.pid` (process group and
+attempt token); a scheduler starting on the same host reaps the directories of
+owners whose process is gone. Before killing, the group leader's environment must
+carry `STORM_ATTEMPT=<token>`, so a reused pid is never hit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+OWNER_FILE = "owner"
+
+
+def pid_file(owner_dir: Path, token: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "._,#=+-" else "_" for c in token)
+    return owner_dir / f"{safe}.pid"
+
+
+def record(owner_dir: Path, token: str, pgid: int) -> Path:
+    owner_dir.mkdir(parents=True, exist_ok=True)
+    path = pid_file(owner_dir, token)
+    path.write_text(f"{pgid}\n{token}\n", encoding="utf-8")
+    return path
+
+
+def _carries(pid: int, token: str) -> bool:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"STORM_ATTEMPT={token}".encode() in environ.split(b"\0")
+
+
+def reap_dir(owner_dir: Path) -> int:
+    """Kill the recorded process groups that still run their attempt; remove the directory."""
+    killed = 0
+    for path in owner_dir.glob("*.pid"):
+        try:
+            pgid_text, token = path.read_text(encoding="utf-8").split("\n")[:2]
+            pgid = int(pgid_text)
+        except (OSError, ValueError):
+            continue
+        if _carries(pgid, token):
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+                killed += 1
+                log.info("killed orphaned attempt %s (process group %d)", token, pgid)
+            except (ProcessLookupError, PermissionError):
+                pass
+    shutil.rmtree(owner_dir, ignore_errors=True)
+    return killed
+
+
+def reap_dead_owners(run_dir: Path, is_dead: Callable[[str], bool]) -> int:
+    """Reap every owner directory under run_dir whose owner `is_dead(owner)` says is gone."""
+    if not run_dir.is_dir():
+        return 0
+    killed = 0
+    for owner_dir in run_dir.iterdir():
+        try:
+            owner = (owner_dir / OWNER_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        if is_dead(owner):
+            killed += reap_dir(owner_dir)
+    return killed
+
+
+def claim_dir(run_dir: Path, owner: str) -> Path:
+    """The directory where this owner's executor records its running commands."""
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in owner)
+    owner_dir = run_dir / safe
+    owner_dir.mkdir(parents=True, exist_ok=True)
+    (owner_dir / OWNER_FILE).write_text(owner + "\n", encoding="utf-8")
+    return owner_dir
