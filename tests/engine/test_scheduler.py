@@ -1,0 +1,465 @@
+"""The scheduler in-process against real processes, on SQLite and PostgreSQL.
+
+Each test submits a workflow through the store, runs a `Scheduler` with the local
+executor (in the test thread with `drive`, or in a background thread with `in_thread`
+when the test acts on running nodes meanwhile) and checks what the store recorded.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import itertools
+import socket
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from stormflow import core
+from stormflow.core import Status, WorkflowStatus
+from stormflow.engine.email import NOT_CONFIGURED
+from stormflow.engine.jobs import Job, JobResult
+from stormflow.engine.local import LocalExecutor
+from stormflow.engine.scheduler import Scheduler, Settings, job_token
+from stormflow.store import Store
+from tests.engine.helpers import (
+    Planned,
+    drive,
+    finished,
+    in_thread,
+    pid_alive,
+    read_pid,
+    submit,
+    task,
+    wait_until,
+)
+
+DIAMOND = [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]
+MakeScheduler = Callable[..., Scheduler]
+
+
+@pytest.fixture
+def make_scheduler(store: Store, tmp_path: Path) -> Iterator[MakeScheduler]:
+    made: list[Scheduler] = []
+
+    def make(*workflow_ids: str, slots: int = 2, **settings: Any) -> Scheduler:
+        scheduler = Scheduler(
+            store,
+            Settings(data_dir=tmp_path / "data", workflows=set(workflow_ids), **settings),
+            slots=slots,
+        )
+        made.append(scheduler)
+        return scheduler
+
+    yield make
+    for scheduler in made:
+        scheduler.close(grace=1.0)
+
+
+def attempts(store: Store, wf: str, name: str) -> list[core.Attempt]:
+    return [row.attempt for row in store.attempts(wf, name)]
+
+
+def check_event_seqs(store: Store, wf: str) -> None:
+    seqs = [e.seq for e in store.events(wf, limit=100_000)]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+# -- running a graph -------------------------------------------------------------------------
+
+
+def test_diamond_runs_every_node_once_in_dependency_order(
+    store: Store, make_scheduler: MakeScheduler
+) -> None:
+    wf = submit(store, [task(n, f"echo output of {n}") for n in "abcd"], DIAMOND)
+    scheduler = make_scheduler(wf)
+    drive(scheduler, finished(store, wf), timeout=20)
+
+    assert store.status(wf) is WorkflowStatus.SUCCEEDED
+    runs: dict[str, core.Attempt] = {}
+    for name in "abcd":
+        (att,) = attempts(store, wf, name)
+        assert store.node(wf, name).status is Status.SUCCEEDED
+        assert (att.number, att.result, att.exit_code) == (1, "succeeded", 0)
+        assert att.started_at is not None and att.ended_at is not None
+        assert att.started_at <= att.ended_at
+        assert att.worker == scheduler.owner
+        assert att.log is not None and f"output of {name}" in Path(att.log).read_text()
+        runs[name] = att
+    for up, down in DIAMOND:
+        assert runs[up].ended_at <= runs[down].started_at  # type: ignore[operator]
+    run_events = Counter(e.node for e in store.events(wf) if e.type == "run")
+    assert run_events == dict.fromkeys("abcd", 1)
+    check_event_seqs(store, wf)
+
+
+def test_failing_command_uses_its_retries_then_fails(
+    store: Store, make_scheduler: MakeScheduler
+) -> None:
+    nodes = [
+        task("bad", "echo trying; exit 3", retries=2, retry_delay=0.1),
+        task("after", "echo never"),
+    ]
+    wf = submit(store, nodes, [("bad", "after")])
+    drive(make_scheduler(wf), finished(store, wf), timeout=20)
+
+    assert store.status(wf) is WorkflowStatus.FAILED
+    assert store.node(wf, "bad").status is Status.FAILED
+    tries = attempts(store, wf, "bad")
+    assert [a.number for a in tries] == [1, 2, 3]
+    assert [a.result for a in tries] == ["failed"] * 3
+    assert [a.exit_code for a in tries] == [3, 3, 3]
+    assert all("exited with code 3" in (a.error or "") for a in tries)
+    assert len({a.token for a in tries}) == 3
+    for before, after, delay in zip(tries, tries[1:], (0.1, 0.2), strict=False):
+        assert after.not_before >= before.ended_at + delay - 1e-6  # type: ignore[operator]
+        assert after.started_at >= after.not_before  # type: ignore[operator]
+        logged = Path(after.log or "").read_text().splitlines()
+        assert logged.count("trying") == 1  # one log per attempt
+    # downstream never ran
+    assert store.node(wf, "after").status is Status.OPEN
+    assert attempts(store, wf, "after") == []
+    check_event_seqs(store, wf)
+
+
+def test_max_seconds_kills_and_min_seconds_fails(
+    store: Store, make_scheduler: MakeScheduler
+) -> None:
+    nodes = [task("slow", "sleep 30", max_seconds=0.5), task("quick", "true", min_seconds=5)]
+    wf = submit(store, nodes)
+    began = time.monotonic()
+    drive(make_scheduler(wf), finished(store, wf), timeout=15)
+    assert time.monotonic() - began < 15
+
+    assert store.status(wf) is WorkflowStatus.FAILED
+    (slow,) = attempts(store, wf, "slow")
+    assert store.node(wf, "slow").status is Status.FAILED
+    assert slow.result == "failed"
+    assert "timed out" in (slow.error or "") and "max_seconds 0.5" in (slow.error or "")
+    assert slow.exit_code is not None and slow.exit_code < 0  # killed by a signal
+    (quick,) = attempts(store, wf, "quick")
+    assert store.node(wf, "quick").status is Status.FAILED
+    assert quick.exit_code == 0
+    assert "below min_seconds 5" in (quick.error or "")
+
+
+def test_named_limit_is_shared_across_workflows(
+    store: Store, make_scheduler: MakeScheduler
+) -> None:
+    store.set_limit("nuke_license", 1)
+    workflows = [
+        submit(
+            store,
+            [task(f"comp{i}", "sleep 0.3", limits=["nuke_license"]) for i in range(3)],
+            name=f"shot{w}",
+        )
+        for w in range(2)
+    ]
+    scheduler = make_scheduler(*workflows, slots=4)
+    drive(scheduler, finished(store, *workflows), timeout=30)
+
+    intervals = []
+    for wf in workflows:
+        assert store.status(wf) is WorkflowStatus.SUCCEEDED
+        for i in range(3):
+            (att,) = attempts(store, wf, f"comp{i}")
+            assert att.started_at is not None and att.ended_at is not None
+            intervals.append((att.started_at, att.ended_at))
+    intervals.sort()
+    for (_, end), (start, _) in itertools.pairwise(intervals):
+        assert start >= end, f"two holders of a 1-slot limit at once: {intervals}"
+    assert [row.used for row in store.limits() if row.name == "nuke_license"] == [0]
+
+
+# -- people acting on running nodes ---------------------------------------------------------
+
+
+def stoppable(name: str, pidfile: Path, *first: str) -> Planned:
+    """A node that writes its pid, then sleeps until killed."""
+    return task(name, "; ".join([*first, f"echo $$ > {pidfile}", "exec sleep 30"]))
+
+
+def wait_running(store: Store, wf: str, name: str, pidfile: Path) -> tuple[str, int]:
+    pid = wait_until(lambda: read_pid(pidfile), timeout=10, what=f"{name} to start")
+    node = store.node(wf, name)
+    assert node.status is Status.RUNNING and node.live_token is not None
+    return node.live_token, pid
+
+
+def stale_recorded(store: Store, wf: str, token: str) -> Callable[[], bool]:
+    def check() -> bool:
+        return any(
+            e.type == "stale-result" and e.payload.get("token") == token for e in store.events(wf)
+        )
+
+    return check
+
+
+@pytest.mark.parametrize("tell", [True, False], ids=["applied", "noticed"])
+@pytest.mark.parametrize("action", ["cancel", "skip"])
+def test_cancel_or_skip_kills_the_running_attempt(
+    store: Store, make_scheduler: MakeScheduler, tmp_path: Path, action: str, tell: bool
+) -> None:
+    """Told through `apply`, or not told at all (housekeeping's dead_tokens finds out)."""
+    pidfile = tmp_path / "job.pid"
+    wf = submit(store, [stoppable("job", pidfile), task("after", "echo after")], [("job", "after")])
+    scheduler = make_scheduler(wf)
+    decide = core.cancel if action == "cancel" else core.skip
+    with in_thread(scheduler):
+        token, pid = wait_running(store, wf, "job", pidfile)
+        applied = store.transact(wf, lambda v: decide(v, ["job"], at=time.time()))
+        assert applied.outcome is not None and applied.outcome.stop == [("job", token)]
+        if tell:
+            scheduler.apply(wf, applied.outcome)
+        wait_until(lambda: not pid_alive(pid), timeout=10, what="the process to be killed")
+        wait_until(stale_recorded(store, wf, token), timeout=10, what="the late result")
+        wait_until(finished(store, wf), timeout=10, what="the workflow to settle")
+
+    expected = Status.CANCELED if action == "cancel" else Status.SKIPPED
+    assert store.node(wf, "job").status is expected
+    (att,) = attempts(store, wf, "job")
+    assert att.result == "stopped"
+    if action == "cancel":
+        assert store.status(wf) is WorkflowStatus.FAILED
+        assert attempts(store, wf, "after") == []
+    else:  # skipped is ready: downstream runs
+        assert store.status(wf) is WorkflowStatus.SUCCEEDED
+        assert store.node(wf, "after").status is Status.SUCCEEDED
+    # the late "stopped" result changed nothing
+    stale = [e for e in store.events(wf) if e.type == "stale-result"]
+    assert [(e.old, e.new) for e in stale] == [(expected, expected)]
+    check_event_seqs(store, wf)
+
+
+@pytest.mark.parametrize("tell", [True, False], ids=["applied", "noticed"])
+def test_update_of_a_running_node_reruns_it_with_the_new_config(
+    store: Store, make_scheduler: MakeScheduler, tmp_path: Path, tell: bool
+) -> None:
+    pidfile, out = tmp_path / "job.pid", tmp_path / "out.txt"
+    node = stoppable("job", pidfile, f"echo v1 >> {out}")
+    wf = submit(store, [node, task("after", "true")], [("job", "after")])
+    scheduler = make_scheduler(wf)
+    with in_thread(scheduler):
+        token, pid = wait_running(store, wf, "job", pidfile)
+        patch = {"commands": [f"echo v2 >> {out}"]}
+        applied = store.transact(wf, lambda v: core.update(v, ["job"], patch, at=time.time()))
+        assert applied.outcome is not None
+        if tell:
+            scheduler.apply(wf, applied.outcome)
+        wait_until(lambda: not pid_alive(pid), timeout=10, what="the old attempt to be killed")
+        wait_until(finished(store, wf), timeout=15, what="the workflow to finish")
+        wait_until(stale_recorded(store, wf, token), timeout=10, what="the late result")
+
+    assert store.status(wf) is WorkflowStatus.SUCCEEDED
+    assert out.read_text().split() == ["v1", "v2"]
+    (snap,) = store.snapshots(wf, "job")
+    assert snap.why == "update" and snap.status is Status.RUNNING
+    assert [a.result for a in snap.attempts] == ["stopped"]
+    rows = store.attempts(wf, "job")
+    assert [(r.snapshot, r.attempt.result) for r in rows] == [(1, "stopped"), (None, "succeeded")]
+    current = rows[1].attempt
+    assert current.token != token
+    assert "v2" in Path(current.log or "").read_text()
+    check_event_seqs(store, wf)
+
+
+def test_retry_of_a_succeeded_root_reruns_the_whole_graph(
+    store: Store, make_scheduler: MakeScheduler, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs.txt"
+    wf = submit(store, [task(n, f"echo {n} >> {runs}") for n in "abcd"], DIAMOND)
+    scheduler = make_scheduler(wf)
+    drive(scheduler, finished(store, wf))
+    assert store.status(wf) is WorkflowStatus.SUCCEEDED
+
+    applied = store.transact(wf, lambda v: core.retry(v, ["a"], at=time.time()))
+    assert applied.outcome is not None
+    assert sorted(applied.outcome.cascaded) == ["b", "c", "d"]
+    scheduler.apply(wf, applied.outcome)
+    assert store.status(wf) is WorkflowStatus.RUNNING
+    drive(scheduler, finished(store, wf))
+
+    assert store.status(wf) is WorkflowStatus.SUCCEEDED
+    order = runs.read_text().split()
+    assert Counter(order) == dict.fromkeys("abcd", 2)
+    second = order[4:]
+    assert second[0] == "a" and second[-1] == "d"
+    for name in "abcd":
+        (snap,) = store.snapshots(wf, name)
+        assert snap.status is Status.SUCCEEDED
+        assert snap.why == ("retry" if name == "a" else "cascade")
+        assert snap.caused_by == (None if name == "a" else "a")
+        assert [a.result for a in snap.attempts] == ["succeeded"]
+        rows = store.attempts(wf, name)
+        kept = [(r.snapshot, r.attempt.result) for r in rows]
+        assert kept == [(1, "succeeded"), (None, "succeeded")]
+    check_event_seqs(store, wf)
+
+
+# -- email nodes -----------------------------------------------------------------------------
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_inbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[Inbox]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("STORM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("STORM_SMTP_PORT", str(port))
+    monkeypatch.delenv("STORM_MAIL_OUTBOX", raising=False)
+    try:
+        yield inbox
+    finally:
+        controller.stop()
+
+
+def notify_workflow(store: Store) -> str:
+    notify = Planned(
+        "notify",
+        kind="email",
+        config={
+            "addresses": ["artist@example.com"],
+            "subject": "Done: ${workflow-name} ${status}",
+            "body": "Workflow ${workflow-id} node ${node-name} finished with ${status}.",
+        },
+    )
+    return submit(store, [task("render", "true"), notify], [("render", "notify")], name="nightly")
+
+
+def test_email_node_sends_through_smtp(
+    store: Store, make_scheduler: MakeScheduler, smtp_inbox: Inbox
+) -> None:
+    wf = notify_workflow(store)
+    drive(make_scheduler(wf), finished(store, wf))
+
+    assert store.status(wf) is WorkflowStatus.SUCCEEDED
+    (envelope,) = smtp_inbox.envelopes
+    assert envelope.rcpt_tos == ["artist@example.com"]
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    assert message["Subject"] == "Done: nightly succeeded"
+    body = message.get_content()
+    assert f"Workflow {wf} node notify finished with succeeded." in body
+
+
+def test_email_node_without_smtp_fails_clearly(
+    store: Store, make_scheduler: MakeScheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("STORM_SMTP_HOST", raising=False)
+    monkeypatch.delenv("STORM_MAIL_OUTBOX", raising=False)
+    wf = notify_workflow(store)
+    drive(make_scheduler(wf), finished(store, wf))
+
+    assert store.status(wf) is WorkflowStatus.FAILED
+    assert store.node(wf, "notify").status is Status.FAILED
+    (att,) = attempts(store, wf, "notify")
+    assert att.error == NOT_CONFIGURED
+
+
+# -- duplicate and stale results -------------------------------------------------------------
+
+
+class HeldExecutor:
+    """Takes jobs and never runs them: the test delivers the results itself."""
+
+    def __init__(self) -> None:
+        self.jobs: list[Job] = []
+        self.done: set[str] = set()
+        self.stopped: list[str] = []
+
+    def submit(self, job: Job) -> None:
+        self.jobs.append(job)
+
+    def stop(self, token: str) -> None:
+        self.stopped.append(token)
+
+    def free_slots(self) -> int:
+        return 4 - len(self.running())
+
+    def running(self) -> list[str]:
+        return [j.token for j in self.jobs if j.token not in self.done]
+
+    def close(self, grace: float) -> None:
+        pass
+
+
+def test_duplicate_result_changes_nothing(store: Store, tmp_path: Path) -> None:
+    wf = submit(store, [task("a", "true"), task("b", "true")], [("a", "b")])
+    executor = HeldExecutor()
+    scheduler = Scheduler(store, Settings(data_dir=tmp_path, workflows={wf}), executor)
+
+    def step_until(cond: Callable[[], Any]) -> None:
+        deadline = time.monotonic() + 10
+        while not cond():
+            assert time.monotonic() < deadline, "scheduler made no progress"
+            scheduler.step(wait=0.01)
+
+    step_until(lambda: len(executor.jobs) == 1)
+    (job,) = executor.jobs
+    assert job.token == job_token(wf, "a#1")
+    now = time.time()
+    result = JobResult(wf, "a", job.token, True, 0, None, started_at=now, ended_at=now)
+    scheduler.results.put(result)
+    step_until(lambda: len(executor.jobs) == 2)  # a succeeded, b dispatched
+    assert store.node(wf, "a").status is Status.SUCCEEDED
+    seen = store.events(wf)
+
+    # the same result again, and the same token reported as failed: nothing changes
+    scheduler.results.put(result)
+    scheduler.results.put(JobResult(wf, "a", job.token, False, 1, "boom", now, now))
+    step_until(lambda: scheduler.results.empty())
+    for _ in range(3):
+        scheduler.step(wait=0.01)
+    assert store.events(wf) == seen
+    assert store.node(wf, "a").status is Status.SUCCEEDED
+    assert [(a.result, a.exit_code) for a in attempts(store, wf, "a")] == [("succeeded", 0)]
+    assert len(executor.jobs) == 2
+
+    # a result for a token that was never live is recorded as stale and changes nothing
+    ghost = JobResult(wf, "a", job_token(wf, "a#9"), True, 0, None, now, now)
+    scheduler.results.put(ghost)
+    step_until(lambda: scheduler.results.empty())
+    new = store.events(wf, after_seq=seen[-1].seq)
+    assert [(e.type, e.old, e.new) for e in new] == [
+        ("stale-result", Status.SUCCEEDED, Status.SUCCEEDED)
+    ]
+    assert store.node(wf, "a").status is Status.SUCCEEDED
+    check_event_seqs(store, wf)
+    scheduler.close(grace=0.1)
+
+
+def test_every_result_delivered_twice_still_runs_each_node_once(
+    store: Store, make_scheduler: MakeScheduler
+) -> None:
+    wf = submit(store, [task(n, "true") for n in "abcd"], DIAMOND)
+    scheduler = make_scheduler(wf)
+
+    def twice(result: JobResult) -> None:
+        scheduler.results.put(result)
+        scheduler.results.put(result)
+
+    scheduler.executor = LocalExecutor(twice, slots=2)
+    drive(scheduler, finished(store, wf))
+
+    assert store.status(wf) is WorkflowStatus.SUCCEEDED
+    events = store.events(wf)
+    assert Counter(e.node for e in events if e.type == "succeed") == dict.fromkeys("abcd", 1)
+    for name in "abcd":
+        assert len(attempts(store, wf, name)) == 1
+    check_event_seqs(store, wf)
