@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from stormflow.cli import plan, run, scheduler, validate
+from stormflow.cli import (
+    plan,
+    remote_actions,
+    remote_nodes,
+    remote_workflows,
+    run,
+    scheduler,
+    validate,
+)
 
 app = typer.Typer(
     name="storm",
@@ -18,6 +26,9 @@ validate.register(app)
 plan.register(app)
 run.register(app)
 scheduler.register(app)
+remote_workflows.register(app)
+remote_actions.register(app)
+remote_nodes.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,345 @@
+"""`storm submit`, `storm ls`, `storm show`, `storm watch`: workflows on a server."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from collections import Counter, defaultdict
+from typing import Annotated, Any
+
+import typer
+from rich.console import Group
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from stormflow.cli.common import read_document_data
+from stormflow.cli.remote import (
+    COLOURS,
+    STATUSES,
+    Json,
+    Server,
+    Token,
+    WorkflowId,
+    connect,
+    console,
+    counts_line,
+    print_json,
+    remote_command,
+    styled,
+    when,
+)
+from stormflow.client import Client, StormError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("submit")(submit_command)
+    app.command("ls")(ls_command)
+    app.command("show")(show_command)
+    app.command("watch")(watch_command)
+
+
+@remote_command
+def submit_command(
+    file: Annotated[str, typer.Argument(help="Workflow document (YAML or JSON).")],
+    hold: Annotated[
+        bool,
+        typer.Option("--hold", help="Nothing starts: the first nodes are submitted holding."),
+    ] = False,
+    server: Server = None,
+    token: Token = None,
+    as_json: Json = False,
+) -> None:
+    """Submit a workflow document to the server; it starts at once (unless --hold)."""
+    data, _lines = read_document_data(file)
+    if hold:
+        data = hold_roots(data)
+    client = connect(server, token)
+    answer = client.submit(data)
+    if as_json:
+        print_json(answer)
+        return
+    out = console()
+    out.print(
+        f"submitted [bold]{escape(str(answer.get('name')))}[/] as [bold]{answer['id']}[/] "
+        f"({styled(answer.get('status'))})"
+    )
+    if answer.get("url"):
+        out.print(f"monitor: {escape(str(answer['url']))}")
+    out.print(f"[dim]storm watch {answer['id']}  |  storm show {answer['id']}[/]")
+
+
+def hold_roots(data: Any) -> Any:
+    """The document with every node that has no upstream set to holding.
+
+    Holding the roots is enough to keep the whole workflow from starting, and the
+    other nodes keep `open` as their submitted status, so a later retry still runs
+    them by itself. A malformed document is left for the server to report.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
+        return data
+    downstream = set()
+    for edge in data.get("edges") or []:
+        if isinstance(edge, list) and len(edge) == 2:
+            downstream.add(edge[1])
+        elif isinstance(edge, dict) and "to" in edge:
+            downstream.add(edge["to"])
+    nodes = []
+    for node in data["nodes"]:
+        if isinstance(node, dict) and node.get("name") not in downstream:
+            node = {**node, "status": "holding"}
+        nodes.append(node)
+    return {**data, "nodes": nodes}
+
+
+@remote_command
+def ls_command(
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only workflows with this status.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Only names matching this glob.")
+    ] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Include archived workflows.")] = False,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
+    server: Server = None,
+    token: Token = None,
+    as_json: Json = False,
+) -> None:
+    """List workflows, newest first."""
+    client = connect(server, token)
+    items = client.workflows(status=status, name=name, archived=False, limit=limit)
+    if show_all:
+        items += client.workflows(status=status, name=name, archived=True, limit=limit)
+        items.sort(key=lambda w: str(w.get("created_at")), reverse=True)
+        items = items[:limit]
+    if as_json:
+        print_json(items)
+        return
+    out = console()
+    if not items:
+        out.print("no workflows")
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "name", "status", "done", "owner", "created", ""):
+        table.add_column(column, justify="right" if column == "done" else "left")
+    for wf in items:
+        counts = wf.get("counts") or {}
+        done = counts.get("succeeded", 0) + counts.get("skipped", 0)
+        table.add_row(
+            wf["id"],
+            escape(str(wf.get("name"))),
+            styled(wf.get("status")),
+            f"{done}/{wf.get('total', sum(counts.values()))}",
+            escape(str(wf.get("owner") or "-")),
+            when(wf.get("created_at")),
+            "[dim]archived[/]" if wf.get("archived") else "",
+        )
+    out.print(table)
+
+
+def summarize(client: Client, workflow_id: str) -> dict[str, Any]:
+    """The workflow summary plus per-group counts, running and failed nodes, from one graph read."""
+    summary = client.workflow(workflow_id)
+    graph = client.graph(workflow_id)
+    columns = graph.get("nodes") or {}
+    names = columns.get("name") or []
+    statuses = columns.get("status") or []
+    groups_of = columns.get("group") or [None] * len(names)
+    kinds = columns.get("kind") or [None] * len(names)
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    chunked: dict[str, bool] = {}
+    group_kind: dict[str, Any] = {}
+    for name, node_status, group, kind in zip(names, statuses, groups_of, kinds, strict=False):
+        key = group or name
+        groups[key][node_status] += 1
+        chunked[key] = group is not None
+        group_kind.setdefault(key, kind)
+    return {
+        "workflow": summary,
+        "groups": [
+            {
+                "name": key,
+                "kind": group_kind.get(key),
+                "chunks": sum(counts.values()) if chunked[key] else 0,
+                "counts": dict(counts),
+            }
+            for key, counts in groups.items()
+        ],
+        "running": [n for n, s in zip(names, statuses, strict=False) if s == "running"],
+        "failed": [n for n, s in zip(names, statuses, strict=False) if s in ("failed", "canceled")],
+        "truncated": graph.get("total", len(names)) > len(names),
+    }
+
+
+@remote_command
+def show_command(
+    workflow_id: WorkflowId,
+    server: Server = None,
+    token: Token = None,
+    as_json: Json = False,
+) -> None:
+    """A workflow at a glance: counts per status, per node group, running and failed nodes."""
+    data = summarize(connect(server, token), workflow_id)
+    if as_json:
+        print_json(data)
+        return
+    out = console()
+    wf = data["workflow"]
+    out.print(
+        f"[bold]{escape(str(wf.get('name')))}[/] {wf['id']}  {styled(wf.get('status'))}  "
+        f"owner {escape(str(wf.get('owner') or '-'))}  created {when(wf.get('created_at'))}"
+        + ("  [dim]archived[/]" if wf.get("archived") else "")
+    )
+    out.print(f"{wf.get('total', 0)} nodes: {counts_line(wf.get('counts') or {})}")
+    table = Table(box=None, pad_edge=False)
+    table.add_column("node")
+    table.add_column("kind")
+    table.add_column("chunks", justify="right")
+    for status in STATUSES:
+        table.add_column(status, justify="right", style=None)
+    for group in data["groups"]:
+        counts = group["counts"]
+        table.add_row(
+            escape(group["name"]),
+            escape(str(group.get("kind") or "")),
+            str(group["chunks"] or ""),
+            *[styled_count(s, counts.get(s, 0)) for s in STATUSES],
+        )
+    out.print(table)
+    for label, names in (("running", data["running"]), ("failed", data["failed"])):
+        if names:
+            shown = ", ".join(names[:20]) + (f" ... and {len(names) - 20} more" * (len(names) > 20))
+            out.print(f"{styled(label)}: {escape(shown)}")
+    if data["truncated"]:
+        out.print("[dim](large workflow: only the first page of the graph was read)[/]")
+
+
+def styled_count(status: str, count: int) -> str:
+    return f"[{COLOURS[status]}]{count}[/]" if count else "[dim]0[/]"
+
+
+# ------------------------------------------------------------------------------ watch
+
+
+@remote_command
+def watch_command(
+    workflow_id: WorkflowId,
+    server: Server = None,
+    token: Token = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print events, then the final summary, as JSON lines.")
+    ] = False,
+) -> None:
+    """Follow a workflow live until it stops running; exit 0 if it succeeded, 1 otherwise."""
+    client = connect(server, token)
+    summary = client.workflow(workflow_id)
+    start = client.events(workflow_id, after=0, limit=1).get("last_seq") or 0
+    out = console()
+    events: queue.Queue[Any] = queue.Queue()
+    if summary.get("status") == "running":
+        # The stream blocks between events; a reader thread lets this loop re-read the
+        # summary on a clock as well, so the end is seen even when no event follows it.
+        reader = threading.Thread(
+            target=_pump, args=(client, workflow_id, start, events), daemon=True
+        )
+        reader.start()
+        live = Live(console=out, refresh_per_second=4) if out.is_terminal and not as_json else None
+        recent: list[str] = []
+        if live is not None:
+            live.start()
+        try:
+            summary = _watch_loop(client, workflow_id, summary, events, recent, live, as_json)
+        finally:
+            if live is not None:
+                live.update(_view(summary, recent))
+                live.stop()
+    if as_json:
+        typer.echo(json.dumps({"summary": summary}))
+    else:
+        out.print(
+            f"{summary['id']} {escape(str(summary.get('name')))}: {styled(summary.get('status'))}"
+            f"  ({counts_line(summary.get('counts') or {})})"
+        )
+    raise typer.Exit(0 if summary.get("status") == "succeeded" else 1)
+
+
+def _pump(client: Client, workflow_id: str, after: int, sink: queue.Queue[Any]) -> None:
+    try:
+        for event in client.stream_events(workflow_id, after=after):
+            sink.put(event)
+    except StormError as exc:
+        sink.put(exc)
+
+
+def _watch_loop(
+    client: Client,
+    workflow_id: str,
+    summary: dict[str, Any],
+    events: queue.Queue[Any],
+    recent: list[str],
+    live: Live | None,
+    as_json: bool,
+) -> dict[str, Any]:
+    last_read = time.monotonic()
+    dirty = False
+    while True:
+        try:
+            item = events.get(timeout=0.25)
+        except queue.Empty:
+            item = None
+        if isinstance(item, StormError):
+            raise item
+        if item is not None:
+            dirty = True
+            if as_json:
+                typer.echo(json.dumps(item))
+            else:
+                line = event_line(item)
+                recent.append(line)
+                del recent[:-12]
+                if live is None:
+                    console().print(line)
+        now = time.monotonic()
+        # Re-read after events (at most 4 times a second) and every 2 s regardless.
+        if (dirty and now - last_read >= 0.25) or now - last_read >= 2.0:
+            summary = client.workflow(workflow_id)
+            last_read, dirty = now, False
+            if live is not None:
+                live.update(_view(summary, recent))
+            if summary.get("status") != "running":
+                return summary
+
+
+def _view(summary: dict[str, Any], recent: list[str]) -> Group:
+    counts = summary.get("counts") or {}
+    total = summary.get("total") or sum(counts.values()) or 1
+    done = counts.get("succeeded", 0) + counts.get("skipped", 0)
+    head = Text.from_markup(
+        f"[bold]{escape(str(summary.get('name')))}[/] {summary.get('id')} "
+        f"{styled(summary.get('status'))}  {done}/{total} ({100 * done // total}%)"
+    )
+    return Group(
+        head,
+        Text.from_markup(counts_line(counts)),
+        *[Text.from_markup(line) for line in recent],
+    )
+
+
+def event_line(event: dict[str, Any]) -> str:
+    """One event for people: seq, time, type, node, old -> new, actor, why."""
+    parts = [f"[dim]{event.get('seq')}[/]", when(event.get("at")), escape(str(event.get("type")))]
+    if event.get("node"):
+        parts.append(f"[bold]{escape(str(event['node']))}[/]")
+    if event.get("old") or event.get("new"):
+        parts.append(f"{styled(event.get('old'))} -> {styled(event.get('new'))}")
+    if event.get("actor"):
+        parts.append(f"by {escape(str(event['actor']))}")
+    why = event.get("why")
+    if why:
+        caused = f" from {event['caused_by']}" if event.get("caused_by") else ""
+        parts.append(f"[dim]({escape(str(why))}{escape(caused)})[/]")
+    return " ".join(parts)
