@@ -41,7 +41,7 @@ def _seconds(value: Any) -> float | None:
     return None
 
 
-def _env(config: Mapping[str, Any], tokens: Mapping[str, str]) -> dict[str, str]:
+def _env(config: Mapping[str, Any], tokens: Mapping[str, str], attempt: str) -> dict[str, str]:
     env = {str(k): str(v) for k, v in (config.get("env") or {}).items() if v is not None}
     # The interpreter running Storm first on PATH: `python -m stormflow.demo...` and
     # pipeline tools installed beside Storm resolve to this environment.
@@ -51,6 +51,8 @@ def _env(config: Mapping[str, Any], tokens: Mapping[str, str]) -> dict[str, str]
     env.setdefault("STORM_WORKFLOW_ID", tokens["workflow-id"])
     env.setdefault("STORM_WORKFLOW_NAME", tokens["workflow-name"])
     env.setdefault("STORM_NODE", tokens["node-name"])
+    # Unique per attempt: a command can tell a retry from a re-delivery (and name temp files).
+    env.setdefault("STORM_ATTEMPT", attempt)
     return env
 
 
@@ -90,7 +92,7 @@ def render_job(
         token=token,
         kind=kind,
         commands=commands if kind != "email" else (),
-        env=_env(config, tokens),
+        env=_env(config, tokens, token),
         cwd=str(cwd),
         log_path=log,
         min_seconds=_seconds(config.get("min_seconds")),

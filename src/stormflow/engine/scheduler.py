@@ -33,7 +33,7 @@ from pathlib import Path
 
 from stormflow import core
 from stormflow.core import Outcome, Status
-from stormflow.engine.executor import Executor, ExecutorError
+from stormflow.engine.executor import STOPPED, Executor, ExecutorError
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
@@ -124,6 +124,7 @@ class Scheduler:
         self._next_heartbeat = 0.0
         self._next_housekeeping = 0.0
         self._stop = threading.Event()
+        self._shutting_down: set[str] = set()  # job tokens stopped by close()
         self._recover_dead_owners()
         self.rescan()
 
@@ -157,7 +158,13 @@ class Scheduler:
         self._stop.set()
 
     def close(self, grace: float = 5.0) -> None:
-        """Graceful shutdown: stop our processes and hand our leases back at once."""
+        """Graceful shutdown: stop our processes and hand our leases back at once.
+
+        An attempt stopped by the shutdown did not fail: its "stopped" result is not
+        recorded (that would use up a retry, or fail the node); its lease is released,
+        so the next scheduler records it as lost and runs it again at once.
+        """
+        self._shutting_down.update(self.executor.running())
         self.executor.close(grace)
         while not self.results.empty():  # record what finished while closing
             self._drain_results(None)
@@ -183,6 +190,8 @@ class Scheduler:
         return True
 
     def _apply_result(self, r: JobResult) -> None:
+        if r.error == STOPPED and r.token in self._shutting_down:
+            return  # handed back by close(), not a failure of the task
         token = attempt_token(r.token)
 
         def decide(view: core.GraphView) -> Outcome:

@@ -1,0 +1,214 @@
+"""Durability: `storm scheduler` processes killed, stopped and doubled up, on real databases.
+
+The workflow is submitted in the test process through `Store`; schedulers run as
+subprocesses on the same database URL (the PostgreSQL URL carries the test's schema).
+Every task appends "<node> <attempt>" to runs.txt and its process group id to pids.txt,
+so the test can count executions and clean up processes a killed scheduler left behind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stormflow.core import Status, WorkflowStatus
+from stormflow.engine.scheduler import job_token
+from stormflow.store import Store
+from tests.engine.helpers import (
+    Planned,
+    SchedulerProcess,
+    kill_groups,
+    lines,
+    pid_alive,
+    pids_in,
+    submit,
+    task,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+
+class Farm:
+    """Paths shared by the tasks, and cleanup of whatever they leave running."""
+
+    def __init__(self, root: Path) -> None:
+        self.data = root / "data"
+        self.runs = root / "runs.txt"
+        self.pids = root / "pids.txt"
+        self.schedulers: list[SchedulerProcess] = []
+
+    def node(self, name: str, seconds: float) -> Planned:
+        line = f'echo $$ >> {self.pids}; echo "$STORM_NODE $STORM_ATTEMPT" >> {self.runs}'
+        return task(name, f"{line}; sleep {seconds}")
+
+    def scheduler(self, url: str, *, lease_seconds: float, slots: int) -> SchedulerProcess:
+        tag = str(len(self.schedulers) + 1)
+        proc = SchedulerProcess(url, self.data, lease_seconds=lease_seconds, slots=slots, tag=tag)
+        self.schedulers.append(proc)
+        return proc
+
+    def executions(self) -> Counter[str]:
+        """How many times each attempt token ran (started its command)."""
+        return Counter(line.split()[1] for line in lines(self.runs))
+
+    def per_node(self) -> Counter[str]:
+        return Counter(line.split()[0] for line in lines(self.runs))
+
+    def output(self) -> str:
+        return "\n".join(
+            f"--- scheduler {i + 1}:\n{s.output()}" for i, s in enumerate(self.schedulers)
+        )
+
+    def cleanup(self) -> list[int]:
+        for proc in self.schedulers:
+            proc.kill()
+        return kill_groups(pids_in(self.pids))
+
+
+@pytest.fixture
+def farm(tmp_path: Path) -> Iterator[Farm]:
+    made = Farm(tmp_path)
+    try:
+        yield made
+    finally:
+        made.cleanup()
+
+
+def wait_status(store: Store, wf: str, farm: Farm, status: WorkflowStatus, timeout: float) -> float:
+    began = time.monotonic()
+    try:
+        wait_until(lambda: store.status(wf) is not WorkflowStatus.RUNNING, timeout=timeout)
+    except AssertionError:
+        raise AssertionError(f"workflow still running after {timeout}s\n{farm.output()}") from None
+    assert store.status(wf) is status, farm.output()
+    return time.monotonic() - began
+
+
+def started_running(store: Store, wf: str) -> list[str]:
+    """Running nodes whose attempt a scheduler has claimed (its process is starting or running)."""
+    names = []
+    for row in store.nodes(wf, statuses=[Status.RUNNING]):
+        att = store.node(wf, row.name).attempt
+        if att is not None and att.started_at is not None and att.result is None:
+            names.append(row.name)
+    return names
+
+
+def check_event_seqs(store: Store, wf: str) -> None:
+    seqs = [e.seq for e in store.events(wf, limit=100_000)]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+def chain_and_fanout(farm: Farm) -> tuple[list[Planned], list[tuple[str, str]]]:
+    """c1 -> c2 -> c3 -> f0..f7 -> join: 12 nodes."""
+    chain = [farm.node(f"c{i}", 0.3) for i in (1, 2, 3)]
+    fan = [farm.node(f"f{i}", 1.0) for i in range(8)]
+    join = farm.node("join", 0.1)
+    edges = [("c1", "c2"), ("c2", "c3")]
+    edges += [("c3", f.name) for f in fan] + [(f.name, "join") for f in fan]
+    return [*chain, *fan, join], edges
+
+
+def test_kill_9_and_restart_loses_nothing_and_reruns_only_lost_attempts(
+    store: Store, store_url: str, farm: Farm
+) -> None:
+    nodes, edges = chain_and_fanout(farm)
+    wf = submit(store, nodes, edges)
+    first = farm.scheduler(store_url, lease_seconds=3, slots=3)
+
+    def progressed() -> bool:
+        done = store.counts(wf).get(Status.SUCCEEDED, 0)
+        return done >= 3 and bool(started_running(store, wf))
+
+    wait_until(progressed, timeout=30, what=f"progress before the kill\n{farm.output()}")
+    succeeded_before = {r.name for r in store.nodes(wf, statuses=[Status.SUCCEEDED])}
+    first.kill()
+    running_at_kill = set(started_running(store, wf))
+    assert running_at_kill, "nothing was running at the kill"
+    orphans = [pid for pid in pids_in(farm.pids) if pid_alive(pid)]
+
+    farm.scheduler(store_url, lease_seconds=3, slots=3)
+    wait_status(store, wf, farm, WorkflowStatus.SUCCEEDED, timeout=60)
+    kill_groups(orphans)
+
+    ran = farm.per_node()
+    executions = farm.executions()
+    assert all(count == 1 for count in executions.values()), executions  # no attempt ran twice
+    lost_nodes = set()
+    for node in nodes:
+        rows = store.attempts(wf, node.name)
+        assert all(r.snapshot is None for r in rows)
+        *earlier, last = [r.attempt for r in rows]
+        assert store.node(wf, node.name).status is Status.SUCCEEDED
+        assert last.result == "succeeded"
+        assert executions[job_token(wf, last.token)] == 1
+        for att in earlier:
+            assert (att.result, att.error) == ("lost", "worker lost"), rows
+        if earlier:
+            lost_nodes.add(node.name)
+        # a node runs again only if it was lost; each lost attempt ran at most once
+        assert ran[node.name] <= len(rows), (node.name, rows)
+        assert ran[node.name] == 1 or earlier
+    assert lost_nodes, "the kill lost no attempt"
+    assert lost_nodes <= running_at_kill
+    assert not lost_nodes & succeeded_before
+    for name in succeeded_before:
+        assert ran[name] == 1 and len(store.attempts(wf, name)) == 1
+    lost_events = [e for e in store.events(wf, limit=10_000) if e.type == "attempt-lost"]
+    assert sorted(e.node or "" for e in lost_events) == sorted(lost_nodes)
+    check_event_seqs(store, wf)
+
+
+@pytest.mark.parametrize(
+    "store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_two_schedulers_share_one_database(store: Store, store_url: str, farm: Farm) -> None:
+    names = [f"n{i:02d}" for i in range(40)]
+    wf = submit(store, [farm.node(n, 0.3) for n in names])
+    farm.scheduler(store_url, lease_seconds=10, slots=2)
+    farm.scheduler(store_url, lease_seconds=10, slots=2)
+    wait_status(store, wf, farm, WorkflowStatus.SUCCEEDED, timeout=60)
+
+    executions = farm.executions()
+    assert len(executions) == 40 and set(executions.values()) == {1}, executions
+    workers: Counter[str | None] = Counter()
+    for name in names:
+        (row,) = store.attempts(wf, name)
+        assert row.attempt.result == "succeeded"
+        assert executions[job_token(wf, row.attempt.token)] == 1
+        workers[row.attempt.worker] += 1
+    assert len(workers) == 2, f"one scheduler did all the work: {workers}"
+    check_event_seqs(store, wf)
+
+
+def test_sigterm_hands_attempts_back_at_once(store: Store, store_url: str, farm: Farm) -> None:
+    names = [f"n{i}" for i in range(6)]
+    wf = submit(store, [farm.node(n, 1.5) for n in names])
+    first = farm.scheduler(store_url, lease_seconds=60, slots=3)
+    wait_until(lambda: len(started_running(store, wf)) >= 2, timeout=30, what="tasks to start")
+    wait_until(lambda: len(lines(farm.runs)) >= 2, timeout=10, what="commands to start")
+
+    began = time.monotonic()
+    assert first.terminate(timeout=20) == 0, farm.output()
+    # its processes were stopped, not orphaned
+    assert not [pid for pid in pids_in(farm.pids) if pid_alive(pid)]
+    farm.scheduler(store_url, lease_seconds=60, slots=3)
+    wait_status(store, wf, farm, WorkflowStatus.SUCCEEDED, timeout=20)
+    assert time.monotonic() - began < 20
+
+    handed_back = 0
+    for name in names:
+        *earlier, last = [r.attempt for r in store.attempts(wf, name)]
+        assert last.result == "succeeded"
+        for att in earlier:
+            assert att.result == "lost", earlier
+            handed_back += 1
+        assert store.node(wf, name).status is Status.SUCCEEDED
+    assert handed_back >= 2
+    assert set(farm.executions().values()) == {1}
+    check_event_seqs(store, wf)
