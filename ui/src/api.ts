@@ -1,0 +1,228 @@
+// The HTTP contract of docs/api.md, typed. Every request carries the token.
+import type { Status } from "./lifecycle";
+
+const TOKEN_KEY = "storm_token";
+
+/** Keep `?token=` from the opening URL in sessionStorage and drop it from the address bar. */
+export function captureToken(): void {
+  const url = new URL(window.location.href);
+  const t = url.searchParams.get("token");
+  if (t) {
+    sessionStorage.setItem(TOKEN_KEY, t);
+    url.searchParams.delete("token");
+    window.history.replaceState(window.history.state, "", url.pathname + url.search + url.hash);
+  }
+}
+
+export function token(): string | null {
+  return sessionStorage.getItem(TOKEN_KEY);
+}
+
+export const API = "/api/v1";
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public code: string,
+    message: string,
+    public where: string | null = null,
+    public details: unknown = null,
+  ) {
+    super(message);
+  }
+}
+
+export async function api<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
+  const headers = new Headers(init.headers);
+  const t = token();
+  if (t) headers.set("Authorization", `Bearer ${t}`);
+  let body = init.body;
+  if (init.json !== undefined) {
+    headers.set("Content-Type", "application/json");
+    body = JSON.stringify(init.json);
+  }
+  const res = await fetch(API + path, { ...init, headers, body, credentials: "same-origin" });
+  if (res.status === 204) return undefined as T;
+  const type = res.headers.get("content-type") ?? "";
+  if (!res.ok) {
+    if (type.includes("json")) {
+      const j = await res.json().catch(() => null);
+      const e = j?.error;
+      if (e) throw new ApiError(res.status, e.code, e.message, e.where ?? null, e.details ?? null);
+    }
+    throw new ApiError(res.status, "http", `${res.status} ${res.statusText} for ${path}`);
+  }
+  if (type.includes("json")) return (await res.json()) as T;
+  return (await res.text()) as T;
+}
+
+/** EventSource for a workflow's events, resuming after `after`. */
+export function eventStream(workflowId: string, after: number): EventSource {
+  const q = new URLSearchParams({ after: String(after) });
+  const t = token();
+  if (t) q.set("token", t);
+  return new EventSource(`${API}/workflows/${workflowId}/events/stream?${q}`);
+}
+
+export type WorkflowStatus = "running" | "succeeded" | "failed" | "holding";
+
+export interface WorkflowSummary {
+  id: string;
+  name: string;
+  owner: string | null;
+  created_at: string;
+  archived: boolean;
+  status: WorkflowStatus;
+  counts: Record<Status, number>;
+  total: number;
+  skipped: number;
+  metadata?: Record<string, unknown>;
+}
+
+export interface CompactGraph {
+  total: number;
+  offset: number;
+  limit: number;
+  nodes: {
+    name: string[];
+    kind: string[];
+    status: Status[];
+    group: (string | null)[];
+    frames: (string | null)[];
+  };
+  edges: [number, number][];
+}
+
+export interface AttemptOut {
+  number: number;
+  token: string;
+  created_at: string | null;
+  not_before: string | null;
+  started_at: string | null;
+  ended_at: string | null;
+  result: string | null;
+  exit_code: number | null;
+  error: string | null;
+  worker: string | null;
+  snapshot: number | null;
+}
+
+export interface NodeRow {
+  name: string;
+  kind: string;
+  status: Status;
+  group: string | null;
+  frames: string | null;
+}
+
+export interface NodeDetail extends NodeRow {
+  submitted: Status;
+  base: Record<string, unknown>;
+  patch: Record<string, unknown>;
+  current: Record<string, unknown>;
+  snapshot_count: number;
+  attempts: AttemptOut[];
+  upstream: string[];
+  downstream: string[];
+  allowed_actions: string[];
+}
+
+export interface Selection {
+  names?: string[];
+  glob?: string;
+  status?: Status[];
+  kind?: string[];
+}
+
+export interface ActionRequest {
+  action: string;
+  selection: Selection;
+  patch?: Record<string, unknown>;
+  target?: "submitted" | "open" | "holding";
+  snapshot?: number;
+  strict?: boolean;
+}
+
+export interface ActionAnswer {
+  action: string;
+  selected: number;
+  changed: string[];
+  cascaded: string[];
+  ineligible: { node: string; status: Status; reason: string }[];
+  changes: { node: string; old: Status; new: Status; why: string; caused_by: string | null }[];
+  snapshots: { node: string; number: number }[];
+  first_seq: number | null;
+  last_seq: number | null;
+  replayed: boolean;
+}
+
+export interface SnapshotOut {
+  number: number;
+  status: Status;
+  patch: Record<string, unknown>;
+  config: Record<string, unknown>;
+  at: string;
+  actor: string;
+  why: string;
+  caused_by: string | null;
+  attempts: AttemptOut[];
+}
+
+export interface History {
+  current: { patch: Record<string, unknown>; config: Record<string, unknown> };
+  snapshots: SnapshotOut[];
+  base: { config: Record<string, unknown> };
+}
+
+export interface DiffOut {
+  a: string;
+  b: string;
+  changes: { path: string; a: unknown; b: unknown }[];
+}
+
+export interface EventOut {
+  seq: number;
+  type: string;
+  node: string | null;
+  old: Status | null;
+  new: Status | null;
+  actor: string | null;
+  at: string;
+  why: string | null;
+  caused_by: string | null;
+  payload: Record<string, unknown> | null;
+  correlation: string | null;
+}
+
+export interface EntryOut {
+  severity: "error" | "warning" | "info";
+  code: string;
+  message: string;
+  nodes: string[];
+  field: string | null;
+  line: number | null;
+  fixers: { name: string; description: string }[];
+}
+
+export interface Draft {
+  id: string;
+  document: WorkflowDocument;
+  entries: EntryOut[];
+  created_at: string;
+  updated_at: string;
+  workflow_id: string | null;
+}
+
+export type DocNode = Record<string, unknown> & { name?: string; kind?: string; status?: string };
+export type DocEdge = [string, string] | { from: string; to: string; mode?: string };
+
+export interface WorkflowDocument {
+  schema?: number;
+  name?: string;
+  metadata?: Record<string, unknown>;
+  nodes?: DocNode[];
+  edges?: DocEdge[];
+  [key: string]: unknown;
+}
+
+export const enc = encodeURIComponent;
