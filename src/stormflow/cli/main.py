@@ -11,6 +11,7 @@ from stormflow.cli import (
     remote_workflows,
     run,
     scheduler,
+    server,
     validate,
 )
 
@@ -26,6 +27,7 @@ validate.register(app)
 plan.register(app)
 run.register(app)
 scheduler.register(app)
+server.register(app)
 remote_workflows.register(app)
 remote_actions.register(app)
 remote_nodes.register(app)

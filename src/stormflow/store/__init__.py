@@ -7,6 +7,7 @@ operations live beside it. See `store.py`, `view.py`, `persist.py`, `leases.py`.
 
 from __future__ import annotations
 
+from .drafts import DraftRow, UnknownDraft
 from .records import (
     Applied,
     EventRow,
@@ -24,6 +25,7 @@ from .view import StoreView
 
 __all__ = [
     "Applied",
+    "DraftRow",
     "EventRow",
     "LimitRow",
     "NodeRow",
@@ -32,6 +34,7 @@ __all__ = [
     "Store",
     "StoreView",
     "StoredAttempt",
+    "UnknownDraft",
     "UnknownWorkflow",
     "WorkflowRow",
     "summarize",

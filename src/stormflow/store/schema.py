@@ -189,3 +189,13 @@ limit_usage = Table(
     Column("token", Text, primary_key=True),
     Index("ix_limit_usage_attempt", "workflow_id", "token"),
 )
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("document", Json, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    Column("workflow_id", String(32)),  # set when the draft was submitted
+)

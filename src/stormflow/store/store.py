@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from stormflow.core import START, Event, GraphView, Outcome, Status
 
+from .drafts import Drafts
 from .leases import Leases
 from .persist import append_events, persist
 from .reads import Reads
@@ -52,7 +53,7 @@ def check_dag(names: set[str], pairs: list[tuple[str, str]]) -> None:
         raise ValueError("the edges form a cycle")
 
 
-class Store(Reads, Leases):
+class Store(Reads, Leases, Drafts):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
     `Store(url)` opens the database and migrates it to the newest schema.

@@ -1,0 +1,145 @@
+"""`create_app`: the v1 HTTP API (docs/api.md) over a store, with an optional embedded scheduler.
+
+Layers, outermost first: the token check, the body size limit, FastAPI's routes
+under /api/v1. Every failure, ours or the framework's, leaves as the JSON error
+body (see `errors`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+import stormflow
+
+from . import errors, schemas
+from .auth import TokenAuth
+from .context import ApiContext, Ctx, OutcomeSink
+from .errors import ApiError, error_response
+from .routes import actions, drafts, events, limits, nodes, validation, workflows
+
+PREFIX = "/api/v1"
+MAX_BODY = 64 * 1024 * 1024
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for a body over the limit: by Content-Length up front, else while it streams in."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = ApiError(
+            413, "too-large", f"the request body is larger than {self.limit // 2**20} MiB"
+        )
+        for key, value in scope["headers"]:
+            if key == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await error_response(too_large)(scope, receive, send)
+                return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started |= message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracking)
+        except _TooLarge:
+            if not started:
+                await error_response(too_large)(scope, receive, send)
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["server"])
+
+    @router.get("/health", response_model=schemas.Health)
+    def health(ctx: Ctx) -> dict[str, Any]:
+        """The only request that needs no token."""
+        sink = ctx.scheduler
+        running = sink is not None and bool(getattr(sink, "alive", True))
+        return {"status": "ok", "version": stormflow.__version__, "scheduler": running}
+
+    return router
+
+
+def create_app(
+    store: Any,
+    *,
+    data_dir: Path,
+    token: str,
+    scheduler: OutcomeSink | None = None,
+    keepalive: float = 15.0,
+) -> FastAPI:
+    """The API over `store`. `scheduler`: an embedded one, told about every outcome made here."""
+    app = FastAPI(
+        title="Storm",
+        version=stormflow.__version__,
+        description="Workflows for render farms. Send `Authorization: Bearer <token>`.",
+        responses={
+            code: {"model": schemas.ErrorBody, "description": text}
+            for code, text in (
+                (400, "malformed JSON"),
+                (401, "missing or wrong token"),
+                (404, "unknown workflow, node, draft or attempt"),
+                (413, "body too large"),
+                (422, "invalid input"),
+            )
+        },
+    )
+    app.state.storm = ApiContext(
+        store=store, data_dir=Path(data_dir), token=token, scheduler=scheduler
+    )
+    app.state.keepalive = keepalive
+    errors.install(app)
+    app.include_router(_health_router(), prefix=PREFIX)
+    for module in (workflows, nodes, actions, events, validation, drafts, limits):
+        app.include_router(module.router, prefix=PREFIX)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> dict[str, str]:
+        # the web UI will live here; until then, say where things are
+        return {"api": PREFIX, "docs": "/docs", "openapi": "/openapi.json"}
+
+    app.add_middleware(BodyLimit)
+    app.add_middleware(TokenAuth, token=token)
+    _declare_bearer(app)
+    return app
+
+
+def _declare_bearer(app: FastAPI) -> None:
+    """Put the bearer token in the OpenAPI schema, so generated clients and docs send it."""
+    plain = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = plain()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer"}
+            }
+            schema["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,120 @@
+"""Every failure becomes `{"error": {"code", "message", "where", "details"}}` (docs/api.md)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from stormflow.core import ActionRefused, LifecycleError, UnknownNode
+from stormflow.store import UnknownDraft, UnknownWorkflow
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An answer other than success, raised anywhere below a route."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        where: str | None = None,
+        details: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.where = where
+        self.details = details
+
+
+def not_found(what: str, name: str) -> ApiError:
+    return ApiError(404, f"unknown-{what}", f"unknown {what} {name!r}", where=name)
+
+
+def error_body(
+    code: str, message: str, where: str | None = None, details: Any = None
+) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "where": where, "details": details}}
+
+
+def error_response(err: ApiError) -> JSONResponse:
+    return JSONResponse(
+        error_body(err.code, err.message, err.where, err.details), status_code=err.status
+    )
+
+
+def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
+    # ("body", "selection", "glob") -> "selection.glob": the client knows it sent a body
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] or parts
+    return ".".join(parts)
+
+
+def _validation(exc: RequestValidationError) -> ApiError:
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return ApiError(400, "malformed-json", "the request body is not valid JSON")
+    reduced = [{"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in errors]
+    first = reduced[0] if reduced else {"loc": "", "msg": "invalid input"}
+    more = f" (and {len(reduced) - 1} more)" if len(reduced) > 1 else ""
+    return ApiError(
+        422,
+        "invalid-input",
+        f"{first['loc'] or 'request'}: {first['msg']}{more}",
+        where=first["loc"] or None,
+        details=reduced,
+    )
+
+
+def as_api_error(exc: Exception) -> ApiError:
+    """Map an exception to its answer; unknown ones are the server's fault (500)."""
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, RequestValidationError):
+        return _validation(exc)
+    if isinstance(exc, UnknownWorkflow):
+        return not_found("workflow", exc.workflow_id)
+    if isinstance(exc, UnknownDraft):
+        return not_found("draft", exc.draft_id)
+    if isinstance(exc, UnknownNode):
+        where = exc.names[0] if len(exc.names) == 1 else None
+        return ApiError(404, "unknown-node", str(exc), where=where, details={"names": exc.names})
+    if isinstance(exc, ActionRefused):
+        ineligible = [
+            {"node": i.node, "status": i.status.value, "reason": i.reason} for i in exc.ineligible
+        ]
+        return ApiError(409, "action-refused", str(exc), details=ineligible)
+    if isinstance(exc, LifecycleError | ValueError):
+        return ApiError(422, "invalid-input", str(exc).splitlines()[0] if str(exc) else "invalid")
+    if isinstance(exc, StarletteHTTPException):
+        code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return ApiError(exc.status_code, code, str(exc.detail))
+    log.exception("internal error")
+    return ApiError(500, "internal", f"internal error: {type(exc).__name__}")
+
+
+def install(app: FastAPI) -> None:
+    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+        return error_response(as_api_error(exc))
+
+    for kind in (
+        ApiError,
+        RequestValidationError,
+        StarletteHTTPException,
+        UnknownWorkflow,
+        UnknownDraft,
+        LifecycleError,
+        ValueError,
+        Exception,
+    ):
+        app.add_exception_handler(kind, handle)

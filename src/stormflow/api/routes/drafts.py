@@ -1,0 +1,71 @@
+"""Drafts: documents being composed, kept with their entries until submitted."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, Response
+
+from stormflow.api import schemas, shapes
+from stormflow.api.context import Actor, ApiContext, Ctx, IdempotencyKey, base_url, now
+from stormflow.api.submission import submit_document
+from stormflow.spec import validate
+from stormflow.store import DraftRow
+
+router = APIRouter(tags=["drafts"])
+
+
+def composer_url(ctx: ApiContext, request: Request, draft_id: str) -> str:
+    return f"{base_url(request)}/ui/composer/{draft_id}?token={ctx.token}"
+
+
+def draft_out(row: DraftRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "document": row.document,
+        "entries": shapes.entries_out(validate(row.document)),
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "workflow_id": row.workflow_id,
+    }
+
+
+@router.post("/drafts", status_code=201, response_model=schemas.DraftCreated)
+def create_draft(
+    ctx: Ctx, request: Request, document: Annotated[schemas.Document, Body()]
+) -> dict[str, Any]:
+    draft_id = ctx.store.create_draft(document, at=now())
+    return {
+        "id": draft_id,
+        "url": composer_url(ctx, request, draft_id),
+        "entries": shapes.entries_out(validate(document)),
+    }
+
+
+@router.get("/drafts/{draft_id}", response_model=schemas.DraftOut)
+def get_draft(ctx: Ctx, draft_id: str) -> dict[str, Any]:
+    return draft_out(ctx.store.draft(draft_id))
+
+
+@router.put("/drafts/{draft_id}", response_model=schemas.DraftOut)
+def put_draft(
+    ctx: Ctx, draft_id: str, document: Annotated[schemas.Document, Body()]
+) -> dict[str, Any]:
+    return draft_out(ctx.store.update_draft(draft_id, document=document, at=now()))
+
+
+@router.post("/drafts/{draft_id}/submit", status_code=201, response_model=schemas.Submitted)
+def submit_draft(
+    ctx: Ctx, request: Request, draft_id: str, actor: Actor, key: IdempotencyKey = None
+) -> dict[str, Any]:
+    """422 with the entries while the draft has errors; the draft remembers its workflow."""
+    draft = ctx.store.draft(draft_id)
+    answer = submit_document(ctx, request, draft.document, actor=actor, key=key)
+    ctx.store.update_draft(draft_id, workflow_id=answer["id"], at=now())
+    return answer
+
+
+@router.delete("/drafts/{draft_id}", status_code=204, response_class=Response)
+def delete_draft(ctx: Ctx, draft_id: str) -> Response:
+    ctx.store.delete_draft(draft_id)
+    return Response(status_code=204)

@@ -1,0 +1,211 @@
+"""Nodes: filtered rows, detail with allowed actions, history, diff, attempts, logs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse, StreamingResponse
+
+from stormflow import core
+from stormflow.api import logs, schemas, shapes
+from stormflow.api.context import ApiContext, Ctx
+from stormflow.api.errors import ApiError
+from stormflow.core import ALLOWED, Action, Node
+from stormflow.store import NodeRow, StoredAttempt
+
+router = APIRouter(tags=["nodes"])
+
+
+def load_node(ctx: ApiContext, workflow_id: str, name: str) -> Node:
+    try:
+        return ctx.store.node(workflow_id, name)
+    except KeyError:
+        raise ApiError(404, "unknown-node", f"unknown node {name!r}", where=name) from None
+
+
+def _row(ctx: ApiContext, workflow_id: str, name: str) -> NodeRow:
+    # the name as a glob matches itself (and maybe more, if it holds * or ?): keep the exact one
+    for row in ctx.store.nodes(workflow_id, glob=name):
+        if row.name == name:
+            return row
+    raise ApiError(404, "unknown-node", f"unknown node {name!r}", where=name)
+
+
+@router.get("/workflows/{workflow_id}/nodes", response_model=schemas.NodePage)
+def list_nodes(
+    ctx: Ctx,
+    workflow_id: str,
+    status: Annotated[list[schemas.StatusName] | None, Query()] = None,
+    kind: Annotated[list[str] | None, Query()] = None,
+    glob: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=200_000)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """By name. `status` and `kind` repeat (`?status=failed&status=canceled`)."""
+    ctx.store.workflow(workflow_id)
+    rows = ctx.store.nodes(
+        workflow_id, statuses=status, kinds=kind, glob=glob, limit=limit, offset=offset
+    )
+    return {"items": [shapes.node_row(r) for r in rows], "limit": limit, "offset": offset}
+
+
+def allowed_actions(node: Node) -> list[str]:
+    """The table's actions, in a stable order; replay only when there is a snapshot to replay."""
+    allowed = ALLOWED[node.status]
+    return [
+        a.value
+        for a in Action
+        if a in allowed and (a is not Action.REPLAY or node.snapshot_count > 0)
+    ]
+
+
+@router.get("/workflows/{workflow_id}/nodes/{name}", response_model=schemas.NodeDetail)
+def node_detail(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
+    node = load_node(ctx, workflow_id, name)
+    row = _row(ctx, workflow_id, name)
+    with ctx.store.read() as conn:
+        adjacency = ctx.store.adjacency(conn, workflow_id)
+    return shapes.node_row(row) | {
+        "submitted": node.submitted.value,
+        "base": dict(node.base),
+        "patch": dict(node.patch),
+        "current": node.current,
+        "snapshot_count": node.snapshot_count,
+        "attempts": [shapes.attempt_out(a, None) for a in node.attempts],
+        "upstream": list(adjacency.up.get(name, ())),
+        "downstream": list(adjacency.down.get(name, ())),
+        "allowed_actions": allowed_actions(node),
+    }
+
+
+@router.get("/workflows/{workflow_id}/nodes/{name}/history", response_model=schemas.History)
+def history(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
+    """Current, then the snapshots newest first, then base."""
+    node = load_node(ctx, workflow_id, name)
+    snaps = ctx.store.snapshots(workflow_id, name)
+    return {
+        "current": {"patch": dict(node.patch), "config": node.current},
+        "snapshots": [
+            {
+                "number": s.number,
+                "status": s.status.value,
+                "patch": dict(s.patch),
+                "config": core.current_config(node.base, s.patch),
+                "at": s.at,
+                "actor": s.actor,
+                "why": s.why,
+                "caused_by": s.caused_by,
+                "attempts": [shapes.attempt_out(a, s.number) for a in s.attempts],
+            }
+            for s in reversed(snaps)
+        ],
+        "base": {"config": dict(node.base)},
+    }
+
+
+def _config(ctx: ApiContext, workflow_id: str, node: Node, which: str) -> dict[str, Any]:
+    if which == "current":
+        return node.current
+    if which == "base":
+        return dict(node.base)
+    if not which.isdigit() or not 0 < int(which) < 10**9:
+        raise ApiError(
+            422, "invalid-input", f"{which!r}: expected current, base or a snapshot number"
+        )
+    snaps = ctx.store.snapshots(workflow_id, node.name)
+    snap = next((s for s in snaps if s.number == int(which)), None)
+    if snap is None:
+        raise ApiError(404, "unknown-snapshot", f"{node.name} has no snapshot {which}")
+    return core.current_config(node.base, snap.patch)
+
+
+def changes(a: Any, b: Any, path: str = "") -> list[dict[str, Any]]:
+    """Leaf differences between two JSON values, with dotted paths (`env.A`)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out: list[dict[str, Any]] = []
+        for key in sorted(a.keys() | b.keys()):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in a:
+                out.append({"path": sub, "a": None, "b": b[key]})
+            elif key not in b:
+                out.append({"path": sub, "a": a[key], "b": None})
+            else:
+                out.extend(changes(a[key], b[key], sub))
+        return out
+    return [] if a == b else [{"path": path, "a": a, "b": b}]
+
+
+@router.get("/workflows/{workflow_id}/nodes/{name}/diff", response_model=schemas.Diff)
+def diff(
+    ctx: Ctx,
+    workflow_id: str,
+    name: str,
+    a: Annotated[str, Query(max_length=20)] = "current",
+    b: Annotated[str, Query(max_length=20)] = "base",
+) -> dict[str, Any]:
+    node = load_node(ctx, workflow_id, name)
+    left, right = _config(ctx, workflow_id, node, a), _config(ctx, workflow_id, node, b)
+    return {"a": a, "b": b, "changes": changes(left, right)}
+
+
+@router.get(
+    "/workflows/{workflow_id}/nodes/{name}/attempts", response_model=list[schemas.AttemptOut]
+)
+def attempts(ctx: Ctx, workflow_id: str, name: str) -> list[dict[str, Any]]:
+    """Every attempt, oldest first, including those kept in snapshots."""
+    load_node(ctx, workflow_id, name)
+    return [shapes.stored_attempt(s) for s in ctx.store.attempts(workflow_id, name)]
+
+
+def _pick(found: list[StoredAttempt], attempt: str, name: str) -> StoredAttempt:
+    if not found:
+        raise ApiError(404, "unknown-attempt", f"{name} has no attempts yet", where=name)
+    if attempt == "latest":
+        return found[-1]
+    if not attempt.isdigit() or not 1 <= int(attempt) <= len(found):
+        raise ApiError(
+            404,
+            "unknown-attempt",
+            f"{name} has attempts 1-{len(found)} (or latest); got {attempt!r}",
+            where=name,
+        )
+    return found[int(attempt) - 1]
+
+
+@router.get(
+    "/workflows/{workflow_id}/nodes/{name}/log",
+    response_class=PlainTextResponse,
+    response_model=None,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+def log(
+    ctx: Ctx,
+    request: Request,
+    workflow_id: str,
+    name: str,
+    attempt: Annotated[str, Query(max_length=20, description="latest or a 1-based index")] = (
+        "latest"
+    ),
+    tail: Annotated[int, Query(ge=0, le=1_000_000, description="lines; 0: all")] = 200,
+    follow: bool = False,
+) -> PlainTextResponse | StreamingResponse:
+    load_node(ctx, workflow_id, name)
+    chosen = _pick(ctx.store.attempts(workflow_id, name), attempt, name)
+    token = chosen.attempt.token
+    if not follow:
+        if chosen.attempt.log is None:
+            return PlainTextResponse("")
+        data, _size = logs.tail(logs.checked_path(chosen.attempt.log, ctx.data_dir), tail)
+        return PlainTextResponse(data.decode("utf-8", "replace"))
+    if chosen.attempt.log is not None:
+        logs.checked_path(chosen.attempt.log, ctx.data_dir)  # refuse before the stream starts
+
+    def current() -> tuple[str | None, bool]:
+        for s in ctx.store.attempts(workflow_id, name):
+            if s.attempt.token == token:
+                return s.attempt.log, s.attempt.ended
+        return None, True  # gone: nothing more will come
+
+    stream = logs.follow(current, ctx.data_dir, tail, request.is_disconnected)
+    return StreamingResponse(stream, media_type="text/plain; charset=utf-8")

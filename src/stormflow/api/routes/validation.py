@@ -1,0 +1,36 @@
+"""Validation and fixers for documents that are not stored (the Composer, a DCC)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
+
+from stormflow.api import schemas, shapes
+from stormflow.api.errors import ApiError
+from stormflow.spec import validate
+
+router = APIRouter(tags=["validation"])
+
+
+@router.post("/validate", response_model=schemas.Validation)
+def validate_document(document: Annotated[schemas.Document, Body()]) -> dict[str, Any]:
+    return shapes.validation(validate(document))
+
+
+@router.post("/fix", response_model=schemas.Fixed)
+def fix(body: schemas.FixRequest) -> dict[str, Any]:
+    entries = validate(body.document)
+    fixer = next((f for e in entries for f in e.fixers if f.name == body.fixer), None)
+    if fixer is None:
+        available = sorted({f.name for e in entries for f in e.fixers})
+        listed = ", ".join(available) if available else "none for this document"
+        raise ApiError(
+            422,
+            "unknown-fixer",
+            f"no fixer named {body.fixer!r} (available: {listed})",
+            where="fixer",
+            details={"available": available},
+        )
+    fixed = fixer.apply(body.document)
+    return {"document": fixed, "entries": shapes.entries_out(validate(fixed))}

@@ -1,0 +1,303 @@
+"""Request and answer models: they make the OpenAPI schema precise (clients and tests use it)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+StatusName = Literal["open", "holding", "running", "succeeded", "skipped", "failed", "canceled"]
+WorkflowStatusName = Literal["running", "succeeded", "failed", "holding"]
+ActionName = Literal["hold", "unhold", "skip", "cancel", "update", "retry", "revert", "replay"]
+TargetName = Literal["submitted", "open", "holding"]
+#: A workflow document: any JSON object (spec.validate says what is wrong with it).
+Document = dict[str, Any]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    scheduler: bool
+
+
+class Submitted(BaseModel):
+    id: str
+    name: str
+    status: WorkflowStatusName
+    url: str
+    replayed: bool = False
+
+
+class WorkflowSummary(BaseModel):
+    id: str
+    name: str
+    owner: str | None
+    created_at: float
+    archived: bool
+    status: WorkflowStatusName
+    counts: dict[StatusName, int]
+    total: int
+    skipped: int
+
+
+class WorkflowDetail(WorkflowSummary):
+    metadata: dict[str, Any]
+
+
+class WorkflowPage(BaseModel):
+    items: list[WorkflowSummary]
+    limit: int
+    offset: int
+
+
+class NodeRowOut(BaseModel):
+    name: str
+    kind: str
+    status: StatusName
+    group: str | None
+    frames: str | None
+
+
+class NodePage(BaseModel):
+    items: list[NodeRowOut]
+    limit: int | None
+    offset: int
+
+
+class AttemptOut(BaseModel):
+    number: int
+    token: str
+    created_at: float
+    not_before: float
+    started_at: float | None
+    ended_at: float | None
+    result: str | None
+    exit_code: int | None
+    error: str | None
+    worker: str | None
+    snapshot: int | None
+
+
+class NodeDetail(NodeRowOut):
+    submitted: StatusName
+    base: dict[str, Any]
+    patch: dict[str, Any]
+    current: dict[str, Any]
+    snapshot_count: int
+    attempts: list[AttemptOut]
+    upstream: list[str]
+    downstream: list[str]
+    allowed_actions: list[ActionName]
+
+
+class CompactNodes(BaseModel):
+    name: list[str]
+    kind: list[str]
+    status: list[StatusName]
+    group: list[str | None]
+    frames: list[str | None]
+
+
+class CompactGraph(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    nodes: CompactNodes
+    edges: list[tuple[int, int]]
+
+
+class Selection(Strict):
+    """All given filters must match; at least one is given."""
+
+    names: list[str] | None = Field(None, max_length=200_000)
+    glob: str | None = Field(None, min_length=1, max_length=1000)
+    status: list[StatusName] | None = None
+    kind: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _some_filter(self) -> Selection:
+        if self.names is None and self.glob is None and self.status is None and self.kind is None:
+            raise ValueError("a selection needs at least one of names, glob, status, kind")
+        return self
+
+
+class ActionRequest(Strict):
+    action: ActionName
+    selection: Selection
+    patch: dict[str, Any] | None = None
+    target: TargetName = "submitted"
+    snapshot: int | None = Field(None, ge=1)
+    strict: bool = False
+
+    @model_validator(mode="after")
+    def _fits_action(self) -> ActionRequest:
+        if self.patch is not None and self.action != "update":
+            raise ValueError("patch is only for update")
+        if self.action == "update" and self.patch is None:
+            raise ValueError("update needs a patch (retry is an update without one)")
+        if self.snapshot is not None and self.action != "replay":
+            raise ValueError("snapshot is only for replay")
+        if self.action == "replay" and self.snapshot is None:
+            raise ValueError("replay needs a snapshot number")
+        return self
+
+
+class IneligibleOut(BaseModel):
+    node: str
+    status: StatusName
+    reason: str
+
+
+class ChangeOut(BaseModel):
+    node: str
+    old: StatusName
+    new: StatusName
+    why: str
+    caused_by: str | None
+
+
+class SnapshotRef(BaseModel):
+    node: str
+    number: int
+
+
+class ActionAnswer(BaseModel):
+    action: ActionName
+    selected: int
+    changed: list[str]
+    cascaded: list[str]
+    ineligible: list[IneligibleOut]
+    changes: list[ChangeOut]
+    snapshots: list[SnapshotRef]
+    first_seq: int | None
+    last_seq: int | None
+    replayed: bool
+
+
+class CurrentConfig(BaseModel):
+    patch: dict[str, Any]
+    config: dict[str, Any]
+
+
+class SnapshotOut(BaseModel):
+    number: int
+    status: StatusName
+    patch: dict[str, Any]
+    config: dict[str, Any]
+    at: float
+    actor: str
+    why: str
+    caused_by: str | None
+    attempts: list[AttemptOut]
+
+
+class BaseConfig(BaseModel):
+    config: dict[str, Any]
+
+
+class History(BaseModel):
+    current: CurrentConfig
+    snapshots: list[SnapshotOut]
+    base: BaseConfig
+
+
+class DiffChange(BaseModel):
+    path: str
+    a: Any
+    b: Any
+
+
+class Diff(BaseModel):
+    a: str
+    b: str
+    changes: list[DiffChange]
+
+
+class EventOut(BaseModel):
+    seq: int
+    type: str
+    node: str | None
+    old: StatusName | None
+    new: StatusName | None
+    actor: str
+    at: float
+    why: str | None
+    caused_by: str | None
+    payload: dict[str, Any]
+    correlation: str | None
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    last_seq: int
+
+
+class FixerOut(BaseModel):
+    name: str
+    description: str
+
+
+class EntryOut(BaseModel):
+    severity: Literal["error", "warning", "info"]
+    code: str
+    message: str
+    nodes: list[str]
+    field: str | None
+    line: int | None
+    fixers: list[FixerOut]
+
+
+class Validation(BaseModel):
+    entries: list[EntryOut]
+    errors: int
+    warnings: int
+
+
+class FixRequest(Strict):
+    document: Document
+    fixer: str = Field(min_length=1)
+
+
+class Fixed(BaseModel):
+    document: Document
+    entries: list[EntryOut]
+
+
+class DraftCreated(BaseModel):
+    id: str
+    url: str
+    entries: list[EntryOut]
+
+
+class DraftOut(BaseModel):
+    id: str
+    document: Document
+    entries: list[EntryOut]
+    created_at: float
+    updated_at: float
+    workflow_id: str | None
+
+
+class LimitOut(BaseModel):
+    name: str
+    capacity: int
+    used: int
+
+
+class LimitIn(Strict):
+    capacity: int = Field(ge=0, le=1_000_000)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    where: str | None
+    details: Any
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

@@ -1,0 +1,98 @@
+"""Store records and core objects as the JSON shapes of docs/api.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stormflow.core import Attempt, Outcome, Status
+from stormflow.spec import Entry, Severity
+from stormflow.store import EventRow, NodeRow, Store, StoredAttempt, WorkflowRow
+
+
+def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
+    counts = store.counts(row.id)
+    return {
+        "id": row.id,
+        "name": row.name,
+        "owner": row.owner,
+        "created_at": row.created_at,
+        "archived": row.archived,
+        "status": store.status(row.id).value,
+        "counts": {s.value: counts.get(s, 0) for s in Status},
+        "total": sum(counts.values()),
+        "skipped": counts.get(Status.SKIPPED, 0),
+    }
+
+
+def node_row(row: NodeRow) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "kind": row.kind,
+        "status": row.status.value,
+        "group": row.group,
+        "frames": row.frames,
+    }
+
+
+def attempt_out(attempt: Attempt, snapshot: int | None) -> dict[str, Any]:
+    out = attempt.as_dict()
+    del out["log"]  # logs are read through the log endpoint, never by path
+    out["snapshot"] = snapshot
+    return out
+
+
+def stored_attempt(stored: StoredAttempt) -> dict[str, Any]:
+    return attempt_out(stored.attempt, stored.snapshot)
+
+
+def event_out(row: EventRow) -> dict[str, Any]:
+    return {
+        "seq": row.seq,
+        "type": row.type,
+        "node": row.node,
+        "old": row.old.value if row.old else None,
+        "new": row.new.value if row.new else None,
+        "actor": row.actor,
+        "at": row.at,
+        "why": row.why,
+        "caused_by": row.caused_by,
+        "payload": dict(row.payload),
+        "correlation": row.correlation,
+    }
+
+
+def entries_out(entries: list[Entry]) -> list[dict[str, Any]]:
+    return [e.to_dict() for e in entries]
+
+
+def validation(entries: list[Entry]) -> dict[str, Any]:
+    return {
+        "entries": entries_out(entries),
+        "errors": sum(e.severity is Severity.ERROR for e in entries),
+        "warnings": sum(e.severity is Severity.WARNING for e in entries),
+    }
+
+
+def action_answer(outcome: Outcome, selected: int) -> dict[str, Any]:
+    """The stored part of an ActionAnswer (sequence numbers and `replayed` are added per reply)."""
+    return {
+        "action": outcome.action,
+        "selected": selected,
+        "changed": outcome.changed,
+        "cascaded": outcome.cascaded,
+        "ineligible": [
+            {"node": i.node, "status": i.status.value, "reason": i.reason}
+            for i in outcome.ineligible
+        ],
+        "changes": [
+            {
+                "node": c.node,
+                "old": c.old.value,
+                "new": c.new.value,
+                "why": c.why,
+                "caused_by": c.caused_by,
+            }
+            for c in outcome.changes
+        ],
+        "snapshots": [{"node": s.node, "number": s.number} for s in outcome.snapshots],
+    }
