@@ -66,7 +66,7 @@ const AuthoredNode = memo(function AuthoredNode({ data, selected }: NodeProps<CN
         <span className="nkind">{kind}</span>
         {status === "holding" ? <span className="badge holding">holding</span> : null}
         {typeof n.instance_type === "string" ? <span className="muted">{n.instance_type}</span> : null}
-        {problem ? <span className={"pmark " + problem} title={problem}>{problem === "error" ? "⛔" : problem === "warning" ? "⚠" : "ℹ"}</span> : null}
+        {problem ? <span className={"pmark " + problem} title={problem}>{problem === "error" ? "error" : problem === "warning" ? "warning" : "info"}</span> : null}
       </div>
       {chunks ? (
         <div className="chunks">
@@ -635,7 +635,7 @@ function ValidationPanel(props: { entries: EntryOut[]; validating: boolean; onSe
           </div>
           {e.fixers.map((f) => (
             <button key={f.name} className="fix" data-testid="fixer" data-fixer={f.name} title={f.description} onClick={() => props.onFix(f.name)}>
-              🔧 {f.description || f.name}
+              Fix: {f.description || f.name}
             </button>
           ))}
         </div>

@@ -13,7 +13,7 @@ import {
   type NodeDetail,
   type WorkflowSummary,
 } from "./api";
-import { ALLOWED, COLOURS, STATUSES, STATUS_INDEX, age, formatDuration, globToRegExp, type Action, type Status } from "./lifecycle";
+import { ALLOWED, COLOURS, STATUSES, STATUS_INDEX, age, formatDuration, globToRegExp, toMs, type Action, type Status } from "./lifecycle";
 import { WorkflowModel } from "./model";
 import { MonitorGraph } from "./MonitorGraph";
 import { VirtualList } from "./VirtualList";
@@ -161,7 +161,7 @@ function MonitorView(props: {
         if (!alive) return;
         const d = await api<NodeDetail>(`/workflows/${id}/nodes/${enc(name)}`).catch(() => null);
         const a = d?.attempts?.[d.attempts.length - 1];
-        if (a) model.setRunInfo(name, { attempt: a.number, since: Date.parse(a.started_at ?? a.created_at ?? "") || Date.now() });
+        if (a) model.setRunInfo(name, { attempt: a.number, since: toMs(a.started_at ?? a.created_at) || Date.now() });
       }
     })();
     return () => {
@@ -348,7 +348,7 @@ function MonitorView(props: {
   const done = counts[STATUS_INDEX.succeeded] + counts[STATUS_INDEX.skipped];
   const wfStatus = deriveStatus(model) ?? summary.status;
   const now = useNow(true);
-  const created = Date.parse(summary.created_at);
+  const created = toMs(summary.created_at);
   const finished = wfStatus !== "running";
   const [endAt, setEndAt] = useState<number | null>(null);
   useEffect(() => {
@@ -373,7 +373,7 @@ function MonitorView(props: {
           </div>
           <span data-testid="progress-text">{Math.round((100 * done) / Math.max(1, model.n))}% · {done}/{model.n}</span>
         </div>
-        <span className="elapsed" title="elapsed since submission">⏱ {formatDuration(elapsed)}</span>
+        <span className="elapsed" title="elapsed since submission">elapsed {formatDuration(elapsed)}</span>
         <span className={"live" + (live ? " on" : "")} title={live ? "live updates" : "reconnecting"}>{live ? "● live" : "○ offline"}</span>
       </header>
       <div className="countsbar" data-testid="counts">

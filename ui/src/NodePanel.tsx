@@ -2,7 +2,7 @@
 // attempts with exit codes and the live log.
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { api, enc, token, API, type ActionAnswer, type ActionRequest, type AttemptOut, type DiffOut, type History, type NodeDetail } from "./api";
-import { COLOURS, formatDuration } from "./lifecycle";
+import { COLOURS, formatDuration, toMs } from "./lifecycle";
 import type { WorkflowModel } from "./model";
 
 type Run = (req: Omit<ActionRequest, "selection">, names?: string[]) => Promise<ActionAnswer | undefined>;
@@ -145,7 +145,7 @@ function HistoryView(props: {
     ...history.snapshots.map((s) => ({
       key: String(s.number),
       label: `snap(${s.number})`,
-      sub: `${s.why}${s.caused_by ? " from " + s.caused_by : ""} · left ${s.status} · ${s.actor} · ${new Date(s.at).toLocaleTimeString()} · ${s.attempts.length} attempts`,
+      sub: `${s.why}${s.caused_by ? " from " + s.caused_by : ""} · left ${s.status} · ${s.actor} · ${new Date(toMs(s.at)).toLocaleTimeString()} · ${s.attempts.length} attempts`,
       patch: s.patch,
     })),
     { key: "base", label: "base", sub: "as submitted" },
@@ -240,7 +240,7 @@ function Attempts({ path, attempts, live }: { path: string; attempts: AttemptOut
         </thead>
         <tbody>
           {attempts.map((a, k) => {
-            const took = a.started_at ? ((a.ended_at ? Date.parse(a.ended_at) : Date.now()) - Date.parse(a.started_at)) / 1000 : NaN;
+            const took = a.started_at ? ((a.ended_at ? toMs(a.ended_at) : Date.now()) - toMs(a.started_at)) / 1000 : NaN;
             return (
               <tr key={a.token + k} className={sel === k + 1 ? "on" : ""} onClick={() => setSel(k + 1)}>
                 <td>{a.number}</td>

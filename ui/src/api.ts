@@ -1,5 +1,5 @@
 // The HTTP contract of docs/api.md, typed. Every request carries the token.
-import type { Status } from "./lifecycle";
+import type { Status, Time } from "./lifecycle";
 
 const TOKEN_KEY = "storm_token";
 
@@ -70,7 +70,7 @@ export interface WorkflowSummary {
   id: string;
   name: string;
   owner: string | null;
-  created_at: string;
+  created_at: Time;
   archived: boolean;
   status: WorkflowStatus;
   counts: Record<Status, number>;
@@ -96,10 +96,10 @@ export interface CompactGraph {
 export interface AttemptOut {
   number: number;
   token: string;
-  created_at: string | null;
-  not_before: string | null;
-  started_at: string | null;
-  ended_at: string | null;
+  created_at: Time;
+  not_before: Time;
+  started_at: Time;
+  ended_at: Time;
   result: string | null;
   exit_code: number | null;
   error: string | null;
@@ -161,7 +161,7 @@ export interface SnapshotOut {
   status: Status;
   patch: Record<string, unknown>;
   config: Record<string, unknown>;
-  at: string;
+  at: Time;
   actor: string;
   why: string;
   caused_by: string | null;
@@ -187,7 +187,7 @@ export interface EventOut {
   old: Status | null;
   new: Status | null;
   actor: string | null;
-  at: string;
+  at: Time;
   why: string | null;
   caused_by: string | null;
   payload: Record<string, unknown> | null;
@@ -208,8 +208,8 @@ export interface Draft {
   id: string;
   document: WorkflowDocument;
   entries: EntryOut[];
-  created_at: string;
-  updated_at: string;
+  created_at: Time;
+  updated_at: Time;
   workflow_id: string | null;
 }
 

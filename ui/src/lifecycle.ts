@@ -74,9 +74,18 @@ export function formatDuration(seconds: number): string {
   return `${sec}s`;
 }
 
-export function age(iso: string | null | undefined, now = Date.now()): string {
-  if (!iso) return "–";
-  const t = Date.parse(iso);
+/** A server time (epoch seconds, or an ISO string) in ms; NaN when absent. */
+export type Time = number | string | null | undefined;
+export function toMs(t: Time): number {
+  if (t === null || t === undefined || t === "") return NaN;
+  if (typeof t === "number") return t < 1e11 ? t * 1000 : t;
+  const n = Number(t);
+  if (!isNaN(n)) return toMs(n);
+  return Date.parse(t);
+}
+
+export function age(when: Time, now = Date.now()): string {
+  const t = toMs(when);
   if (isNaN(t)) return "–";
   return formatDuration((now - t) / 1000);
 }

@@ -2,7 +2,7 @@
 // as bytes, units (a node, or a collapsed group of chunks) and per-unit subscriptions so
 // a status change re-renders only the graph nodes it concerns.
 import type { CompactGraph, EventOut } from "./api";
-import { STATUSES, STATUS_INDEX, type Status } from "./lifecycle";
+import { STATUSES, STATUS_INDEX, toMs, type Status } from "./lifecycle";
 
 export interface Unit {
   id: string;
@@ -197,7 +197,7 @@ export class WorkflowModel {
       if (ev.seq <= this.lastSeq) continue;
       this.lastSeq = ev.seq;
       if (!ev.node) continue;
-      const at = Date.parse(ev.at) || Date.now();
+      const at = toMs(ev.at) || Date.now();
       const p = ev.payload ?? {};
       let attempt: number | null = typeof p.attempt === "number" ? p.attempt : null;
       const tok = typeof p.next_token === "string" ? p.next_token : typeof p.token === "string" ? p.token : null;
