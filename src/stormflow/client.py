@@ -532,6 +532,29 @@ class Client:
         path = "/workflows/{}/events".format(_q(workflow_id))
         return self.request("GET", path, {"after": after, "limit": limit})  # type: ignore[no-any-return]
 
+    def latest_seq(self, workflow_id: str) -> int:
+        """The seq of the workflow's newest event (0 if none), in O(log n) small requests.
+
+        Seqs are gap-free per workflow from 1, so "is there an event after N" is a
+        monotone test: grow N exponentially, then bisect.
+        """
+
+        def exists(seq: int) -> bool:
+            return bool(self.events(workflow_id, after=seq - 1, limit=1)["items"])
+
+        if not exists(1):
+            return 0
+        low, high = 1, 2
+        while exists(high):
+            low, high = high, high * 2
+        while high - low > 1:  # exists(low), not exists(high)
+            middle = (low + high) // 2
+            if exists(middle):
+                low = middle
+            else:
+                high = middle
+        return low
+
     def stream_events(
         self,
         workflow_id: str,

@@ -262,6 +262,7 @@ def test_event_stream_resumes_after_a_dropped_connection(
     expected = [e["seq"] for e in page["items"]]
     assert expected == list(range(1, len(expected) + 1))  # gap-free, from 1
     assert len(json.dumps(page)) > 3000  # more than the proxy lets through at once
+    assert client.latest_seq(workflow_id) == expected[-1]
 
     through_proxy = Client(url=proxy.url, token=server.token, timeout=10)
     seen = []

@@ -236,8 +236,9 @@ def watch_command(
 ) -> None:
     """Follow a workflow live until it stops running; exit 0 if it succeeded, 1 otherwise."""
     client = connect(server, token)
+    # The starting point first: an event between the two reads is shown, not lost.
+    start = client.latest_seq(workflow_id)
     summary = client.workflow(workflow_id)
-    start = client.events(workflow_id, after=0, limit=1).get("last_seq") or 0
     out = console()
     events: queue.Queue[Any] = queue.Queue()
     if summary.get("status") == "running":
@@ -286,6 +287,8 @@ def _watch_loop(
 ) -> dict[str, Any]:
     last_read = time.monotonic()
     dirty = False
+    seen = last_seq = 0
+    end: float | None = None  # once stopped: show events up to its last one, then return
     while True:
         try:
             item = events.get(timeout=0.25)
@@ -295,6 +298,7 @@ def _watch_loop(
             raise item
         if item is not None:
             dirty = True
+            seen = max(seen, int(item.get("seq") or 0))
             if as_json:
                 typer.echo(json.dumps(item))
             else:
@@ -304,6 +308,10 @@ def _watch_loop(
                 if live is None:
                     console().print(line)
         now = time.monotonic()
+        if end is not None:
+            if seen >= last_seq or now > end:
+                return summary
+            continue
         # Re-read after events (at most 4 times a second) and every 2 s regardless.
         if (dirty and now - last_read >= 0.25) or now - last_read >= 2.0:
             summary = client.workflow(workflow_id)
@@ -311,7 +319,8 @@ def _watch_loop(
             if live is not None:
                 live.update(_view(summary, recent))
             if summary.get("status") != "running":
-                return summary
+                last_seq = client.latest_seq(workflow_id)
+                end = now + 3.0
 
 
 def _view(summary: dict[str, Any], recent: list[str]) -> Group:
