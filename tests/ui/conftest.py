@@ -73,7 +73,7 @@ def storm_bin() -> list[str]:
 class Server:
     """A `storm server` subprocess; `.ui` is where the browser goes, `.api` the JSON client."""
 
-    def __init__(self, data_dir: Path, slots: int = 2) -> None:
+    def __init__(self, data_dir: Path, slots: int = 2, extra: tuple[str, ...] = ()) -> None:
         self.data_dir = data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -83,7 +83,7 @@ class Server:
         env.pop("STORM_TOKEN", None)
         self.log = open(data_dir / "server.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [*storm_bin(), "server", "--port", str(self.port), "--data-dir", str(data_dir), "--slots", str(slots)],
+            [*storm_bin(), "server", "--port", str(self.port), "--data-dir", str(data_dir), "--slots", str(slots), *extra],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=env,

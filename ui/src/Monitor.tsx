@@ -93,9 +93,11 @@ function MonitorView(props: {
     model.buildUnits(collapsed);
   }, [model, collapsed]);
   useEffect(() => setUnitsVersion((v) => v + 1), [collapsed]);
-  const [view, setView] = useState<"graph" | "list" | "both">(() =>
-    model.units.length > GRAPH_LIMIT ? "list" : model.n > 2000 ? "both" : "graph",
-  );
+  const [view, setView] = useState<"graph" | "list" | "both">(() => {
+    const asked = new URLSearchParams(window.location.search).get("view");
+    if (asked === "graph" || asked === "list" || asked === "both") return asked;
+    return model.units.length > GRAPH_LIMIT ? "list" : model.n > 2000 ? "both" : "graph";
+  });
   const [selectionVersion, setSelectionVersion] = useState(0);
   const [focus, setFocus] = useState<string | null>(null);
   const [filter, setFilter] = useState<Filter>({ statuses: new Set(), glob: "", kind: "" });

@@ -1,6 +1,6 @@
 // The Monitor's graph: one xyflow node per unit (a node or a collapsed group of chunks),
 // memoised components that re-render only when their own unit changes.
-import { createContext, memo, useCallback, useContext, useMemo, useSyncExternalStore } from "react";
+import { createContext, memo, useCallback, useContext, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import {
   Background,
   Controls,
@@ -12,6 +12,7 @@ import {
   type Node,
   type NodeChange,
   type NodeProps,
+  type Viewport,
 } from "@xyflow/react";
 import { layeredLayout } from "./layout";
 import { COLOURS, STATUSES, formatDuration, type Status } from "./lifecycle";
@@ -27,6 +28,7 @@ const GraphCtx = createContext<Ctx | null>(null);
 type UnitData = { u: number };
 type UnitNodeType = Node<UnitData, "unit">;
 
+const CULL_ABOVE = 1500;
 const NODE_W = 190;
 const NODE_H = 54;
 const GROUP_H = 66;
@@ -133,6 +135,8 @@ const UnitNode = memo(function UnitNode({ data, selected }: NodeProps<UnitNodeTy
 });
 
 const nodeTypes = { unit: UnitNode };
+const EMPTY_NODES: UnitNodeType[] = [];
+const EMPTY_EDGES: Edge[] = [];
 
 export function MonitorGraph(props: {
   model: WorkflowModel;
@@ -185,6 +189,69 @@ export function MonitorGraph(props: {
     });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [base, selectionVersion]);
+  // Above CULL_ABOVE units, hand xyflow only the units in (and near) the viewport, plus
+  // the other ends of their edges (capped): its store then holds hundreds, not 100,000.
+  const cull = model.units.length > CULL_ABOVE;
+  const wrap = useRef<HTMLDivElement>(null);
+  const [vp, setVp] = useState<Viewport>({ x: 20, y: 20, zoom: 0.7 });
+  const vpFrame = useRef(0);
+  const onMove = useCallback((_: unknown, v: Viewport) => {
+    if (!cull) return;
+    cancelAnimationFrame(vpFrame.current);
+    vpFrame.current = requestAnimationFrame(() => setVp(v));
+  }, [cull]);
+  const incident = useMemo(() => {
+    if (!cull) return null;
+    const inc: number[][] = model.units.map(() => []);
+    base.edges.forEach((_, k) => {
+      const [a, b] = model.unitEdges[k];
+      inc[a].push(k);
+      inc[b].push(k);
+    });
+    return inc;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [base, cull]);
+  const shown = useMemo(() => {
+    if (!cull || !incident) return { nodes, edges: base.edges };
+    const w = wrap.current?.clientWidth || 1500;
+    const h = wrap.current?.clientHeight || 900;
+    const mx = w / vp.zoom / 2;
+    const my = h / vp.zoom / 2;
+    const x0 = -vp.x / vp.zoom - mx;
+    const y0 = -vp.y / vp.zoom - my;
+    const x1 = (w - vp.x) / vp.zoom + mx;
+    const y1 = (h - vp.y) / vp.zoom + my;
+    const keep = new Set<number>();
+    for (let u = 0; u < nodes.length; u++) {
+      const x = layout.x[u];
+      const y = layout.y[u];
+      if (x + NODE_W >= x0 && x <= x1 && y + GROUP_H >= y0 && y <= y1) keep.add(u);
+      if (keep.size > 3000) break;
+    }
+    for (const i of model.selected) {
+      if (keep.size > 4000) break;
+      keep.add(model.unitOf[i]);
+    }
+    const edges: Edge[] = [];
+    const extra = new Set<number>();
+    for (const u of keep)
+      for (const k of incident[u]) {
+        const [a, b] = model.unitEdges[k];
+        const other = a === u ? b : a;
+        if (keep.has(other)) {
+          if (a === u) edges.push(base.edges[k]);
+        } else if (extra.size < 200 || extra.has(other)) {
+          extra.add(other);
+          edges.push(base.edges[k]);
+        }
+      }
+    const out: UnitNodeType[] = [];
+    for (const u of keep) out.push(nodes[u]);
+    for (const u of extra) out.push(nodes[u]);
+    return { nodes: out, edges };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [cull, incident, nodes, base, vp, layout]);
+
   const onNodesChange = useCallback(
     (changes: NodeChange<UnitNodeType>[]) => {
       const sel: { u: number; selected: boolean }[] = [];
@@ -200,18 +267,24 @@ export function MonitorGraph(props: {
   );
   const ctx = useMemo(() => ({ model, toggleGroup: props.toggleGroup }), [model, props.toggleGroup]);
   const big = model.units.length > 600;
+  // Hand xyflow the elements only once it knows its viewport, so that
+  // onlyRenderVisibleElements culls from the first render.
+  const [ready, setReady] = useState(!big);
   return (
     <GraphCtx.Provider value={ctx}>
+      <div ref={wrap} style={{ width: "100%", height: "100%" }}>
       <ReactFlow
-        nodes={nodes}
-        edges={base.edges}
+        nodes={ready ? shown.nodes : EMPTY_NODES}
+        edges={ready ? shown.edges : EMPTY_EDGES}
+        onMove={onMove}
+        onInit={() => requestAnimationFrame(() => setReady(true))}
         nodeTypes={nodeTypes}
         onNodesChange={onNodesChange}
         onNodeClick={(e, node) => props.onUnitClick((node.data as UnitData).u, e.shiftKey || e.ctrlKey || e.metaKey)}
         onPaneClick={() => props.onPaneClick()}
-        onlyRenderVisibleElements
         fitView={!big}
         defaultViewport={big ? { x: 20, y: 20, zoom: 0.7 } : undefined}
+        onlyRenderVisibleElements={!cull}
         minZoom={0.02}
         maxZoom={2}
         nodesDraggable={false}
@@ -226,6 +299,7 @@ export function MonitorGraph(props: {
         <Controls showInteractive={false} />
         {model.units.length <= 2000 ? <MiniMap pannable zoomable nodeColor={(n) => miniColour(model, n)} /> : null}
       </ReactFlow>
+      </div>
     </GraphCtx.Provider>
   );
 }
