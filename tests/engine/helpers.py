@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import signal
 import subprocess
@@ -15,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stormflow.core import Status, WorkflowStatus
-from stormflow.engine.scheduler import Scheduler
+from stormflow.core import Outcome, Status, WorkflowStatus
+from stormflow.engine.scheduler import Scheduler, job_token
 from stormflow.store import Store
 
 
@@ -76,33 +77,52 @@ def drive(scheduler: Scheduler, done: Callable[[], bool], timeout: float = 20.0)
     assert not timed_out, f"scheduler did not finish within {timeout:g}s"
 
 
-@contextmanager
-def in_thread(scheduler: Scheduler, timeout: float = 30.0) -> Iterator[threading.Thread]:
-    """Serve in a background thread (so the test thread can act meanwhile); stop on exit."""
-    errors: list[BaseException] = []
-    deadline = time.monotonic() + timeout
+class Served:
+    """A scheduler looping in a background thread; `apply` hands outcomes to that thread.
 
-    def tick() -> None:
-        if time.monotonic() > deadline:
-            scheduler.stop()
+    `Scheduler.apply` belongs to the loop's thread (as in the API's EmbeddedScheduler):
+    stops go to the thread-safe executor at once, the rest is queued for the loop.
+    """
 
-    def serve() -> None:
+    def __init__(self, scheduler: Scheduler, timeout: float) -> None:
+        self.scheduler = scheduler
+        self.inbox: queue.Queue[tuple[str, Outcome]] = queue.Queue()
+        self.errors: list[BaseException] = []
+        self.deadline = time.monotonic() + timeout
+        self.thread = threading.Thread(target=self._serve, name="test-scheduler", daemon=True)
+
+    def apply(self, workflow_id: str, outcome: Outcome) -> None:
+        for _node, token in outcome.stop:
+            self.scheduler.executor.stop(job_token(workflow_id, token))
+        self.inbox.put((workflow_id, outcome))
+
+    def _tick(self) -> None:
+        while not self.inbox.empty():
+            self.scheduler.apply(*self.inbox.get_nowait())
+        if time.monotonic() > self.deadline:
+            self.scheduler.stop()
+
+    def _serve(self) -> None:
         try:
-            scheduler.run_until(lambda: False, tick)
+            self.scheduler.run_until(lambda: False, self._tick)
         except BaseException as exc:  # surfaced in the test thread
-            errors.append(exc)
+            self.errors.append(exc)
 
-    thread = threading.Thread(target=serve, name="test-scheduler", daemon=True)
-    thread.start()
+
+@contextmanager
+def in_thread(scheduler: Scheduler, timeout: float = 30.0) -> Iterator[Served]:
+    """Serve in a background thread (so the test thread can act meanwhile); stop on exit."""
+    served = Served(scheduler, timeout)
+    served.thread.start()
     try:
-        yield thread
+        yield served
     finally:
         scheduler.stop()
-        thread.join(timeout=10)
+        served.thread.join(timeout=10)
         scheduler.close(grace=1.0)
-    assert not thread.is_alive(), "scheduler thread did not stop"
-    if errors:
-        raise errors[0]
+    assert not served.thread.is_alive(), "scheduler thread did not stop"
+    if served.errors:
+        raise served.errors[0]
 
 
 def pid_alive(pid: int) -> bool:

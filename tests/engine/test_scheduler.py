@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 from aiosmtpd.controller import Controller
 
 from stormflow import core
@@ -205,17 +206,17 @@ def stale_recorded(store: Store, wf: str, token: str) -> Callable[[], bool]:
 def test_cancel_or_skip_kills_the_running_attempt(
     store: Store, make_scheduler: MakeScheduler, tmp_path: Path, action: str, tell: bool
 ) -> None:
-    """Told through `apply`, or not told at all (housekeeping's dead_tokens finds out)."""
+    """Told through `apply` (as the API does), or not told at all (housekeeping's dead_tokens)."""
     pidfile = tmp_path / "job.pid"
     wf = submit(store, [stoppable("job", pidfile), task("after", "echo after")], [("job", "after")])
     scheduler = make_scheduler(wf)
     decide = core.cancel if action == "cancel" else core.skip
-    with in_thread(scheduler):
+    with in_thread(scheduler) as served:
         token, pid = wait_running(store, wf, "job", pidfile)
         applied = store.transact(wf, lambda v: decide(v, ["job"], at=time.time()))
         assert applied.outcome is not None and applied.outcome.stop == [("job", token)]
         if tell:
-            scheduler.apply(wf, applied.outcome)
+            served.apply(wf, applied.outcome)
         wait_until(lambda: not pid_alive(pid), timeout=10, what="the process to be killed")
         wait_until(stale_recorded(store, wf, token), timeout=10, what="the late result")
         wait_until(finished(store, wf), timeout=10, what="the workflow to settle")
@@ -244,13 +245,13 @@ def test_update_of_a_running_node_reruns_it_with_the_new_config(
     node = stoppable("job", pidfile, f"echo v1 >> {out}")
     wf = submit(store, [node, task("after", "true")], [("job", "after")])
     scheduler = make_scheduler(wf)
-    with in_thread(scheduler):
+    with in_thread(scheduler) as served:
         token, pid = wait_running(store, wf, "job", pidfile)
         patch = {"commands": [f"echo v2 >> {out}"]}
         applied = store.transact(wf, lambda v: core.update(v, ["job"], patch, at=time.time()))
         assert applied.outcome is not None
         if tell:
-            scheduler.apply(wf, applied.outcome)
+            served.apply(wf, applied.outcome)
         wait_until(lambda: not pid_alive(pid), timeout=10, what="the old attempt to be killed")
         wait_until(finished(store, wf), timeout=15, what="the workflow to finish")
         wait_until(stale_recorded(store, wf, token), timeout=10, what="the late result")
@@ -463,3 +464,32 @@ def test_every_result_delivered_twice_still_runs_each_node_once(
     for name in "abcd":
         assert len(attempts(store, wf, name)) == 1
     check_event_seqs(store, wf)
+
+
+# -- status reads the loop relies on ---------------------------------------------------------
+
+
+def test_status_is_read_from_one_snapshot(store: Store) -> None:
+    """`run_workflows`/`storm run` stop when status() says not running: it must never lie.
+
+    A run committed between status()'s two statements (node counts, then runnable nodes)
+    used to be seen half: b counted open, but no longer runnable -> "holding".
+    """
+    wf = submit(store, [task("a", "true"), task("b", "true")], [("a", "b")])
+    store.transact(wf, lambda v: core.run_ready(v, ["a"], at=1.0))
+    store.transact(wf, lambda v: core.succeed(v, "a", "a#1", at=2.0))
+    armed = True
+
+    def meanwhile(conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        nonlocal armed
+        if armed and "GROUP BY nodes.status" in statement:
+            armed = False  # another process runs b between the two reads
+            store.transact(wf, lambda v: core.run_ready(v, ["b"], at=3.0))
+
+    sqlalchemy.event.listen(store.engine, "after_cursor_execute", meanwhile)
+    try:
+        assert store.status(wf) is WorkflowStatus.RUNNING
+    finally:
+        sqlalchemy.event.remove(store.engine, "after_cursor_execute", meanwhile)
+    assert not armed
+    assert store.node(wf, "b").status is Status.RUNNING

@@ -84,8 +84,17 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        """A read transaction that sees one snapshot, however many statements it runs.
+
+        SQLite's WAL gives that by itself; PostgreSQL's default READ COMMITTED takes a new
+        snapshot per statement (status() could count a node open and then not find it
+        runnable), so reads use REPEATABLE READ, which never fails for read-only work.
+        """
+        with self.engine.connect() as conn:
+            if self.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
