@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi.testclient import TestClient
 
 from stormflow import core
@@ -40,8 +44,6 @@ DOC: dict[str, Any] = {
     ],
 }
 
-_clock = itertools.count(1)
-
 
 def client(store: Store, data_dir: Path, **kw: Any) -> TestClient:
     app = create_app(store, data_dir=data_dir, token=TOKEN, **kw)
@@ -72,3 +74,29 @@ def run_node(store: Store, wf: str, name: str, *, ok: bool = True, log: str | No
 
 def act(api: TestClient, wf: str, body: dict[str, Any], **headers: str) -> Any:
     return api.post(f"{API}/workflows/{wf}/actions", json=body, headers=headers)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def live_server(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn in a thread (streams need a real server); yields its URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

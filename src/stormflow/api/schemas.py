@@ -126,6 +126,21 @@ class Selection(Strict):
 
 
 class ActionRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "action": "update",
+                    "selection": {"glob": "render.*", "status": ["failed"]},
+                    "patch": {"instance_type": "mem-64"},
+                },
+                {"action": "hold", "selection": {"glob": "*"}},
+                {"action": "retry", "selection": {"status": ["failed", "canceled"]}},
+            ]
+        },
+    )
+
     action: ActionName
     selection: Selection
     patch: dict[str, Any] | None = None

@@ -1,0 +1,89 @@
+"""`storm server` as a real process: token, auth, a workflow run by the embedded scheduler,
+graceful SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.helpers import API, free_port
+
+STORM = [sys.executable, "-m", "stormflow.cli.main"]
+
+
+def wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+    return value
+
+
+@pytest.mark.slow
+def test_server_runs_a_workflow_and_shuts_down_gracefully(tmp_path: Path) -> None:
+    home, port = tmp_path / "home", free_port()
+    proc = subprocess.Popen(
+        [*STORM, "server", "--port", str(port), "--data-dir", str(home), "--slots", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        info = home / "server.json"
+        wait_for(info.exists, 30, "server.json")
+        token = (home / "token").read_text().strip()
+        assert stat.S_IMODE((home / "token").stat().st_mode) == 0o600
+        url = f"http://127.0.0.1:{port}"
+        assert json.loads(info.read_text()) == {"url": url, "pid": proc.pid}
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == f"Storm server: {url}/?token={token}"
+
+        with httpx.Client(base_url=url, timeout=10) as bare:
+            health = bare.get(f"{API}/health")
+            assert health.status_code == 200 and health.json()["scheduler"] is True
+            assert bare.get(f"{API}/workflows").status_code == 401
+        auth = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=auth, timeout=10) as http:
+            say = [sys.executable, "-c", "print('hello from', 'storm')"]
+            doc = {
+                "schema": 1,
+                "name": "served",
+                "nodes": [{"name": "a", "commands": [say]}, {"name": "b", "commands": [say]}],
+                "edges": [["a", "b"]],
+            }
+            wf = http.post(f"{API}/workflows", json=doc).json()["id"]
+
+            def status() -> str | None:
+                got = str(http.get(f"{API}/workflows/{wf}").json()["status"])
+                return got if got != "running" else None
+
+            assert wait_for(status, 30, "the workflow to finish") == "succeeded"
+            log = http.get(f"{API}/workflows/{wf}/nodes/b/log")
+            assert "hello from storm" in log.text
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read() if proc.stderr else ""
+        assert not info.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_binding_beyond_loopback_without_a_token_is_refused(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*STORM, "server", "--host", "0.0.0.0", "--data-dir", str(tmp_path / "fresh")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "without a token is refused" in done.stderr
+    assert not (tmp_path / "fresh" / "token").exists()
