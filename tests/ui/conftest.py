@@ -78,12 +78,26 @@ class Server:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "STORM_HOME": str(data_dir), "STORM_MAIL_OUTBOX": str(data_dir / "outbox")}
+        env = {
+            **os.environ,
+            "STORM_HOME": str(data_dir),
+            "STORM_MAIL_OUTBOX": str(data_dir / "outbox"),
+        }
         env.pop("STORM_SERVER", None)
         env.pop("STORM_TOKEN", None)
         self.log = open(data_dir / "server.log", "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [*storm_bin(), "server", "--port", str(self.port), "--data-dir", str(data_dir), "--slots", str(slots), *extra],
+            [
+                *storm_bin(),
+                "server",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(data_dir),
+                "--slots",
+                str(slots),
+                *extra,
+            ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -100,12 +114,14 @@ class Server:
             time.sleep(0.1)
         self.token = (data_dir / "token").read_text().strip()
         self.api = httpx.Client(
-            base_url=self.url + "/api/v1", headers={"Authorization": f"Bearer {self.token}"}, timeout=30
+            base_url=self.url + "/api/v1",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=30,
         )
         self.ui = self.url
         self._proxy: Any = None
         if not self._serves_ui():
-            # Until `storm server` mounts stormflow.web at /ui/, serve the build and proxy /api here.
+            # Until `storm server` mounts stormflow.web at /ui/: serve the build, proxy /api.
             self._proxy = UiProxy(self.url)
             self.ui = self._proxy.url
 
@@ -159,7 +175,9 @@ class UiProxy:
             )
             r = await client.send(req, stream=True)
             out = [(k, v) for k, v in r.headers.items() if k.lower() not in hop]
-            resp = StreamingResponse(r.aiter_raw(), status_code=r.status_code, background=BackgroundTask(r.aclose))
+            resp = StreamingResponse(
+                r.aiter_raw(), status_code=r.status_code, background=BackgroundTask(r.aclose)
+            )
             for k, v in out:
                 resp.headers.append(k, v)
             return resp
@@ -177,7 +195,9 @@ class UiProxy:
         )
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 10

@@ -1,6 +1,7 @@
 """UI scale measurement in headless Chromium against a real `storm server` (not a pytest test).
 
-    .venv/bin/python -m tests.ui.scale_bench [--nodes 5000] [--big 100000] [--rate 200] [--seconds 10]
+    .venv/bin/python -m tests.ui.scale_bench [--nodes 5000] [--big 100000] [--rate 200]
+        [--seconds 10]
 
 1. A flat 5,000-node workflow (a fan-out/fan-in, no groups, so the graph holds 5,000
    nodes): time from navigation to the Monitor showing its graph and counts.
@@ -29,12 +30,19 @@ def flat(n: int, name: str) -> dict[str, Any]:
     nodes = [{"name": "start", "commands": [["true"]]}]
     nodes += [{"name": f"t{i:06d}", "commands": [["true"]]} for i in range(n - 2)]
     nodes.append({"name": "end", "commands": [["true"]]})
-    edges = [["start", f"t{i:06d}"] for i in range(n - 2)] + [[f"t{i:06d}", "end"] for i in range(n - 2)]
+    edges = [["start", f"t{i:06d}"] for i in range(n - 2)] + [
+        [f"t{i:06d}", "end"] for i in range(n - 2)
+    ]
     return {"schema": 1, "name": name, "nodes": nodes, "edges": edges}
 
 
 def flat_no_edges(n: int, name: str) -> dict[str, Any]:
-    return {"schema": 1, "name": name, "nodes": [{"name": f"t{i:06d}", "commands": [["true"]]} for i in range(n)], "edges": []}
+    return {
+        "schema": 1,
+        "name": name,
+        "nodes": [{"name": f"t{i:06d}", "commands": [["true"]]} for i in range(n)],
+        "edges": [],
+    }
 
 
 def ranged(n: int, name: str) -> dict[str, Any]:
@@ -52,7 +60,12 @@ def ranged(n: int, name: str) -> dict[str, Any]:
 
 def submit(srv: Server, doc: dict[str, Any]) -> tuple[str, float]:
     t = time.monotonic()
-    r = srv.api.post("/workflows", content=json.dumps(doc), headers={"Content-Type": "application/json"}, timeout=600)
+    r = srv.api.post(
+        "/workflows",
+        content=json.dumps(doc),
+        headers={"Content-Type": "application/json"},
+        timeout=600,
+    )
     assert r.status_code == 201, r.text[:500]
     return r.json()["id"], time.monotonic() - t
 
@@ -66,7 +79,9 @@ def open_monitor(pg: Any, srv: Server, wid: str, ready: str) -> float:
 
 FRAME_PROBE = """() => {
   window.__gaps = []; let last = performance.now(); window.__probe = true;
-  const tick = (t) => { window.__gaps.push(t - last); last = t; if (window.__probe) requestAnimationFrame(tick); };
+  const tick = (t) => {
+    window.__gaps.push(t - last); last = t; if (window.__probe) requestAnimationFrame(tick);
+  };
   requestAnimationFrame(tick);
 }"""
 
@@ -111,7 +126,10 @@ def main() -> None:
                         start = (k * batch) % len(names)
                         sel, action = names[start : start + batch], "hold"
                         held.append(sel)
-                    r = srv.api.post(f"/workflows/{wid}/actions", json={"action": action, "selection": {"names": sel}})
+                    r = srv.api.post(
+                        f"/workflows/{wid}/actions",
+                        json={"action": action, "selection": {"names": sel}},
+                    )
                     if r.status_code == 200:
                         sent[0] += len(r.json()["changed"])
                     k += 1
@@ -142,10 +160,14 @@ def main() -> None:
             if args.big:
                 wid2, t2 = submit(srv, ranged(args.big, "ranged100k"))
                 out["ranged_submit_s"] = round(t2, 1)
-                out["ranged_load_s"] = round(open_monitor(pg, srv, wid2, '[data-testid="group-node"]'), 2)
+                out["ranged_load_s"] = round(
+                    open_monitor(pg, srv, wid2, '[data-testid="group-node"]'), 2
+                )
                 wid3, t3 = submit(srv, flat_no_edges(args.big, "flat100k"))
                 out["flat100k_submit_s"] = round(t3, 1)
-                out["flat100k_load_s"] = round(open_monitor(pg, srv, wid3, '[data-testid="list-row"]'), 2)
+                out["flat100k_load_s"] = round(
+                    open_monitor(pg, srv, wid3, '[data-testid="list-row"]'), 2
+                )
                 t = time.monotonic()
                 pg.fill('[data-testid="filter-glob"]', "t09999*")
                 pg.wait_for_selector('[data-testid="list-row"][data-name="t099999"]')

@@ -97,7 +97,7 @@ def test_composer_fix_submit_then_monitor_actions(
     # clicking the entry selects the node concerned
     entry.locator(".entry-msg").click()
     pg.wait_for_function(
-        "() => document.querySelector('[data-testid=\"composer-node\"][data-name=\"render\"]')"
+        '() => document.querySelector(\'[data-testid="composer-node"][data-name="render"]\')'
         ".closest('.react-flow__node').classList.contains('selected')"
     )
     # batch edit: select both frame-ranged nodes, the panel marks mixed values
@@ -162,7 +162,9 @@ def test_composer_fix_submit_then_monitor_actions(
     pg.get_by_test_id("answer-cascaded").get_by_text(re.compile(r"[1-9]\d* cascaded")).wait_for()
 
     final = wait_until(
-        lambda: (s := statuses(srv, wid))["encode"] == "succeeded" and s, 90, "the workflow to finish"
+        lambda: (s := statuses(srv, wid))["encode"] == "succeeded" and s,
+        90,
+        "the workflow to finish",
     )
     assert final["render.5-6"] == final["render.7-8"] == final["comp.7-8"] == "succeeded"
     assert srv.api.get(f"/workflows/{wid}/nodes/render.5-6").json()["current"]["instance_type"] == (
@@ -196,8 +198,10 @@ def test_composer_fix_submit_then_monitor_actions(
     console.check()
 
 
-def test_monitor_graph_selection_and_shortcuts(storm_server: Server, page: tuple[Any, Console], tmp_path: Path) -> None:
-    """Graph clicks select, groups collapse into one block; h/u shortcuts; answers list ineligible nodes."""
+def test_monitor_graph_selection_and_shortcuts(
+    storm_server: Server, page: tuple[Any, Console], tmp_path: Path
+) -> None:
+    """Graph clicks select; groups collapse into one block; shortcuts; ineligible nodes listed."""
     srv = storm_server
     pg, console = page
     py = sys.executable
