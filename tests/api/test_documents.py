@@ -86,3 +86,15 @@ def test_limits(api: TestClient) -> None:
     ]
     assert api.put(f"{API}/limits/x", json={"capacity": -1}).status_code == 422
     assert api.put(f"{API}/limits/x", json={"capacity": 1, "extra": 1}).status_code == 422
+
+
+def test_text_the_database_cannot_store_is_invalid_input(api: TestClient) -> None:
+    """PostgreSQL refuses NUL characters (in JSONB too): that is the input's fault, not a 500."""
+    doc = copy.deepcopy(DOC)
+    doc["metadata"] = {"note": "a\u0000b"}
+    created = api.post(f"{API}/drafts", json=doc)
+    assert created.status_code in (201, 422)
+    submitted = api.post(f"{API}/workflows", json=doc)
+    assert submitted.status_code in (201, 422)
+    assert api.get(f"{API}/workflows/a%00b").status_code in (404, 422)
+    assert api.put(f"{API}/limits/a%00b", json={"capacity": 1}).status_code in (200, 422)

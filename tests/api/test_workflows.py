@@ -162,3 +162,20 @@ def test_node_rows_filtered(api: TestClient, store: Store) -> None:
     assert [n["name"] for n in paged["items"]] == ["render.3-4", "render.5-6"]
     assert api.get(nodes, params={"status": "nope"}).status_code == 422
     assert api.get(f"{API}/workflows/zzzzzzzz/nodes").status_code == 404
+
+
+def test_numbers_beyond_the_database_are_invalid_input(api: TestClient) -> None:
+    """Regression: SQLite cannot bind integers past 64 bits; they were 500s."""
+    wf = submit(api)
+    huge = str(10**20)
+    for path, params in (
+        ("/workflows", {"offset": huge}),
+        (f"/workflows/{wf}/graph", {"offset": huge}),
+        (f"/workflows/{wf}/nodes", {"offset": huge}),
+        (f"/workflows/{wf}/events", {"after": huge}),
+    ):
+        assert api.get(API + path, params=params).status_code == 422, path
+    replay = {"action": "replay", "selection": {"glob": "*"}, "snapshot": 10**20}
+    assert api.post(f"{API}/workflows/{wf}/actions", json=replay).status_code == 422
+    stream = api.get(f"{API}/workflows/{wf}/events/stream", headers={"Last-Event-ID": huge})
+    assert stream.status_code == 422

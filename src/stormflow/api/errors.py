@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stormflow.core import ActionRefused, LifecycleError, UnknownNode
@@ -96,6 +97,9 @@ def as_api_error(exc: Exception) -> ApiError:
         return ApiError(409, "action-refused", str(exc), details=ineligible)
     if isinstance(exc, LifecycleError | ValueError):
         return ApiError(422, "invalid-input", str(exc).splitlines()[0] if str(exc) else "invalid")
+    if isinstance(exc, DataError | OverflowError):  # NUL characters on PostgreSQL, huge ints
+        message = "the database cannot store this input (a NUL character? a huge number?)"
+        return ApiError(422, "unstorable-input", message)
     if isinstance(exc, StarletteHTTPException):
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return ApiError(exc.status_code, code, str(exc.detail))
@@ -115,6 +119,8 @@ def install(app: FastAPI) -> None:
         UnknownDraft,
         LifecycleError,
         ValueError,
+        DataError,
+        OverflowError,
         Exception,
     ):
         app.add_exception_handler(kind, handle)

@@ -10,6 +10,8 @@ StatusName = Literal["open", "holding", "running", "succeeded", "skipped", "fail
 WorkflowStatusName = Literal["running", "succeeded", "failed", "holding"]
 ActionName = Literal["hold", "unhold", "skip", "cancel", "update", "retry", "revert", "replay"]
 TargetName = Literal["submitted", "open", "holding"]
+#: Offsets, sequence numbers and snapshot numbers fit a 32-bit database integer.
+MAX_INT = 2**31 - 1
 #: A workflow document: any JSON object (spec.validate says what is wrong with it).
 Document = dict[str, Any]
 
@@ -145,7 +147,7 @@ class ActionRequest(Strict):
     selection: Selection
     patch: dict[str, Any] | None = None
     target: TargetName = "submitted"
-    snapshot: int | None = Field(None, ge=1)
+    snapshot: int | None = Field(None, ge=1, le=MAX_INT)
     strict: bool = False
 
     @model_validator(mode="after")

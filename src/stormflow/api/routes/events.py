@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from stormflow.api import schemas, shapes
 from stormflow.api.context import Ctx
 from stormflow.api.errors import ApiError
+from stormflow.api.schemas import MAX_INT
 
 router = APIRouter(tags=["events"])
 
@@ -30,7 +31,7 @@ BATCH = 500
 def list_events(
     ctx: Ctx,
     workflow_id: str,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Events with seq > after, oldest first; `last_seq` is the next `after` (the last seq sent)."""
@@ -46,7 +47,7 @@ def _resume_point(after: int | None, last_event_id: str | None) -> int:
     """`Last-Event-ID` (a reconnecting browser sends it) wins over `?after`."""
     if last_event_id is not None and last_event_id.strip():
         text = last_event_id.strip()
-        if not text.isdigit() or len(text) > 18:
+        if not text.isdigit() or int(text) > MAX_INT:
             raise ApiError(
                 422, "invalid-input", "Last-Event-ID must be an event seq", where="Last-Event-ID"
             )
@@ -63,7 +64,7 @@ def stream_events(
     ctx: Ctx,
     request: Request,
     workflow_id: str,
-    after: Annotated[int | None, Query(ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=40)] = None,
 ) -> StreamingResponse:
     ctx.store.workflow(workflow_id)

@@ -11,6 +11,7 @@ from stormflow import core
 from stormflow.api import logs, schemas, shapes
 from stormflow.api.context import ApiContext, Ctx
 from stormflow.api.errors import ApiError
+from stormflow.api.schemas import MAX_INT
 from stormflow.core import ALLOWED, Action, Node
 from stormflow.store import NodeRow, StoredAttempt
 
@@ -40,7 +41,7 @@ def list_nodes(
     kind: Annotated[list[str] | None, Query()] = None,
     glob: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
     limit: Annotated[int | None, Query(ge=1, le=200_000)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> dict[str, Any]:
     """By name. `status` and `kind` repeat (`?status=failed&status=canceled`)."""
     ctx.store.workflow(workflow_id)

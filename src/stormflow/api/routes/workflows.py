@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query, Request
 
 from stormflow.api import schemas, shapes
 from stormflow.api.context import Actor, Ctx, IdempotencyKey, now
+from stormflow.api.schemas import MAX_INT
 from stormflow.api.submission import submit_document
 
 router = APIRouter(tags=["workflows"])
@@ -34,7 +35,7 @@ def list_workflows(
     name: Annotated[str | None, Query(max_length=1000, description="glob")] = None,
     archived: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> dict[str, Any]:
     """Newest first. `status` is derived from the nodes, so it is filtered here, in batches."""
     items: list[dict[str, Any]] = []
@@ -79,7 +80,7 @@ def archive(ctx: Ctx, workflow_id: str, actor: Actor, key: IdempotencyKey = None
 def graph(
     ctx: Ctx,
     workflow_id: str,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=200_000)] = 200_000,
 ) -> dict[str, Any]:
     """Column arrays and index pairs: 100,000 nodes without an object per node."""
