@@ -155,7 +155,7 @@ def test_kill_9_and_restart_loses_nothing_and_reruns_only_lost_attempts(
         assert ran[node.name] <= len(rows), (node.name, rows)
         assert ran[node.name] == 1 or earlier
     assert lost_nodes, "the kill lost no attempt"
-    assert lost_nodes <= running_at_kill
+    assert lost_nodes == running_at_kill  # every claimed, unfinished attempt, and only those
     assert not lost_nodes & succeeded_before
     for name in succeeded_before:
         assert ran[name] == 1 and len(store.attempts(wf, name)) == 1
