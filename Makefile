@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean browser ui
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,8 +26,22 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
-test: lint
+# Debian's Chromium for the web UI's end-to-end tests (Playwright drives /usr/bin/chromium;
+# it never downloads a browser of its own). Installed when missing and we may use apt.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
+	  else echo "no /usr/bin/chromium: the UI tests will skip (and fail under CI=true)"; fi; \
+	fi
+
+test: lint browser
 	$(BIN)/pytest -q
+
+# Rebuild the web UI from ui/ into src/stormflow/web/static (the build is committed,
+# so neither `make demo` nor `make test` needs npm).
+ui:
+	cd ui && npm ci --no-audit --no-fund && npm run build
 
 bench: setup
 	$(BIN)/python -m bench

@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import FileResponse, RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import stormflow
+from stormflow import web
 
 from . import errors, schemas
 from .auth import TokenAuth
@@ -117,15 +119,40 @@ def create_app(
     for module in (workflows, nodes, actions, events, validation, drafts, limits):
         app.include_router(module.router, prefix=PREFIX)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> dict[str, str]:
-        # the web UI will live here; until then, say where things are
-        return {"api": PREFIX, "docs": "/docs", "openapi": "/openapi.json"}
+    _mount_ui(app)
 
     app.add_middleware(BodyLimit)
     app.add_middleware(TokenAuth, token=token)
     _declare_bearer(app)
     return app
+
+
+def _mount_ui(app: FastAPI) -> None:
+    """The built web UI at /ui/ (an SPA: every non-asset path gets index.html); / goes there.
+
+    Behind the same token check as the API: the first page load carries `?token=`,
+    which sets the cookie that then authorises the assets and the EventSource.
+    """
+    assets = web.static_dir() / "assets"
+
+    @app.get("/", include_in_schema=False)
+    def root(request: Request) -> RedirectResponse:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/ui/{query}", status_code=307)
+
+    @app.get("/ui", include_in_schema=False)
+    @app.get("/ui/{path:path}", include_in_schema=False)
+    def ui(path: str = "") -> FileResponse:
+        if path.startswith("assets/"):
+            wanted = (assets / path.removeprefix("assets/")).resolve()
+            # Only files inside the built assets: no path from a request leaves them.
+            if wanted.is_file() and wanted.is_relative_to(assets.resolve()):
+                return FileResponse(wanted)
+            raise ApiError(404, "not-found", f"no UI asset {path!r}")
+        index = web.index_html()
+        if not index.is_file():
+            raise ApiError(404, "ui-not-built", "the web UI is not built (make ui)")
+        return FileResponse(index, headers={"Cache-Control": "no-cache"})
 
 
 def _declare_bearer(app: FastAPI) -> None:
