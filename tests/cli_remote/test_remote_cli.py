@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 from stormflow.cli.main import app
-from tests.client.serverproc import STORM, Server, clean_env
+from stormflow.client import Client
+from tests.client.serverproc import STORM, Server, clean_env, wait_for
 
 BATCH = {
     "name": "batch_edit",
@@ -36,14 +38,33 @@ def write(tmp_path: Path, doc: dict[str, object], name: str = "wf.yaml") -> str:
     return str(path)
 
 
-def ok(server: Server, *args: str, code: int = 0) -> str:
-    result = server.storm(*args)
-    assert result.returncode == code, (args, result.stdout, result.stderr)
-    return result.stdout
+def ok(server: Server, *args: str, code: int = 0, inproc: bool = False) -> str:
+    """stdout of `storm ARGS` (exit code checked): a subprocess, or in this process.
+
+    Each `storm` process pays ~1 s of imports, so the follow-up checks of a scenario
+    run in-process: same command code, same server, over HTTP all the same.
+    """
+    if inproc:
+        env = {"STORM_HOME": str(server.home), "STORM_SERVER": None, "STORM_TOKEN": None}
+        result = CliRunner().invoke(app, list(args), env={**env, "COLUMNS": "200"})
+        assert result.exit_code == code, (args, result.stdout, result.stderr)
+        return result.stdout
+    done = server.storm(*args)
+    assert done.returncode == code, (args, done.stdout, done.stderr)
+    return done.stdout
 
 
-def as_json(server: Server, *args: str, code: int = 0) -> object:
-    return json.loads(ok(server, *args, "--json", code=code))
+def as_json(server: Server, *args: str, code: int = 0, inproc: bool = False) -> Any:
+    return json.loads(ok(server, *args, "--json", code=code, inproc=inproc))
+
+
+def settle(server: Server, workflow_id: str) -> str:
+    """Wait (through the client) until the workflow stops running; its status."""
+    client = Client(url=server.url, token=server.token)
+    summary = wait_for(
+        lambda: (lambda s: s if s["status"] != "running" else None)(client.workflow(workflow_id))
+    )
+    return str(summary["status"])
 
 
 def one_line_error(server: Server, *args: str, env: dict[str, str] | None = None) -> str:
@@ -66,15 +87,15 @@ def test_submit_ls_show_watch(server: Server, tmp_path: Path) -> None:
     out = ok(server, "watch", workflow_id)
     assert "succeeded" in out
     assert workflow_id in ok(server, "ls")
-    listed = as_json(server, "ls", "--name", "hel*", "--status", "succeeded")
-    assert [w["id"] for w in listed] == [workflow_id]  # type: ignore[union-attr]
-    shown = ok(server, "show", workflow_id)
+    listed = as_json(server, "ls", "--name", "hel*", "--status", "succeeded", inproc=True)
+    assert [w["id"] for w in listed] == [workflow_id]
+    shown = ok(server, "show", workflow_id, inproc=True)
     assert "hello" in shown and "1 nodes" in shown
-    data = as_json(server, "show", workflow_id)
+    data = as_json(server, "show", workflow_id, inproc=True)
     assert data["groups"] == [
         {"name": "a", "kind": "task", "chunks": 0, "counts": {"succeeded": 1}}
-    ]  # type: ignore[index]
-    assert "hi" in ok(server, "logs", workflow_id, "a")
+    ]
+    assert "hi" in ok(server, "logs", workflow_id, "a", inproc=True)
 
 
 def test_hold_on_submit_then_hold_unhold(server: Server, tmp_path: Path) -> None:
@@ -87,11 +108,11 @@ def test_hold_on_submit_then_hold_unhold(server: Server, tmp_path: Path) -> None
         ],
         "edges": [["a", "b"]],
     }
-    workflow_id = as_json(server, "submit", write(tmp_path, doc), "--hold")["id"]  # type: ignore[index]
-    counts = as_json(server, "show", workflow_id)["workflow"]["counts"]  # type: ignore[index]
+    workflow_id = as_json(server, "submit", write(tmp_path, doc), "--hold")["id"]
+    counts = as_json(server, "show", workflow_id, inproc=True)["workflow"]["counts"]
     assert (counts["holding"], counts["open"]) == (1, 1)  # the root holds, so nothing starts
-    held = as_json(server, "hold", workflow_id, "b")
-    assert held["changed"] == ["b"]  # type: ignore[index]
+    held = as_json(server, "hold", workflow_id, "b", inproc=True)
+    assert held["changed"] == ["b"]
     out = ok(server, "unhold", workflow_id, "--status", "holding", "--yes")
     assert "2 changed" in out
     watched = ok(server, "watch", workflow_id)
@@ -100,10 +121,10 @@ def test_hold_on_submit_then_hold_unhold(server: Server, tmp_path: Path) -> None
 
 
 def test_the_batch_edit_scenario(server: Server, tmp_path: Path) -> None:
-    workflow_id = as_json(server, "submit", write(tmp_path, BATCH))["id"]  # type: ignore[index]
+    workflow_id = as_json(server, "submit", write(tmp_path, BATCH))["id"]
     watched = server.storm("watch", workflow_id)
     assert watched.returncode == 1, watched.stdout  # render.2-4 failed
-    show = ok(server, "show", workflow_id)
+    show = ok(server, "show", workflow_id, inproc=True)
     assert "render.2" in show and "failed" in show
 
     out = ok(
@@ -125,43 +146,49 @@ def test_the_batch_edit_scenario(server: Server, tmp_path: Path) -> None:
     assert "snap(1)" in out
 
     ok(server, "watch", workflow_id)  # exit 0: the retried chunks and comp succeeded
-    final = as_json(server, "show", workflow_id)
-    assert final["workflow"]["counts"]["succeeded"] == 9  # type: ignore[index]
+    final = as_json(server, "show", workflow_id, inproc=True)
+    assert final["workflow"]["counts"]["succeeded"] == 9
     assert "MEM=large" in ok(server, "logs", workflow_id, "render.3")
-    assert "MEM=small" in ok(server, "logs", workflow_id, "render.3", "--attempt", "1")
+    assert "MEM=small" in ok(server, "logs", workflow_id, "render.3", "--attempt", "1", inproc=True)
 
     history = ok(server, "history", workflow_id, "render.3")
     assert "snap(1)" in history and "update" in history and "failed" in history
-    assert as_json(server, "history", workflow_id, "render.3")["snapshots"][0]["number"] == 1  # type: ignore[index]
-    diff = ok(server, "history", workflow_id, "render.3", "--diff", "1", "current")
+    assert (
+        as_json(server, "history", workflow_id, "render.3", inproc=True)["snapshots"][0]["number"]
+        == 1
+    )
+    diff = ok(server, "history", workflow_id, "render.3", "--diff", "1", "current", inproc=True)
     assert "env.MEM" in diff and "small" in diff and "large" in diff
 
     # the cascade: retrying a rendered chunk reruns the comp chunk fed by it
-    retried = ok(server, "retry", workflow_id, "render.1")
+    retried = ok(server, "retry", workflow_id, "render.1", inproc=True)
     assert "cascade: comp.1" in retried
-    ok(server, "watch", workflow_id)
+    assert settle(server, workflow_id) == "succeeded"
     # ineligible nodes are listed with the reason and left unchanged
-    held = ok(server, "hold", workflow_id, "--glob", "comp.*", "--yes")
+    held = ok(server, "hold", workflow_id, "--glob", "comp.*", "--yes", inproc=True)
     assert "0 changed" in held and "ineligible" in held and "comp.4" in held
     assert one_line_error(server, "hold", workflow_id, "--glob", "comp.*", "--strict")
 
-    replayed = as_json(server, "replay", workflow_id, "render.3", "--snapshot", "1")
-    assert replayed["changed"][0] == "render.3"  # type: ignore[index]
-    assert replayed["cascaded"] == ["comp.3"]  # type: ignore[index]
+    replayed = as_json(server, "replay", workflow_id, "render.3", "--snapshot", "1", inproc=True)
+    assert replayed["changed"][0] == "render.3"
+    assert replayed["cascaded"] == ["comp.3"]
+    # snap(1) holds the patch before the edit (MEM=small again), so render.3 fails again
+    assert settle(server, workflow_id) == "failed"  # and no event comes after this
 
-    events = as_json(server, "events", workflow_id)
-    assert any(e["type"] for e in events["items"])  # type: ignore[index]
-    after = events["items"][-3]["seq"]  # type: ignore[index]
+    events = as_json(server, "events", workflow_id, inproc=True)
+    assert any(e["type"] for e in events["items"])
+    after = events["items"][-3]["seq"]
     assert [
-        e["seq"] for e in as_json(server, "events", workflow_id, "--after", str(after))["items"]
-    ] == [  # type: ignore[index]
+        e["seq"]
+        for e in as_json(server, "events", workflow_id, "--after", str(after), inproc=True)["items"]
+    ] == [
         after + 1,
         after + 2,
     ]
 
 
 def test_limits(server: Server) -> None:
-    assert as_json(server, "limits", "nuke_license", "3") == {
+    assert as_json(server, "limits", "nuke_license", "3", inproc=True) == {
         "name": "nuke_license",
         "capacity": 3,
         "used": 0,

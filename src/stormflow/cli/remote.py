@@ -193,9 +193,11 @@ def print_answer(out: Console, answer: dict[str, Any], patch: dict[str, Any] | N
     changed = answer.get("changed") or []
     cascaded = answer.get("cascaded") or []
     ineligible = answer.get("ineligible") or []
+    # `changed` lists cascaded nodes too; count the selection's own changes apart.
+    direct = [name for name in changed if name not in set(cascaded)]
     head = (
         f"[bold]{escape(str(action))}[/]: {answer.get('selected', 0)} selected, "
-        f"{len(changed)} changed, {len(cascaded)} retried by the cascade, "
+        f"{len(direct)} changed, {len(cascaded)} more retried by the cascade, "
         f"{len(ineligible)} ineligible"
     )
     if answer.get("replayed"):
