@@ -165,25 +165,48 @@ def discover() -> Dict[str, Any]:
     (default ~/.storm), which `storm server` writes on start.
     """
     home = _home()
-    found = {"url": None, "token": None, "source": None, "home": home}  # type: Dict[str, Any]
+    found = {
+        "url": None,
+        "token": None,
+        "source": None,
+        "home": home,
+        "local_url": None,  # what server.json names: the server the token file belongs to
+        "token_from_env": False,
+    }  # type: Dict[str, Any]
+    text = _read(os.path.join(home, "server.json"))
+    if text is not None:
+        try:
+            info = json.loads(text)
+        except ValueError:
+            info = None
+        if isinstance(info, dict) and info.get("url"):
+            found["local_url"] = str(info["url"])
     url = os.environ.get("STORM_SERVER", "").strip()
     if url:
         found["url"], found["source"] = url, "STORM_SERVER"
-    else:
-        text = _read(os.path.join(home, "server.json"))
-        if text is not None:
-            try:
-                info = json.loads(text)
-            except ValueError:
-                info = None
-            if isinstance(info, dict) and info.get("url"):
-                found["url"] = str(info["url"])
-                found["source"] = os.path.join(home, "server.json")
+    elif found["local_url"]:
+        found["url"] = found["local_url"]
+        found["source"] = os.path.join(home, "server.json")
     token = os.environ.get("STORM_TOKEN", "").strip()
+    found["token_from_env"] = bool(token)
     if not token:
         token = (_read(os.path.join(home, "token")) or "").strip()
     found["token"] = token or None
     return found
+
+
+def _token_for(root: str, found: Dict[str, Any]) -> Optional[str]:
+    """The discovered token, unless it is the local token file and `root` is another server.
+
+    The token file belongs to the server in server.json (or, with none running, to
+    one on this machine); it is never sent to a remote server named by hand.
+    """
+    if found["token_from_env"] or not found["token"]:
+        return found["token"]  # type: ignore[no-any-return]
+    if found["local_url"] and _api_base(found["local_url"]) == root:
+        return found["token"]  # type: ignore[no-any-return]
+    host = urllib.parse.urlsplit(root).hostname or ""
+    return found["token"] if host in ("127.0.0.1", "localhost", "::1") else None
 
 
 def _api_base(url: str) -> str:
@@ -233,7 +256,7 @@ class Client:
         self.root = _api_base(url)
         self.base = self.root + API_PREFIX
         self.source = source
-        self.token = token or found["token"]
+        self.token = token or _token_for(self.root, found)
         self.timeout = timeout
         self.user = user or _user()
 
