@@ -490,6 +490,10 @@ class CountingView:
         self.read.add(name)
         return self.graph.node(name)
 
+    def status(self, name: str) -> Status:
+        self.read.add(name)
+        return self.graph.status(name)
+
     def has(self, name: str) -> bool:
         return self.graph.has(name)
 
@@ -525,3 +529,17 @@ def test_run_ready_runs_every_runnable_candidate_in_one_outcome() -> None:
     out = do(graph, core.run_ready(graph, ["a", "b", "c", "d", "a"], at=T))
     assert sorted(n for n, _ in out.start) == ["a", "b"]
     assert graph.node("c").status is Status.HOLDING and graph.node("d").status is Status.OPEN
+
+
+def test_a_sequence_of_transitions_sees_each_earlier_change() -> None:
+    graph = chain("a", "b")
+    token = run(graph, "a")
+    steps = [
+        lambda v: core.succeed(v, "a", token, at=T),
+        lambda v: core.succeed(v, "a", token, at=T),  # a duplicate: stale, recorded
+        lambda v: core.run_ready(v, ["b"], at=T),
+    ]
+    out = do(graph, core.sequence(graph, steps, at=T))
+    assert graph.node("a").status is Status.SUCCEEDED
+    assert graph.node("b").status is Status.RUNNING
+    assert [e.type for e in out.events] == ["succeed", "stale-result", "run"]

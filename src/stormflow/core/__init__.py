@@ -23,6 +23,7 @@ from .model import (
     Target,
     UnknownNode,
 )
+from .overlay import Overlay, sequence
 from .patch import apply_patch, current_config, diff, merge_edit
 from .procedural import fail, is_runnable, run, run_ready, runnable, started, succeed
 from .statuses import ALLOWED, BAD, FINAL, READY, RETRYABLE, START, Action, Status, is_allowed
@@ -45,6 +46,7 @@ __all__ = [
     "Node",
     "NotRunnable",
     "Outcome",
+    "Overlay",
     "Snapshot",
     "Status",
     "StatusChange",
@@ -68,6 +70,7 @@ __all__ = [
     "run",
     "run_ready",
     "runnable",
+    "sequence",
     "skip",
     "started",
     "succeed",

@@ -19,6 +19,10 @@ from .statuses import START, Status
 class GraphView(Protocol):
     def node(self, name: str) -> Node: ...
 
+    def status(self, name: str) -> Status:
+        """The node's status alone: readiness checks need no more than this."""
+        ...
+
     def has(self, name: str) -> bool: ...
 
     def upstream(self, name: str) -> Sequence[str]: ...
@@ -82,6 +86,9 @@ class Graph:
     # -- GraphView -------------------------------------------------------
     def node(self, name: str) -> Node:
         return self.nodes[name]
+
+    def status(self, name: str) -> Status:
+        return self.nodes[name].status
 
     def has(self, name: str) -> bool:
         return name in self.nodes

@@ -17,10 +17,8 @@ def violations(graph: GraphView, names: Iterable[str]) -> list[tuple[str, str]]:
     """(node, upstream) pairs breaking the rule: a started node with an upstream not ready."""
     found: list[tuple[str, str]] = []
     for name in names:
-        if graph.node(name).status in STARTED:
-            found.extend(
-                (name, up) for up in graph.upstream(name) if graph.node(up).status not in READY
-            )
+        if graph.status(name) in STARTED:
+            found.extend((name, up) for up in graph.upstream(name) if graph.status(up) not in READY)
     return found
 
 

@@ -178,6 +178,19 @@ class Outcome:
         self.check |= other.check
         return self
 
+    def absorb(self, later: Outcome) -> Outcome:
+        """Append an outcome computed *after* this one was applied (see `overlay.sequence`):
+        its node states replace earlier ones, everything else accumulates."""
+        self.nodes.update(later.nodes)
+        self.changes.extend(later.changes)
+        self.snapshots.extend(later.snapshots)
+        self.stop.extend(later.stop)
+        self.start.extend(later.start)
+        self.events.extend(later.events)
+        self.ineligible.extend(later.ineligible)
+        self.check |= later.check
+        return self
+
     @property
     def changed(self) -> list[str]:
         """Names of the nodes whose state this outcome writes, in the order first touched."""

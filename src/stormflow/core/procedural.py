@@ -23,10 +23,9 @@ MAX_RETRY_DELAY = 300.0
 
 def is_runnable(graph: GraphView, name: str) -> bool:
     """open, and every direct upstream node is ready (succeeded or skipped)."""
-    node = graph.node(name)
-    if node.status is not Status.OPEN:
+    if graph.status(name) is not Status.OPEN:
         return False
-    return all(graph.node(up).status in READY for up in graph.upstream(name))
+    return all(graph.status(up) in READY for up in graph.upstream(name))
 
 
 def runnable(graph: GraphView, candidates: Iterable[str]) -> list[str]:

@@ -253,6 +253,9 @@ class StoreView:
         self.prefetch(batch if batch is not None else (name,))
         return self._nodes[name]
 
+    def status(self, name: str) -> Status:
+        return self.node(name).status
+
     def has(self, name: str) -> bool:
         return name in self._adj.names
 
