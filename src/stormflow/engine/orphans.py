@@ -78,10 +78,13 @@ def reap_dead_owners(run_dir: Path, is_dead: Callable[[str], bool]) -> int:
     return killed
 
 
+def owner_dir(run_dir: Path, owner: str) -> Path:
+    return run_dir / "".join(c if c.isalnum() or c in "._-" else "_" for c in owner)
+
+
 def claim_dir(run_dir: Path, owner: str) -> Path:
     """The directory where this owner's executor records its running commands."""
-    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in owner)
-    owner_dir = run_dir / safe
-    owner_dir.mkdir(parents=True, exist_ok=True)
-    (owner_dir / OWNER_FILE).write_text(owner + "\n", encoding="utf-8")
-    return owner_dir
+    path = owner_dir(run_dir, owner)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / OWNER_FILE).write_text(owner + "\n", encoding="utf-8")
+    return path

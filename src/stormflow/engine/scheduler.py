@@ -19,20 +19,24 @@ those are examined.
 from __future__ import annotations
 
 import functools
+import heapq
+import json
 import logging
 import os
 import queue
+import shutil
 import socket
 import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stormflow import core
 from stormflow.core import Outcome, Status
+from stormflow.engine import orphans
 from stormflow.engine.executor import STOPPED, Executor, ExecutorError
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
@@ -63,6 +67,11 @@ def owner_is_dead_here(owner: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def uses_status(node: core.Node) -> bool:
+    """Whether the node's configuration mentions ${status} (computing it reads the workflow)."""
+    return "${status}" in json.dumps(node.current)
 
 
 def job_token(workflow_id: str, token: str) -> str:
@@ -115,12 +124,20 @@ class Scheduler:
         self.owner = owner or new_owner()
         self.clock = clock
         self.results: queue.Queue[JobResult] = queue.Queue()
-        self.executor: Executor = executor or LocalExecutor(self.results.put, slots=slots)
+        self._run_dir = settings.data_dir / "run"
+        if executor is None:
+            pid_dir = orphans.claim_dir(self._run_dir, self.owner)
+            executor = LocalExecutor(self.results.put, slots=slots, pid_dir=pid_dir)
+        self.executor: Executor = executor
         self.stats = Stats()
         self._check: defaultdict[str, set[str]] = defaultdict(set)
         self._kinds: dict[str, dict[str, str]] = {}
         self._names: dict[str, str] = {}
         self._ready_at: dict[tuple[str, str], float] = {}  # (workflow, token) -> ready since
+        # Attempts this scheduler created, claimed directly when due: no polling on the hot
+        # path. Others' attempts (a dead scheduler's, another process's) are found by polling.
+        self._due: list[tuple[float, str, str, str]] = []
+        self._next_poll = 0.0
         self._next_heartbeat = 0.0
         self._next_housekeeping = 0.0
         self._stop = threading.Event()
@@ -169,6 +186,7 @@ class Scheduler:
         while not self.results.empty():  # record what finished while closing
             self._drain_results(None)
         self.store.release_owner(self.owner)
+        shutil.rmtree(orphans.owner_dir(self._run_dir, self.owner), ignore_errors=True)
 
     # -- results ---------------------------------------------------------------------
     def _has_pending_work(self) -> bool:
@@ -179,34 +197,58 @@ class Scheduler:
             first = self.results.get(timeout=wait) if wait else self.results.get_nowait()
         except queue.Empty:
             return False
-        batch = [first]
-        while True:
-            try:
-                batch.append(self.results.get_nowait())
-            except queue.Empty:
-                break
-        for result in batch:
-            self._apply_result(result)
+        by_workflow: defaultdict[str, list[JobResult]] = defaultdict(list)
+        for result in [first, *self._more_results()]:
+            if result.error == STOPPED and result.token in self._shutting_down:
+                continue  # handed back by close(), not a failure of the task
+            by_workflow[result.workflow_id].append(result)
+        for workflow_id, results in by_workflow.items():
+            self._advance(workflow_id, results)
         return True
 
-    def _apply_result(self, r: JobResult) -> None:
-        if r.error == STOPPED and r.token in self._shutting_down:
-            return  # handed back by close(), not a failure of the task
-        token = attempt_token(r.token)
+    def _more_results(self) -> Iterator[JobResult]:
+        while True:
+            try:
+                yield self.results.get_nowait()
+            except queue.Empty:
+                return
+
+    def _advance(self, workflow_id: str, results: list[JobResult]) -> None:
+        """Apply results and run the nodes they made ready: one transaction for the workflow.
+
+        No idempotency key: a duplicate result is not the live attempt's any more, so
+        the core records it as a stale result and changes nothing (spec: Procedural).
+        """
+        candidates = self._check.pop(workflow_id, set())
+        now = self.clock()
 
         def decide(view: core.GraphView) -> Outcome:
-            if r.ok:
-                return core.succeed(view, r.node, token, at=r.ended_at, exit_code=r.exit_code)
-            return core.fail(
-                view, r.node, token, at=r.ended_at, exit_code=r.exit_code, error=r.error
-            )
+            overlay = core.Overlay(view)
+            total = Outcome(action="advance", actor="engine", at=now)
+            for r in results:
+                token = attempt_token(r.token)
+                if r.ok:
+                    out = core.succeed(overlay, r.node, token, at=r.ended_at, exit_code=r.exit_code)
+                else:
+                    out = core.fail(
+                        overlay, r.node, token, at=r.ended_at, exit_code=r.exit_code, error=r.error
+                    )
+                overlay.lay(out)
+                total.absorb(out)
+            ready = core.run_ready(overlay, sorted(candidates | total.check), at=now)
+            total.absorb(ready)
+            total.check = set()  # examined just now
+            return total
 
-        key = f"result:{r.workflow_id}:{token}"
-        applied = self.store.transact(r.workflow_id, decide, idempotency_key=key)
-        self.stats.results += 1
+        try:
+            applied = self.store.transact(workflow_id, decide)
+        except Exception:
+            self._check[workflow_id].update(candidates)  # examine them again next time
+            raise
+        self.stats.results += len(results)
         if applied.outcome is not None:
-            self.stats.stale += applied.outcome.stale
-            self._after(r.workflow_id, applied.outcome)
+            self.stats.stale += sum(e.type == "stale-result" for e in applied.outcome.events)
+            self._after(workflow_id, applied.outcome)
 
     def _after(self, workflow_id: str, outcome: Outcome) -> None:
         """Act on an outcome: stop attempts, remember nodes to examine."""
@@ -215,8 +257,10 @@ class Scheduler:
         if outcome.check:
             self._check[workflow_id].update(outcome.check)
         now = self.clock()
-        for _name, attempt in outcome.start:
-            self._ready_at[(workflow_id, attempt.token)] = max(now, attempt.not_before)
+        for name, attempt in outcome.start:
+            due = max(now, attempt.not_before)
+            self._ready_at[(workflow_id, attempt.token)] = due
+            heapq.heappush(self._due, (attempt.not_before, workflow_id, name, attempt.token))
 
     def apply(self, workflow_id: str, outcome: Outcome) -> None:
         """Hook for in-process callers that transacted an action themselves (e.g. `storm run`)."""
@@ -254,10 +298,17 @@ class Scheduler:
         if free <= 0:
             return False
         now = self.clock()
-        pending = self.store.pending_attempts(now, limit=max(free * 2, self.settings.claim_batch))
         wanted = self.settings.workflows
         sent = 0
-        for item in pending:
+        while self._due and self._due[0][0] <= now and sent < free:
+            _, workflow_id, name, token = heapq.heappop(self._due)
+            if self._send(workflow_id, name, token, now):
+                sent += 1
+        if sent >= free or now < self._next_poll:
+            return sent > 0
+        self._next_poll = now + self.settings.housekeeping_every
+        limit = max((free - sent) * 2, self.settings.claim_batch)
+        for item in self.store.pending_attempts(now, limit=limit):
             if sent >= free:
                 break
             if wanted is not None and item.workflow_id not in wanted:
@@ -287,7 +338,7 @@ class Scheduler:
             kind=self._kind(workflow_id, name),
             node=node,
             token=job_token(workflow_id, token),
-            status=self._status_for_job(workflow_id),
+            status=self._status_for_job(workflow_id) if uses_status(node) else "running",
             log=logfile,
         )
         try:
@@ -347,7 +398,14 @@ class Scheduler:
         return busy
 
     def _recover_dead_owners(self) -> None:
-        """Leases held by a dead scheduler on this host are lost now, not after they expire."""
+        """Leases held by a dead scheduler on this host are lost now, not after they expire.
+
+        Its commands may still run (they have their own process groups): kill them first,
+        so a lost attempt never runs beside its retry.
+        """
+        killed = orphans.reap_dead_owners(self._run_dir, owner_is_dead_here)
+        if killed:
+            log.info("killed %d orphaned command(s) of dead schedulers", killed)
         for owner in self.store.lease_owners():
             if owner != self.owner and owner_is_dead_here(owner):
                 log.info("recovering attempts of dead scheduler %s", owner)
