@@ -37,6 +37,7 @@ CHROMIUM_ARGS = [
 ]
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "docs" / "screenshots"
+ARTIFACTS = REPO / "test-artifacts" / "screenshots"
 
 
 def _missing() -> str | None:
@@ -257,11 +258,12 @@ def page(chromium: Any, tmp_path: Path) -> Iterator[tuple[Any, Console]]:
 
 
 def screenshot(pg: Any, tmp_path: Path, name: str) -> Path:
-    """Save to the test's tmp dir (the artifact) and copy to docs/screenshots for the README."""
-    out = tmp_path / "screenshots" / f"{name}.png"
+    """Save to test-artifacts/screenshots (kept after the run, for CI) and, on demand, to
+    docs/screenshots for the README."""
+    out = ARTIFACTS / f"{name}.png"
     out.parent.mkdir(parents=True, exist_ok=True)
     pg.screenshot(path=str(out))
-    if os.environ.get("STORM_UI_SCREENSHOTS", "0" if CI else "1") == "1":
+    if os.environ.get("STORM_UI_SCREENSHOTS") == "1":  # refresh the README's pictures on demand
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(out, SCREENSHOTS / out.name)
     return out

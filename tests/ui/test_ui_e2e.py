@@ -4,7 +4,7 @@ Composer: open a draft created through the API, fix a validation error with its
 fixer, submit. Monitor: hold and skip from the action bar; select every failed
 chunk with the filter, change their instance type with "update", see them and their
 downstream retried; open a node's history and see the snapshot. Screenshots of
-every view go to the test's tmp dir (and docs/screenshots outside CI).
+every view go to the test's tmp dir (and docs/screenshots with STORM_UI_SCREENSHOTS=1).
 """
 
 from __future__ import annotations
