@@ -54,7 +54,11 @@ def phase_plan(url: str, frames: int) -> dict[str, Any]:
     store = Store(url)
     began = time.perf_counter()
     out["workflow_id"] = store.submit(
-        plan.nodes, plan.edges, name=plan.name, metadata=plan.metadata, actor="bench",
+        plan.nodes,
+        plan.edges,
+        name=plan.name,
+        metadata=plan.metadata,
+        actor="bench",
         at=time.time(),
     )
     out["submit_s"] = time.perf_counter() - began
@@ -204,22 +208,38 @@ def measure(report: Report, backend: str, work: Path, quick: bool, tracemalloc: 
     info("hold one leaf, first call (loads adjacency)", ms(act["hold_cold_s"]))
     hold = median(act["hold_fresh_s"])
     report.check(
-        backend, section, f"hold one leaf, median of {len(act['hold_fresh_s'])}", ms(hold),
-        "< 50 ms", hold < TARGET_ACTION,
+        backend,
+        section,
+        f"hold one leaf, median of {len(act['hold_fresh_s'])}",
+        ms(hold),
+        "< 50 ms",
+        hold < TARGET_ACTION,
     )
     after = median(act["hold_after_s"])
     report.check(
-        backend, section, "hold one leaf after the cascade, median", ms(after), "< 50 ms",
+        backend,
+        section,
+        "hold one leaf after the cascade, median",
+        ms(after),
+        "< 50 ms",
         after < TARGET_ACTION,
     )
     info("setup: every node succeeded (bench fast path)", sec(act["setup_s"]))
     report.check(
-        backend, section, f"retry sim, cascade to {act['cascaded']} nodes", sec(act["cascade_s"]),
-        "< 10 s", act["cascade_s"] < TARGET_CASCADE and act["cascaded"] == frames,
+        backend,
+        section,
+        f"retry sim, cascade to {act['cascaded']} nodes",
+        sec(act["cascade_s"]),
+        "< 10 s",
+        act["cascade_s"] < TARGET_CASCADE and act["cascaded"] == frames,
     )
     report.check(
-        backend, section, "actions process: peak RSS",
-        f"{act['rss_peak_mb']:.0f} MB", "< 500 MB", act["rss_peak_mb"] < TARGET_RSS_MB,
+        backend,
+        section,
+        "actions process: peak RSS",
+        f"{act['rss_peak_mb']:.0f} MB",
+        "< 500 MB",
+        act["rss_peak_mb"] < TARGET_RSS_MB,
     )
     info(
         "  RSS before cascade -> peak after",

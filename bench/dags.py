@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ def fan_out(width: int) -> Dag:
 
 def chain(length: int, prefix: str = "n") -> Dag:
     names = [f"{prefix}{i:04d}" for i in range(length)]
-    return Dag(f"chain of {length}", names, list(zip(names, names[1:], strict=False)))
+    return Dag(f"chain of {length}", names, list(itertools.pairwise(names)))
 
 
 def chains(count: int, length: int) -> Dag:

@@ -76,24 +76,30 @@ def measure(report: Report, backend: str, work: Path, quick: bool) -> None:
     p50 = percentile(total, 50)
     log(f"{backend} latency p50 {p50 * 1000:.1f} ms over {len(total)} hops")
     report.check(
-        backend, section, "success recorded -> process start p50", ms(p50), "< 10 ms",
+        backend,
+        section,
+        "success recorded -> process start p50",
+        ms(p50),
+        "< 10 ms",
         p50 < TARGET_P50,
     )
-    report.info(backend, section, "success recorded -> process start p99", ms(percentile(total, 99)))
     report.info(
-        backend, section, "  of which: success recorded -> claimed, p50",
+        backend, section, "success recorded -> process start p99", ms(percentile(total, 99))
+    )
+    report.info(
+        backend,
+        section,
+        "  of which: success recorded -> claimed, p50",
         ms(percentile(to_claim, 50)),
     )
     report.info(
-        backend, section, "  of which: claimed -> process start, p50",
+        backend,
+        section,
+        "  of which: claimed -> process start, p50",
         ms(percentile(to_start, 50)),
     )
-    report.info(
-        backend, section, "scheduler stats.dispatch_latency p50", ms(percentile(sched, 50))
-    )
-    report.info(
-        backend, section, "scheduler stats.dispatch_latency p99", ms(percentile(sched, 99))
-    )
+    report.info(backend, section, "scheduler stats.dispatch_latency p50", ms(percentile(sched, 50)))
+    report.info(backend, section, "scheduler stats.dispatch_latency p99", ms(percentile(sched, 99)))
     report.info(
         backend, section, "chain wall time", f"{run.seconds:.2f} s ({length / run.seconds:.0f}/s)"
     )
@@ -102,6 +108,8 @@ def measure(report: Report, backend: str, work: Path, quick: bool) -> None:
 def measure_probe(report: Report, work: Path, quick: bool) -> None:
     samples = probe_overhead(work, 10 if quick else 50)
     report.info(
-        "any", "2 dispatch latency", "probe spawn cost (Python thread -> date), p50",
+        "any",
+        "2 dispatch latency",
+        "probe spawn cost (Python thread -> date), p50",
         ms(percentile(samples, 50)),
     )
