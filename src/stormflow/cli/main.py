@@ -13,6 +13,7 @@ from stormflow.cli import (
     scheduler,
     server,
     validate,
+    worker,
 )
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ server.register(app)
 remote_workflows.register(app)
 remote_actions.register(app)
 remote_nodes.register(app)
+worker.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

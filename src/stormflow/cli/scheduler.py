@@ -13,9 +13,10 @@ from typing import Annotated
 
 import typer
 
-from stormflow.cli.common import one_line_errors
+from stormflow.cli.common import fail, one_line_errors
 from stormflow.cli.run import DataDir, Slots
-from stormflow.engine.scheduler import Scheduler, Settings
+from stormflow.engine.executors import make_scheduler
+from stormflow.engine.scheduler import Settings
 from stormflow.paths import data_dir as default_data_dir
 from stormflow.store import Store
 
@@ -25,6 +26,40 @@ DbUrl = Annotated[
         "--db",
         envvar="STORM_DB",
         help="Database URL, e.g. postgresql+psycopg://host/storm (default: SQLite in data dir).",
+    ),
+]
+
+
+ExecutorName = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        envvar="STORM_EXECUTOR",
+        help="local: run here; celery: send to `storm worker`s (docs/deploy.md).",
+    ),
+]
+Broker = Annotated[
+    str | None,
+    typer.Option(
+        "--broker",
+        envvar="STORM_BROKER",
+        help="Celery broker (default redis://127.0.0.1:6379/0; amqp://... for RabbitMQ).",
+    ),
+]
+RedisUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--redis",
+        envvar="STORM_REDIS",
+        help="Redis for results, heartbeats and logs (default: the broker, when it is Redis).",
+    ),
+]
+HeartbeatTtl = Annotated[
+    float,
+    typer.Option(
+        "--heartbeat-ttl",
+        min=0.3,
+        help="Celery: a worker silent this long is lost (at most half the lease).",
     ),
 ]
 
@@ -47,12 +82,27 @@ def scheduler_command(
     lease_seconds: Annotated[
         float, typer.Option("--lease-seconds", min=1.0, help="Lease of a running attempt.")
     ] = 30.0,
+    executor: ExecutorName = "local",
+    broker: Broker = None,
+    redis_url: RedisUrl = None,
+    heartbeat_ttl: HeartbeatTtl = 10.0,
 ) -> None:
     """Run ready nodes of every workflow until stopped (SIGTERM/Ctrl-C: graceful)."""
     store, settings = open_store(data_dir, db)
     settings.lease_seconds = lease_seconds
     settings.heartbeat_every = max(0.5, lease_seconds / 4)
-    scheduler = Scheduler(store, settings, slots=slots)
+    try:
+        scheduler = make_scheduler(
+            store,
+            settings,
+            executor=executor,
+            slots=slots,
+            broker=broker,
+            redis_url=redis_url,
+            heartbeat_ttl=heartbeat_ttl,
+        )
+    except ValueError as exc:
+        fail(str(exc))
     typer.echo(f"scheduler {scheduler.owner} on {store.url.split('@')[-1]}", err=True)
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:

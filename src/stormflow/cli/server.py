@@ -24,7 +24,7 @@ import uvicorn
 from stormflow.api.auth import ensure_token, read_token
 from stormflow.cli.common import fail, one_line_errors
 from stormflow.cli.run import DataDir, Slots
-from stormflow.cli.scheduler import DbUrl, open_store
+from stormflow.cli.scheduler import Broker, DbUrl, ExecutorName, RedisUrl, open_store
 
 
 def register(app: typer.Typer) -> None:
@@ -95,11 +95,14 @@ def server_command(
     token_file: Annotated[
         str | None, typer.Option("--token-file", help="Use this token instead of <data dir>/token.")
     ] = None,
+    executor: ExecutorName = "local",
+    broker: Broker = None,
+    redis_url: RedisUrl = None,
 ) -> None:
     """Serve the HTTP API (and run workflows) until SIGTERM/Ctrl-C."""
     from stormflow.api.app import create_app
     from stormflow.api.embedded import EmbeddedScheduler
-    from stormflow.engine.scheduler import Scheduler
+    from stormflow.engine.executors import make_scheduler
 
     store, settings = open_store(data_dir, db)
     root = settings.data_dir
@@ -110,7 +113,15 @@ def server_command(
             "controls every workflow; the connection is not encrypted (use a TLS proxy)",
             err=True,
         )
-    embedded = None if no_scheduler else EmbeddedScheduler(Scheduler(store, settings, slots=slots))
+    embedded = None
+    if not no_scheduler:
+        try:
+            scheduler = make_scheduler(
+                store, settings, executor=executor, slots=slots, broker=broker, redis_url=redis_url
+            )
+        except ValueError as exc:
+            fail(str(exc))
+        embedded = EmbeddedScheduler(scheduler)
     app = create_app(store, data_dir=root, token=token, scheduler=embedded)
     url = local_url(host, port)
     info = root / "server.json"

@@ -31,6 +31,8 @@ class Job:
     min_seconds: float | None = None  # finishing sooner than this is a failure
     max_seconds: float | None = None  # running longer is a failure: the process group is killed
     email: EmailSpec | None = None  # for kind "email"
+    # Where a distributed executor sends it (the node's instance_type); None: the default queue.
+    queue: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,3 +49,5 @@ class JobResult:
     error: str | None
     started_at: float  # time.time() when the attempt started
     ended_at: float
+    # The worker vanished (machine gone, heartbeat lapsed): retried at once without using retries.
+    lost: bool = False

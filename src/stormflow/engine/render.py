@@ -98,4 +98,6 @@ def render_job(
         min_seconds=_seconds(config.get("min_seconds")),
         max_seconds=_seconds(config.get("max_seconds")),
         email=email,
+        # "Switch these frames to a bigger machine" = a new instance_type = another queue.
+        queue=str(config["instance_type"]) if config.get("instance_type") else None,
     )

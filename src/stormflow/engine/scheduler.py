@@ -231,7 +231,13 @@ class Scheduler:
                     out = core.succeed(overlay, r.node, token, at=r.ended_at, exit_code=r.exit_code)
                 else:
                     out = core.fail(
-                        overlay, r.node, token, at=r.ended_at, exit_code=r.exit_code, error=r.error
+                        overlay,
+                        r.node,
+                        token,
+                        at=r.ended_at,
+                        exit_code=r.exit_code,
+                        error=r.error,
+                        lost=r.lost,  # a remote worker vanished: retried at once (celery executor)
                     )
                 overlay.lay(out)
                 total.absorb(out)
