@@ -27,7 +27,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-tracemalloc", action="store_true", help="skip the traced repeat of the cascade"
     )
+    parser.add_argument(
+        "--celery", action="store_true", help="only Storm over Celery vs local vs plain Celery"
+    )
     args = parser.parse_args(argv)
+    if args.celery:
+        from . import celery_bench
+
+        report = Report()
+        with scratch_dir() as work:
+            celery_bench.measure(report, work, args.quick)
+        print(report.table(), flush=True)
+        return 0
     repeats = args.repeats or (1 if args.quick else 3)
 
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
