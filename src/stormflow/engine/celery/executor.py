@@ -22,7 +22,6 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +39,6 @@ log = logging.getLogger(__name__)
 
 WORKER_LOST = "worker lost"
 _CHUNK = 500  # tokens per Redis round trip in the monitor
-
-
-@dataclass
-class _Sent:
-    job: Job
-    sent_at: float
-    worker: str | None = None  # set once a heartbeat was seen
 
 
 class CeleryExecutor:
@@ -77,7 +69,7 @@ class CeleryExecutor:
         self._results_key = keys.results(self.owner)
         self._local = LocalExecutor(on_result, slots=slots, email_sender=email_sender)
         self._lock = threading.Lock()
-        self._sent: dict[str, _Sent] = {}
+        self._sent: dict[str, Job] = {}  # token -> job: sent, not reported yet
         self._closed = threading.Event()  # no more submits
         self._finished = threading.Event()  # the threads end
         self._keep_owner_alive()
@@ -103,7 +95,7 @@ class CeleryExecutor:
                 raise ExecutorError(f"attempt {job.token} of {job.node} was already sent")
             if len(self._sent) + len(self._local.running()) >= self._slots:
                 raise NoFreeSlot(f"cannot run {job.workflow_id}/{job.node}: all slots are busy")
-            self._sent[job.token] = _Sent(job, time.time())
+            self._sent[job.token] = job
         message = job_to_wire(job, owner=self.owner, heartbeat_ttl=self._ttl)
         try:
             # The token is the task id: a redelivered or duplicated message carries it too.
@@ -173,11 +165,10 @@ class CeleryExecutor:
     def _report(self, token: str, *, ok: bool, error: str | None, lost: bool = False) -> None:
         """A result made here (stopped before it ran, worker lost): exactly once per token."""
         with self._lock:
-            sent = self._sent.pop(token, None)
-        if sent is None:
+            job = self._sent.pop(token, None)
+        if job is None:
             return
         now = time.time()
-        job = sent.job
         result = JobResult(job.workflow_id, job.node, token, ok, None, error, now, now, lost=lost)
         self._deliver(result)
 
@@ -209,8 +200,8 @@ class CeleryExecutor:
         with self._lock:
             sent = self._sent.get(token)
         if data["type"] == "log":
-            if sent is not None and sent.job.log_path:
-                _append(Path(sent.job.log_path), base64.b64decode(data["data"]))
+            if sent is not None and sent.log_path:
+                _append(Path(sent.log_path), base64.b64decode(data["data"]))
             return
         result = result_from_wire(data)
         with self._lock:
