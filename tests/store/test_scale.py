@@ -57,9 +57,12 @@ def test_fan_out_cascade(store: Store) -> None:
     clock = time.perf_counter()
     applied = store.transact(wf, lambda v: core.retry(v, ["root"], at=6.0, actor="ann"))
     timings["retry root (cascade)"] = time.perf_counter() - clock
-    assert len(applied.response["cascaded"]) == FAN
+    assert applied.response["counts"]["cascaded"] == FAN
+    assert len(applied.response["cascaded"]) == 1000 and applied.response["truncated"]
+    assert applied.outcome is not None and len(applied.outcome.cascaded) == FAN
     assert store.counts(wf) == {Status.OPEN: FAN + 1}
     assert store.runnable_nodes(wf) == ["root"]
+    assert store.status(wf) == "running" and store.workflows_with_work() == [wf]
     [snap] = store.snapshots(wf, "c12345")
     assert (snap.why, snap.caused_by, snap.status) == ("cascade", "root", Status.SUCCEEDED)
     assert [(a.token, a.result) for a in snap.attempts] == [("c12345#1", "succeeded")]

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Exists, func, select, update
 
 from stormflow.core import Node, Status, started
 
 from .db import Database, chunks
 from .persist import persist
-from .queries import runnable_query
+from .queries import has_runnable
 from .records import LimitRow, PendingAttempt
 from .schema import attempts, limit_usage, limits, nodes, workflows
 from .view import StoreView
@@ -212,18 +212,28 @@ class Leases(Database):
             return [LimitRow(n, c, u) for n, c, u in conn.execute(query)]
 
     def workflows_with_work(self) -> list[str]:
-        """Non-archived workflows with a running node or a node that may run now."""
-        running = select(1).where(
-            nodes.c.workflow_id == workflows.c.id, nodes.c.status == Status.RUNNING.value
-        )
-        runnable = runnable_query(workflows.c.id)
-        query = (
-            select(workflows.c.id)
-            .where(
-                workflows.c.archived.is_(False),
-                running.exists() | runnable.exists(),
+        """Non-archived workflows with a running node or a node that may run now.
+
+        Candidates (a running or open node: index probes) are found in SQL; whether an
+        open node of a candidate without running nodes may run is answered per workflow
+        by `has_runnable` (open roots first, then the first runnable node found).
+        """
+
+        def has(status: Status) -> Exists:
+            return (
+                select(1)
+                .where(nodes.c.workflow_id == workflows.c.id, nodes.c.status == status.value)
+                .exists()
             )
+
+        query = (
+            select(workflows.c.id, has(Status.RUNNING))
+            .where(workflows.c.archived.is_(False), has(Status.RUNNING) | has(Status.OPEN))
             .order_by(workflows.c.created_at, workflows.c.id)
         )
         with self.read() as conn:
-            return list(conn.execute(query).scalars())
+            return [
+                wf
+                for wf, running in conn.execute(query).all()
+                if running or has_runnable(conn, wf, self.adjacency(conn, wf).roots)
+            ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Protocol
 
 from stormflow.core import Attempt, Outcome, Status
@@ -105,20 +106,39 @@ class LimitRow:
     used: int
 
 
-def summarize(outcome: Outcome) -> dict[str, Any]:
-    """The default answer to an action: what changed, what cascaded, what was refused and why."""
-    return {
+#: Longest list `summarize` returns; the counts are always complete.
+SUMMARY_LIMIT = 1000
+
+
+def summarize(outcome: Outcome, limit: int = SUMMARY_LIMIT) -> dict[str, Any]:
+    """The default answer to an action: what changed, what cascaded, what was refused and why.
+
+    Each list holds at most `limit` items (the first ones, in order): a cascade over
+    100,000 nodes answers with 1,000 names and the counts. `counts` has every list's full
+    length and `truncated` says whether any was cut.
+    """
+    cascaded = (c.node for c in outcome.changes if c.why == "cascade")
+    answer: dict[str, Any] = {
         "action": outcome.action,
-        "changed": outcome.changed,
-        "cascaded": outcome.cascaded,
+        "changed": list(islice(outcome.nodes, limit)),
+        "cascaded": list(islice(cascaded, limit)),
         "ineligible": [
             {"node": i.node, "status": i.status.value, "reason": i.reason}
-            for i in outcome.ineligible
+            for i in islice(outcome.ineligible, limit)
         ],
         "changes": [
             {"node": c.node, "old": c.old.value, "new": c.new.value, "why": c.why}
             | ({"caused_by": c.caused_by} if c.caused_by else {})
-            for c in outcome.changes
+            for c in islice(outcome.changes, limit)
         ],
         "stale": outcome.stale,
     }
+    counts = {
+        "changed": len(outcome.nodes),
+        "cascaded": sum(1 for c in outcome.changes if c.why == "cascade"),
+        "ineligible": len(outcome.ineligible),
+        "changes": len(outcome.changes),
+    }
+    answer["counts"] = counts
+    answer["truncated"] = any(n > limit for n in counts.values())
+    return answer

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from stormflow.core import START, Event, GraphView, Outcome, Status
 
+from .bulk import dumps, insert_rows
 from .drafts import Drafts
 from .leases import Leases
 from .persist import append_events, persist
@@ -53,6 +54,21 @@ def check_dag(names: set[str], pairs: list[tuple[str, str]]) -> None:
         raise ValueError("the edges form a cycle")
 
 
+_NODE_COLUMNS = (
+    "workflow_id",
+    "name",
+    "kind",
+    "status",
+    "submitted",
+    "base",
+    "patch",
+    "snapshot_count",
+    "attempt_seq",
+    "group",
+    "frames",
+)
+
+
 class Store(Reads, Leases, Drafts):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
@@ -79,7 +95,10 @@ class Store(Reads, Leases, Drafts):
         owner: str | None = None,
         expires_at: float | None = None,
     ) -> str:
-        """Store a planned workflow in one transaction; returns its id."""
+        """Store a planned workflow in one transaction; returns its id.
+
+        Nodes and edges go in with COPY on PostgreSQL, chunked executemany on SQLite.
+        """
         planned = list(nodes)
         pairs = list(dict.fromkeys((u, d) for u, d in edges))
         names = {p.name for p in planned}
@@ -113,34 +132,33 @@ class Store(Reads, Leases, Drafts):
                     last_seq=0,
                 )
             )
-            if planned:
-                conn.execute(
-                    node_table.insert(),
-                    [
-                        {
-                            "workflow_id": workflow_id,
-                            "name": p.name,
-                            "kind": p.kind,
-                            "status": Status(p.status).value,
-                            "submitted": Status(p.status).value,
-                            "base": dict(p.config),
-                            "patch": {},
-                            "snapshot_count": 0,
-                            "attempt_seq": 0,
-                            "group": p.group,
-                            "frames": p.frames,
-                        }
-                        for p in planned
-                    ],
-                )
-            if pairs:
-                conn.execute(
-                    edge_table.insert(),
-                    [
-                        {"workflow_id": workflow_id, "upstream": u, "downstream": d}
-                        for u, d in pairs
-                    ],
-                )
+            insert_rows(
+                conn,
+                node_table,
+                _NODE_COLUMNS,
+                (
+                    (
+                        workflow_id,
+                        p.name,
+                        p.kind,
+                        Status(p.status).value,
+                        Status(p.status).value,
+                        dumps(dict(p.config)),
+                        "{}",
+                        0,
+                        0,
+                        p.group,
+                        p.frames,
+                    )
+                    for p in planned
+                ),
+            )
+            insert_rows(
+                conn,
+                edge_table,
+                ("workflow_id", "upstream", "downstream"),
+                ((workflow_id, u, d) for u, d in pairs),
+            )
             payload = {"name": name, "nodes": len(planned), "edges": len(pairs)}
             first, last = append_events(
                 conn,
