@@ -113,7 +113,7 @@ def _retry_root(store: Any, wf: str) -> tuple[float, int]:
     began = time.perf_counter()
     applied = store.transact(wf, lambda v: core.retry(v, ["sim"], at=time.time(), actor="bench"))
     seconds = time.perf_counter() - began
-    return seconds, len(applied.response["cascaded"])
+    return seconds, int(applied.response["counts"]["cascaded"])
 
 
 def phase_actions(url: str, wf: str, frames: int, tracemalloc_run: bool) -> dict[str, Any]:
