@@ -41,7 +41,7 @@ from stormflow.engine.executor import STOPPED, Executor, ExecutorError
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
-from stormflow.store import Store
+from stormflow.store import Lease, Store
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,10 @@ def owner_is_dead_here(owner: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def _no_summary(_outcome: Outcome) -> dict[str, object]:
+    return {}  # the scheduler reads the outcome itself: skip building the default answer
 
 
 def uses_status(node: core.Node) -> bool:
@@ -221,8 +225,13 @@ class Scheduler:
         """
         candidates = self._check.pop(workflow_id, set())
         now = self.clock()
+        free = self.executor.free_slots()
+        lease = Lease(self.owner, now + self.settings.lease_seconds)
+        claimed: list[tuple[str, str]] = []  # (node, log file) started in this transaction
 
         def decide(view: core.GraphView) -> Outcome:
+            lease.tokens.clear()
+            claimed.clear()
             overlay = core.Overlay(view)
             total = Outcome(action="advance", actor="engine", at=now)
             for r in results:
@@ -242,22 +251,46 @@ class Scheduler:
                 overlay.lay(out)
                 total.absorb(out)
             ready = core.run_ready(overlay, sorted(candidates | total.check), at=now)
+            overlay.lay(ready)
             total.absorb(ready)
             total.check = set()  # examined just now
+            # Claim what is due in the same transaction, as far as slots allow: no
+            # transaction of its own per dispatch. Nodes holding named limits take the
+            # `claim` path, which counts their usage.
+            for name, attempt in list(total.start):
+                if len(claimed) >= free or attempt.not_before > now:
+                    continue
+                if overlay.node(name).current.get("limits"):
+                    continue
+                logfile = str(log_path(self.settings.data_dir, workflow_id, attempt.token))
+                out = core.started(
+                    overlay, name, attempt.token, at=now, worker=self.owner, log=logfile
+                )
+                overlay.lay(out)
+                total.absorb(out)
+                lease.tokens.append(attempt.token)
+                claimed.append((name, logfile))
             return total
 
         try:
-            applied = self.store.transact(workflow_id, decide)
+            applied = self.store.transact(workflow_id, decide, lease=lease, response=_no_summary)
         except Exception:
             self._check[workflow_id].update(candidates)  # examine them again next time
             raise
         self.stats.results += len(results)
-        if applied.outcome is not None:
-            self.stats.stale += sum(e.type == "stale-result" for e in applied.outcome.events)
-            self._after(workflow_id, applied.outcome)
+        if applied.outcome is None:
+            return
+        self.stats.stale += sum(e.type == "stale-result" for e in applied.outcome.events)
+        self._after(workflow_id, applied.outcome, leased=set(lease.tokens))
+        for name, logfile in claimed:
+            node = applied.outcome.nodes[name]
+            token = node.attempts[-1].token
+            self._submit(workflow_id, node, token, logfile)
 
-    def _after(self, workflow_id: str, outcome: Outcome) -> None:
-        """Act on an outcome: stop attempts, remember nodes to examine."""
+    def _after(
+        self, workflow_id: str, outcome: Outcome, leased: frozenset[str] | set[str] = frozenset()
+    ) -> None:
+        """Act on an outcome: stop attempts, remember nodes to examine and attempts to send."""
         for _node, token in outcome.stop:
             self.executor.stop(job_token(workflow_id, token))
         if outcome.check:
@@ -266,6 +299,8 @@ class Scheduler:
         for name, attempt in outcome.start:
             due = max(now, attempt.not_before)
             self._ready_at[(workflow_id, attempt.token)] = due
+            if attempt.token in leased:
+                continue  # claimed in the outcome's own transaction
             heapq.heappush(self._due, (attempt.not_before, workflow_id, name, attempt.token))
 
     def apply(self, workflow_id: str, outcome: Outcome) -> None:
@@ -337,6 +372,11 @@ class Scheduler:
         )
         if node is None:
             return False
+        return self._submit(workflow_id, node, token, logfile)
+
+    def _submit(self, workflow_id: str, node: core.Node, token: str, logfile: str) -> bool:
+        """Hand a claimed attempt to the executor."""
+        name = node.name
         job = render_job(
             data_dir=self.settings.data_dir,
             workflow_id=workflow_id,

@@ -8,6 +8,7 @@ operations live beside it. See `store.py`, `view.py`, `persist.py`, `leases.py`.
 from __future__ import annotations
 
 from .drafts import DraftRow, UnknownDraft
+from .leases import Lease
 from .records import (
     Applied,
     EventRow,
@@ -27,6 +28,7 @@ __all__ = [
     "Applied",
     "DraftRow",
     "EventRow",
+    "Lease",
     "LimitRow",
     "NodeRow",
     "PendingAttempt",

@@ -13,7 +13,7 @@ from stormflow.core import START, Event, GraphView, Outcome, Status
 
 from .bulk import dumps, insert_rows
 from .drafts import Drafts
-from .leases import Leases
+from .leases import Lease, Leases, take_leases
 from .persist import append_events, persist
 from .reads import Reads
 from .records import Applied, PlannedNodeLike, summarize
@@ -188,11 +188,14 @@ class Store(Reads, Leases, Drafts):
         idempotency_key: str | None = None,
         correlation: str | None = None,
         response: Callable[[Outcome], dict[str, Any]] | None = None,
+        lease: Lease | None = None,
     ) -> Applied:
         """Run `fn` on a view of the workflow and persist its outcome, in one locked transaction.
 
         If `fn` raises, nothing is written. A repeated idempotency key returns the
-        first answer (replayed=True) and changes nothing.
+        first answer (replayed=True) and changes nothing. `lease`: attempts that `fn`
+        started (it fills `lease.tokens`) are leased to `lease.owner` in the same
+        transaction — the scheduler's claim without a transaction of its own.
         """
         with self.on_workflow(workflow_id) as (conn, last_seq):
             if idempotency_key is not None:
@@ -211,6 +214,8 @@ class Store(Reads, Leases, Drafts):
                 correlation=correlation,
                 idempotency_key=idempotency_key,
             )
+            if lease is not None and lease.tokens:
+                take_leases(conn, workflow_id, lease)
             answer = response(outcome) if response is not None else summarize(outcome)
             if idempotency_key is not None:
                 conn.execute(
