@@ -92,7 +92,7 @@ def resume_command(
 
 
 def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, quiet: bool) -> None:
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # paths stay whole when piped
     console.print(f"workflow [bold]{workflow_id}[/] (data: {root})")
     scheduler = Scheduler(store, Settings(data_dir=root, workflows={workflow_id}), slots=slots)
     started = time.time()
