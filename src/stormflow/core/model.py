@@ -168,15 +168,7 @@ class Outcome:
         clash = self.nodes.keys() & other.nodes.keys()
         if clash:
             raise ValueError(f"outcomes touch the same nodes: {sorted(clash)[:3]}")
-        self.nodes.update(other.nodes)
-        self.changes.extend(other.changes)
-        self.snapshots.extend(other.snapshots)
-        self.stop.extend(other.stop)
-        self.start.extend(other.start)
-        self.events.extend(other.events)
-        self.ineligible.extend(other.ineligible)
-        self.check |= other.check
-        return self
+        return self.absorb(other)
 
     def absorb(self, later: Outcome) -> Outcome:
         """Append an outcome computed *after* this one was applied (see `overlay.sequence`):
