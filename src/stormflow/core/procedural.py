@@ -23,7 +23,8 @@ MAX_RETRY_DELAY = 300.0
 
 def is_runnable(graph: GraphView, name: str) -> bool:
     """open, and every direct upstream node is ready (succeeded or skipped)."""
-    if graph.status(name) is not Status.OPEN:
+    # The candidate itself is read whole (it is about to run); its upstream by status only.
+    if graph.node(name).status is not Status.OPEN:
         return False
     return all(graph.status(up) in READY for up in graph.upstream(name))
 
