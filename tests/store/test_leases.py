@@ -134,3 +134,16 @@ def test_workflows_with_work(store: Store) -> None:
     store.transact(done, lambda v: core.skip(v, ["a"], at=2.0))
     assert set(store.workflows_with_work()) == {ready, running}
     assert idle and done
+
+
+def test_an_update_that_drops_a_nodes_limits_still_frees_its_slot(store: Store) -> None:
+    """The slot is released by the attempt's end, judged by the config it was claimed with."""
+    store.set_limit("houdini", 1)
+    wf = submit(store, [Planned("sim", config={"limits": ["houdini"]})])
+    _run_all(store, wf, ["sim"])
+    (p,) = store.pending_attempts(now=100.0, limit=10)
+    assert store.claim(wf, "sim", p.token, owner="s", now=5.0, lease_seconds=60)
+    assert store.limits()[0].used == 1
+    store.transact(wf, lambda v: core.update(v, ["sim"], {"limits": None}, at=6.0))
+    assert store.node(wf, "sim").current.get("limits") is None
+    assert store.limits()[0].used == 0

@@ -72,7 +72,7 @@ def persist(
                 for s in outcome.snapshots
             ),
         )
-    ended = _write_attempts(conn, view, outcome)
+    ended = [t for t, name in _write_attempts(conn, view, outcome) if _holds_limits(view, name)]
     for chunk in chunks(ended):
         conn.execute(
             delete(limit_usage).where(
@@ -157,9 +157,15 @@ def _write_nodes(conn: Connection, view: StoreView, outcome: Outcome) -> None:
         )
 
 
-def _write_attempts(conn: Connection, view: StoreView, outcome: Outcome) -> list[str]:
+def _holds_limits(view: StoreView, name: str) -> bool:
+    """Whether the node's attempt may hold limit slots: only a node whose configuration (as
+    it was when the transaction began, i.e. when the attempt was claimed) lists limits."""
+    return bool(view.original(name).current.get("limits"))
+
+
+def _write_attempts(conn: Connection, view: StoreView, outcome: Outcome) -> list[tuple[str, str]]:
     """Insert new attempts, rewrite changed ones, move unchanged ones into their snapshot
-    (one `snapshot` column each); returns the tokens of attempts that ended just now."""
+    (one `snapshot` column each); returns (token, node) of attempts that ended just now."""
     wf = view.workflow_id
     touched = dict.fromkeys([*outcome.nodes, *(s.node for s in outcome.snapshots)])
     before: dict[str, Attempt] = {}
@@ -180,7 +186,7 @@ def _write_attempts(conn: Connection, view: StoreView, outcome: Outcome) -> list
     inserts: list[tuple[Any, ...]] = []
     changed: list[tuple[Any, ...]] = []
     moved: list[tuple[str, int]] = []
-    ended: list[str] = []
+    ended: list[tuple[str, str]] = []
     for token, (name, a, snap_no) in after.items():
         old = before.get(token)
         if old is None:
@@ -190,7 +196,7 @@ def _write_attempts(conn: Connection, view: StoreView, outcome: Outcome) -> list
         elif snap_no is not None:
             moved.append((token, snap_no))
         if a.ended and (old is None or not old.ended):
-            ended.append(token)
+            ended.append((token, name))
     del after, before
     if inserts:
         columns = ("workflow_id", "node", "token", "snapshot", *_ATTEMPT_FIELDS)
