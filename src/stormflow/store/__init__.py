@@ -8,10 +8,10 @@ operations live beside it. See `store.py`, `view.py`, `persist.py`, `leases.py`.
 from __future__ import annotations
 
 from .drafts import DraftRow, UnknownDraft
-from .leases import Lease
 from .records import (
     Applied,
     EventRow,
+    Lease,
     LimitRow,
     NodeRow,
     PendingAttempt,

@@ -10,9 +10,8 @@ workflows cannot both take a limit's last slot.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Exists, func, select, update
+from sqlalchemy import Exists, func, select, update
 
 from stormflow.core import Node, Status, started
 
@@ -29,31 +28,6 @@ def _limit_names(node: Node) -> list[str]:
     if isinstance(wanted, str):
         wanted = [wanted]
     return sorted({str(n) for n in wanted})  # sorted: every claim locks limits in one order
-
-
-@dataclass
-class Lease:
-    """Attempts to lease to `owner` until `until`, inside a `Store.transact`."""
-
-    owner: str
-    until: float
-    tokens: list[str] = field(default_factory=list)
-
-
-def take_leases(conn: Connection, workflow_id: str, lease: Lease) -> None:
-    """Lease live, unleased attempts (named limits are not checked: callers leave nodes that
-    hold limits to `claim`)."""
-    for chunk in chunks(lease.tokens):
-        conn.execute(
-            update(attempts)
-            .where(
-                attempts.c.workflow_id == workflow_id,
-                attempts.c.token.in_(list(chunk)),
-                attempts.c.lease_owner.is_(None),
-                attempts.c.result.is_(None),
-            )
-            .values(lease_owner=lease.owner, lease_expires=lease.until)
-        )
 
 
 class Leases(Database):

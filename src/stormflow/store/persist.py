@@ -19,6 +19,7 @@ from stormflow.core import Attempt, Event, Outcome
 
 from .bulk import dumps, insert_rows, update_rows
 from .db import chunks
+from .records import Lease
 from .schema import attempts, events, limit_usage, nodes, snapshots, workflows
 from .view import StoreView
 
@@ -48,8 +49,13 @@ def persist(
     last_seq: int,
     correlation: str | None = None,
     idempotency_key: str | None = None,
+    lease: Lease | None = None,
 ) -> tuple[int | None, int | None]:
-    """Persist the outcome inside the caller's transaction; returns (first_seq, last_seq)."""
+    """Persist the outcome inside the caller's transaction; returns (first_seq, last_seq).
+
+    `lease`: attempts the outcome started that are leased to the caller at once (new
+    attempts carry the lease in their insert; older ones get one update).
+    """
     wf = view.workflow_id
     _write_nodes(conn, view, outcome)
     if outcome.snapshots:
@@ -72,7 +78,10 @@ def persist(
                 for s in outcome.snapshots
             ),
         )
-    ended = [t for t, name in _write_attempts(conn, view, outcome) if _holds_limits(view, name)]
+    written, inserted = _write_attempts(conn, view, outcome, lease)
+    if lease is not None:
+        _lease_rest(conn, wf, lease, [t for t in lease.tokens if t not in inserted])
+    ended = [t for t, name in written if _holds_limits(view, name)]
     for chunk in chunks(ended):
         conn.execute(
             delete(limit_usage).where(
@@ -163,9 +172,26 @@ def _holds_limits(view: StoreView, name: str) -> bool:
     return bool(view.original(name).current.get("limits"))
 
 
-def _write_attempts(conn: Connection, view: StoreView, outcome: Outcome) -> list[tuple[str, str]]:
+def _lease_rest(conn: Connection, wf: str, lease: Lease, tokens: list[str]) -> None:
+    for chunk in chunks(tokens):
+        conn.execute(
+            update(attempts)
+            .where(
+                attempts.c.workflow_id == wf,
+                attempts.c.token.in_(list(chunk)),
+                attempts.c.lease_owner.is_(None),
+                attempts.c.result.is_(None),
+            )
+            .values(lease_owner=lease.owner, lease_expires=lease.until)
+        )
+
+
+def _write_attempts(
+    conn: Connection, view: StoreView, outcome: Outcome, lease: Lease | None = None
+) -> tuple[list[tuple[str, str]], set[str]]:
     """Insert new attempts, rewrite changed ones, move unchanged ones into their snapshot
-    (one `snapshot` column each); returns (token, node) of attempts that ended just now."""
+    (one `snapshot` column each); returns (token, node) of attempts that ended just now, and
+    the tokens inserted already leased."""
     wf = view.workflow_id
     touched = dict.fromkeys([*outcome.nodes, *(s.node for s in outcome.snapshots)])
     before: dict[str, Attempt] = {}
@@ -187,10 +213,16 @@ def _write_attempts(conn: Connection, view: StoreView, outcome: Outcome) -> list
     changed: list[tuple[Any, ...]] = []
     moved: list[tuple[str, int]] = []
     ended: list[tuple[str, str]] = []
+    leased = set(lease.tokens) if lease is not None else set()
+    owner, until = (lease.owner, lease.until) if lease is not None else (None, None)
     for token, (name, a, snap_no) in after.items():
         old = before.get(token)
         if old is None:
-            inserts.append((wf, name, token, snap_no, *_attempt_values(a)))
+            held = token in leased and not a.ended
+            inserts.append(
+                (wf, name, token, snap_no, *_attempt_values(a))
+                + ((owner, until) if held else (None, None))
+            )
         elif old != a:
             changed.append((token, *_attempt_values(a), snap_no))
         elif snap_no is not None:
@@ -199,14 +231,23 @@ def _write_attempts(conn: Connection, view: StoreView, outcome: Outcome) -> list
             ended.append((token, name))
     del after, before
     if inserts:
-        columns = ("workflow_id", "node", "token", "snapshot", *_ATTEMPT_FIELDS)
+        columns = (
+            "workflow_id",
+            "node",
+            "token",
+            "snapshot",
+            *_ATTEMPT_FIELDS,
+            "lease_owner",
+            "lease_expires",
+        )
         insert_rows(conn, attempts, columns, inserts)
     if changed:
         typed = [(f, _ATTEMPT_TYPES[f]) for f in (*_ATTEMPT_FIELDS, "snapshot")]
         update_rows(conn, attempts, ("token", "text"), wf, typed, changed)
     if moved:
         update_rows(conn, attempts, ("token", "text"), wf, [("snapshot", "int")], moved)
-    return ended
+    inserted = {row[2] for row in inserts if row[-2] is not None}
+    return ended, inserted
 
 
 def append_events(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, Protocol
 
@@ -142,3 +142,13 @@ def summarize(outcome: Outcome, limit: int = SUMMARY_LIMIT) -> dict[str, Any]:
     answer["counts"] = counts
     answer["truncated"] = any(n > limit for n in counts.values())
     return answer
+
+
+@dataclass
+class Lease:
+    """Attempts to lease to `owner` until `until`, inside a `Store.transact` (the function
+    fills `tokens` with the attempts it started)."""
+
+    owner: str
+    until: float
+    tokens: list[str] = field(default_factory=list)

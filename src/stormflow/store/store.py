@@ -13,10 +13,10 @@ from stormflow.core import START, Event, GraphView, Outcome, Status
 
 from .bulk import dumps, insert_rows
 from .drafts import Drafts
-from .leases import Lease, Leases, take_leases
+from .leases import Leases
 from .persist import append_events, persist
 from .reads import Reads
-from .records import Applied, PlannedNodeLike, summarize
+from .records import Applied, Lease, PlannedNodeLike, summarize
 from .schema import edges as edge_table
 from .schema import nodes as node_table
 from .schema import requests, workflows
@@ -213,9 +213,8 @@ class Store(Reads, Leases, Drafts):
                 last_seq=last_seq,
                 correlation=correlation,
                 idempotency_key=idempotency_key,
+                lease=lease,
             )
-            if lease is not None and lease.tokens:
-                take_leases(conn, workflow_id, lease)
             answer = response(outcome) if response is not None else summarize(outcome)
             if idempotency_key is not None:
                 conn.execute(
