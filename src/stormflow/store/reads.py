@@ -279,17 +279,18 @@ class Reads(Database):
             graph.snapshots[row.node].append(snap)
         ev_query = select(events).where(events.c.workflow_id == workflow_id)
         for row in conn.execute(ev_query.order_by(events.c.seq)):
+            ev = _event_row(row)
             graph.events.append(
                 Event(
-                    type=row.type,
-                    node=row.node,
-                    old=Status(row.old) if row.old else None,
-                    new=Status(row.new) if row.new else None,
-                    actor=row.actor,
-                    at=row.at,
-                    why=row.why,
-                    caused_by=row.caused_by,
-                    payload=row.payload,
+                    ev.type,
+                    ev.node,
+                    ev.old,
+                    ev.new,
+                    ev.actor,
+                    ev.at,
+                    ev.why,
+                    ev.caused_by,
+                    ev.payload,
                 )
             )
         return graph
