@@ -4,8 +4,6 @@ either side."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from stormflow import core
@@ -32,12 +30,14 @@ def _fan(store: Store, width: int) -> tuple[str, list[str]]:
     return submit(store, ["root", *kids, "sink"], edges), kids
 
 
-@pytest.fixture(params=["batch", "single"])
-def status_loading(request: pytest.FixtureRequest) -> Iterator[str]:
-    old = view_module.STATUS_LOADING
-    view_module.STATUS_LOADING = request.param
-    yield request.param
-    view_module.STATUS_LOADING = old
+@pytest.fixture(params=["batch", "paged", "single"])
+def status_loading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """ "paged": batch loading, two statuses per page (so most reads cross a page)."""
+    mode = str(request.param)
+    monkeypatch.setattr(view_module, "STATUS_LOADING", "single" if mode == "single" else "batch")
+    if mode == "paged":
+        monkeypatch.setattr(view_module, "STATUS_PAGE", 2)
+    return mode
 
 
 def test_status_agrees_with_node(store: Store, status_loading: str) -> None:

@@ -41,7 +41,7 @@ from stormflow.engine.executor import STOPPED, Executor, ExecutorError
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
-from stormflow.store import Lease, Store
+from stormflow.store import Lease, Store, StoreView
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ class Settings:
     lease_seconds: float = 30.0
     heartbeat_every: float = 5.0
     housekeeping_every: float = 0.5
+    statistics_every: float = 5.0  # PostgreSQL planner statistics (Store.refresh_statistics)
     idle_wait: float = 0.05
     claim_batch: int = 64
     workflows: set[str] | None = None  # only these (None: every workflow in the store)
@@ -138,12 +139,14 @@ class Scheduler:
         self._kinds: dict[str, dict[str, str]] = {}
         self._names: dict[str, str] = {}
         self._ready_at: dict[tuple[str, str], float] = {}  # (workflow, token) -> ready since
-        # Attempts this scheduler created, claimed directly when due: no polling on the hot
-        # path. Others' attempts (a dead scheduler's, another process's) are found by polling.
-        self._due: list[tuple[float, str, str, str]] = []
+        # Attempts this scheduler created, per workflow (heaps of (not before, node, token)),
+        # claimed when due by the workflow's next transaction: no polling on the hot path.
+        # Others' attempts (a dead scheduler's, another process's) are found by polling.
+        self._due: defaultdict[str, list[tuple[float, str, str]]] = defaultdict(list)
         self._next_poll = 0.0
         self._next_heartbeat = 0.0
         self._next_housekeeping = 0.0
+        self._next_statistics = 0.0
         self._stop = threading.Event()
         self._shutting_down: set[str] = set()  # job tokens stopped by close()
         self._recover_dead_owners()
@@ -217,8 +220,9 @@ class Scheduler:
             except queue.Empty:
                 return
 
-    def _advance(self, workflow_id: str, results: list[JobResult]) -> None:
-        """Apply results and run the nodes they made ready: one transaction for the workflow.
+    def _advance(self, workflow_id: str, results: list[JobResult]) -> int:
+        """Apply results, run the nodes they made ready and claim what is due, as far as slots
+        allow: one transaction for the workflow. Returns how many jobs it dispatched.
 
         No idempotency key: a duplicate result is not the live attempt's any more, so
         the core records it as a stale result and changes nothing (spec: Procedural).
@@ -226,12 +230,27 @@ class Scheduler:
         candidates = self._check.pop(workflow_id, set())
         now = self.clock()
         free = self.executor.free_slots()
+        due = self._pop_due(workflow_id, now, free)
+        if not (results or candidates or due):
+            return 0
         lease = Lease(self.owner, now + self.settings.lease_seconds)
         claimed: list[tuple[str, str]] = []  # (node, log file) started in this transaction
+        limited: list[tuple[str, str]] = []  # due, but holding named limits: the claim path
+        handled: set[str] = set()  # due tokens claimed, gone or limited (others: next time)
+
+        def claim(overlay: core.Overlay, total: Outcome, name: str, token: str) -> None:
+            logfile = str(log_path(self.settings.data_dir, workflow_id, token))
+            out = core.started(overlay, name, token, at=now, worker=self.owner, log=logfile)
+            overlay.lay(out)
+            total.absorb(out)
+            lease.tokens.append(token)
+            claimed.append((name, logfile))
 
         def decide(view: core.GraphView) -> Outcome:
             lease.tokens.clear()
             claimed.clear()
+            limited.clear()
+            handled.clear()
             overlay = core.Overlay(view)
             total = Outcome(action="advance", actor="engine", at=now)
             for r in results:
@@ -254,38 +273,66 @@ class Scheduler:
             overlay.lay(ready)
             total.absorb(ready)
             total.check = set()  # examined just now
-            # Claim what is due in the same transaction, as far as slots allow: no
-            # transaction of its own per dispatch. Nodes holding named limits take the
-            # `claim` path, which counts their usage.
+            # Claim what is due in the same transaction: no transaction of its own per
+            # dispatch. Nodes holding named limits take the `claim` path, which counts
+            # their usage.
             for name, attempt in list(total.start):
                 if len(claimed) >= free or attempt.not_before > now:
                     continue
                 if overlay.node(name).current.get("limits"):
                     continue
-                logfile = str(log_path(self.settings.data_dir, workflow_id, attempt.token))
-                out = core.started(
-                    overlay, name, attempt.token, at=now, worker=self.owner, log=logfile
-                )
-                overlay.lay(out)
-                total.absorb(out)
-                lease.tokens.append(attempt.token)
-                claimed.append((name, logfile))
+                claim(overlay, total, name, attempt.token)
+            # Attempts made earlier, still ours to claim: live and leased to no one (the
+            # workflow lock keeps it so until commit).
+            if due and len(claimed) < free:
+                assert isinstance(view, StoreView)
+                unleased = view.unleased([token for _, token in due])
+                for name, token in due:
+                    if len(claimed) >= free:
+                        break
+                    handled.add(token)
+                    if token not in unleased or overlay.node(name).live_token != token:
+                        continue  # gone (stopped, retried) or claimed by another scheduler
+                    if overlay.node(name).current.get("limits"):
+                        limited.append((name, token))
+                    else:
+                        claim(overlay, total, name, token)
             return total
 
         try:
             applied = self.store.transact(workflow_id, decide, lease=lease, response=_no_summary)
         except Exception:
             self._check[workflow_id].update(candidates)  # examine them again next time
+            for name, token in due:
+                heapq.heappush(self._due[workflow_id], (now, name, token))
             raise
         self.stats.results += len(results)
+        for name, token in due:
+            if token not in handled:  # no slot left in this transaction: next time
+                heapq.heappush(self._due[workflow_id], (now, name, token))
         if applied.outcome is None:
-            return
+            return 0
         self.stats.stale += sum(e.type == "stale-result" for e in applied.outcome.events)
         self._after(workflow_id, applied.outcome, leased=set(lease.tokens))
+        sent = 0
         for name, logfile in claimed:
             node = applied.outcome.nodes[name]
             token = node.attempts[-1].token
-            self._submit(workflow_id, node, token, logfile)
+            sent += self._submit(workflow_id, node, token, logfile)
+        for name, token in limited:
+            sent += self._send(workflow_id, name, token, now)
+        return sent
+
+    def _pop_due(self, workflow_id: str, now: float, count: int) -> list[tuple[str, str]]:
+        """Up to `count` of this workflow's attempts that are due by `now`, earliest first."""
+        heap = self._due.get(workflow_id)
+        popped: list[tuple[str, str]] = []
+        while heap and heap[0][0] <= now and len(popped) < count:
+            _, name, token = heapq.heappop(heap)
+            popped.append((name, token))
+        if heap is not None and not heap:
+            del self._due[workflow_id]
+        return popped
 
     def _after(
         self, workflow_id: str, outcome: Outcome, leased: frozenset[str] | set[str] = frozenset()
@@ -301,7 +348,7 @@ class Scheduler:
             self._ready_at[(workflow_id, attempt.token)] = due
             if attempt.token in leased:
                 continue  # claimed in the outcome's own transaction
-            heapq.heappush(self._due, (attempt.not_before, workflow_id, name, attempt.token))
+            heapq.heappush(self._due[workflow_id], (attempt.not_before, name, attempt.token))
 
     def apply(self, workflow_id: str, outcome: Outcome) -> None:
         """Hook for in-process callers that transacted an action themselves (e.g. `storm run`)."""
@@ -311,14 +358,8 @@ class Scheduler:
     def _run_ready(self) -> bool:
         if not self._check:
             return False
-        pending, self._check = self._check, defaultdict(set)
-        for workflow_id, names in pending.items():
-            candidates = sorted(names)
-            now = self.clock()
-            decide = functools.partial(core.run_ready, candidates=candidates, at=now)
-            applied = self.store.transact(workflow_id, decide)
-            if applied.outcome is not None:
-                self._after(workflow_id, applied.outcome)
+        for workflow_id in list(self._check):
+            self._advance(workflow_id, [])  # runs them, and claims as slots allow
         return True
 
     def rescan(self) -> None:
@@ -341,22 +382,26 @@ class Scheduler:
         now = self.clock()
         wanted = self.settings.workflows
         sent = 0
-        while self._due and self._due[0][0] <= now and sent < free:
-            _, workflow_id, name, token = heapq.heappop(self._due)
-            if self._send(workflow_id, name, token, now):
-                sent += 1
-        if sent >= free or now < self._next_poll:
+        # ours first, earliest due first: one claiming transaction per workflow
+        heads = sorted((heap[0][0], wf) for wf, heap in self._due.items() if heap)
+        for head, workflow_id in heads:
+            if head > now or self.executor.free_slots() <= 0:
+                break
+            sent += self._advance(workflow_id, [])
+        free = self.executor.free_slots()
+        if free <= 0 or now < self._next_poll:
             return sent > 0
         self._next_poll = now + self.settings.housekeeping_every
-        limit = max((free - sent) * 2, self.settings.claim_batch)
-        for item in self.store.pending_attempts(now, limit=limit):
-            if sent >= free:
+        polled = 0
+        for item in self.store.pending_attempts(
+            now, limit=max(free * 2, self.settings.claim_batch)
+        ):
+            if polled >= free:
                 break
             if wanted is not None and item.workflow_id not in wanted:
                 continue
-            if self._send(item.workflow_id, item.node, item.token, now):
-                sent += 1
-        return sent > 0
+            polled += self._send(item.workflow_id, item.node, item.token, now)
+        return sent + polled > 0
 
     def _send(self, workflow_id: str, name: str, token: str, now: float) -> bool:
         logfile = str(log_path(self.settings.data_dir, workflow_id, token))
@@ -421,6 +466,9 @@ class Scheduler:
     # -- housekeeping ----------------------------------------------------------------
     def _housekeeping(self, now: float) -> bool:
         busy = False
+        if now >= self._next_statistics:
+            self._next_statistics = now + self.settings.statistics_every
+            self.store.refresh_statistics()
         running = [split_job_token(t) for t in self.executor.running()]
         if running and now >= self._next_heartbeat:
             self._next_heartbeat = now + self.settings.heartbeat_every

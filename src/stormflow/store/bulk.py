@@ -3,23 +3,27 @@
 Rows are plain tuples, produced lazily and sent in chunks, so 100,000 rows never sit in
 memory as 100,000 parameter dicts.
 
-- Inserts: PostgreSQL `COPY ... FROM STDIN` on the transaction's own connection;
-  SQLite one `executemany` per chunk.
+- Inserts: PostgreSQL `COPY ... FROM STDIN` on the transaction's own connection (a
+  pipelined executemany below `SMALL` rows); SQLite one `executemany` per chunk.
 - Updates keyed by name: PostgreSQL one `UPDATE ... FROM unnest(arrays)` per chunk (a
   join the planner cannot turn into a per-row scan of a long `= ANY` list, whatever its
   statistics say); SQLite one `executemany` per chunk.
 
-JSON values go in as text (`json.dumps`, what SQLAlchemy's JSON type writes).
+JSON values go in as text (`json.dumps`, what SQLAlchemy's JSON type writes). Statements are
+driver SQL (see `driver`), their text built once per table and column list.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cache
 from itertools import islice
 from typing import Any
 
 from sqlalchemy import Connection, Table
+
+from .driver import driver
 
 #: Rows per statement (SQLite) / per unnest update (PostgreSQL).
 BULK_CHUNK = 5000
@@ -35,8 +39,23 @@ def batched(rows: Iterable[tuple[Any, ...]], size: int) -> Iterator[list[tuple[A
         yield chunk
 
 
-def _quote(conn: Connection, name: str) -> str:
-    return conn.dialect.identifier_preparer.quote(name)
+#: Fewer rows than this go to PostgreSQL as one pipelined executemany rather than COPY,
+#: whose setup costs more round trips than a handful of rows (a task's events, say).
+SMALL = 64
+
+
+@cache
+def _insert_sql(dialect: str, table: str, columns: tuple[str, ...]) -> str:
+    quote = _quote
+    cols = ", ".join(quote(c) for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    return f"INSERT INTO {quote(table)} ({cols}) VALUES ({marks})"
+
+
+@cache
+def _copy_sql(table: str, columns: tuple[str, ...]) -> str:
+    quote = _quote
+    return f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
 
 
 def insert_rows(
@@ -48,23 +67,44 @@ def insert_rows(
     chunk: int = BULK_CHUNK,
 ) -> int:
     """Insert tuples (values in `columns` order, JSON already as text); returns the count."""
-    cols = ", ".join(_quote(conn, c) for c in columns)
-    target = _quote(conn, table.name)
+    db = driver(conn)
+    dialect = conn.dialect.name
     count = 0
-    if conn.dialect.name == "postgresql":
-        dbapi = conn.connection.driver_connection
-        assert dbapi is not None
-        with dbapi.cursor() as cur, cur.copy(f"COPY {target} ({cols}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-        return count
-    marks = ", ".join("?" for _ in columns)
-    sql = f"INSERT INTO {target} ({cols}) VALUES ({marks})"
     for part in batched(rows, chunk):
-        conn.exec_driver_sql(sql, part)
+        if db.postgres and len(part) >= SMALL and not db.pipelined:
+            db.copy(_copy_sql(table.name, tuple(columns)), part)
+        else:
+            db.many(_insert_sql(dialect, table.name, tuple(columns)), part)
         count += len(part)
     return count
+
+
+@cache
+def _update_sql(
+    dialect: str,
+    table: str,
+    key: tuple[str, str],
+    columns: tuple[tuple[str, str], ...],
+    per_row: bool,
+) -> str:
+    quote = _quote
+    key_col, key_type = key
+    target = quote(table)
+    if dialect != "postgresql" or per_row:
+        cast = {"jsonb": "::jsonb"} if dialect == "postgresql" else {}
+        sets = ", ".join(f"{quote(c)} = ?{cast.get(t, '')}" for c, t in columns)
+        return f"UPDATE {target} SET {sets} WHERE workflow_id = ? AND {quote(key_col)} = ?"
+    names = [key_col, *(c for c, _ in columns)]
+    types = [key_type, *("text" if t == "jsonb" else t for _, t in columns)]
+    arrays = ", ".join(f"?::{t}[]" for t in types)
+    sets = ", ".join(
+        f"{quote(c)} = v.{quote(c)}" + ("::jsonb" if t == "jsonb" else "") for c, t in columns
+    )
+    alias = ", ".join(quote(n) for n in names)
+    return (
+        f"UPDATE {target} SET {sets} FROM unnest({arrays}) AS v({alias})"
+        f" WHERE {target}.workflow_id = ? AND {target}.{quote(key_col)} = v.{quote(key_col)}"
+    )
 
 
 def update_rows(
@@ -83,31 +123,22 @@ def update_rows(
     PostgreSQL array element type) to set; each row is (key, *values). JSON values go
     as text with element type `jsonb` (cast from text).
     """
-    key_col, key_type = key
-    target = _quote(conn, table.name)
+    db = driver(conn)
     count = 0
-    if conn.dialect.name == "postgresql":
-        names = [key_col, *(c for c, _ in columns)]
-        types = [key_type, *("text" if t == "jsonb" else t for _, t in columns)]
-        arrays = ", ".join(f"%s::{t}[]" for t in types)
-        sets = ", ".join(
-            f"{_quote(conn, c)} = v.{_quote(conn, c)}" + ("::jsonb" if t == "jsonb" else "")
-            for c, t in columns
-        )
-        alias = ", ".join(_quote(conn, n) for n in names)
-        sql = (
-            f"UPDATE {target} SET {sets} FROM unnest({arrays}) AS v({alias})"
-            f" WHERE {target}.workflow_id = %s AND {target}.{_quote(conn, key_col)}"
-            f" = v.{_quote(conn, key_col)}"
-        )
-        for part in batched(rows, chunk):
-            params = [list(col) for col in zip(*part, strict=True)]
-            conn.exec_driver_sql(sql, (*params, workflow_id))
-            count += len(part)
-        return count
-    sets = ", ".join(f"{_quote(conn, c)} = ?" for c, _ in columns)
-    sql = f"UPDATE {target} SET {sets} WHERE workflow_id = ? AND {_quote(conn, key_col)} = ?"
     for part in batched(rows, chunk):
-        conn.exec_driver_sql(sql, [(*r[1:], workflow_id, r[0]) for r in part])
+        # PostgreSQL: a few rows as pipelined per-row updates (dumping arrays costs more)
+        per_row = not db.postgres or len(part) < SMALL
+        sql = _update_sql(conn.dialect.name, table.name, key, tuple(columns), per_row)
+        if per_row:
+            db.many(sql, [(*r[1:], workflow_id, r[0]) for r in part])
+        else:
+            params = [list(col) for col in zip(*part, strict=True)]
+            db.run(sql, (*params, workflow_id))
         count += len(part)
     return count
+
+
+def _quote(name: str) -> str:
+    """Every identifier quoted (`group` is a keyword); ours are lower case, so a quoted name
+    is the same name on both backends."""
+    return f'"{name}"'

@@ -11,16 +11,18 @@ per 5,000 rows, not 100,000.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from contextlib import nullcontext
 from typing import Any
 
-from sqlalchemy import Connection, delete, update
+from sqlalchemy import Connection
 
 from stormflow.core import Attempt, Event, Outcome
 
-from .bulk import dumps, insert_rows, update_rows
+from .bulk import SMALL, dumps, insert_rows, update_rows
 from .db import chunks
+from .driver import Driver, driver
 from .records import Lease
-from .schema import attempts, events, limit_usage, nodes, snapshots, workflows
+from .schema import attempts, events, nodes, snapshots
 from .view import StoreView
 
 _ATTEMPT_FIELDS = (
@@ -56,6 +58,24 @@ def persist(
     `lease`: attempts the outcome started that are leased to the caller at once (new
     attempts carry the lease in their insert; older ones get one update).
     """
+    db = driver(conn)
+    # PostgreSQL: a small outcome's writes go in one pipeline (one round trip, not one per
+    # statement); COPY, for big ones, cannot run inside a pipeline.
+    small = max(len(outcome.nodes), len(outcome.events), len(outcome.snapshots)) < SMALL
+    with db.pipeline() if small else nullcontext():
+        return _persist(conn, db, view, outcome, last_seq, correlation, idempotency_key, lease)
+
+
+def _persist(
+    conn: Connection,
+    db: Driver,
+    view: StoreView,
+    outcome: Outcome,
+    last_seq: int,
+    correlation: str | None,
+    idempotency_key: str | None,
+    lease: Lease | None,
+) -> tuple[int | None, int | None]:
     wf = view.workflow_id
     _write_nodes(conn, view, outcome)
     if outcome.snapshots:
@@ -80,14 +100,18 @@ def persist(
         )
     written, inserted = _write_attempts(conn, view, outcome, lease)
     if lease is not None:
-        _lease_rest(conn, wf, lease, [t for t in lease.tokens if t not in inserted])
+        rest = [t for t in lease.tokens if t not in inserted]
+        for chunk in chunks(rest):
+            among, names = db.among("token", chunk)
+            db.run(
+                "UPDATE attempts SET lease_owner = ?, lease_expires = ? WHERE workflow_id = ?"
+                f" AND {among} AND lease_owner IS NULL AND result IS NULL",
+                (lease.owner, lease.until, wf, *names),
+            )
     ended = [t for t, name in written if _holds_limits(view, name)]
     for chunk in chunks(ended):
-        conn.execute(
-            delete(limit_usage).where(
-                limit_usage.c.workflow_id == wf, limit_usage.c.token.in_(chunk)
-            )
-        )
+        among, names = db.among("token", chunk)
+        db.run(f"DELETE FROM limit_usage WHERE workflow_id = ? AND {among}", (wf, *names))
     return append_events(
         conn,
         wf,
@@ -170,20 +194,6 @@ def _holds_limits(view: StoreView, name: str) -> bool:
     """Whether the node's attempt may hold limit slots: only a node whose configuration (as
     it was when the transaction began, i.e. when the attempt was claimed) lists limits."""
     return bool(view.original(name).current.get("limits"))
-
-
-def _lease_rest(conn: Connection, wf: str, lease: Lease, tokens: list[str]) -> None:
-    for chunk in chunks(tokens):
-        conn.execute(
-            update(attempts)
-            .where(
-                attempts.c.workflow_id == wf,
-                attempts.c.token.in_(list(chunk)),
-                attempts.c.lease_owner.is_(None),
-                attempts.c.result.is_(None),
-            )
-            .values(lease_owner=lease.owner, lease_expires=lease.until)
-        )
 
 
 def _write_attempts(
@@ -291,7 +301,7 @@ def append_events(
 
     insert_rows(conn, events, _EVENT_COLUMNS, rows())
     last = first + len(items) - 1
-    conn.execute(update(workflows).where(workflows.c.id == workflow_id).values(last_seq=last))
+    driver(conn).run("UPDATE workflows SET last_seq = ? WHERE id = ?", (last, workflow_id))
     return first, last
 
 

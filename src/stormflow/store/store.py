@@ -178,6 +178,7 @@ class Store(Reads, Leases, Drafts):
                         last_seq=last,
                     )
                 )
+        self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)})
         return workflow_id
 
     def transact(

@@ -32,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from stormflow.core import Attempt, Node, Snapshot, Status
 
+from .driver import driver
 from .schema import attempts, edges, nodes, snapshots
 
 CHUNK = 5000
@@ -188,24 +189,6 @@ def _lazy_node(row: Any, runs: Sequence[Attempt]) -> Node:
     )
 
 
-_ATTEMPT_COLUMNS = tuple(
-    attempts.c[name].label(f"a_{name}")
-    for name in (
-        "id",
-        "number",
-        "token",
-        "created_at",
-        "not_before",
-        "started_at",
-        "ended_at",
-        "result",
-        "exit_code",
-        "error",
-        "worker",
-        "log",
-    )
-)
-
 _RUN_COLUMNS = (
     attempts.c.node,
     attempts.c.number,
@@ -248,19 +231,6 @@ def among(
 Batch = tuple[str, str]
 
 
-def _batch_join(
-    batch: Batch, workflow_id: str, name: ColumnElement[str]
-) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
-    """(join condition of `name` to the batch's edge column, the edges filter)."""
-    direction, node = batch
-    this, other = (
-        (edges.c.upstream, edges.c.downstream)
-        if direction == "down"
-        else (edges.c.downstream, edges.c.upstream)
-    )
-    return name == other, (edges.c.workflow_id == workflow_id) & (this == node)
-
-
 def load_nodes(conn: Connection, workflow_id: str, names: Sequence[str]) -> dict[str, Node]:
     """Nodes by name with their current run's attempts.
 
@@ -287,94 +257,131 @@ def load_nodes(conn: Connection, workflow_id: str, names: Sequence[str]) -> dict
     return found
 
 
+# Driver SQL for the per-task path (see `driver`): a node row, then its current run's
+# attempts. JSON columns come as text (jsonb's canonical text on PostgreSQL) for LazyJson.
+def _node_select(pg: bool, alias: str) -> str:
+    cast = "::text" if pg else ""
+    return (
+        f"{alias}.name, {alias}.status, {alias}.submitted, {alias}.base{cast},"
+        f" {alias}.patch{cast}, {alias}.snapshot_count, {alias}.attempt_seq"
+    )
+
+
+_ATTEMPT_SELECT = (
+    "a.number, a.token, a.created_at, a.not_before, a.started_at, a.ended_at,"
+    " a.result, a.exit_code, a.error, a.worker, a.log"
+)
+
+
+def _attempt(r: Sequence[Any], i: int) -> Attempt:
+    """The attempt whose columns (`_ATTEMPT_SELECT`) start at index `i` of a driver row."""
+    return Attempt(
+        number=r[i],
+        token=r[i + 1],
+        created_at=r[i + 2],
+        not_before=r[i + 3],
+        started_at=r[i + 4],
+        ended_at=r[i + 5],
+        result=r[i + 6],
+        exit_code=r[i + 7],
+        error=r[i + 8],
+        worker=r[i + 9],
+        log=r[i + 10],
+    )
+
+
+def _node(r: Sequence[Any], runs: Sequence[Attempt], *, lazy: bool = True) -> Node:
+    """A node from the columns of `_node_select` at the start of a driver row."""
+    return Node(
+        name=r[0],
+        status=Status(r[1]),
+        submitted=Status(r[2]),
+        base=LazyJson(r[3]) if lazy else json.loads(r[3]),
+        patch=_patch(r[4]),
+        attempts=tuple(runs),
+        snapshot_count=r[5],
+        attempt_seq=r[6],
+    )
+
+
+def _one_sql(pg: bool) -> str:
+    return (
+        f"SELECT {_node_select(pg, 'n')}, a.id, {_ATTEMPT_SELECT} FROM nodes n"
+        " LEFT JOIN attempts a ON a.workflow_id = n.workflow_id AND a.node = n.name"
+        " AND a.snapshot IS NULL WHERE n.workflow_id = ? AND n.name = ? ORDER BY a.id"
+    )
+
+
+_ONE_SQL = {pg: _one_sql(pg) for pg in (False, True)}
+
+
+def _edge_sides(batch: Batch) -> tuple[str, str]:
+    """(the batch's own edge column, the column naming its members)."""
+    return ("upstream", "downstream") if batch[0] == "down" else ("downstream", "upstream")
+
+
 def load_batch(
     conn: Connection, workflow_id: str, batch: Batch, skip: Mapping[str, Any]
 ) -> dict[str, Node]:
     """The nodes of an edge batch (a node's children or parents) with their current run's
     attempts, joined through the edges: two queries however large, no name list sent."""
+    db = driver(conn)
+    this, other = _edge_sides(batch)
+    params = (workflow_id, batch[1])
     runs: defaultdict[str, list[Attempt]] = defaultdict(list)
-    on, where = _batch_join(batch, workflow_id, attempts.c.node)
-    att_rows = conn.execute(
-        select(*_RUN_COLUMNS)
-        .select_from(
-            edges.join(
-                attempts,
-                (attempts.c.workflow_id == edges.c.workflow_id)
-                & on
-                & attempts.c.snapshot.is_(None),
-            )
-        )
-        .where(where)
-        .order_by(attempts.c.id)
-    )
-    for row in att_rows:
-        if row.node not in skip:
-            runs[row.node].append(attempt_from_row(row))
-    on, where = _batch_join(batch, workflow_id, nodes.c.name)
-    node_rows = conn.execute(
-        select(*_light_columns(conn))
-        .select_from(edges.join(nodes, (nodes.c.workflow_id == edges.c.workflow_id) & on))
-        .where(where)
-    )
+    for r in db.rows(
+        f"SELECT a.node, {_ATTEMPT_SELECT} FROM edges e JOIN attempts a"
+        f" ON a.workflow_id = e.workflow_id AND a.node = e.{other} AND a.snapshot IS NULL"
+        f" WHERE e.workflow_id = ? AND e.{this} = ? ORDER BY a.id",
+        params,
+    ):
+        if r[0] not in skip:
+            runs[r[0]].append(_attempt(r, 1))
     found: dict[str, Node] = {}
-    for row in node_rows:
-        if row.name not in skip:
-            found[row.name] = _lazy_node(row, runs.pop(row.name, ()))
+    for r in db.rows(
+        f"SELECT {_node_select(db.postgres, 'n')} FROM edges e JOIN nodes n"
+        f" ON n.workflow_id = e.workflow_id AND n.name = e.{other}"
+        f" WHERE e.workflow_id = ? AND e.{this} = ?",
+        params,
+    ):
+        if r[0] not in skip:
+            found[r[0]] = _node(r, runs.pop(r[0], ()))
     return found
 
 
-def load_batch_statuses(conn: Connection, workflow_id: str, batch: Batch) -> dict[str, Status]:
-    """Statuses of an edge batch's nodes that are *not* succeeded (name and status only):
-    every other node of the batch is succeeded. A fan-in whose 500 parents succeeded
-    answers with no rows."""
-    on, where = _batch_join(batch, workflow_id, nodes.c.name)
-    rows = conn.execute(
-        select(nodes.c.name, nodes.c.status)
-        .select_from(edges.join(nodes, (nodes.c.workflow_id == edges.c.workflow_id) & on))
-        .where(where, nodes.c.status != Status.SUCCEEDED.value)
+def load_batch_statuses(
+    conn: Connection, workflow_id: str, batch: Batch, after: str | None, limit: int
+) -> dict[str, Status]:
+    """Statuses of an edge batch's nodes that are *not* succeeded (name and status only),
+    in name order, names above `after`, at most `limit`: every other node of the batch is
+    succeeded. A fan-in whose 500 parents succeeded answers with no rows."""
+    db = driver(conn)
+    this, other = _edge_sides(batch)
+    collate = ' COLLATE "C"' if db.postgres else ""  # code point order, as Python's
+    rows = db.rows(
+        f"SELECT n.name, n.status FROM edges e JOIN nodes n"
+        f" ON n.workflow_id = e.workflow_id AND n.name = e.{other}"
+        f" WHERE e.workflow_id = ? AND e.{this} = ? AND n.status <> 'succeeded'"
+        f" AND n.name{collate} > ? ORDER BY n.name{collate} LIMIT ?",
+        (workflow_id, batch[1], after or "", limit),
     )
     return {name: Status(status) for name, status in rows}
 
 
 def load_status(conn: Connection, workflow_id: str, name: str) -> Status | None:
-    found = conn.execute(
-        select(nodes.c.status).where(nodes.c.workflow_id == workflow_id, nodes.c.name == name)
-    ).scalar_one_or_none()
-    return None if found is None else Status(found)
+    rows = driver(conn).rows(
+        "SELECT status FROM nodes WHERE workflow_id = ? AND name = ?", (workflow_id, name)
+    )
+    return Status(rows[0][0]) if rows else None
 
 
 def _load_one(conn: Connection, workflow_id: str, name: str) -> dict[str, Node]:
-    current_run = (
-        (attempts.c.workflow_id == nodes.c.workflow_id)
-        & (attempts.c.node == nodes.c.name)
-        & attempts.c.snapshot.is_(None)
-    )
-    rows = conn.execute(
-        select(*NODE_COLUMNS, *_ATTEMPT_COLUMNS)
-        .select_from(nodes.outerjoin(attempts, current_run))
-        .where(nodes.c.workflow_id == workflow_id, nodes.c.name == name)
-        .order_by(attempts.c.id)
-    ).all()
+    db = driver(conn)
+    rows = db.rows(_ONE_SQL[db.postgres], (workflow_id, name))
     if not rows:
         return {}
-    runs = [
-        Attempt(
-            number=r.a_number,
-            token=r.a_token,
-            created_at=r.a_created_at,
-            not_before=r.a_not_before,
-            started_at=r.a_started_at,
-            ended_at=r.a_ended_at,
-            result=r.a_result,
-            exit_code=r.a_exit_code,
-            error=r.a_error,
-            worker=r.a_worker,
-            log=r.a_log,
-        )
-        for r in rows
-        if r.a_id is not None
-    ]
-    return {name: node_from_row(rows[0], runs)}
+    runs = [_attempt(r, 8) for r in rows if r[7] is not None]
+    return {name: _node(rows[0], runs, lazy=False)}
 
 
 def load_snapshots(
@@ -416,9 +423,11 @@ def snapshot_from_row(row: Row[Any], runs: Sequence[Attempt]) -> Snapshot:
 
 
 #: How `StoreView.status` answers for a node not loaded yet: "batch" loads the
-#: non-succeeded statuses of the whole edge batch it was listed in (one light query),
-#: "single" loads its status alone.
+#: non-succeeded statuses of the edge batch it was listed in, a page of names at a time
+#: (one light query; the core reads a fan-in's parents in name order and stops at the
+#: first one not ready), "single" loads its status alone.
 STATUS_LOADING = "batch"
+STATUS_PAGE = 32
 
 
 class StoreView:
@@ -429,8 +438,8 @@ class StoreView:
 
     Names the core listed together (a node's children or parents) form an edge
     batch: the first of them it reads loads the whole batch through the edges, and
-    the first status it asks of one loads the batch's statuses (name and status
-    only, and only those not succeeded).
+    the first status it asks of one loads a page of the batch's statuses (name and
+    status only, and only those not succeeded; see `STATUS_LOADING`).
     """
 
     def __init__(self, conn: Connection, workflow_id: str, adjacency: Adjacency) -> None:
@@ -441,7 +450,8 @@ class StoreView:
         self._statuses: dict[str, Status] = {}
         self._batch_of: dict[str, Batch] = {}
         self._loaded: set[Batch] = set()
-        self._status_loaded: set[Batch] = set()
+        # per batch, statuses known for names up to this one (None: all of them)
+        self._status_upto: dict[Batch, str | None] = {}
         self._snapshots: dict[tuple[str, int], Snapshot | None] = {}
 
     # -- GraphView -------------------------------------------------------
@@ -470,9 +480,7 @@ class StoreView:
             raise KeyError(name)
         batch = self._batch_of.get(name)
         if batch is not None and STATUS_LOADING == "batch":
-            if batch not in self._status_loaded:
-                self._status_loaded.add(batch)
-                self._statuses.update(load_batch_statuses(self._conn, self.workflow_id, batch))
+            self._page_statuses(batch, name)
             return self._statuses.get(name, Status.SUCCEEDED)
         status = load_status(self._conn, self.workflow_id, name)
         assert status is not None
@@ -495,6 +503,17 @@ class StoreView:
             self._snapshots[key] = found[0] if found else None
         return self._snapshots[key]
 
+    def _page_statuses(self, batch: Batch, name: str) -> None:
+        """Load the batch's non-succeeded statuses, page by page, until `name` is covered."""
+        upto = self._status_upto
+        while True:
+            last = upto.get(batch, "")
+            if last is None or (last and name <= last):
+                return
+            page = load_batch_statuses(self._conn, self.workflow_id, batch, last, STATUS_PAGE)
+            self._statuses.update(page)
+            upto[batch] = max(page) if len(page) >= STATUS_PAGE else None
+
     # -- for the store ---------------------------------------------------
     def prefetch(self, names: Iterable[str]) -> None:
         missing = [n for n in dict.fromkeys(names) if n not in self._nodes]
@@ -511,3 +530,14 @@ class StoreView:
                 if n not in batch_of:
                     batch_of[n] = batch
         return names
+
+    def unleased(self, tokens: Sequence[str]) -> set[str]:
+        """Those of these attempts still owed a result that no one holds a lease on."""
+        db = driver(self._conn)
+        among, params = db.among("token", tokens)
+        rows = db.rows(
+            f"SELECT token FROM attempts WHERE workflow_id = ? AND {among}"
+            " AND lease_owner IS NULL AND result IS NULL",
+            (self.workflow_id, *params),
+        )
+        return {token for (token,) in rows}
