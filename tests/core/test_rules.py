@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytest
 
 from stormflow import core
-from stormflow.core import Graph, Node, Snapshot, Status, WorkflowStatus
+from stormflow.core import READY, Graph, Node, Snapshot, Status, WorkflowStatus
 
 from .helpers import T, chain, do, drive, run, succeed
 
@@ -502,6 +502,11 @@ class CountingView:
 
     def downstream(self, name: str) -> Sequence[str]:
         return self.graph.downstream(name)
+
+    def unready_upstream(self, name: str) -> Iterator[str]:
+        for up in self.graph.upstream(name):
+            if self.status(up) not in READY:
+                yield up
 
     def snapshot(self, name: str, number: int) -> Snapshot | None:
         return self.graph.snapshot(name, number)

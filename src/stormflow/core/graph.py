@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from .model import Event, Node, Outcome, Snapshot
-from .statuses import START, Status
+from .statuses import READY, START, Status
 
 
 class GraphView(Protocol):
@@ -28,6 +28,12 @@ class GraphView(Protocol):
     def upstream(self, name: str) -> Sequence[str]: ...
 
     def downstream(self, name: str) -> Sequence[str]: ...
+
+    def unready_upstream(self, name: str) -> Iterator[str]:
+        """The node's upstream nodes that are not ready (succeeded or skipped), lazily: a
+        readiness check stops at the first, and a store can find it without reading every
+        status of a fan-in (a comp waiting for 10,000 chunks)."""
+        ...
 
     def snapshot(self, name: str, number: int) -> Snapshot | None: ...
 
@@ -98,6 +104,10 @@ class Graph:
 
     def downstream(self, name: str) -> Sequence[str]:
         return self._down[name]
+
+    def unready_upstream(self, name: str) -> Iterator[str]:
+        nodes = self.nodes
+        return (up for up in self._up[name] if nodes[up].status not in READY)
 
     def snapshot(self, name: str, number: int) -> Snapshot | None:
         snaps = self.snapshots.get(name, [])

@@ -8,11 +8,11 @@ so far on top of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from .graph import GraphView
 from .model import Node, Outcome, Snapshot
-from .statuses import Status
+from .statuses import READY, Status
 
 Step = Callable[[GraphView], Outcome]
 
@@ -39,6 +39,25 @@ class Overlay:
 
     def downstream(self, name: str) -> Sequence[str]:
         return self.base.downstream(name)
+
+    def unready_upstream(self, name: str) -> Iterator[str]:
+        mine = self.nodes
+        for up in self.base.unready_upstream(name):
+            node = mine.get(up)
+            if node is None or node.status not in READY:
+                yield up
+        if not mine:
+            return
+        # parents this overlay made not ready, which the base has ready
+        ups = self.base.upstream(name)
+        if len(mine) < len(ups):
+            members = set(ups)
+            changed = [n for n in mine if n in members]
+        else:
+            changed = [up for up in ups if up in mine]
+        for up in changed:
+            if mine[up].status not in READY and self.base.status(up) in READY:
+                yield up
 
     def snapshot(self, name: str, number: int) -> Snapshot | None:
         return self.snapshots.get((name, number)) or self.base.snapshot(name, number)

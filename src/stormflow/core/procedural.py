@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from .graph import GraphView
 from .model import Attempt, AttemptResult, Event, Node, NotRunnable, Outcome, StatusChange
-from .statuses import READY, Status
+from .statuses import Status
 
 #: Backoff before automatic retry n (1-based): base * 2**(n-1), capped.
 DEFAULT_RETRY_DELAY = 2.0
@@ -26,7 +26,7 @@ def is_runnable(graph: GraphView, name: str) -> bool:
     # The candidate itself is read whole (it is about to run); its upstream by status only.
     if graph.node(name).status is not Status.OPEN:
         return False
-    return all(graph.status(up) in READY for up in graph.upstream(name))
+    return next(graph.unready_upstream(name), None) is None
 
 
 def runnable(graph: GraphView, candidates: Iterable[str]) -> list[str]:

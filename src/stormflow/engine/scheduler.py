@@ -247,10 +247,14 @@ class Scheduler:
             claimed.append((name, logfile))
 
         def decide(view: core.GraphView) -> Outcome:
+            assert isinstance(view, StoreView)
             lease.tokens.clear()
             claimed.clear()
             limited.clear()
             handled.clear()
+            # The nodes read whole for sure, in one query (a due node's siblings are not
+            # loaded with it, as they would be through its edge batch)
+            view.prefetch([*(r.node for r in results), *(name for name, _ in due)])
             overlay = core.Overlay(view)
             total = Outcome(action="advance", actor="engine", at=now)
             for r in results:
@@ -285,7 +289,6 @@ class Scheduler:
             # Attempts made earlier, still ours to claim: live and leased to no one (the
             # workflow lock keeps it so until commit).
             if due and len(claimed) < free:
-                assert isinstance(view, StoreView)
                 unleased = view.unleased([token for _, token in due])
                 for name, token in due:
                     if len(claimed) >= free:

@@ -21,18 +21,15 @@ from sqlalchemy import (
     Row,
     Select,
     Text,
-    any_,
-    cast,
     func,
     literal,
     select,
-    type_coerce,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from stormflow.core import Attempt, Node, Snapshot, Status
+from stormflow.core import READY, Attempt, Node, Snapshot, Status
 
-from .driver import driver
+from .driver import Driver, driver
 from .schema import attempts, edges, nodes, snapshots
 
 CHUNK = 5000
@@ -153,66 +150,8 @@ class LazyJson(Mapping[str, Any]):
         return repr(self._get())
 
 
-def _json_text(conn: Connection, column: ColumnElement[Any]) -> ColumnElement[str]:
-    """A JSON column read as its text, undecoded (jsonb's canonical text on PostgreSQL)."""
-    if conn.dialect.name == "postgresql":
-        return cast(column, Text).label(column.key)
-    return type_coerce(column, Text).label(column.key)
-
-
 def _patch(text: str) -> dict[str, Any]:
     return {} if text == "{}" else dict(json.loads(text))
-
-
-def _light_columns(conn: Connection) -> tuple[ColumnElement[Any], ...]:
-    return (
-        nodes.c.name,
-        nodes.c.status,
-        nodes.c.submitted,
-        _json_text(conn, nodes.c.base),
-        _json_text(conn, nodes.c.patch),
-        nodes.c.snapshot_count,
-        nodes.c.attempt_seq,
-    )
-
-
-def _lazy_node(row: Any, runs: Sequence[Attempt]) -> Node:
-    return Node(
-        name=row.name,
-        status=Status(row.status),
-        submitted=Status(row.submitted),
-        base=LazyJson(row.base),
-        patch=_patch(row.patch),
-        attempts=tuple(runs),
-        snapshot_count=row.snapshot_count,
-        attempt_seq=row.attempt_seq,
-    )
-
-
-_RUN_COLUMNS = (
-    attempts.c.node,
-    attempts.c.number,
-    attempts.c.token,
-    attempts.c.created_at,
-    attempts.c.not_before,
-    attempts.c.started_at,
-    attempts.c.ended_at,
-    attempts.c.result,
-    attempts.c.exit_code,
-    attempts.c.error,
-    attempts.c.worker,
-    attempts.c.log,
-)
-
-
-def name_in(
-    conn: Connection, column: ColumnElement[str], names: Sequence[str]
-) -> ColumnElement[bool]:
-    """`column IN names`. On PostgreSQL one array parameter: the planner hashes it, where
-    thousands of separate parameters would be compared one by one against every row."""
-    if conn.dialect.name == "postgresql":
-        return column == any_(literal(list(names), ARRAY(Text)))
-    return column.in_(names)
 
 
 def among(
@@ -231,29 +170,45 @@ def among(
 Batch = tuple[str, str]
 
 
+def _named_rows(
+    db: Driver,
+    workflow_id: str,
+    names: list[str],
+    select: str,
+    table: str,
+    column: str,
+    tail: str = "",
+) -> list[tuple[Any, ...]]:
+    """`SELECT select FROM table x` for the workflow's rows whose `column` is in `names`."""
+    if db.postgres:
+        join = f" JOIN unnest(?::text[]) AS u(name) ON x.{column} = u.name"
+        sql = f"SELECT {select} FROM {table} x{join} WHERE x.workflow_id = ?{tail}"
+        return db.rows(sql, (names, workflow_id))
+    among = f" AND x.{column} IN ({', '.join('?' * len(names))})"
+    sql = f"SELECT {select} FROM {table} x WHERE x.workflow_id = ?{among}{tail}"
+    return db.rows(sql, (workflow_id, *names))
+
+
 def load_nodes(conn: Connection, workflow_id: str, names: Sequence[str]) -> dict[str, Node]:
     """Nodes by name with their current run's attempts.
 
-    One node: one outer-join query (the common case, one round trip). A batch: two
-    queries per chunk of names (see `among`).
+    One node: one outer-join query (the common case, one round trip). More: two queries
+    per chunk of names, on PostgreSQL joined to `unnest(array)` (see `among`).
     """
     if len(names) == 1:
         return _load_one(conn, workflow_id, names[0])
+    db = driver(conn)
     found: dict[str, Node] = {}
     for i in range(0, len(names), CHUNK):
-        chunk = names[i : i + CHUNK]
+        chunk = list(names[i : i + CHUNK])
         runs: defaultdict[str, list[Attempt]] = defaultdict(list)
-        att_query = select(*_RUN_COLUMNS).where(
-            attempts.c.workflow_id == workflow_id, attempts.c.snapshot.is_(None)
-        )
-        att_rows = conn.execute(
-            among(conn, att_query, attempts.c.node, chunk).order_by(attempts.c.id)
-        )
-        for row in att_rows:
-            runs[row.node].append(attempt_from_row(row))
-        node_query = select(*_light_columns(conn)).where(nodes.c.workflow_id == workflow_id)
-        for row in conn.execute(among(conn, node_query, nodes.c.name, chunk)):
-            found[row.name] = _lazy_node(row, runs.get(row.name, ()))
+        select = f"x.node, {_attempt_select('x')}"
+        tail = " AND x.snapshot IS NULL ORDER BY x.id"
+        for r in _named_rows(db, workflow_id, chunk, select, "attempts", "node", tail):
+            runs[r[0]].append(_attempt(r, 1))
+        select = _node_select(db.postgres, "x")
+        for r in _named_rows(db, workflow_id, chunk, select, "nodes", "name"):
+            found[r[0]] = _node(r, runs.get(r[0], ()))
     return found
 
 
@@ -267,10 +222,14 @@ def _node_select(pg: bool, alias: str) -> str:
     )
 
 
-_ATTEMPT_SELECT = (
-    "a.number, a.token, a.created_at, a.not_before, a.started_at, a.ended_at,"
-    " a.result, a.exit_code, a.error, a.worker, a.log"
-)
+def _attempt_select(alias: str) -> str:
+    names = (
+        "number token created_at not_before started_at ended_at result exit_code error worker log"
+    )
+    return ", ".join(f"{alias}.{name}" for name in names.split())
+
+
+_ATTEMPT_SELECT = _attempt_select("a")
 
 
 def _attempt(r: Sequence[Any], i: int) -> Attempt:
@@ -495,6 +454,25 @@ class StoreView:
 
     def downstream(self, name: str) -> Sequence[str]:
         return self._remember(("down", name), self._adj.down.get(name, ()))
+
+    def unready_upstream(self, name: str) -> Iterator[str]:
+        ups = self.upstream(name)
+        if len(ups) < 2 or STATUS_LOADING != "batch":
+            yield from (up for up in ups if self.status(up) not in READY)
+            return
+        # A fan-in: its parents not succeeded, a page at a time in name order (one light
+        # query, not one status read per parent).
+        batch: Batch = ("up", name)
+        last = ""
+        while True:
+            page = load_batch_statuses(self._conn, self.workflow_id, batch, last, STATUS_PAGE)
+            for up, status in page.items():
+                self._statuses.setdefault(up, status)
+                if status not in READY:
+                    yield up
+            if len(page) < STATUS_PAGE:
+                return
+            last = max(page)
 
     def snapshot(self, name: str, number: int) -> Snapshot | None:
         key = (name, number)
