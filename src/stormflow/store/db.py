@@ -11,6 +11,7 @@ serialized and each reads what the previous one committed.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from . import migrate
@@ -43,7 +45,7 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        return _ping_when_idle(create_engine(parsed))
     memory = parsed.database in (None, "", ":memory:")
     engine = create_engine(
         parsed,
@@ -67,6 +69,38 @@ def make_engine(url: str) -> Engine:
     def _begin(conn: Connection) -> None:
         write = conn.get_execution_options().get("storm_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+#: A pooled PostgreSQL connection idle longer than this is pinged before use.
+IDLE_PING = 2.0
+
+
+def _ping_when_idle(engine: Engine) -> Engine:
+    """Ping a pooled connection before use only when it sat idle for a while.
+
+    `pool_pre_ping` costs a round trip on every checkout: on the scheduler's per-task
+    transaction that is one in eight. A connection in steady use has just proved itself;
+    one idle for seconds may have been cut (a server restart) and is pinged, replaced at
+    once if dead (SQLAlchemy's "pessimistic disconnect handling" through the checkout event).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["storm_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("storm_idle_since")
+        if since is None or time.monotonic() - since < IDLE_PING:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise DisconnectionError("the connection did not answer a ping")
 
     return engine
 
@@ -144,7 +178,8 @@ class Database:
         with self.write() as conn:
             db = driver(conn)
             lock = " FOR UPDATE" if db.postgres else ""  # SQLite: BEGIN IMMEDIATE locked already
-            rows = db.rows(f"SELECT last_seq FROM workflows WHERE id = ?{lock}", (workflow_id,))
+            with db.pipeline():  # PostgreSQL: BEGIN and the lock in one round trip
+                rows = db.rows(f"SELECT last_seq FROM workflows WHERE id = ?{lock}", (workflow_id,))
             if not rows:
                 raise UnknownWorkflow(workflow_id)
             yield conn, rows[0][0]

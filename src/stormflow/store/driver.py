@@ -69,7 +69,10 @@ class Driver:
     def run(self, text: str, params: Sequence[Any] = ()) -> None:
         self._raw.execute(self.sql(text), params).close()
 
-    def many(self, text: str, params: Iterable[Sequence[Any]]) -> None:
+    def many(self, text: str, params: Sequence[Sequence[Any]]) -> None:
+        if len(params) == 1:  # the common case on the per-task path: less driver machinery
+            self.run(text, params[0])
+            return
         cur = self._raw.cursor()
         try:
             cur.executemany(self.sql(text), params)
