@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -386,3 +387,189 @@ def test_an_orphaned_attempt_is_reaped_by_a_successor(tmp_path: Path) -> None:
     assert not owner_dir.exists()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_child_env_is_taken_at_submit(
+    executor: LocalExecutor, results: Results, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Set after the executor was made: the child sees os.environ as it is when submitted,
+    # then the job's env on top, then STORM_ATTEMPT (which the job's env cannot override).
+    monkeypatch.setenv("STORM_TEST_LATE", "late")
+    monkeypatch.setenv("STORM_TEST_OVERRIDDEN", "from-os")
+    monkeypatch.delenv("STORM_TEST_GONE", raising=False)
+    out = tmp_path / "env.txt"
+    env = {"STORM_TEST_OVERRIDDEN": "from-job", "STORM_ATTEMPT": "forged", "STORM_TEST_UTF8": "é"}
+    executor.submit(task("a1", f"env > {out}", env=env))
+    assert results.wait("a1").ok
+    lines = set(out.read_text().splitlines())
+    assert {
+        "STORM_TEST_LATE=late",
+        "STORM_TEST_OVERRIDDEN=from-job",
+        "STORM_ATTEMPT=a1",
+        "STORM_TEST_UTF8=é",
+    } <= lines
+    assert not any(line.startswith("STORM_TEST_GONE=") for line in lines)
+
+    monkeypatch.setenv("STORM_TEST_GONE", "back")
+    monkeypatch.delenv("STORM_TEST_LATE")
+    executor.submit(task("a2", f"env > {out}"))  # a snapshot per job, not kept from the first
+    assert results.wait("a2").ok
+    lines = set(out.read_text().splitlines())
+    assert "STORM_TEST_GONE=back" in lines
+    assert "STORM_TEST_OVERRIDDEN=from-os" in lines
+    assert not any(line.startswith("STORM_TEST_LATE=") for line in lines)
+
+
+def test_child_env_without_the_bytes_mapping(monkeypatch: pytest.MonkeyPatch) -> None:
+    # os.environ replaced by a plain dict (no private `_data`): the public route is taken.
+    from stormflow.engine import local
+
+    monkeypatch.setattr(os, "environ", {"PATH": "/bin", "STORM_TEST_É": "é"})
+    assert local._environ() == {b"PATH": b"/bin", "STORM_TEST_É".encode(): "é".encode()}
+
+
+def test_threads_are_at_most_the_slots_and_end_on_close(
+    make_executor: Callable[..., LocalExecutor], results: Results
+) -> None:
+    executor = make_executor(slots=3)
+    before = set(threading.enumerate())
+    for i in range(12):  # kept topped up: every slot busy most of the time
+        wait_until(lambda: executor.free_slots() > 0)
+        executor.submit(task(f"p{i}", ("sleep", "0.05")))
+    for i in range(12):
+        assert results.wait(f"p{i}").ok
+    threads = [t for t in threading.enumerate() if t not in before]
+    assert 1 <= len(threads) <= 3
+    executor.close(0.5)
+    for thread in threads:
+        assert not thread.is_alive()  # close() ends the waiting threads too
+
+
+def test_the_same_thread_runs_jobs_in_sequence() -> None:
+    results = Results()
+    threads: list[threading.Thread] = []
+
+    def on_result(result: JobResult) -> None:  # called from the thread that ran the job
+        threads.append(threading.current_thread())
+        results(result)
+
+    local = LocalExecutor(on_result, slots=4, email_sender=EmailSender(None))
+    try:
+        for i in range(5):
+            local.submit(task(f"s{i}", ("true",)))
+            results.wait(f"s{i}")
+            wait_until(lambda: local.free_slots() == 4)
+            time.sleep(0.02)  # let the thread go back to waiting
+    finally:
+        local.close(0.5)
+    assert len(threads) == 5
+    assert all(thread is threads[0] for thread in threads)
+
+
+def test_idle_threads_exit_and_are_started_again(
+    make_executor: Callable[..., LocalExecutor], results: Results, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stormflow.engine import local
+
+    monkeypatch.setattr(local, "_IDLE_SECONDS", 0.1)
+    executor = make_executor(slots=2)
+    before = set(threading.enumerate())
+    executor.submit(task("a1", ("true",)))
+    assert results.wait("a1").ok
+    wait_until(lambda: not (set(threading.enumerate()) - before))
+    executor.submit(task("a2", ("true",)))
+    assert results.wait("a2").ok
+
+
+def test_jobs_submitted_from_the_callback_when_all_threads_are_busy(tmp_path: Path) -> None:
+    # slots=2, both threads busy: one sleeps, the other is in its callback and submits 20 jobs
+    # one after the other; each waits for that thread and still runs, reported once.
+    seen: list[JobResult] = []
+    done = threading.Event()
+
+    def on_result(result: JobResult) -> None:
+        seen.append(result)
+        if len(seen) <= 20:
+            local.submit(task(f"c{len(seen)}", ("true",)))
+        elif len(seen) == 21:
+            done.set()
+
+    local = LocalExecutor(on_result, slots=2, email_sender=EmailSender(None))
+    try:
+        local.submit(task("long", ("sleep", "30")))
+        local.submit(task("c0", ("true",)))
+        assert done.wait(10)
+        assert [r.token for r in seen] == [f"c{i}" for i in range(21)]
+        assert all(r.ok for r in seen)
+        assert local.running() == ["long"]
+    finally:
+        local.close(0.5)
+    assert seen[-1].token == "long" and seen[-1].error == "stopped"
+
+
+def test_close_from_the_callback(tmp_path: Path) -> None:
+    seen: list[JobResult] = []
+
+    def on_result(result: JobResult) -> None:
+        seen.append(result)
+        if result.token == "a1":
+            local.submit(task("queued", ("true",)))  # the only thread is busy: queued
+            local.close(0.5)  # must not wait for itself
+
+    local = LocalExecutor(on_result, slots=1, email_sender=EmailSender(None))
+    local.submit(task("a1", ("true",)))
+    wait_until(lambda: len(seen) == 2)
+    assert [(r.token, r.error) for r in seen] == [("a1", None), ("queued", "stopped")]
+    assert local.running() == []
+
+
+def test_pid_files_are_kept_per_thread(tmp_path: Path) -> None:
+    from stormflow.engine import orphans
+
+    owner_dir = orphans.claim_dir(tmp_path / "run", "host:1:me")
+    results = Results()
+    local = LocalExecutor(results, slots=1, email_sender=EmailSender(None), pid_dir=owner_dir)
+    try:
+        marker = tmp_path / "pid"
+        local.submit(task("wf/a#1", f"echo $$ > {marker}; exec sleep 30"))
+        (pid,) = read_pids(marker)
+        (pidfile,) = owner_dir.glob("*.pid")
+        assert pidfile.read_text() == f"{pid}\nwf/a#1\n"
+        local.stop("wf/a#1")
+        results.wait("wf/a#1")
+        assert pidfile.read_text() == ""  # emptied once reaped: reap_dir skips it
+
+        shutil.rmtree(owner_dir)  # removed meanwhile (a successor's reap): made anew
+        marker.unlink()
+        local.submit(task("wf/b#1", f"echo $$ > {marker}; exec sleep 30"))
+        (pid,) = read_pids(marker)
+        assert pidfile.read_text() == f"{pid}\nwf/b#1\n"
+        local.stop("wf/b#1")
+        results.wait("wf/b#1")
+    finally:
+        local.close(0.5)
+    assert list(owner_dir.glob("*.pid")) == []  # the thread removed it on the way out
+
+
+def test_log_directory_removed_between_jobs_is_made_again(
+    executor: LocalExecutor, results: Results, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "logs" / "wf" / "a.log"
+    executor.submit(task("a1", ("echo", "one"), log_path=str(log_path)))
+    assert results.wait("a1").ok
+    shutil.rmtree(tmp_path / "logs")
+    executor.submit(task("a2", ("echo", "two"), log_path=str(log_path)))
+    assert results.wait("a2").ok
+    assert "\ntwo\n" in log_path.read_text()
+
+
+def test_log_that_cannot_be_opened(
+    executor: LocalExecutor, results: Results, tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("")
+    executor.submit(task("a1", ("true",), log_path=str(tmp_path / "file" / "a.log")))
+    assert (
+        results.wait("a1").error == f"could not open log {tmp_path / 'file' / 'a.log'}: file exists"
+    )
+    executor.submit(task("a2", ("true",), log_path=str(tmp_path)))
+    assert results.wait("a2").error == f"could not open log {tmp_path}: is a directory"

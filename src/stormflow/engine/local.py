@@ -1,9 +1,15 @@
-"""Runs jobs on this machine: one worker thread per job, each command in its own process group.
+"""Runs jobs on this machine: a pool of worker threads, each command in its own process group.
 
 Process groups matter on a render farm: renderers fork helpers (license checkers, per-frame
 subprocesses), and stopping only the direct child would leave them burning cores. Every command is
 started with start_new_session=True, so its pid is also its group id and one killpg reaches all of
-its descendants that did not deliberately detach.
+its descendants that did not deliberately detach. (On CPython 3.11 that still takes the vfork fast
+path of _posixsubprocess; process_group=0 measured no faster.)
+
+Trivial commands run at thousands per minute, so the per-job path avoids what it can: worker
+threads are started once per slot and reused, the child environment is copied from os.environ's
+bytes, each thread keeps one pid file open (see orphans.PidFile), and directories are only
+created when opening a file in them fails.
 """
 
 from __future__ import annotations
@@ -15,9 +21,9 @@ import signal
 import subprocess
 import threading
 import time
+from collections import deque
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from stormflow.engine import orphans
 from stormflow.engine.email import EmailSender
@@ -27,23 +33,59 @@ from stormflow.engine.jobs import Job, JobResult
 log = logging.getLogger(__name__)
 
 _LABEL_MAX = 120  # keeps a command inside a one-line error even when it is a long script
+_IDLE_SECONDS = 30.0  # a worker thread left without work this long exits (one is started anew)
+_LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC  # what open(path, "ab") uses
+
+
+def _environ() -> dict[bytes, bytes]:
+    """A snapshot of this process's environment, encoded as Popen would encode it.
+
+    Going through os.environ decodes every item in Python code, and Popen encodes them all back.
+    On POSIX its private `_data` is the bytes dict behind it (and behind os.environb), always
+    current: copying it is one C-level call. Should that ever not hold (another platform, a test
+    replacing os.environ by a plain dict), take the public route.
+    """
+    data = getattr(os.environ, "_data", None)
+    if os.name == "posix" and type(data) is dict:
+        return data.copy()
+    return {os.fsencode(k): os.fsencode(v) for k, v in os.environ.items()}
 
 
 class _Attempt:
-    """Mutable state of one running job, shared by its worker, stop() and the timers."""
+    """Mutable state of one job, shared by its worker, stop() and the timers."""
 
-    def __init__(self, job: Job) -> None:
+    __slots__ = ("env", "finished", "job", "lock", "proc", "stop_reason", "timers")
+
+    def __init__(self, job: Job, env: dict[bytes, bytes] | None) -> None:
         self.job = job
+        self.env = env  # the environment when it was submitted (task jobs only)
         self.lock = threading.Lock()
         self.proc: subprocess.Popen[bytes] | None = None  # the command running right now
         self.stop_reason: str | None = None  # set by stop(), close() or the max_seconds timer
         self.finished = False  # once set, the outcome is final and stop() is a no-op
         self.timers: list[threading.Timer] = []
+
+
+class _Worker:
+    """A pool thread; `wake` is held while it waits and released by whoever hands it a job."""
+
+    __slots__ = ("attempt", "pidfile", "thread", "wake")
+
+    def __init__(self, attempt: _Attempt, pidfile: orphans.PidFile | None) -> None:
+        self.attempt: _Attempt | None = attempt
+        self.pidfile = pidfile  # where this thread records the command it runs
+        self.wake = threading.Lock()
+        self.wake.acquire()
         self.thread: threading.Thread | None = None
 
 
 class LocalExecutor:
-    """Executor running jobs as local subprocesses (and email jobs through an EmailSender)."""
+    """Executor running jobs as local subprocesses (and email jobs through an EmailSender).
+
+    Up to `slots` worker threads are started as jobs arrive, reused, and end after idling for
+    _IDLE_SECONDS. A job can find all of them busy only while one is past its job (its slot
+    released, in or near its on_result call): it is queued, and that thread runs it next.
+    """
 
     def __init__(
         self,
@@ -63,18 +105,18 @@ class LocalExecutor:
         self._email_sender = email_sender or EmailSender.from_env()
         # Where running commands are recorded, so a successor can reap them if we die.
         self._pid_dir = pid_dir
-        self._lock = threading.Lock()
-        self._attempts: dict[str, _Attempt] = {}
+        self._lock = threading.Lock()  # guards everything below
+        self._attempts: dict[str, _Attempt] = {}  # submitted, not yet reported
         self._closed = False
+        self._workers: set[_Worker] = set()
+        self._idle: list[_Worker] = []  # waiting for a job; the last one in is woken first
+        self._queued: deque[_Attempt] = deque()  # taken by workers before they go idle
+        self._started = 0  # worker threads ever started, to name them
 
     # -- the Executor interface ----------------------------------------------------------------
 
     def submit(self, job: Job) -> None:
-        attempt = _Attempt(job)
-        thread = threading.Thread(
-            target=self._run, args=(attempt,), name=f"storm-job-{job.node}", daemon=True
-        )
-        attempt.thread = thread
+        attempt = _Attempt(job, _environ() if job.kind == "task" else None)
         with self._lock:
             if self._closed:
                 raise ExecutorError(f"cannot run {job.workflow_id}/{job.node}: executor is closed")
@@ -85,12 +127,19 @@ class LocalExecutor:
                     f"cannot run {job.workflow_id}/{job.node}: all {self._slots} slots are busy"
                 )
             self._attempts[job.token] = attempt
-        try:
-            thread.start()
-        except RuntimeError:  # the OS refused a thread: give the slot back, let the caller know
-            with self._lock:
-                del self._attempts[job.token]
-            raise
+            if self._idle:
+                worker = self._idle.pop()
+                worker.attempt = attempt
+                worker.wake.release()
+            elif len(self._workers) < self._slots:
+                try:
+                    self._start_worker(attempt)
+                except RuntimeError:  # the OS refused a thread: give the slot back
+                    del self._attempts[job.token]
+                    raise
+            else:
+                # Every worker is busy, one of them past its job: it takes this one next.
+                self._queued.append(attempt)
 
     def stop(self, token: str) -> None:
         with self._lock:
@@ -111,13 +160,76 @@ class LocalExecutor:
         with self._lock:
             self._closed = True
             attempts = list(self._attempts.values())
+            for worker in self._idle:  # woken without a job, they exit
+                worker.wake.release()
+            self._idle.clear()
+            threads = [w.thread for w in self._workers if w.thread is not None]
         for attempt in attempts:
             self._terminate(attempt, STOPPED, grace)
         # The margin covers writing footers and an email send that cannot be interrupted.
         deadline = time.monotonic() + grace + 5.0
-        for attempt in attempts:
-            if attempt.thread is not None:
-                attempt.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        current = threading.current_thread()  # close() may be called from an on_result callback
+        for thread in threads:
+            if thread is not current:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+    # -- the worker threads ----------------------------------------------------------------------
+
+    def _start_worker(self, attempt: _Attempt) -> None:
+        """Start a pool thread for `attempt`; called with self._lock held."""
+        pidfile = None if self._pid_dir is None else orphans.PidFile(self._pid_dir)
+        worker = _Worker(attempt, pidfile)
+        self._started += 1
+        worker.thread = threading.Thread(
+            target=self._work, args=(worker,), name=f"storm-worker-{self._started}", daemon=True
+        )
+        worker.thread.start()
+        self._workers.add(worker)
+
+    def _work(self, worker: _Worker) -> None:
+        try:
+            attempt = worker.attempt
+            while attempt is not None:
+                worker.attempt = None
+                try:
+                    self._run(attempt, worker.pidfile)
+                except Exception:  # _run reports its own failures: this would be a bug in it
+                    log.exception("worker failed on %s", attempt.job.token)
+                attempt = self._next(worker)
+        finally:
+            if worker.pidfile is not None:
+                try:
+                    worker.pidfile.close()
+                except OSError as exc:
+                    log.warning("cannot remove %s: %s", worker.pidfile.path, exc)
+            # Normally done by _next already; not if a BaseException ended the thread.
+            with self._lock:
+                self._workers.discard(worker)
+                if worker in self._idle:
+                    self._idle.remove(worker)
+                if self._queued and len(self._workers) < self._slots:
+                    self._start_worker(self._queued[0])
+                    self._queued.popleft()
+
+    def _next(self, worker: _Worker) -> _Attempt | None:
+        """Wait for this worker's next job; None once it has left the pool (and should exit)."""
+        with self._lock:
+            if self._queued:
+                return self._queued.popleft()
+            if self._closed:
+                self._workers.discard(worker)
+                return None
+            self._idle.append(worker)
+        woken = worker.wake.acquire(timeout=_IDLE_SECONDS)
+        with self._lock:
+            if not woken and worker.attempt is not None:
+                # Handed a job just as the wait timed out: consume that release.
+                worker.wake.acquire()
+            if worker.attempt is None:  # idle for too long, or woken by close()
+                if worker in self._idle:
+                    self._idle.remove(worker)
+                self._workers.discard(worker)
+            return worker.attempt
 
     # -- stopping --------------------------------------------------------------------------------
 
@@ -130,8 +242,8 @@ class LocalExecutor:
                 attempt.stop_reason = reason
             proc = attempt.proc
             if proc is None:
-                # Between commands or sending an email: the worker checks stop_reason before
-                # starting anything else.
+                # Queued, between commands or sending an email: the worker checks stop_reason
+                # before starting anything else.
                 return
             _signal_group(proc.pid, signal.SIGTERM)
             timer = threading.Timer(grace, self._escalate, args=(attempt, proc))
@@ -146,10 +258,11 @@ class LocalExecutor:
             if attempt.proc is proc:
                 _signal_group(proc.pid, signal.SIGKILL)
 
-    # -- the worker ------------------------------------------------------------------------------
+    # -- one job ---------------------------------------------------------------------------------
 
-    def _run(self, attempt: _Attempt) -> None:
+    def _run(self, attempt: _Attempt, pidfile: orphans.PidFile | None) -> None:
         job = attempt.job
+        threading.current_thread().name = f"storm-job-{job.node}"
         started_at = time.time()
         began = time.monotonic()
         if job.max_seconds is not None:
@@ -163,7 +276,7 @@ class LocalExecutor:
             timer.start()
         try:
             if job.kind == "task":
-                exit_code, error = self._run_commands(attempt)
+                exit_code, error = self._run_commands(attempt, pidfile)
             elif job.kind == "email":
                 exit_code, error = None, self._send_email(attempt)
             else:
@@ -176,7 +289,7 @@ class LocalExecutor:
         with attempt.lock:
             attempt.finished = True
             stop_reason = attempt.stop_reason
-            timers = list(attempt.timers)
+            timers = attempt.timers
         for timer in timers:
             timer.cancel()
         if stop_reason is not None:
@@ -201,47 +314,48 @@ class LocalExecutor:
         except Exception:
             log.exception("on_result failed for %s/%s (%s)", job.workflow_id, job.node, job.token)
 
-    def _run_commands(self, attempt: _Attempt) -> tuple[int | None, str | None]:
+    def _run_commands(
+        self, attempt: _Attempt, pidfile: orphans.PidFile | None
+    ) -> tuple[int | None, str | None]:
         """Run the commands in series; returns (last exit code, error or None)."""
         job = attempt.job
-        if job.cwd is not None:
+        if job.cwd is not None and not os.path.isdir(job.cwd):
             try:
                 os.makedirs(job.cwd, exist_ok=True)
             except OSError as exc:
                 return None, f"could not create working directory {job.cwd}: {_os_error(exc)}"
-        logfile: BinaryIO | None = None
+        logfile: int | None = None
         if job.log_path is not None:
             try:
-                parent = os.path.dirname(job.log_path)
-                if parent:
-                    os.makedirs(parent, exist_ok=True)
-                # Unbuffered append: our header lines and the children's output interleave in order.
-                logfile = open(job.log_path, "ab", buffering=0)  # noqa: SIM115 - closed below
+                logfile = _open_log(job.log_path)
             except OSError as exc:
                 return None, f"could not open log {job.log_path}: {_os_error(exc)}"
         try:
-            return self._run_series(attempt, logfile)
+            return self._run_series(attempt, logfile, pidfile)
         finally:
             if logfile is not None:
-                logfile.close()
+                os.close(logfile)
 
     def _run_series(
-        self, attempt: _Attempt, logfile: BinaryIO | None
+        self, attempt: _Attempt, logfile: int | None, pidfile: orphans.PidFile | None
     ) -> tuple[int | None, str | None]:
         job = attempt.job
+        env = attempt.env
+        assert env is not None  # submit takes it for every task job
+        for key, value in job.env.items():
+            env[os.fsencode(key)] = os.fsencode(value)
         # STORM_ATTEMPT lets a successor verify a recorded process group before killing it.
-        env = {**os.environ, **job.env, "STORM_ATTEMPT": job.token}
+        env[b"STORM_ATTEMPT"] = os.fsencode(job.token)
         total = len(job.commands)
         exit_code: int | None = None
         for number, command in enumerate(job.commands, start=1):
             if isinstance(command, str):
                 argv = ["/bin/sh", "-c", command]
-                label = _short(command)
+                text = command
                 shown = f"(shell) {command}"
             else:
                 argv = list(command)
-                label = _short(shlex.join(argv))
-                shown = shlex.join(argv)
+                text = shown = shlex.join(argv)
             which = f"command {number}/{total}"
             if not argv:
                 return exit_code, f"{which} is empty"
@@ -266,15 +380,15 @@ class LocalExecutor:
                     _write(logfile, f"=== [{_now()}] {error}\n")
                     return None, error
                 attempt.proc = proc
-            pidfile = self._record(job.token, proc.pid)
+            recorded = pidfile is not None and _record(pidfile, job.token, proc.pid)
             exit_code = proc.wait()
             with attempt.lock:
                 attempt.proc = None
                 # Background processes the command left behind must not outlive its slot.
                 _signal_group(proc.pid, signal.SIGKILL)
                 stop_reason = attempt.stop_reason
-            if pidfile is not None:
-                pidfile.unlink(missing_ok=True)
+            if recorded:
+                _forget(pidfile)
             duration = time.monotonic() - began
             if exit_code < 0:
                 outcome = f"killed by signal {_signal_name(-exit_code)}"
@@ -283,17 +397,8 @@ class LocalExecutor:
             why = f" ({stop_reason})" if stop_reason else ""  # tells wranglers who killed it
             _write(logfile, f"=== [{_now()}] {which} {outcome} after {duration:.2f}s{why}\n")
             if exit_code != 0:
-                return exit_code, f"{which} `{label}` {outcome}"
+                return exit_code, f"{which} `{_short(text)}` {outcome}"
         return exit_code, None
-
-    def _record(self, token: str, pgid: int) -> Path | None:
-        if self._pid_dir is None:
-            return None
-        try:
-            return orphans.record(self._pid_dir, token, pgid)
-        except OSError as exc:  # bookkeeping only: the command runs regardless
-            log.warning("cannot record process group of %s: %s", token, exc)
-            return None
 
     def _send_email(self, attempt: _Attempt) -> str | None:
         job = attempt.job
@@ -309,6 +414,35 @@ class LocalExecutor:
         return None
 
 
+def _open_log(path: str) -> int:
+    """Open for unbuffered append (headers and the children's output interleave in order)."""
+    try:
+        return os.open(path, _LOG_FLAGS, 0o666)
+    except (FileNotFoundError, NotADirectoryError):
+        parent = os.path.dirname(path)
+        if not parent:
+            raise
+        os.makedirs(parent, exist_ok=True)  # raises what is wrong with the parent, if anything
+        return os.open(path, _LOG_FLAGS, 0o666)
+
+
+def _record(pidfile: orphans.PidFile, token: str, pgid: int) -> bool:
+    try:
+        pidfile.record(token, pgid)
+    except (OSError, ValueError) as exc:  # bookkeeping only: the command runs regardless
+        log.warning("cannot record process group of %s: %s", token, exc)
+        return False
+    return True
+
+
+def _forget(pidfile: orphans.PidFile | None) -> None:
+    if pidfile is not None:
+        try:
+            pidfile.clear()
+        except OSError as exc:  # harmless: reap_dir checks the group still runs that attempt
+            log.warning("cannot clear %s: %s", pidfile.path, exc)
+
+
 def _signal_group(pgid: int, signum: signal.Signals) -> None:
     try:
         os.killpg(pgid, signum)
@@ -318,9 +452,9 @@ def _signal_group(pgid: int, signum: signal.Signals) -> None:
         log.warning("cannot signal process group %d with %s", pgid, signum.name)
 
 
-def _write(logfile: BinaryIO | None, text: str) -> None:
+def _write(logfile: int | None, text: str) -> None:
     if logfile is not None:
-        logfile.write(text.encode("utf-8", "replace"))
+        os.write(logfile, text.encode("utf-8", "replace"))
 
 
 def _now() -> str:

@@ -3,14 +3,17 @@
 Commands run in their own process groups, so killing a scheduler with SIGKILL
 leaves its running commands alive. Their attempts are recovered as lost and run
 again; the orphans must not keep writing the same outputs. The local executor
-records each running command in `<run dir>/<owner>/<token>.pid` (process group and
-attempt token); a scheduler starting on the same host reaps the directories of
-owners whose process is gone. Before killing, the group leader's environment must
-carry `STORM_ATTEMPT=<token>`, so a reused pid is never hit.
+records each running command (process group and attempt token) in a `*.pid` file of
+`<run dir>/<owner>/`, one per executor thread (see PidFile); a scheduler starting on
+the same host reaps the directories of owners whose process is gone. Before killing,
+the group leader's environment must carry `STORM_ATTEMPT=<token>`, so a reused pid is
+never hit.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import logging
 import os
 import shutil
@@ -22,17 +25,53 @@ log = logging.getLogger(__name__)
 
 OWNER_FILE = "owner"
 
-
-def pid_file(owner_dir: Path, token: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "._,#=+-" else "_" for c in token)
-    return owner_dir / f"{safe}.pid"
+_ids = itertools.count(1)
 
 
-def record(owner_dir: Path, token: str, pgid: int) -> Path:
-    owner_dir.mkdir(parents=True, exist_ok=True)
-    path = pid_file(owner_dir, token)
-    path.write_text(f"{pgid}\n{token}\n", encoding="utf-8")
-    return path
+class PidFile:
+    """Where one executor thread records the command it runs: `<owner dir>/<name>.pid`.
+
+    While a command runs the file holds its process group and attempt token ("<pgid>\n<token>\n");
+    between commands it is empty, which reap_dir skips. It is created once and kept open: creating
+    a file per command costs more than a trivial command itself on some filesystems.
+    """
+
+    def __init__(self, owner_dir: Path) -> None:
+        self.path = owner_dir / f"thread-{os.getpid()}-{next(_ids)}.pid"
+        self._fd: int | None = None
+
+    def record(self, token: str, pgid: int) -> None:
+        fd = self._fd
+        # Reopened if the directory was removed meanwhile (st_nlink 0), like a first record.
+        if fd is None or os.fstat(fd).st_nlink == 0:
+            fd = self._open()
+        os.pwrite(fd, f"{pgid}\n{token}\n".encode(), 0)
+
+    def clear(self) -> None:
+        """The recorded command has been reaped: its group id may be reused from now on."""
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+
+    def close(self) -> None:
+        """Remove the file (the thread is done running commands)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+    def _open(self) -> int:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        try:
+            fd = os.open(self.path, flags, 0o666)
+        except FileNotFoundError:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, flags, 0o666)
+        self._fd = fd
+        return fd
 
 
 def _carries(pid: int, token: str) -> bool:
