@@ -11,6 +11,7 @@ import os
 import platform
 import sys
 import time
+from pathlib import Path
 
 from . import big, latency, throughput
 from .common import Report, Unavailable, cpu_slots, log, pg_role, scratch_dir
@@ -30,12 +31,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--celery", action="store_true", help="only Storm over Celery vs local vs plain Celery"
     )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="parent of the scratch directory (default ./.bench-scratch; e.g. /tmp to compare)",
+    )
     args = parser.parse_args(argv)
     if args.celery:
         from . import celery_bench
 
         report = Report()
-        with scratch_dir() as work:
+        with scratch_dir(parent=args.dir) as work:
             celery_bench.measure(report, work, args.quick)
         print(report.table(), flush=True)
         return 0
@@ -49,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(message, flush=True)
         report.note(message)
         backends.remove("postgres")
-    with scratch_dir() as work:
+    with scratch_dir(parent=args.dir) as work:
         floors = throughput.floor_rates(work, args.quick, repeats)
         latency.measure_probe(report, work, args.quick)
         for backend in backends:
