@@ -323,6 +323,33 @@ def test_slot_is_free_when_on_result_runs(tmp_path: Path) -> None:
         local.close(0.5)
 
 
+def test_a_job_submitted_from_on_result_runs_on_the_reporting_thread(tmp_path: Path) -> None:
+    """A chain's next task goes to the thread that reported the previous one, even with idle
+    threads about: no other thread is woken for it."""
+    threads: dict[str, str] = {}
+    done = threading.Event()
+    chain = [f"t{i}" for i in range(6)]
+
+    def on_result(result: JobResult) -> None:
+        threads[result.token] = threading.current_thread().name
+        i = chain.index(result.token)
+        if i + 1 < len(chain):
+            local.submit(task(chain[i + 1], ("true",)))
+        else:
+            done.set()
+
+    local = LocalExecutor(on_result, slots=3, email_sender=EmailSender(None))
+    try:
+        for warm in ("w1", "w2", "w3"):  # three worker threads, idle afterwards
+            local.submit(task(warm, ("sleep", "0.2")))
+        wait_until(lambda: local.free_slots() == 3)
+        local.submit(task(chain[0], ("true",)))
+        assert done.wait(10)
+        assert len({threads[t] for t in chain}) == 1
+    finally:
+        local.close(0.5)
+
+
 def test_on_result_once_when_stop_races_completion(
     executor: LocalExecutor, results: Results
 ) -> None:

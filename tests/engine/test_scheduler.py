@@ -11,6 +11,7 @@ import email
 import email.policy
 import itertools
 import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -131,6 +132,45 @@ def test_a_fan_out_is_claimed_inside_the_transactions_that_record_results(
         (att,) = attempts(store, wf, name)
         assert att.worker == scheduler.owner and att.result == "succeeded"
     check_event_seqs(store, wf)
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_results_are_applied_inline_or_through_the_loop(
+    store: Store, make_scheduler: MakeScheduler, monkeypatch: pytest.MonkeyPatch, inline: bool
+) -> None:
+    """Inline (the default), the executor thread that reports a result applies it and submits
+    what it made ready; the loop's queue is for results arriving while the loop is busy."""
+    names = [f"n{i}" for i in range(6)]
+    wf = submit(store, [task(n, "true") for n in names], list(itertools.pairwise(names)))
+    scheduler = make_scheduler(wf, slots=2, inline_results=inline)
+    queued: list[JobResult] = []
+    real_put = scheduler.results.put
+    monkeypatch.setattr(scheduler.results, "put", lambda r: queued.append(r) or real_put(r))
+    drive(scheduler, finished(store, wf), timeout=30)
+
+    assert store.status(wf) is WorkflowStatus.SUCCEEDED
+    if inline:
+        assert len(queued) < len(names)  # most, usually all, never touched the queue
+    else:
+        assert sorted(r.node for r in queued) == names
+    for name in names:
+        (att,) = attempts(store, wf, name)
+        assert att.result == "succeeded"
+    check_event_seqs(store, wf)
+
+
+def test_a_result_arriving_during_a_step_is_queued_for_the_loop(
+    store: Store, make_scheduler: MakeScheduler
+) -> None:
+    wf = submit(store, [task("a", "true")])
+    scheduler = make_scheduler(wf)
+    now = time.time()
+    result = JobResult(wf, "a", job_token(wf, "a#1"), True, 0, None, now, now)
+    with scheduler._lock:  # as if the loop were in a step
+        done = threading.Event()
+        threading.Thread(target=lambda: (scheduler.deliver(result), done.set())).start()
+        assert done.wait(5)  # did not wait for the lock
+        assert scheduler.results.get_nowait() is result
 
 
 def test_failing_command_uses_its_retries_then_fails(

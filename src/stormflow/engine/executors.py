@@ -37,7 +37,7 @@ def make_scheduler(
     # only come back after the first submit, which the scheduler makes once built.
     built: list[Scheduler] = []
     celery = CeleryExecutor(
-        lambda result: built[0].results.put(result),
+        lambda result: built[0].deliver(result),
         broker,
         redis_url=redis_url_for(broker, redis_url),
         slots=slots or 1000,

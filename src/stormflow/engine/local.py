@@ -66,6 +66,10 @@ class _Attempt:
         self.timers: list[threading.Timer] = []
 
 
+#: `executor` is set while a worker thread of that executor is in its on_result callback.
+_reporting = threading.local()
+
+
 class _Worker:
     """A pool thread; `wake` is held while it waits and released by whoever hands it a job."""
 
@@ -84,7 +88,8 @@ class LocalExecutor:
 
     Up to `slots` worker threads are started as jobs arrive, reused, and end after idling for
     _IDLE_SECONDS. A job can find all of them busy only while one is past its job (its slot
-    released, in or near its on_result call): it is queued, and that thread runs it next.
+    released, in or near its on_result call): it is queued, and that thread runs it next. A
+    job submitted from within a worker's on_result call is queued for that worker likewise.
     """
 
     def __init__(
@@ -127,7 +132,11 @@ class LocalExecutor:
                     f"cannot run {job.workflow_id}/{job.node}: all {self._slots} slots are busy"
                 )
             self._attempts[job.token] = attempt
-            if self._idle:
+            if getattr(_reporting, "executor", None) is self and not self._queued:
+                # Submitted by a worker's own result callback (a chain's next task): that
+                # worker runs it as soon as the callback returns, no other thread woken.
+                self._queued.append(attempt)
+            elif self._idle:
                 worker = self._idle.pop()
                 worker.attempt = attempt
                 worker.wake.release()
@@ -309,10 +318,13 @@ class LocalExecutor:
         # Free the slot before reporting, so the callback can submit the next job at once.
         with self._lock:
             del self._attempts[job.token]
+        _reporting.executor = self
         try:
             self._on_result(result)
         except Exception:
             log.exception("on_result failed for %s/%s (%s)", job.workflow_id, job.node, job.token)
+        finally:
+            _reporting.executor = None
 
     def _run_commands(
         self, attempt: _Attempt, pidfile: orphans.PidFile | None

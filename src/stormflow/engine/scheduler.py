@@ -102,6 +102,9 @@ class Settings:
     idle_wait: float = 0.05
     claim_batch: int = 64
     workflows: set[str] | None = None  # only these (None: every workflow in the store)
+    # Apply a result in the executor thread that reports it, when the loop is not busy: no
+    # hand-over to the loop's thread and back for the job it makes ready (see `deliver`).
+    inline_results: bool = True
 
 
 @dataclass
@@ -129,10 +132,13 @@ class Scheduler:
         self.owner = owner or new_owner()
         self.clock = clock
         self.results: queue.Queue[JobResult] = queue.Queue()
+        # The loop's state below: held by the loop for a step, or by an executor thread
+        # applying a result inline (reentrant: `apply` may come from within a step's hooks).
+        self._lock = threading.RLock()
         self._run_dir = settings.data_dir / "run"
         if executor is None:
             pid_dir = orphans.claim_dir(self._run_dir, self.owner)
-            executor = LocalExecutor(self.results.put, slots=slots, pid_dir=pid_dir)
+            executor = LocalExecutor(self.deliver, slots=slots, pid_dir=pid_dir)
         self.executor: Executor = executor
         self.stats = Stats()
         self._check: defaultdict[str, set[str]] = defaultdict(set)
@@ -155,14 +161,37 @@ class Scheduler:
     # -- the loop ------------------------------------------------------------------
     def step(self, wait: float | None = None) -> bool:
         """One pass of the loop; returns whether anything happened."""
-        busy = self._drain_results(wait)
-        busy |= self._run_ready()
-        busy |= self._dispatch()
-        now = self.clock()
-        if now >= self._next_housekeeping:
-            self._next_housekeeping = now + self.settings.housekeeping_every
-            busy |= self._housekeeping(now)
-        return busy
+        first = self._next_result(wait)  # waits without the lock: results may come inline
+        with self._lock:
+            busy = self._apply_results(first)
+            busy |= self._run_ready()
+            busy |= self._dispatch()
+            now = self.clock()
+            if now >= self._next_housekeeping:
+                self._next_housekeeping = now + self.settings.housekeeping_every
+                busy |= self._housekeeping(now)
+            return busy
+
+    def deliver(self, result: JobResult) -> None:
+        """The executor's result callback (any thread): applied at once in the calling thread
+        if the loop is not in a step, else queued for the loop.
+
+        Inline, the job that the result makes ready is submitted from the executor thread that
+        just finished, which the local executor lets run it next: a chain of tasks needs no
+        thread hand-over per task. A failure applying it inline queues it for the loop, which
+        records it or fails as it would have (a result that was recorded after all comes back
+        as a stale duplicate and changes nothing).
+        """
+        if self.settings.inline_results and self._lock.acquire(blocking=False):
+            try:
+                if not self._handed_back(result):
+                    self._advance(result.workflow_id, [result])
+                return
+            except Exception:
+                log.exception("applying the result of %s inline failed; queued", result.token)
+            finally:
+                self._lock.release()
+        self.results.put(result)
 
     def run_until(
         self, done: Callable[[], bool], on_tick: Callable[[], None] | None = None
@@ -171,7 +200,8 @@ class Scheduler:
         while not self._stop.is_set():
             busy = self.step(wait=None if self._has_pending_work() else self.settings.idle_wait)
             if on_tick is not None:
-                on_tick()
+                with self._lock:
+                    on_tick()
             if not busy and done():
                 return
 
@@ -188,27 +218,35 @@ class Scheduler:
         recorded (that would use up a retry, or fail the node); its lease is released,
         so the next scheduler records it as lost and runs it again at once.
         """
-        self._shutting_down.update(self.executor.running())
-        self.executor.close(grace)
-        while not self.results.empty():  # record what finished while closing
-            self._drain_results(None)
-        self.store.release_owner(self.owner)
+        with self._lock:  # no result is applied inline from here on: they queue
+            self._shutting_down.update(self.executor.running())
+            self.executor.close(grace)
+            while not self.results.empty():  # record what finished while closing
+                self._apply_results(self._next_result(None))
+            self.store.release_owner(self.owner)
         shutil.rmtree(orphans.owner_dir(self._run_dir, self.owner), ignore_errors=True)
 
     # -- results ---------------------------------------------------------------------
     def _has_pending_work(self) -> bool:
         return bool(self._check) or not self.results.empty()
 
-    def _drain_results(self, wait: float | None) -> bool:
+    def _next_result(self, wait: float | None) -> JobResult | None:
         try:
-            first = self.results.get(timeout=wait) if wait else self.results.get_nowait()
+            return self.results.get(timeout=wait) if wait else self.results.get_nowait()
         except queue.Empty:
+            return None
+
+    def _handed_back(self, result: JobResult) -> bool:
+        """A stop by close(): not a failure of the task, not recorded (see close)."""
+        return result.error == STOPPED and result.token in self._shutting_down
+
+    def _apply_results(self, first: JobResult | None) -> bool:
+        if first is None:
             return False
         by_workflow: defaultdict[str, list[JobResult]] = defaultdict(list)
         for result in [first, *self._more_results()]:
-            if result.error == STOPPED and result.token in self._shutting_down:
-                continue  # handed back by close(), not a failure of the task
-            by_workflow[result.workflow_id].append(result)
+            if not self._handed_back(result):
+                by_workflow[result.workflow_id].append(result)
         for workflow_id, results in by_workflow.items():
             self._advance(workflow_id, results)
         return True
