@@ -326,12 +326,12 @@ def test_slot_is_free_when_on_result_runs(tmp_path: Path) -> None:
 def test_a_job_submitted_from_on_result_runs_on_the_reporting_thread(tmp_path: Path) -> None:
     """A chain's next task goes to the thread that reported the previous one, even with idle
     threads about: no other thread is woken for it."""
-    threads: dict[str, str] = {}
+    threads: dict[str, int] = {}
     done = threading.Event()
     chain = [f"t{i}" for i in range(6)]
 
     def on_result(result: JobResult) -> None:
-        threads[result.token] = threading.current_thread().name
+        threads[result.token] = threading.get_ident()
         i = chain.index(result.token)
         if i + 1 < len(chain):
             local.submit(task(chain[i + 1], ("true",)))
