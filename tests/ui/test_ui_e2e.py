@@ -71,6 +71,8 @@ def node_in_list(pg: Any, name: str) -> Any:
 def test_composer_fix_submit_then_monitor_actions(
     storm_server: Server, page: tuple[Any, Console], tmp_path: Path
 ) -> None:
+    from playwright.sync_api import expect  # here: the module is collected without playwright
+
     srv = storm_server
     pg, console = page
     flag = tmp_path / "fixed"
@@ -84,9 +86,9 @@ def test_composer_fix_submit_then_monitor_actions(
     pg.get_by_test_id("composer").wait_for()
     assert pg.get_by_test_id("composer-node").count() == 4
     render = pg.locator('[data-testid="composer-node"][data-name="render"]')
-    assert "4 chunks" in render.inner_text()
+    expect(render).to_contain_text("4 chunks")  # waits: the flow renders nodes in two passes
     render.get_by_test_id("chunk-toggle").click()
-    assert "render.7-8" in render.get_by_test_id("chunk-list").inner_text()
+    expect(render.get_by_test_id("chunk-list")).to_contain_text("render.7-8")
     # token kept in sessionStorage, dropped from the address bar
     assert "token=" not in pg.url
 
