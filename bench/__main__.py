@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dir",
         type=Path,
         default=None,
-        help="parent of the scratch directory (default ./.bench-scratch; e.g. /tmp to compare)",
+        help="parent of the scratch directory (default ~/.storm-bench; e.g. /tmp to compare)",
     )
     args = parser.parse_args(argv)
     if args.celery:

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stormflow.store import Store
-from tests.api.helpers import API, act, run_node, submit
+from tests.api.helpers import API, DOC, act, run_node, submit
 
 
 def rendered_with_failures(api: TestClient, store: Store) -> str:
@@ -193,3 +193,26 @@ def test_node_detail_allowed_actions(api: TestClient, store: Store) -> None:
     assert detail["submitted"] == "open" and detail["snapshot_count"] == 0
     assert detail["attempts"][0]["result"] == "succeeded"
     assert api.get(f"{API}/workflows/{wf}/nodes/ghost").status_code == 404
+
+
+def test_a_workflow_with_a_ttl_expires_and_then_refuses_actions(
+    api: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    wf = submit(api, {**DOC, "ttl": "2h"})
+    shown = api.get(f"{API}/workflows/{wf}").json()
+    assert shown["expired"] is False
+    assert shown["expires_at"] == pytest.approx(time.time() + 7200, abs=60)
+    hold = {"action": "hold", "selection": {"names": ["notify"]}}
+    assert act(api, wf, hold).status_code == 200
+
+    later = time.time() + 7201
+    monkeypatch.setattr(time, "time", lambda: later)  # two hours on
+    assert api.get(f"{API}/workflows/{wf}").json()["expired"] is True
+    before = store.events(wf)
+    answer = act(api, wf, {"action": "unhold", "selection": {"names": ["notify"]}})
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"]["code"] == "workflow-expired"
+    assert wf in answer.json()["error"]["message"]
+    assert store.events(wf) == before  # nothing changed

@@ -311,6 +311,39 @@ def test_cancel_or_skip_kills_the_running_attempt(
     check_event_seqs(store, wf)
 
 
+def test_an_expired_workflow_stops_its_running_attempts_and_runs_nothing_more(
+    store: Store, make_scheduler: MakeScheduler, tmp_path: Path
+) -> None:
+    """Spec: an expired workflow's running attempts are stopped (its ttl ran out)."""
+    pidfile = tmp_path / "job.pid"
+    nodes = [stoppable("job", pidfile), task("after", "true"), task("later", "sleep 30")]
+    expires = time.time() + 3.0
+    wf = store.submit(
+        nodes, [("job", "after")], name="wf", metadata={}, actor="t", at=time.time(),
+        expires_at=expires,
+    )  # fmt: skip
+    other = submit(store, [task("elsewhere", "true")])  # no ttl: unaffected
+    scheduler = make_scheduler(wf, other, slots=2)
+    with in_thread(scheduler):
+        token, pid = wait_running(store, wf, "job", pidfile)
+        wait_until(lambda: not pid_alive(pid), timeout=15, what="the expiry to kill the job")
+        wait_until(stale_recorded(store, wf, token), timeout=10, what="the late result")
+        wait_until(finished(store, wf), timeout=10, what="the workflow to settle")
+        wait_until(finished(store, other), timeout=10, what="the other workflow")
+
+    assert store.node(wf, "job").status is Status.CANCELED
+    (att,) = attempts(store, wf, "job")
+    assert att.result == "stopped"
+    assert attempts(store, wf, "after") == []  # never ran
+    (expire,) = [e for e in store.events(wf) if e.type == "expire"]
+    assert expire.actor == "engine" and expire.at >= expires
+    assert expire.payload["canceled"] >= 1
+    assert store.node(other, "elsewhere").status is Status.SUCCEEDED
+    assert store.workflows_with_work(time.time()) == []
+    assert store.expired_running(time.time()) == []
+    check_event_seqs(store, wf)
+
+
 @pytest.mark.parametrize("tell", [True, False], ids=["applied", "noticed"])
 def test_update_of_a_running_node_reruns_it_with_the_new_config(
     store: Store, make_scheduler: MakeScheduler, tmp_path: Path, tell: bool

@@ -40,6 +40,8 @@ class WorkflowSummary(BaseModel):
     owner: str | None
     created_at: float
     archived: bool
+    expires_at: float | None = None  # submitted with a ttl: it expires then
+    expired: bool = False  # its running attempts were stopped; nothing more runs
     status: WorkflowStatusName
     counts: dict[StatusName, int]
     total: int

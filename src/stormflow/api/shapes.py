@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from stormflow.core import Attempt, Outcome, Status
@@ -17,6 +18,8 @@ def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
         "owner": row.owner,
         "created_at": row.created_at,
         "archived": row.archived,
+        "expires_at": row.expires_at,
+        "expired": row.expires_at is not None and row.expires_at <= time.time(),
         "status": store.status(row.id).value,
         "counts": {s.value: counts.get(s, 0) for s in Status},
         "total": sum(counts.values()),

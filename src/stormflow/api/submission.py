@@ -72,6 +72,7 @@ def _store(ctx: ApiContext, document: dict[str, Any], *, actor: str, key: str | 
         actor=actor,
         at=at,
         idempotency_key=key,
+        expires_at=None if plan.ttl is None else at + plan.ttl,
     )
     # the embedded scheduler would find the new roots at its next rescan; tell it now
     roots = ctx.store.runnable_nodes(workflow_id)

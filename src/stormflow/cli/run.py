@@ -61,13 +61,15 @@ def run_command(
     plan = expand(data)
     root = default_data_dir(data_dir)
     store = Store.default(root)
+    at = time.time()
     workflow_id = store.submit(
         plan.nodes,
         plan.edges,
         name=plan.name,
         metadata=plan.metadata,
         actor=getpass.getuser(),
-        at=time.time(),
+        at=at,
+        expires_at=None if plan.ttl is None else at + plan.ttl,
     )
     _drive(store, root, workflow_id, slots=slots, quiet=quiet)
 

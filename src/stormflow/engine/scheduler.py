@@ -144,6 +144,7 @@ class Scheduler:
         self._check: defaultdict[str, set[str]] = defaultdict(set)
         self._kinds: dict[str, dict[str, str]] = {}
         self._names: dict[str, str] = {}
+        self._expires: dict[str, float | None] = {}  # workflow -> expires_at (time to live)
         self._ready_at: dict[tuple[str, str], float] = {}  # (workflow, token) -> ready since
         # Attempts this scheduler created, per workflow (heaps of (not before, node, token)),
         # claimed when due by the workflow's next transaction: no polling on the hot path.
@@ -269,6 +270,9 @@ class Scheduler:
         now = self.clock()
         free = self.executor.free_slots()
         due = self._pop_due(workflow_id, now, free)
+        if self._expired(workflow_id, now):  # record results; run and claim nothing more
+            candidates, free, due = set(), 0, []
+            self._due.pop(workflow_id, None)
         if not (results or candidates or due):
             return 0
         lease = Lease(self.owner, now + self.settings.lease_seconds)
@@ -311,9 +315,10 @@ class Scheduler:
                     )
                 overlay.lay(out)
                 total.absorb(out)
-            ready = core.run_ready(overlay, sorted(candidates | total.check), at=now)
-            overlay.lay(ready)
-            total.absorb(ready)
+            if free > 0 or candidates:  # an expired workflow (free 0, none) runs nothing more
+                ready = core.run_ready(overlay, sorted(candidates | total.check), at=now)
+                overlay.lay(ready)
+                total.absorb(ready)
             total.check = set()  # examined just now
             # Claim what is due in the same transaction: no transaction of its own per
             # dispatch. Nodes holding named limits take the `claim` path, which counts
@@ -411,7 +416,7 @@ class Scheduler:
                 self._check[workflow_id].update(names)
 
     def _workflows_with_work(self) -> list[str]:
-        ids = self.store.workflows_with_work()
+        ids = self.store.workflows_with_work(self.clock())
         wanted = self.settings.workflows
         return [w for w in ids if wanted is None or w in wanted]
 
@@ -494,8 +499,48 @@ class Scheduler:
     def _workflow_name(self, workflow_id: str) -> str:
         name = self._names.get(workflow_id)
         if name is None:
-            name = self._names[workflow_id] = self.store.workflow(workflow_id).name
+            self._remember_workflow(workflow_id)
+            name = self._names[workflow_id]
         return name
+
+    def _expired(self, workflow_id: str, now: float) -> bool:
+        if workflow_id not in self._expires:
+            self._remember_workflow(workflow_id)
+        expires = self._expires[workflow_id]
+        return expires is not None and expires <= now
+
+    def _remember_workflow(self, workflow_id: str) -> None:
+        row = self.store.workflow(workflow_id)  # name and expiry never change after submit
+        self._names[workflow_id] = row.name
+        self._expires[workflow_id] = row.expires_at
+
+    def _expire(self, workflow_id: str, now: float) -> None:
+        """The workflow's time to live ran out: cancel its running nodes (stopping their
+        attempts), in one transaction with an `expire` event (spec: Workflow status)."""
+        expires = self._expires.get(workflow_id)
+
+        def decide(view: core.GraphView) -> Outcome:
+            running = [r.name for r in self.store.nodes(workflow_id, statuses=["running"])]
+            out = (
+                core.cancel(view, running, at=now, actor="engine")
+                if running
+                else Outcome(action="expire", actor="engine", at=now)
+            )
+            out.events.append(
+                core.Event(
+                    "expire",
+                    None,
+                    actor="engine",
+                    at=now,
+                    why="its time to live ran out",
+                    payload={"expires_at": expires, "canceled": len(running)},
+                )
+            )
+            return out
+
+        applied = self.store.transact(workflow_id, decide)
+        if applied.outcome is not None:
+            self._after(workflow_id, applied.outcome)
 
     def _status_for_job(self, workflow_id: str) -> str:
         """${status} for a node about to run: the workflow's status as if this node had finished."""
@@ -518,6 +563,12 @@ class Scheduler:
         if running:
             for workflow_id, token in self.store.dead_tokens(self.owner, running):
                 self.executor.stop(job_token(workflow_id, token))  # stopped from elsewhere
+                busy = True
+        wanted = self.settings.workflows
+        for workflow_id in self.store.expired_running(now):
+            if wanted is None or workflow_id in wanted:
+                self._remember_workflow(workflow_id)
+                self._expire(workflow_id, now)
                 busy = True
         for workflow_id, name, token in self.store.expired(now):
             busy = True

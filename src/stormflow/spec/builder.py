@@ -34,10 +34,17 @@ class NodeRef:
 
 
 class Workflow:
-    def __init__(self, name: str, metadata: dict[str, Any] | None = None, schema: int = 1) -> None:
+    def __init__(
+        self,
+        name: str,
+        metadata: dict[str, Any] | None = None,
+        schema: int = 1,
+        ttl: float | str | None = None,
+    ) -> None:
         self.name = name
         self.metadata = dict(metadata or {})
         self.schema = schema
+        self.ttl = ttl  # seconds, or "12h" / "7d": the workflow expires after it
         self._nodes: list[dict[str, Any]] = []
         self._edges: list[Any] = []
 
@@ -117,6 +124,8 @@ class Workflow:
         data: dict[str, Any] = {"schema": self.schema, "name": self.name}
         if self.metadata:
             data["metadata"] = dict(self.metadata)
+        if self.ttl is not None:
+            data["ttl"] = self.ttl
         data["nodes"] = [dict(n) for n in self._nodes]
         data["edges"] = [list(e) if isinstance(e, list) else dict(e) for e in self._edges]
         return data

@@ -42,6 +42,9 @@ class Document:
     edges: tuple[EdgeSpec, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
     schema: int = 1
+    #: Time to live in seconds: the workflow expires that long after its submission (its
+    #: running attempts are stopped, nothing more runs). None: it never expires.
+    ttl: float | None = None
 
     def node(self, name: str) -> NodeSpec:
         for node in self.nodes:
@@ -194,7 +197,33 @@ def build_document(data: Mapping[str, Any]) -> Document:
         edges=tuple(edges),
         metadata=dict(data.get("metadata") or {}),
         schema=int(data.get("schema", 1)),
+        ttl=None if data.get("ttl") is None else parse_ttl(data["ttl"]),
     )
+
+
+_TTL_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+TTL_FORMAT = "seconds (a positive number) or a number with a unit s, m, h, d or w, such as 12h"
+
+
+def parse_ttl(value: Any) -> float:
+    """A time to live in seconds, from 3600 or "3600", "90m", "12h", "7d", "1.5w"."""
+    if isinstance(value, bool):
+        raise ValueError(f"ttl must be {TTL_FORMAT}, not {value!r}")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip().lower()
+        scale = _TTL_UNITS.get(text[-1])
+        number = text[:-1] if scale is not None else text
+        try:
+            seconds = float(number) * (scale or 1.0)
+        except ValueError:
+            raise ValueError(f"ttl must be {TTL_FORMAT}, not {value!r}") from None
+    else:
+        raise ValueError(f"ttl must be {TTL_FORMAT}, not {value!r}")
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"ttl must be positive and finite, not {value!r}")
+    return seconds
 
 
 def normalise_param(key: str, value: Any) -> Any:
@@ -227,6 +256,8 @@ def dump_document(document: Document) -> dict[str, Any]:
     out: dict[str, Any] = {"schema": document.schema, "name": document.name}
     if document.metadata:
         out["metadata"] = dict(document.metadata)
+    if document.ttl is not None:
+        out["ttl"] = document.ttl
     out["nodes"] = nodes
     out["edges"] = edges
     return out

@@ -29,6 +29,7 @@ class PlannedNode:
 class Plan:
     name: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    ttl: float | None = None  # seconds: the workflow expires that long after submission
     nodes: list[PlannedNode] = field(default_factory=list)
     edges: list[tuple[str, str]] = field(default_factory=list)
 
@@ -50,7 +51,7 @@ def expand(document: Document | Mapping[str, Any]) -> Plan:
     """Chunk frame-ranged nodes and link the chunks; raises DocumentError on invalid data."""
     if not isinstance(document, Document):
         document = parse_document(document)
-    plan = Plan(name=document.name, metadata=_copy(document.metadata))
+    plan = Plan(name=document.name, metadata=_copy(document.metadata), ttl=document.ttl)
     expanded: dict[str, _Expanded] = {}
     for spec in document.nodes:
         expanded[spec.name] = _expand_node(spec, plan.nodes)

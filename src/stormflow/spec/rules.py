@@ -9,7 +9,7 @@ from typing import Any
 
 from stormflow.core.statuses import SUBMITTABLE
 from stormflow.spec import fixers as fx
-from stormflow.spec.document import NAME_PATTERN, SCHEMA_VERSIONS
+from stormflow.spec.document import NAME_PATTERN, SCHEMA_VERSIONS, parse_ttl
 from stormflow.spec.entries import Entry, Fixer, error, info, warning
 from stormflow.spec.frames import (
     FrameSpecError,
@@ -24,7 +24,7 @@ from stormflow.spec.validate import RawNode, RuleContext, register_rule, suggest
 
 #: Above this many nodes after expansion, validation warns.
 MAX_TASKS = 100_000
-TOP_KEYS = ("schema", "name", "metadata", "nodes", "edges")
+TOP_KEYS = ("schema", "name", "metadata", "ttl", "nodes", "edges")
 EDGE_MODES = ("frames", "all")
 _NAME = re.compile(NAME_PATTERN)
 
@@ -139,6 +139,18 @@ def metadata_mapping(ctx: RuleContext) -> Iterator[Entry]:
             field="metadata",
             fixers=(fx.drop_top("metadata"),),
         )
+
+
+@register_rule
+def ttl_value(ctx: RuleContext) -> Iterator[Entry]:
+    """`ttl`, if given, is a positive duration (`parse_ttl`)."""
+    ttl = ctx.top.get("ttl")
+    if ttl is None:
+        return
+    try:
+        parse_ttl(ttl)
+    except ValueError as exc:
+        yield error("bad-ttl", str(exc), field="ttl", fixers=(fx.drop_top("ttl"),))
 
 
 @register_rule

@@ -9,6 +9,7 @@ workflows cannot both take a limit's last slot.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 from sqlalchemy import Exists, func, select, update
@@ -113,6 +114,21 @@ class Leases(Database):
             persist(conn, view, outcome, last_seq=last_seq)
             return outcome.nodes[node]
 
+    def expired_running(self, now: float) -> list[str]:
+        """Workflows whose time to live ran out by `now` and that still have running nodes."""
+        running = (
+            select(1)
+            .where(nodes.c.workflow_id == workflows.c.id, nodes.c.status == Status.RUNNING.value)
+            .exists()
+        )
+        query = (
+            select(workflows.c.id)
+            .where(workflows.c.expires_at.is_not(None), workflows.c.expires_at <= now, running)
+            .order_by(workflows.c.expires_at, workflows.c.id)
+        )
+        with self.read() as conn:
+            return list(conn.execute(query).scalars())
+
     def renew(self, owner: str, tokens: Iterable[str], until: float) -> int:
         """Extend the owner's leases on these (live) attempts; returns how many were renewed."""
         names = list(tokens)
@@ -211,8 +227,9 @@ class Leases(Database):
         with self.read() as conn:
             return [LimitRow(n, c, u) for n, c, u in conn.execute(query)]
 
-    def workflows_with_work(self) -> list[str]:
-        """Non-archived workflows with a running node or a node that may run now.
+    def workflows_with_work(self, now: float | None = None) -> list[str]:
+        """Non-archived, unexpired (at `now`) workflows with a running node or a node that may
+        run now.
 
         Candidates (a running or open node: index probes) are found in SQL; whether an
         open node of a candidate without running nodes may run is answered per workflow
@@ -226,9 +243,14 @@ class Leases(Database):
                 .exists()
             )
 
+        at = time.time() if now is None else now
         query = (
             select(workflows.c.id, has(Status.RUNNING))
-            .where(workflows.c.archived.is_(False), has(Status.RUNNING) | has(Status.OPEN))
+            .where(
+                workflows.c.archived.is_(False),
+                workflows.c.expires_at.is_(None) | (workflows.c.expires_at > at),
+                has(Status.RUNNING) | has(Status.OPEN),
+            )
             .order_by(workflows.c.created_at, workflows.c.id)
         )
         with self.read() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -19,7 +20,12 @@ router = APIRouter(tags=["actions"])
 @router.post(
     "/workflows/{workflow_id}/actions",
     response_model=schemas.ActionAnswer,
-    responses={409: {"model": schemas.ErrorBody, "description": "strict action refused"}},
+    responses={
+        409: {
+            "model": schemas.ErrorBody,
+            "description": "strict action refused, or the workflow expired",
+        }
+    },
 )
 def act(
     ctx: Ctx,
@@ -40,6 +46,11 @@ def act(
     def decide(view: GraphView) -> Outcome:
         # resolved under the workflow's lock, so "every failed chunk" means at this moment;
         # and only on a first request: a replay answers before this runs
+        expires = ctx.store.workflow(workflow_id).expires_at
+        if expires is not None and expires <= now():
+            when = datetime.fromtimestamp(expires, UTC).isoformat(timespec="seconds")
+            message = f"workflow {workflow_id} expired at {when}: it runs nothing more"
+            raise ApiError(409, "workflow-expired", message, where=workflow_id)
         try:
             selected.extend(resolve(ctx.store, workflow_id, selection))
         except SelectionError as exc:
