@@ -600,3 +600,29 @@ def test_log_that_cannot_be_opened(
     )
     executor.submit(task("a2", ("true",), log_path=str(tmp_path)))
     assert results.wait("a2").error == f"could not open log {tmp_path}: is a directory"
+
+
+def test_commands_are_found_on_the_jobs_path_searched_by_the_executor(
+    executor: LocalExecutor, results: Results, tmp_path: Path
+) -> None:
+    from stormflow.engine import local
+
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    tool = bindir / "mytool"
+    tool.write_text("#!/bin/sh\necho tool ran with $1\n")
+    tool.chmod(0o755)
+    env = {b"PATH": f"{bindir}:/usr/bin:/bin".encode()}
+    assert local._executable("mytool", env) == str(tool)
+    assert local._executable("./mytool", env) is None  # a path: not searched
+    assert local._executable("no-such-tool-x", env) is None  # the child's own error
+    assert local._executable("mytool", {b"PATH": b"relative/bin"}) is None
+    log = tmp_path / "job.log"
+    executor.submit(
+        task("t1", ("mytool", "arg"), env={"PATH": f"{bindir}:/usr/bin:/bin"}, log_path=str(log))
+    )
+    assert results.wait("t1").ok
+    assert "tool ran with arg" in log.read_text()
+    executor.submit(task("t2", ("no-such-tool-x",), log_path=str(log)))
+    failed = results.wait("t2")
+    assert not failed.ok and "no-such-tool-x" in (failed.error or "")
