@@ -46,6 +46,11 @@ from stormflow.store import Lease, Store, StoreView
 log = logging.getLogger(__name__)
 
 
+#: How long an executor thread waits for the loop's lock to apply its result inline before
+#: queueing it: about one transaction (another thread's result), not a whole busy step.
+INLINE_WAIT = 0.005
+
+
 def new_owner() -> str:
     """A lease owner id: host and pid (so a restart on this host can spot its dead self)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -175,7 +180,8 @@ class Scheduler:
 
     def deliver(self, result: JobResult) -> None:
         """The executor's result callback (any thread): applied at once in the calling thread
-        if the loop is not in a step, else queued for the loop.
+        if the loop's lock comes within INLINE_WAIT (another thread's result being applied),
+        else queued for the loop (in a step, or shutting down).
 
         Inline, the job that the result makes ready is submitted from the executor thread that
         just finished, which the local executor lets run it next: a chain of tasks needs no
@@ -183,7 +189,7 @@ class Scheduler:
         records it or fails as it would have (a result that was recorded after all comes back
         as a stale duplicate and changes nothing).
         """
-        if self.settings.inline_results and self._lock.acquire(blocking=False):
+        if self.settings.inline_results and self._lock.acquire(timeout=INLINE_WAIT):
             try:
                 if not self._handed_back(result):
                     self._advance(result.workflow_id, [result])
