@@ -79,6 +79,15 @@ def one_line_error(server: Server, *args: str, env: dict[str, str] | None = None
     return lines[0]
 
 
+def test_show_and_ls_tell_when_a_workflow_expires(server: Server, tmp_path: Path) -> None:
+    doc = {"name": "ttl", "ttl": "3d", "nodes": [{"name": "a", "commands": [["true"]]}]}
+    workflow_id = as_json(server, "submit", write(tmp_path, doc))["id"]
+    assert "expires " in ok(server, "show", workflow_id, inproc=True)
+    data = as_json(server, "show", workflow_id, inproc=True)
+    assert data["workflow"]["expired"] is False and data["workflow"]["expires_at"] > 0
+    assert "expired" not in ok(server, "ls", inproc=True)
+
+
 def test_submit_ls_show_watch(server: Server, tmp_path: Path) -> None:
     doc = {"name": "hello", "nodes": [{"name": "a", "commands": [["echo", "hi"]]}]}
     answer = as_json(server, "submit", write(tmp_path, doc))

@@ -136,9 +136,14 @@ def ls_command(
             f"{done}/{wf.get('total', sum(counts.values()))}",
             escape(str(wf.get("owner") or "-")),
             when(wf.get("created_at")),
-            "[dim]archived[/]" if wf.get("archived") else "",
+            marks(wf),
         )
     out.print(table)
+
+
+def marks(wf: dict[str, Any]) -> str:
+    """The lifecycle marks on top of the status: archived, expired (its ttl ran out)."""
+    return " ".join(f"[dim]{m}[/]" for m in ("archived", "expired") if wf.get(m))
 
 
 def summarize(client: Client, workflow_id: str) -> dict[str, Any]:
@@ -192,7 +197,8 @@ def show_command(
     out.print(
         f"[bold]{escape(str(wf.get('name')))}[/] {wf['id']}  {styled(wf.get('status'))}  "
         f"owner {escape(str(wf.get('owner') or '-'))}  created {when(wf.get('created_at'))}"
-        + ("  [dim]archived[/]" if wf.get("archived") else "")
+        + (f"  expires {when(wf['expires_at'])}" if wf.get("expires_at") else "")
+        + (f"  {marks(wf)}" if marks(wf) else "")
     )
     out.print(f"{wf.get('total', 0)} nodes: {counts_line(wf.get('counts') or {})}")
     table = Table(box=None, pad_edge=False)
