@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+import redis
 
 from stormflow.core import Status, WorkflowStatus
+from stormflow.engine.celery import keys
 from stormflow.engine.scheduler import job_token
 from stormflow.store import Store
 from tests.celery.conftest import POSTGRES
@@ -50,3 +52,23 @@ def test_two_schedulers_divide_work_and_one_killed_loses_nothing(
     wait_until(
         lambda: not any(pid_alive(p) for p in pids_in(farm.pids)), timeout=10, what="orphans"
     )
+
+
+def test_a_scheduler_restarted_on_the_host_stops_its_dead_predecessors_remote_commands(
+    store: Store, store_url: str, farm: Farm, redis_client: redis.Redis
+) -> None:
+    """The dead scheduler's attempts are retried at once, so their commands, still running on
+    workers, get stop keys first (not a whole ttl later, when its owner key lapses)."""
+    farm.worker("cpu", tag="w1", concurrency=2)
+    wf = submit(store, [farm.node("long", 60.0, retries=0)])
+    victim = farm.scheduler_process(store_url, "1", slots=2)
+    wait_until(lambda: pids_in(farm.pids), timeout=30, what=f"the command\n{farm.output()}")
+    (first,) = [r.attempt for r in store.attempts(wf, "long")]
+    victim.kill()
+    successor = farm.scheduler(store)  # on the same host: recovers the dead one at once
+    try:
+        assert redis_client.exists(keys.stop(job_token(wf, first.token)))
+        (pid,) = pids_in(farm.pids)
+        wait_until(lambda: not pid_alive(pid), timeout=10, what="the orphaned command killed")
+    finally:
+        successor.close(grace=1.0)

@@ -490,6 +490,7 @@ class HeldExecutor:
         self.jobs: list[Job] = []
         self.done: set[str] = set()
         self.stopped: list[str] = []
+        self.abandoned: list[str] = []
 
     def submit(self, job: Job) -> None:
         self.jobs.append(job)
@@ -505,6 +506,36 @@ class HeldExecutor:
 
     def close(self, grace: float) -> None:
         pass
+
+    def abandon(self, tokens: list[str]) -> None:
+        self.abandoned.extend(tokens)
+
+
+def test_a_dead_schedulers_attempts_are_abandoned_then_recovered_at_once(
+    store: Store, tmp_path: Path
+) -> None:
+    """A scheduler starting on the host of a dead one asks its executor to stop the dead
+    one's attempts (remote ones run on after their scheduler died) before retrying them."""
+    import subprocess
+
+    wf = submit(store, [task("a", "sleep 30")])
+    applied = store.transact(wf, lambda v: core.run(v, "a", at=time.time()))
+    assert applied.outcome is not None
+    token = applied.outcome.start[0][1].token
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid no process has any more
+    dead = f"{socket.gethostname()}:{gone.pid}:dead01"
+    assert store.claim(wf, "a", token, owner=dead, now=time.time(), lease_seconds=60) is not None
+    executor = HeldExecutor()
+    scheduler = Scheduler(store, Settings(data_dir=tmp_path / "data"), executor)
+    try:
+        assert executor.abandoned == [job_token(wf, token)]
+        assert store.lease_owners() == [dead]  # released (expired now), not yet recorded lost
+        scheduler.step()  # housekeeping: lost, retried at once
+        (lost, retry) = attempts(store, wf, "a")
+        assert lost.result == "lost" and retry.result is None
+    finally:
+        scheduler.close(grace=0.5)
 
 
 def test_duplicate_result_changes_nothing(store: Store, tmp_path: Path) -> None:

@@ -41,3 +41,7 @@ class Executor(Protocol):
 
     def close(self, grace: float) -> None:
         """Stop everything, giving each process `grace` seconds before SIGKILL."""
+
+    def abandon(self, tokens: list[str]) -> None:
+        """Stop attempts that a dead scheduler sent (not this executor), best effort, before
+        they are retried: a lost attempt must not run beside its retry. No result comes."""

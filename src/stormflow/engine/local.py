@@ -157,6 +157,9 @@ class LocalExecutor:
         if attempt is not None:
             self._terminate(attempt, STOPPED, self._grace)
 
+    def abandon(self, tokens: list[str]) -> None:
+        """A dead scheduler's local commands are reaped through its pid files (orphans)."""
+
     def free_slots(self) -> int:
         with self._lock:
             return self._slots - len(self._attempts)

@@ -592,8 +592,9 @@ class Scheduler:
     def _recover_dead_owners(self) -> None:
         """Leases held by a dead scheduler on this host are lost now, not after they expire.
 
-        Its commands may still run (they have their own process groups): kill them first,
-        so a lost attempt never runs beside its retry.
+        Its commands may still run (they have their own process groups, or run on Celery
+        workers): stop them first, so a lost attempt never runs beside its retry. Local ones
+        through its pid files; remote ones through the executor (`abandon`).
         """
         killed = orphans.reap_dead_owners(self._run_dir, owner_is_dead_here)
         if killed:
@@ -601,6 +602,8 @@ class Scheduler:
         for owner in self.store.lease_owners():
             if owner != self.owner and owner_is_dead_here(owner):
                 log.info("recovering attempts of dead scheduler %s", owner)
+                live = self.store.live_tokens(owner)
+                self.executor.abandon([job_token(wf, token) for wf, token in live])
                 self.store.release_owner(owner)
 
 

@@ -193,6 +193,14 @@ class Leases(Database):
         with self.read() as conn:
             return [str(o) for o in conn.execute(query).scalars()]
 
+    def live_tokens(self, owner: str) -> list[tuple[str, str]]:
+        """(workflow, token) of the live attempts leased to `owner`."""
+        query = select(attempts.c.workflow_id, attempts.c.token).where(
+            attempts.c.lease_owner == owner, attempts.c.result.is_(None)
+        )
+        with self.read() as conn:
+            return [(str(w), str(t)) for w, t in conn.execute(query).all()]
+
     def release_owner(self, owner: str) -> int:
         """Graceful shutdown: expire the owner's leases now so another scheduler recovers them."""
         with self.write() as conn:

@@ -130,6 +130,18 @@ class CeleryExecutor:
         if untaken:  # no worker has it: nobody else will report it
             self._report(token, ok=False, error=STOPPED)
 
+    def abandon(self, tokens: list[str]) -> None:
+        """Stop keys for a dead scheduler's attempts: their workers kill them within a quarter
+        second, not a whole ttl later (when its owner key lapses); a message no worker took
+        yet is marked STOPPED and dropped. No result is reported: the lease recovers them."""
+        if not tokens:
+            return
+        pipe = self._redis.pipeline()
+        for token in tokens:
+            pipe.set(keys.stop(token), "1", ex=keys.DAY)
+            pipe.set(keys.hb(token), keys.STOPPED, nx=True, ex=keys.DAY)
+        pipe.execute()
+
     def free_slots(self) -> int:
         with self._lock:
             return self._slots - len(self._sent) - len(self._local.running())
