@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
-from stormflow.spec.document import read_file
-from stormflow.spec.entries import Entry
+if TYPE_CHECKING:  # command modules import the layers they use when they run: `storm ls`
+    from stormflow.spec.entries import Entry  # should not load the spec, store and engine
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -50,6 +50,8 @@ def one_line_errors(fn: Callable[P, T]) -> Callable[P, T]:
 
 def read_document_data(path: str) -> tuple[Any, dict[str, int]]:
     """Raw data of a document file; unreadable or unparseable files are a UserError."""
+    from stormflow.spec.document import read_file
+
     data, entries, lines = read_file(path)
     if entries:
         fail(f"{path}: {entries[0].message}")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from stormflow.cli.common import fail, one_line_errors, read_document_data
-from stormflow.spec.document import Document, check_data
-from stormflow.spec.entries import Severity
-from stormflow.spec.expand import Plan, expand
+
+if TYPE_CHECKING:  # the spec loads when the command runs, not with every `storm` call
+    from stormflow.spec.document import Document
+    from stormflow.spec.expand import Plan
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +27,10 @@ def plan_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Show the expanded plan: nodes per authored node, chunks, statuses, edges."""
+    from stormflow.spec.document import check_data
+    from stormflow.spec.entries import Severity
+    from stormflow.spec.expand import expand
+
     data, lines = read_document_data(file)
     document, entries = check_data(data, lines)
     if document is None:

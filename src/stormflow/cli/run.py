@@ -12,20 +12,16 @@ import signal
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.live import Live
 
-from stormflow.cli import progress
 from stormflow.cli.common import fail, one_line_errors, read_document_data
-from stormflow.core import Status, WorkflowStatus
-from stormflow.engine.render import workflow_dir
-from stormflow.engine.scheduler import Scheduler, Settings
 from stormflow.paths import data_dir as default_data_dir
-from stormflow.spec import expand, validate
-from stormflow.store import Store, UnknownWorkflow
+
+if TYPE_CHECKING:  # imported where used: every `storm` call loads this module
+    from stormflow.engine.scheduler import Scheduler
+    from stormflow.store import Store
 
 DataDir = Annotated[
     str | None,
@@ -50,6 +46,9 @@ def run_command(
     quiet: Quiet = False,
 ) -> None:
     """Submit a workflow and run it to completion here, with live progress."""
+    from stormflow.spec import expand, validate
+    from stormflow.store import Store
+
     data, _lines = read_document_data(file)
     errors = [e for e in validate(data) if e.severity == "error"]
     if errors:
@@ -82,6 +81,8 @@ def resume_command(
     quiet: Quiet = False,
 ) -> None:
     """Continue running a workflow, e.g. after the machine or the scheduler died."""
+    from stormflow.store import Store, UnknownWorkflow
+
     root = default_data_dir(data_dir)
     if not (root / "storm.db").exists():
         fail(f"no Storm data in {root}")
@@ -94,6 +95,14 @@ def resume_command(
 
 
 def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, quiet: bool) -> None:
+    from rich.console import Console
+    from rich.live import Live
+
+    from stormflow.cli import progress
+    from stormflow.core import Status, WorkflowStatus
+    from stormflow.engine.render import workflow_dir
+    from stormflow.engine.scheduler import Scheduler, Settings
+
     console = Console(highlight=False, soft_wrap=True)  # paths stay whole when piped
     console.print(f"workflow [bold]{workflow_id}[/] (data: {root})")
     scheduler = Scheduler(store, Settings(data_dir=root, workflows={workflow_id}), slots=slots)
@@ -149,6 +158,8 @@ def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, qui
 
 
 def _loop(scheduler: Scheduler, workflow_id: str, tick: object) -> None:
+    from stormflow.core import WorkflowStatus
+
     def done() -> bool:
         return scheduler.store.status(workflow_id) is not WorkflowStatus.RUNNING
 

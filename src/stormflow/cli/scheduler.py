@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import signal
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from stormflow.cli.common import fail, one_line_errors
 from stormflow.cli.run import DataDir, Slots
-from stormflow.engine.executors import make_scheduler
-from stormflow.engine.scheduler import Settings
 from stormflow.paths import data_dir as default_data_dir
-from stormflow.store import Store
+
+if TYPE_CHECKING:  # imported where used: every `storm` call loads this module
+    from stormflow.engine.scheduler import Settings
+    from stormflow.store import Store
 
 DbUrl = Annotated[
     str | None,
@@ -69,6 +70,9 @@ def register(app: typer.Typer) -> None:
 
 
 def open_store(root_option: str | None, db: str | None) -> tuple[Store, Settings]:
+    from stormflow.engine.scheduler import Settings
+    from stormflow.store import Store
+
     root = default_data_dir(root_option)
     store = Store(db) if db else Store.default(root)
     return store, Settings(data_dir=root)
@@ -88,6 +92,8 @@ def scheduler_command(
     heartbeat_ttl: HeartbeatTtl = 10.0,
 ) -> None:
     """Run ready nodes of every workflow until stopped (SIGTERM/Ctrl-C: graceful)."""
+    from stormflow.engine.executors import make_scheduler
+
     store, settings = open_store(data_dir, db)
     settings.lease_seconds = lease_seconds
     settings.heartbeat_every = max(0.5, lease_seconds / 4)

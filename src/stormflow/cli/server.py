@@ -19,9 +19,7 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-import uvicorn
 
-from stormflow.api.auth import ensure_token, read_token
 from stormflow.cli.common import fail, one_line_errors
 from stormflow.cli.run import DataDir, Slots
 from stormflow.cli.scheduler import Broker, DbUrl, ExecutorName, RedisUrl, open_store
@@ -50,6 +48,8 @@ def local_url(host: str, port: int) -> str:
 
 
 def load_token(root: Path, host: str, token_file: str | None) -> str:
+    from stormflow.api.auth import ensure_token, read_token
+
     if token_file is not None:
         try:
             token = Path(token_file).read_text(encoding="utf-8").strip()
@@ -69,17 +69,18 @@ def load_token(root: Path, host: str, token_file: str | None) -> str:
     return existing
 
 
-class _Server(uvicorn.Server):
-    """Announces itself once the socket is listening (not before: clients would be refused)."""
+def _announcing_server(config: Any, on_started: Any) -> Any:
+    """A uvicorn server that announces itself once the socket is listening (not before:
+    clients would be refused). Defined here: uvicorn loads only when a server starts."""
+    import uvicorn
 
-    def __init__(self, config: uvicorn.Config, on_started: Any) -> None:
-        super().__init__(config)
-        self._on_started = on_started
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                on_started()
 
-    async def startup(self, sockets: Any = None) -> None:
-        await super().startup(sockets=sockets)
-        if self.started:
-            self._on_started()
+    return Server(config)
 
 
 @one_line_errors
@@ -135,6 +136,8 @@ def server_command(
 
     signal.signal(signal.SIGTERM, after_shutdown)
     signal.signal(signal.SIGINT, after_shutdown)
+    import uvicorn
+
     config = uvicorn.Config(
         app,
         host=host,
@@ -146,7 +149,7 @@ def server_command(
     if embedded is not None:
         embedded.start()
     try:
-        _Server(config, on_started).run()
+        _announcing_server(config, on_started).run()
     finally:
         if embedded is not None:
             embedded.stop(grace=5.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,11 +17,11 @@ from stormflow.cli.common import (
     one_line_errors,
     read_document_data,
 )
-from stormflow.spec.document import _with_line, to_json, to_yaml
-from stormflow.spec.entries import Entry, Severity
-from stormflow.spec.validate import validate
 
-_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+if TYPE_CHECKING:  # the spec loads when the command runs, not with every `storm` call
+    from stormflow.spec.entries import Entry
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}  # per Severity
 
 
 def register(app: typer.Typer) -> None:
@@ -42,6 +42,10 @@ def validate_command(
     ] = None,
 ) -> None:
     """Check a workflow document; list problems and the fixers that correct them."""
+    from stormflow.spec.document import _with_line
+    from stormflow.spec.entries import Severity
+    from stormflow.spec.validate import validate
+
     data, lines = read_document_data(file)
     applied: list[str] = []
     for name in fix or []:
@@ -70,6 +74,8 @@ def validate_command(
 
 
 def _report(console: Console, file: str, entries: list[Entry], applied: list[str]) -> None:
+    from stormflow.spec.entries import Severity
+
     for name in applied:
         console.print(f"[green]fixed[/] {escape(name)}")
     if not entries:
@@ -95,6 +101,8 @@ def _report(console: Console, file: str, entries: list[Entry], applied: list[str
 
 
 def _write(data: Any, out: str, source: str) -> None:
+    from stormflow.spec.document import to_json, to_yaml
+
     as_json = out.endswith(".json") or (out == "-" and source.endswith(".json"))
     text = to_json(data) + "\n" if as_json else to_yaml(data)
     if out == "-":
