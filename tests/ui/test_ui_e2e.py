@@ -237,3 +237,31 @@ def test_monitor_graph_selection_and_shortcuts(
     pg.keyboard.press("Escape")
     assert pg.get_by_test_id("selection-count").inner_text() == "0 selected"
     console.check()
+
+
+def test_a_workflows_time_to_live_shows_then_its_expiry(
+    storm_server: Server, page: tuple[Any, Console]
+) -> None:
+    srv = storm_server
+    pg, console = page
+    doc = {
+        "schema": 1,
+        "name": "shortlived",
+        "ttl": 2,
+        "nodes": [{"name": "a", "status": "holding", "commands": [[sys.executable, "-c", "pass"]]}],
+    }
+    r = srv.api.post("/workflows", json=doc)
+    assert r.status_code == 201, r.text
+    wid = r.json()["id"]
+    pg.goto(srv.page_url(f"workflows/{wid}"))
+    pg.get_by_test_id("monitor").wait_for()
+    assert "expires in" in pg.get_by_test_id("wf-expires").inner_text()
+    deadline = time.monotonic() + 10
+    while not srv.api.get(f"/workflows/{wid}").json()["expired"]:
+        assert time.monotonic() < deadline, "the workflow never expired"
+        time.sleep(0.2)
+    pg.goto(srv.page_url(f"workflows/{wid}"))
+    pg.get_by_test_id("wf-expired").wait_for()
+    pg.goto(srv.page_url(""))
+    pg.locator(f'[data-testid="wf-row"][data-id="{wid}"] [data-testid="wf-expired"]').wait_for()
+    console.check()

@@ -367,6 +367,15 @@ function MonitorView(props: {
         <h1 data-testid="wf-name">{summary.name}</h1>
         <span className="wfid">{id}</span>
         <span className={"wfstatus s-" + wfStatus} data-testid="wf-status">{wfStatus}</span>
+        {summary.expired ? (
+          <span className="wfstatus s-expired" data-testid="wf-expired" title="its ttl ran out: nothing more runs, actions are refused">
+            expired
+          </span>
+        ) : summary.expires_at ? (
+          <span className="muted small" data-testid="wf-expires">
+            expires in {formatDuration((toMs(summary.expires_at) - Date.now()) / 1000)}
+          </span>
+        ) : null}
         <div className="progress" title={`${done} of ${model.n} ready`}>
           <div className="progress-bar">
             {STATUSES.map((s, k) =>

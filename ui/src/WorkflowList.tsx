@@ -104,7 +104,10 @@ export function WorkflowList() {
                 <tr key={w.id} data-testid="wf-row" data-id={w.id} onClick={() => navigate(`/workflows/${w.id}`)}>
                   <td><Link to={`/workflows/${w.id}`}>{w.name}</Link></td>
                   <td className="mono">{w.id}</td>
-                  <td><span className={"wfstatus s-" + w.status}>{w.status}</span></td>
+                  <td>
+                    <span className={"wfstatus s-" + w.status}>{w.status}</span>
+                    {w.expired ? <span className="wfstatus s-expired" data-testid="wf-expired">expired</span> : null}
+                  </td>
                   <td>
                     <div className="progress-bar small" title={STATUSES.map((s) => `${w.counts[s] ?? 0} ${s}`).join(", ")}>
                       {STATUSES.map((s) =>

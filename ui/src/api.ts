@@ -72,6 +72,8 @@ export interface WorkflowSummary {
   owner: string | null;
   created_at: Time;
   archived: boolean;
+  expires_at?: Time | null; // submitted with a ttl
+  expired?: boolean; // its ttl ran out: running nodes were canceled, nothing more runs
   status: WorkflowStatus;
   counts: Record<Status, number>;
   total: number;
