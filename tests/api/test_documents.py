@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.helpers import API, DOC, TOKEN
@@ -98,3 +99,53 @@ def test_text_the_database_cannot_store_is_invalid_input(api: TestClient) -> Non
     assert submitted.status_code in (201, 422)
     assert api.get(f"{API}/workflows/a%00b").status_code in (404, 422)
     assert api.put(f"{API}/limits/a%00b", json={"capacity": 1}).status_code in (200, 422)
+
+
+def test_a_yaml_document_imports_as_a_draft(api: TestClient) -> None:
+    text = (
+        "name: dropped\n"
+        "defaults: &d {retries: 2}\n"
+        "nodes:\n"
+        "  - {name: a, <<: *d, commands: [[echo, hi]]}\n"
+    )
+    answer = api.post(
+        f"{API}/drafts/import", content=text, headers={"Content-Type": "application/yaml"}
+    )
+    assert answer.status_code == 201, answer.text
+    draft = api.get(f"{API}/drafts/{answer.json()['id']}").json()
+    assert draft["document"]["nodes"][0] == {
+        "name": "a",
+        "retries": 2,
+        "commands": [["echo", "hi"]],
+    }
+    # JSON is YAML too
+    assert api.post(f"{API}/drafts/import", content='{"name": "j", "nodes": []}').status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("name: [unclosed\n", "at line 2"),
+        ("- just\n- a list\n", "mapping at the top level"),
+        ("", "mapping at the top level"),
+        ("a: &a [*a]\n", "refers to a node that contains it"),
+        (
+            "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+            + "".join(
+                f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n"
+                for i in range(9)
+            ),
+            "more than 1,000,000 values",
+        ),
+    ],
+    ids=["syntax", "list", "empty", "recursive", "billion-laughs"],
+)
+def test_a_bad_dropped_document_is_refused_with_where(
+    api: TestClient, text: str, says: str
+) -> None:
+    answer = api.post(f"{API}/drafts/import", content=text)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "invalid-document"
+    assert says in answer.json()["error"]["message"]
+    bad = api.post(f"{API}/drafts/import", content=b"\xff\xfe name: x")
+    assert bad.status_code == 422 and "UTF-8" in bad.json()["error"]["message"]

@@ -56,9 +56,15 @@ export function WorkflowList() {
         const f = e.dataTransfer.files[0];
         if (!f) return;
         try {
-          await newDraft(JSON.parse(await f.text()));
-        } catch {
-          setErr("drop a workflow document as JSON");
+          // YAML or JSON: the server parses it as `storm validate` does (anchors, line numbers)
+          const d = await api<{ id: string }>("/drafts/import", {
+            method: "POST",
+            headers: { "Content-Type": "application/yaml" },
+            body: await f.text(),
+          });
+          navigate(`/composer/${d.id}`);
+        } catch (err) {
+          setErr(`${f.name}: ${(err as Error).message}`);
         }
       }}
     >
@@ -79,7 +85,7 @@ export function WorkflowList() {
         <label>
           <input type="checkbox" checked={archived} onChange={(e) => setArchived(e.target.checked)} /> archived
         </label>
-        <span className="muted small">drop a JSON workflow document here to open it in the Composer</span>
+        <span className="muted small">drop a workflow document (YAML or JSON) here to open it in the Composer</span>
       </div>
       {err ? <div className="err">{err}</div> : null}
       {!items ? <div className="loading">Loading…</div> : null}

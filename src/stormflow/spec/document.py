@@ -66,10 +66,61 @@ _Loader.add_constructor(
 )
 
 
+#: Values a document may hold once YAML aliases are expanded: anchors keep documents short
+#: (`<<: *defaults`), but ten nested levels of ten aliases ("billion laughs") would expand
+#: to 10^10 values when the document is validated or stored as JSON.
+MAX_EXPANDED_VALUES = 1_000_000
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _expanded_values(root: yaml.Node, limit: int) -> int:
+    """How many values the composed document holds with every alias expanded, counting up
+    to just past `limit`. Memoised: an anchored node is measured once however often it is
+    referred to. A node inside itself (a recursive alias) is refused: JSON cannot hold it."""
+    sizes: dict[int, int] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_measured = stack.pop()
+        key = id(node)
+        if children_measured:
+            sizes[key] = 1 + sum(sizes.get(id(k), 0) for k in _children(node))
+            visiting.discard(key)
+            if sizes[key] > limit:
+                return sizes[key]
+        elif key in visiting:  # an ancestor on the current path: not a document
+            raise ValueError("a YAML alias refers to a node that contains it")
+        elif key not in sizes:
+            visiting.add(key)
+            stack.append((node, True))
+            stack.extend((k, False) for k in _children(node))
+    return sizes[id(root)]
+
+
+def _load(text: str) -> tuple[object, yaml.Node | None]:
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is not None and _expanded_values(root, MAX_EXPANDED_VALUES) > MAX_EXPANDED_VALUES:
+            raise ValueError(
+                f"it expands to more than {MAX_EXPANDED_VALUES:,} values (nested YAML aliases)"
+            )
+        return (loader.construct_document(root) if root is not None else None), root
+    finally:
+        loader.dispose()
+
+
 def read_text(text: str) -> tuple[object, list[Entry], dict[str, int]]:
     """Parse JSON or YAML text. Returns (data, syntax entries, node name -> line)."""
     try:
-        data = yaml.load(text, Loader=_Loader)
+        data, root = _load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -82,16 +133,12 @@ def read_text(text: str) -> tuple[object, list[Entry], dict[str, int]]:
         )
     except (ValueError, RecursionError) as exc:
         return None, [error("syntax", f"cannot parse the document: {exc}")], {}
-    return data, [], _node_lines(text)
+    return data, [], _node_lines(root)
 
 
-def _node_lines(text: str) -> dict[str, int]:
+def _node_lines(root: yaml.Node | None) -> dict[str, int]:
     """Line of each node's mapping, so messages can say where a node is."""
     lines: dict[str, int] = {}
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except (yaml.YAMLError, ValueError, RecursionError):
-        return lines
     if not isinstance(root, yaml.MappingNode):
         return lines
     for key, value in root.value:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from stormflow.api import schemas, shapes
 from stormflow.api.context import Actor, ApiContext, Ctx, IdempotencyKey, base_url, now
-from stormflow.api.submission import submit_document
-from stormflow.spec import validate
+from stormflow.api.errors import ApiError
+from stormflow.api.submission import invalid_document, submit_document
+from stormflow.spec import read_text, validate
 from stormflow.store import DraftRow
 
 router = APIRouter(tags=["drafts"])
@@ -40,6 +42,39 @@ def create_draft(
         "url": composer_url(ctx, request, draft_id),
         "entries": shapes.entries_out(validate(document)),
     }
+
+
+@router.post(
+    "/drafts/import",
+    status_code=201,
+    response_model=schemas.DraftCreated,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/yaml": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def import_draft(ctx: Ctx, request: Request) -> dict[str, Any]:
+    """A draft from a document's text, YAML or JSON, parsed as `storm validate` parses files
+    (a file dropped on the web UI): syntax errors answer 422 with the line."""
+    raw = await request.body()
+    return await run_in_threadpool(_import, ctx, request, raw)  # parsing and the store block
+
+
+def _import(ctx: ApiContext, request: Request, raw: bytes) -> dict[str, Any]:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(422, "invalid-document", "the document is not UTF-8 text") from None
+    data, entries, _lines = read_text(text)
+    if entries:
+        raise invalid_document(entries)
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "empty"
+        message = f"a workflow document is a mapping at the top level, not {kind}"
+        raise ApiError(422, "invalid-document", message)
+    return create_draft(ctx, request, data)
 
 
 @router.get("/drafts/{draft_id}", response_model=schemas.DraftOut)
