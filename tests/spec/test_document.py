@@ -135,3 +135,24 @@ def test_entries_carry_the_line_of_their_node() -> None:
         parse_document("name: w\nnodes:\n  - name: a\n    comands: [x]\n")
     unknown = next(e for e in info.value.entries if e.code == "unknown-param")
     assert unknown.line == 3
+
+
+def test_yaml_anchors_work_but_alias_bombs_and_recursion_are_refused() -> None:
+    from stormflow.spec.document import MAX_EXPANDED_VALUES, read_text
+
+    data, entries, lines = read_text(
+        "name: x\ndefaults: &d {retries: 2}\nnodes:\n  - {name: a, <<: *d, commands: [[t]]}\n"
+    )
+    assert entries == [] and data == {
+        "name": "x",
+        "defaults": {"retries": 2},
+        "nodes": [{"retries": 2, "name": "a", "commands": [["t"]]}],
+    }
+    assert lines == {"a": 4}
+    levels = "a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(9)
+    )  # 10^10 values once expanded, 100 lines of text
+    data, entries, _ = read_text(levels)
+    assert data is None and f"{MAX_EXPANDED_VALUES:,}" in entries[0].message
+    data, entries, _ = read_text("a: &a [1, *a]\n")
+    assert data is None and "refers to a node that contains it" in entries[0].message
