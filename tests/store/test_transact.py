@@ -6,7 +6,7 @@ import pytest
 
 from stormflow import core
 from stormflow.core import Status
-from stormflow.store import Store
+from stormflow.store import Store, StoreView
 
 from .helpers import Planned, submit
 
@@ -162,3 +162,29 @@ def test_reopening_the_store_keeps_everything(store_url: str) -> None:
     second = Store(store_url)  # migrating an up-to-date database is a no-op
     assert second.node(wf, "a").status is Status.RUNNING
     second.close()
+
+
+def test_prefetched_nodes_are_read_with_the_lock_and_equal_a_fresh_read(store: Store) -> None:
+    from stormflow.store.view import Adjacency
+
+    wf = submit(store, ["a", "b", "c"], [("a", "b"), ("b", "c")])
+    asked: list[Adjacency] = []
+
+    def wanted(adjacency: Adjacency) -> list[str]:
+        asked.append(adjacency)
+        return ["b", "ghost", "a", "b"]
+
+    seen: dict[str, core.Node] = {}
+
+    def look(view: core.GraphView) -> core.Outcome:
+        assert isinstance(view, StoreView)
+        seen.update(view._nodes)  # what the lock's round trip brought
+        return core.skip(view, ["c"], at=2.0)
+
+    store.transact(wf, look, prefetch=wanted)  # adjacency not cached yet: nothing prefetched
+    assert asked == [] and seen == {}
+    store.transact(wf, look, prefetch=wanted)
+    assert len(asked) == 1 and asked[0].down["a"] == ("b",)
+    assert set(seen) == {"a", "b"}
+    assert seen["a"] == store.node(wf, "a") and seen["b"] == store.node(wf, "b")
+    assert store.node(wf, "c").status is core.Status.SKIPPED

@@ -42,9 +42,14 @@ from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
 from stormflow.store import Lease, Store, StoreView
+from stormflow.store.view import Adjacency
 
 log = logging.getLogger(__name__)
 
+
+#: A finished node's children (or candidates) are read with the workflow's lock when there
+#: are at most this many: a chain's next task, not a fan-out's 500 (read as a batch).
+PREFETCH_CHILDREN = 4
 
 #: How long an executor thread waits for the loop's lock to apply its result inline before
 #: queueing it: about one transaction (another thread's result), not a whole busy step.
@@ -351,8 +356,23 @@ class Scheduler:
                         claim(overlay, total, name, token)
             return total
 
+        def wanted(adjacency: Adjacency) -> Iterator[str]:
+            """What decide reads whole: results, what they may run (a few), what is due."""
+            for r in results:
+                yield r.node
+                if r.ok:
+                    children = adjacency.down.get(r.node, ())
+                    if len(children) <= PREFETCH_CHILDREN:
+                        yield from children
+            if len(candidates) <= PREFETCH_CHILDREN:
+                yield from candidates
+            for name, _ in due:
+                yield name
+
         try:
-            applied = self.store.transact(workflow_id, decide, lease=lease, response=_no_summary)
+            applied = self.store.transact(
+                workflow_id, decide, lease=lease, response=_no_summary, prefetch=wanted
+            )
         except Exception:
             self._check[workflow_id].update(candidates)  # examine them again next time
             for name, token in due:

@@ -22,10 +22,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
+from stormflow.core import Node
+
 from . import migrate
 from .driver import driver
 from .records import UnknownWorkflow
-from .view import CHUNK, Adjacency, load_adjacency
+from .view import CHUNK, Adjacency, load_adjacency, send_nodes
 
 T = TypeVar("T")
 
@@ -178,14 +180,36 @@ class Database:
     @contextmanager
     def on_workflow(self, workflow_id: str) -> Iterator[tuple[Connection, int]]:
         """A write transaction holding the workflow's lock; yields (conn, last event seq)."""
+        with self.locked(workflow_id) as (conn, last_seq, _nodes):
+            yield conn, last_seq
+
+    @contextmanager
+    def locked(
+        self, workflow_id: str, prefetch: Sequence[str] = ()
+    ) -> Iterator[tuple[Connection, int, dict[str, Node]]]:
+        """`on_workflow`, also reading the nodes named in `prefetch` (whole, with their current
+        run) once the lock is held. On PostgreSQL BEGIN, the lock and those reads go in one
+        round trip (a pipeline; the server runs them in order, so the reads see the locked
+        state)."""
         with self.write() as conn:
             db = driver(conn)
             lock = " FOR UPDATE" if db.postgres else ""  # SQLite: BEGIN IMMEDIATE locked already
-            with db.pipeline():  # PostgreSQL: BEGIN and the lock in one round trip
-                rows = db.rows(f"SELECT last_seq FROM workflows WHERE id = ?{lock}", (workflow_id,))
+            with db.pipeline():
+                cursor = db.send(
+                    f"SELECT last_seq FROM workflows WHERE id = ?{lock}", (workflow_id,)
+                )
+                read_nodes = send_nodes(db, workflow_id, prefetch) if prefetch else None
+                rows = cursor.fetchall()
+                cursor.close()
+                found = read_nodes() if read_nodes is not None else {}
             if not rows:
                 raise UnknownWorkflow(workflow_id)
-            yield conn, rows[0][0]
+            yield conn, rows[0][0], found
+
+    def cached_adjacency(self, workflow_id: str) -> Adjacency | None:
+        """The workflow's adjacency if a transaction loaded it already (edges never change)."""
+        with self._adjacency_lock:
+            return self._adjacency.get(workflow_id)
 
     def adjacency(self, conn: Connection, workflow_id: str) -> Adjacency:
         with self._adjacency_lock:

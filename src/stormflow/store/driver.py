@@ -66,6 +66,11 @@ class Driver:
         finally:
             cur.close()
 
+    def send(self, text: str, params: Sequence[Any] = ()) -> Any:
+        """Execute and return the cursor, rows unread: inside a pipeline several statements
+        go before the first read waits (read them in order, then close the cursors)."""
+        return self._raw.execute(self.sql(text), params)
+
     def run(self, text: str, params: Sequence[Any] = ()) -> None:
         self._raw.execute(self.sql(text), params).close()
 

@@ -20,7 +20,7 @@ from .records import Applied, Lease, PlannedNodeLike, summarize
 from .schema import edges as edge_table
 from .schema import nodes as node_table
 from .schema import requests, workflows
-from .view import StoreView
+from .view import Adjacency, StoreView
 
 _ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids are read aloud
 
@@ -190,6 +190,7 @@ class Store(Reads, Leases, Drafts):
         correlation: str | None = None,
         response: Callable[[Outcome], dict[str, Any]] | None = None,
         lease: Lease | None = None,
+        prefetch: Callable[[Adjacency], Iterable[str]] | None = None,
     ) -> Applied:
         """Run `fn` on a view of the workflow and persist its outcome, in one locked transaction.
 
@@ -197,8 +198,12 @@ class Store(Reads, Leases, Drafts):
         first answer (replayed=True) and changes nothing. `lease`: attempts that `fn`
         started (it fills `lease.tokens`) are leased to `lease.owner` in the same
         transaction — the scheduler's claim without a transaction of its own.
+        `prefetch`: names of nodes `fn` will read whole, given the workflow's edges (once a
+        transaction loaded them): read with the lock, in its round trip on PostgreSQL.
         """
-        with self.on_workflow(workflow_id) as (conn, last_seq):
+        known = self.cached_adjacency(workflow_id) if prefetch is not None else None
+        names = [n for n in prefetch(known) if n in known.names] if prefetch and known else []
+        with self.locked(workflow_id, list(dict.fromkeys(names))) as (conn, last_seq, found):
             if idempotency_key is not None:
                 seen = conn.execute(
                     select(requests).where(requests.c.idempotency_key == idempotency_key)
@@ -206,6 +211,7 @@ class Store(Reads, Leases, Drafts):
                 if seen is not None:
                     return Applied(None, seen.first_seq, seen.last_seq, seen.response, True)
             view = StoreView(conn, workflow_id, self.adjacency(conn, workflow_id))
+            view.preload(found)
             outcome = fn(view)
             first, last = persist(
                 conn,

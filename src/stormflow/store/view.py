@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,7 +170,7 @@ def among(
 Batch = tuple[str, str]
 
 
-def _named_rows(
+def _send_named(
     db: Driver,
     workflow_id: str,
     names: list[str],
@@ -178,15 +178,60 @@ def _named_rows(
     table: str,
     column: str,
     tail: str = "",
-) -> list[tuple[Any, ...]]:
-    """`SELECT select FROM table x` for the workflow's rows whose `column` is in `names`."""
+) -> Any:
+    """`SELECT select FROM table x` for the workflow's rows whose `column` is in `names`
+    (sent: the cursor's rows are read later)."""
     if db.postgres:
         join = f" JOIN unnest(?::text[]) AS u(name) ON x.{column} = u.name"
         sql = f"SELECT {select} FROM {table} x{join} WHERE x.workflow_id = ?{tail}"
-        return db.rows(sql, (names, workflow_id))
+        return db.send(sql, (names, workflow_id))
     among = f" AND x.{column} IN ({', '.join('?' * len(names))})"
     sql = f"SELECT {select} FROM {table} x WHERE x.workflow_id = ?{among}{tail}"
-    return db.rows(sql, (workflow_id, *names))
+    return db.send(sql, (workflow_id, *names))
+
+
+def _read(cursor: Any) -> list[Any]:
+    try:
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def send_nodes(db: Driver, workflow_id: str, names: Sequence[str]) -> Callable[[], dict[str, Node]]:
+    """Send the queries loading these nodes (as `load_nodes`); the returned function reads
+    them. On PostgreSQL, inside a pipeline, they share the round trip of what is sent with
+    them (the workflow lock, see `Database.locked`)."""
+    if len(names) == 1:
+        cursor = db.send(_ONE_SQL[db.postgres], (workflow_id, names[0]))
+
+        def one() -> dict[str, Node]:
+            rows = _read(cursor)
+            if not rows:
+                return {}
+            runs = [_attempt(r, 8) for r in rows if r[7] is not None]
+            return {names[0]: _node(rows[0], runs, lazy=False)}
+
+        return one
+    sent = []
+    for i in range(0, len(names), CHUNK):
+        chunk = list(names[i : i + CHUNK])
+        select = f"x.node, {_attempt_select('x')}"
+        tail = " AND x.snapshot IS NULL ORDER BY x.id"
+        attempts_cursor = _send_named(db, workflow_id, chunk, select, "attempts", "node", tail)
+        select = _node_select(db.postgres, "x")
+        sent.append((attempts_cursor, _send_named(db, workflow_id, chunk, select, "nodes", "name")))
+
+    def many() -> dict[str, Node]:
+        found: dict[str, Node] = {}
+        for attempts_cursor, nodes_cursor in sent:
+            runs: defaultdict[str, list[Attempt]] = defaultdict(list)
+            for r in _read(attempts_cursor):
+                runs[r[0]].append(_attempt(r, 1))
+            for r in _read(nodes_cursor):
+                found[r[0]] = _node(r, runs.get(r[0], ()))
+        return found
+
+    return many
 
 
 def load_nodes(conn: Connection, workflow_id: str, names: Sequence[str]) -> dict[str, Node]:
@@ -195,21 +240,7 @@ def load_nodes(conn: Connection, workflow_id: str, names: Sequence[str]) -> dict
     One node: one outer-join query (the common case, one round trip). More: two queries
     per chunk of names, on PostgreSQL joined to `unnest(array)` (see `among`).
     """
-    if len(names) == 1:
-        return _load_one(conn, workflow_id, names[0])
-    db = driver(conn)
-    found: dict[str, Node] = {}
-    for i in range(0, len(names), CHUNK):
-        chunk = list(names[i : i + CHUNK])
-        runs: defaultdict[str, list[Attempt]] = defaultdict(list)
-        select = f"x.node, {_attempt_select('x')}"
-        tail = " AND x.snapshot IS NULL ORDER BY x.id"
-        for r in _named_rows(db, workflow_id, chunk, select, "attempts", "node", tail):
-            runs[r[0]].append(_attempt(r, 1))
-        select = _node_select(db.postgres, "x")
-        for r in _named_rows(db, workflow_id, chunk, select, "nodes", "name"):
-            found[r[0]] = _node(r, runs.get(r[0], ()))
-    return found
+    return send_nodes(driver(conn), workflow_id, names)() if names else {}
 
 
 # Driver SQL for the per-task path (see `driver`): a node row, then its current run's
@@ -332,15 +363,6 @@ def load_status(conn: Connection, workflow_id: str, name: str) -> Status | None:
         "SELECT status FROM nodes WHERE workflow_id = ? AND name = ?", (workflow_id, name)
     )
     return Status(rows[0][0]) if rows else None
-
-
-def _load_one(conn: Connection, workflow_id: str, name: str) -> dict[str, Node]:
-    db = driver(conn)
-    rows = db.rows(_ONE_SQL[db.postgres], (workflow_id, name))
-    if not rows:
-        return {}
-    runs = [_attempt(r, 8) for r in rows if r[7] is not None]
-    return {name: _node(rows[0], runs, lazy=False)}
 
 
 def load_snapshots(
@@ -493,6 +515,10 @@ class StoreView:
             upto[batch] = max(page) if len(page) >= STATUS_PAGE else None
 
     # -- for the store ---------------------------------------------------
+    def preload(self, found: Mapping[str, Node]) -> None:
+        """Nodes read with the workflow's lock (`Database.locked`)."""
+        self._nodes.update(found)
+
     def prefetch(self, names: Iterable[str]) -> None:
         missing = [n for n in dict.fromkeys(names) if n not in self._nodes]
         if missing:
