@@ -634,3 +634,21 @@ def test_status_is_read_from_one_snapshot(store: Store) -> None:
         sqlalchemy.event.remove(store.engine, "after_cursor_execute", meanwhile)
     assert not armed
     assert store.node(wf, "b").status is Status.RUNNING
+
+
+def test_results_that_could_not_be_applied_go_back_to_the_queue(
+    store: Store, make_scheduler: MakeScheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wf = submit(store, [task("a", "true")])
+    scheduler = make_scheduler(wf)
+    now = time.time()
+    results = [JobResult(wf, "a", job_token(wf, f"a#{i}"), True, 0, None, now, now) for i in (1, 2)]
+
+    def broken(_workflow_id: str, _results: list[JobResult]) -> int:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(scheduler, "_advance", broken)
+    scheduler.results.put(results[1])
+    with pytest.raises(RuntimeError, match="went away"):
+        scheduler._apply_results(results[0])
+    assert [scheduler.results.get_nowait() for _ in range(2)] == results

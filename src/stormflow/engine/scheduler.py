@@ -259,8 +259,15 @@ class Scheduler:
         for result in [first, *self._more_results()]:
             if not self._handed_back(result):
                 by_workflow[result.workflow_id].append(result)
-        for workflow_id, results in by_workflow.items():
-            self._advance(workflow_id, results)
+        pending = list(by_workflow.items())
+        for i, (workflow_id, results) in enumerate(pending):
+            try:
+                self._advance(workflow_id, results)
+            except Exception:
+                for _, unapplied in pending[i:]:  # back to the queue: nothing is dropped
+                    for result in unapplied:
+                        self.results.put(result)
+                raise
         return True
 
     def _more_results(self) -> Iterator[JobResult]:
