@@ -652,3 +652,24 @@ def test_results_that_could_not_be_applied_go_back_to_the_queue(
     with pytest.raises(RuntimeError, match="went away"):
         scheduler._apply_results(results[0])
     assert [scheduler.results.get_nowait() for _ in range(2)] == results
+
+
+def test_a_result_arriving_with_every_slot_busy_still_runs_what_it_made_ready(
+    store: Store, tmp_path: Path
+) -> None:
+    """Slots only limit what is claimed: the runs a result enables are recorded at once."""
+    wf = submit(store, [task("a", "true"), task("b", "true")], [("a", "b")])
+    executor = HeldExecutor()
+    scheduler = Scheduler(store, Settings(data_dir=tmp_path / "data", workflows={wf}), executor)
+    try:
+        scheduler.step()
+        (job,) = executor.jobs
+        executor.done.add(job.token)  # a finished: its slot is free, and taken at once
+        executor.jobs += [Job(wf, f"x{i}", f"{wf}/x{i}", "task") for i in range(4)]
+        assert executor.free_slots() == 0
+        now = time.time()
+        scheduler._advance(wf, [JobResult(wf, "a", job.token, True, 0, None, now, now)])
+        assert store.node(wf, "b").status is Status.RUNNING  # run, waiting for a slot
+        assert len(executor.jobs) == 5  # nothing more sent
+    finally:
+        scheduler.close(grace=0.5)

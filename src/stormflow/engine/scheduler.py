@@ -288,7 +288,8 @@ class Scheduler:
         now = self.clock()
         free = self.executor.free_slots()
         due = self._pop_due(workflow_id, now, free)
-        if self._expired(workflow_id, now):  # record results; run and claim nothing more
+        expired = self._expired(workflow_id, now)
+        if expired:  # record results; run and claim nothing more
             candidates, free, due = set(), 0, []
             self._due.pop(workflow_id, None)
         if not (results or candidates or due):
@@ -333,7 +334,7 @@ class Scheduler:
                     )
                 overlay.lay(out)
                 total.absorb(out)
-            if free > 0 or candidates:  # an expired workflow (free 0, none) runs nothing more
+            if not expired:  # its ttl ran out: nothing more runs
                 ready = core.run_ready(overlay, sorted(candidates | total.check), at=now)
                 overlay.lay(ready)
                 total.absorb(ready)
