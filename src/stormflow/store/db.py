@@ -25,7 +25,7 @@ from sqlalchemy.pool import StaticPool
 from stormflow.core import Node
 
 from . import migrate
-from .driver import driver
+from .driver import driver, read
 from .records import UnknownWorkflow
 from .view import CHUNK, Adjacency, load_adjacency, send_nodes
 
@@ -199,8 +199,7 @@ class Database:
                     f"SELECT last_seq FROM workflows WHERE id = ?{lock}", (workflow_id,)
                 )
                 read_nodes = send_nodes(db, workflow_id, prefetch) if prefetch else None
-                rows = cursor.fetchall()
-                cursor.close()
+                rows = read(cursor)
                 found = read_nodes() if read_nodes is not None else {}
             if not rows:
                 raise UnknownWorkflow(workflow_id)

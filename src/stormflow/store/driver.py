@@ -60,11 +60,7 @@ class Driver:
         return _pyformat(text) if self.postgres else text
 
     def rows(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        cur = self._raw.execute(self.sql(text), params)
-        try:
-            return list(cur.fetchall())
-        finally:
-            cur.close()
+        return read(self.send(text, params))
 
     def send(self, text: str, params: Sequence[Any] = ()) -> Any:
         """Execute and return the cursor, rows unread: inside a pipeline several statements
@@ -89,6 +85,14 @@ class Driver:
         with self._raw.cursor() as cur, cur.copy(text) as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+def read(cursor: Any) -> list[tuple[Any, ...]]:
+    """A sent statement's rows; the cursor is closed."""
+    try:
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def driver(conn: Connection) -> Driver:

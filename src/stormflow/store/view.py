@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import (
@@ -29,7 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from stormflow.core import READY, Attempt, Node, Snapshot, Status
 
-from .driver import Driver, driver
+from .driver import Driver, driver, read
 from .schema import attempts, edges, nodes, snapshots
 
 CHUNK = 5000
@@ -66,20 +66,13 @@ def load_adjacency(conn: Connection, workflow_id: str) -> Adjacency:
     )
 
 
+#: The attempts table's columns that make an `Attempt`, in the dataclass's field order.
+ATTEMPT_COLUMNS = tuple(f.name for f in fields(Attempt))
+
+
 def attempt_from_row(row: Any) -> Attempt:
-    return Attempt(
-        number=row.number,
-        token=row.token,
-        created_at=row.created_at,
-        not_before=row.not_before,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        result=row.result,
-        exit_code=row.exit_code,
-        error=row.error,
-        worker=row.worker,
-        log=row.log,
-    )
+    """An attempt from a row with named columns (SQLAlchemy)."""
+    return Attempt(*(getattr(row, name) for name in ATTEMPT_COLUMNS))
 
 
 def node_from_row(row: Row[Any], runs: Sequence[Attempt]) -> Node:
@@ -190,13 +183,6 @@ def _send_named(
     return db.send(sql, (workflow_id, *names))
 
 
-def _read(cursor: Any) -> list[Any]:
-    try:
-        return list(cursor.fetchall())
-    finally:
-        cursor.close()
-
-
 def send_nodes(db: Driver, workflow_id: str, names: Sequence[str]) -> Callable[[], dict[str, Node]]:
     """Send the queries loading these nodes (as `load_nodes`); the returned function reads
     them. On PostgreSQL, inside a pipeline, they share the round trip of what is sent with
@@ -205,7 +191,7 @@ def send_nodes(db: Driver, workflow_id: str, names: Sequence[str]) -> Callable[[
         cursor = db.send(_ONE_SQL[db.postgres], (workflow_id, names[0]))
 
         def one() -> dict[str, Node]:
-            rows = _read(cursor)
+            rows = read(cursor)
             if not rows:
                 return {}
             runs = [_attempt(r, 8) for r in rows if r[7] is not None]
@@ -225,9 +211,9 @@ def send_nodes(db: Driver, workflow_id: str, names: Sequence[str]) -> Callable[[
         found: dict[str, Node] = {}
         for attempts_cursor, nodes_cursor in sent:
             runs: defaultdict[str, list[Attempt]] = defaultdict(list)
-            for r in _read(attempts_cursor):
+            for r in read(attempts_cursor):
                 runs[r[0]].append(_attempt(r, 1))
-            for r in _read(nodes_cursor):
+            for r in read(nodes_cursor):
                 found[r[0]] = _node(r, runs.get(r[0], ()))
         return found
 
@@ -254,30 +240,15 @@ def _node_select(pg: bool, alias: str) -> str:
 
 
 def _attempt_select(alias: str) -> str:
-    names = (
-        "number token created_at not_before started_at ended_at result exit_code error worker log"
-    )
-    return ", ".join(f"{alias}.{name}" for name in names.split())
+    return ", ".join(f"{alias}.{name}" for name in ATTEMPT_COLUMNS)
 
 
 _ATTEMPT_SELECT = _attempt_select("a")
 
 
 def _attempt(r: Sequence[Any], i: int) -> Attempt:
-    """The attempt whose columns (`_ATTEMPT_SELECT`) start at index `i` of a driver row."""
-    return Attempt(
-        number=r[i],
-        token=r[i + 1],
-        created_at=r[i + 2],
-        not_before=r[i + 3],
-        started_at=r[i + 4],
-        ended_at=r[i + 5],
-        result=r[i + 6],
-        exit_code=r[i + 7],
-        error=r[i + 8],
-        worker=r[i + 9],
-        log=r[i + 10],
-    )
+    """The attempt whose columns (`_attempt_select`) start at index `i` of a driver row."""
+    return Attempt(*r[i : i + len(ATTEMPT_COLUMNS)])
 
 
 def _node(r: Sequence[Any], runs: Sequence[Attempt], *, lazy: bool = True) -> Node:
