@@ -57,11 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         report.note(message)
         backends.remove("postgres")
     with scratch_dir(parent=args.dir) as work:
-        floors = throughput.floor_rates(work, args.quick, repeats)
         latency.measure_probe(report, work, args.quick)
         for backend in backends:
             try:
-                throughput.measure(report, backend, work, floors, args.quick, repeats)
+                throughput.measure(report, backend, work, args.quick, repeats)
                 latency.measure(report, backend, work, args.quick)
                 if not args.skip_big:
                     big.measure(report, backend, work, args.quick, not args.no_tracemalloc)

@@ -1,5 +1,6 @@
 """1. Throughput of trivial tasks (`true`) through the engine, against a floor run in the same
-process right before (plain thread pool + the same processes + two SQLite commits per task)."""
+process right before each engine run (plain thread pool + the same processes + two SQLite
+commits per task)."""
 
 from __future__ import annotations
 
@@ -18,36 +19,22 @@ def shapes(quick: bool) -> list[Dag]:
     return [fan_out(500), chain(200), chains(20, 25)]
 
 
-def floor_rates(work: Path, quick: bool, repeats: int) -> dict[str, float]:
-    """Floor tasks/s per shape (median of `repeats`); backend-independent, so measured once."""
-    slots = cpu_slots()
-    rates: dict[str, float] = {}
-    for dag in shapes(quick):
-        times = [run_floor(dag, slots, work) for _ in range(repeats)]
-        rates[dag.label] = len(dag.names) / median(times)
-        log(f"floor {dag.label}: {rates[dag.label]:.0f} tasks/s")
-    return rates
-
-
-def measure(
-    report: Report,
-    backend: str,
-    work: Path,
-    floors: dict[str, float],
-    quick: bool,
-    repeats: int,
-) -> None:
+def measure(report: Report, backend: str, work: Path, quick: bool, repeats: int) -> None:
+    """Per shape, `repeats` pairs of runs, the floor right before the engine: both medians
+    come from the same minutes. (This VM's speed drifts by 10-20% over a minute; a floor
+    measured once at the start made the ratio drift with it.)"""
     slots = cpu_slots()
     section = f"1 throughput (slots={slots})"
     for dag in shapes(quick):
-        times = []
+        engine_times, floor_times = [], []
         for i in range(repeats):
+            floor_times.append(run_floor(dag, slots, work))
             with database(backend, work) as url:
                 data_dir = work / f"data-{backend}-tp-{len(dag.names)}-{i}"
                 run = run_engine(url, data_dir, dag, true_command, slots)
-                times.append(run.seconds)
-        rate = len(dag.names) / median(times)
-        floor = floors[dag.label]
+                engine_times.append(run.seconds)
+        rate = len(dag.names) / median(engine_times)
+        floor = len(dag.names) / median(floor_times)
         ratio = rate / floor
         log(f"{backend} {dag.label}: {rate:.0f} tasks/s = {ratio:.0%} of floor {floor:.0f}")
         report.info(backend, section, f"{dag.label}: engine", f"{rate:.0f} tasks/s")

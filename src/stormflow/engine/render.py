@@ -7,6 +7,7 @@ together and never escape it by accident.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sys
@@ -18,6 +19,7 @@ from stormflow.core import Node
 from stormflow.engine.jobs import EmailSpec, Job
 from stormflow.spec import render_commands, render_text
 
+_BINDIR = str(Path(sys.executable).parent)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._,#=+-]")
 
 
@@ -28,11 +30,23 @@ def safe_name(name: str) -> str:
 
 
 def workflow_dir(data_dir: Path, workflow_id: str) -> Path:
-    return data_dir / "work" / safe_name(workflow_id)
+    return Path(_workflow_dir(data_dir, workflow_id))
 
 
 def log_path(data_dir: Path, workflow_id: str, token: str) -> Path:
-    return data_dir / "logs" / safe_name(workflow_id) / f"{safe_name(token)}.log"
+    return Path(_log_dir(data_dir, workflow_id), f"{safe_name(token)}.log")
+
+
+# Per-task path: the directories of a workflow as strings, computed once (pathlib's joins
+# cost ~10 us each, several per task).
+@functools.lru_cache(maxsize=1024)
+def _workflow_dir(data_dir: Path, workflow_id: str) -> str:
+    return str(data_dir / "work" / safe_name(workflow_id))
+
+
+@functools.lru_cache(maxsize=1024)
+def _log_dir(data_dir: Path, workflow_id: str) -> str:
+    return str(data_dir / "logs" / safe_name(workflow_id))
 
 
 def _seconds(value: Any) -> float | None:
@@ -45,7 +59,7 @@ def _env(config: Mapping[str, Any], tokens: Mapping[str, str], attempt: str) -> 
     env = {str(k): str(v) for k, v in (config.get("env") or {}).items() if v is not None}
     # The interpreter running Storm first on PATH: `python -m stormflow.demo...` and
     # pipeline tools installed beside Storm resolve to this environment.
-    bindir = str(Path(sys.executable).parent)
+    bindir = _BINDIR
     base_path = env.get("PATH", os.environ.get("PATH", ""))
     env["PATH"] = os.pathsep.join([bindir, base_path]) if base_path else bindir
     env.setdefault("STORM_WORKFLOW_ID", tokens["workflow-id"])
@@ -74,9 +88,9 @@ def render_job(
         "node-name": node.name,
         "status": status,
     }
-    workdir = workflow_dir(data_dir, workflow_id)
+    workdir = _workflow_dir(data_dir, workflow_id)
     cwd_value = config.get("cwd")
-    cwd = workdir / str(cwd_value) if cwd_value else workdir
+    cwd = str(Path(workdir) / str(cwd_value)) if cwd_value else workdir
     email = None
     if kind == "email":
         addresses = config.get("addresses") or []
@@ -93,7 +107,7 @@ def render_job(
         kind=kind,
         commands=commands if kind != "email" else (),
         env=_env(config, tokens, token),
-        cwd=str(cwd),
+        cwd=cwd,
         log_path=log,
         min_seconds=_seconds(config.get("min_seconds")),
         max_seconds=_seconds(config.get("max_seconds")),
