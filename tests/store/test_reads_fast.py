@@ -32,11 +32,13 @@ def _fan(store: Store, width: int) -> tuple[str, list[str]]:
 
 @pytest.fixture(params=["batch", "paged", "single"])
 def status_loading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """ "paged": batch loading, two statuses per page (so most reads cross a page)."""
+    """ "paged": batch loading, one status on the first page and two on the next ones (so
+    most reads cross a page)."""
     mode = str(request.param)
     monkeypatch.setattr(view_module, "STATUS_LOADING", "single" if mode == "single" else "batch")
     if mode == "paged":
         monkeypatch.setattr(view_module, "STATUS_PAGE", 2)
+        monkeypatch.setattr(view_module, "FIRST_STATUS_PAGE", 1)
     return mode
 
 
@@ -202,3 +204,20 @@ def test_status_of_a_running_workflow_needs_no_runnable_search(store: Store) -> 
     assert store.status(wf) == "running"
     assert store.runnable_nodes(wf) == []
     assert all(s not in READY for s in store.counts(wf))
+
+
+def test_unready_upstream_lists_every_unready_parent(store: Store, status_loading: str) -> None:
+    """All of a fan-in's unready parents in name order, across pages, and none ready."""
+    wf, kids = _fan(store, 12)
+    _run_and_succeed(store, wf, "root", 2.0)
+    for i, kid in enumerate(kids[:12:2]):  # every other parent succeeds
+        _run_and_succeed(store, wf, kid, 3.0 + i)
+    store.transact(wf, lambda v: core.skip(v, [kids[1]], at=10.0))
+    seen: list[str] = []
+
+    def look(view: GraphView) -> Outcome:
+        seen.extend(view.unready_upstream("sink"))
+        return Outcome(action="look", actor="test", at=12.0)
+
+    store.transact(wf, look)
+    assert seen == kids[3:12:2]

@@ -26,7 +26,18 @@ from .model import (
 from .overlay import Overlay, sequence
 from .patch import apply_patch, current_config, diff, merge_edit
 from .procedural import fail, is_runnable, run, run_ready, runnable, started, succeed
-from .statuses import ALLOWED, BAD, FINAL, READY, RETRYABLE, START, Action, Status, is_allowed
+from .statuses import (
+    ALLOWED,
+    BAD,
+    FINAL,
+    READY,
+    RETRYABLE,
+    START,
+    STATUS_OF,
+    Action,
+    Status,
+    is_allowed,
+)
 
 __all__ = [
     "ALLOWED",
@@ -35,6 +46,7 @@ __all__ = [
     "READY",
     "RETRYABLE",
     "START",
+    "STATUS_OF",
     "Action",
     "ActionRefused",
     "Attempt",

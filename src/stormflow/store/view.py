@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from stormflow.core import READY, Attempt, Node, Snapshot, Status
+from stormflow.core import READY, STATUS_OF, Attempt, Node, Snapshot, Status
 
 from .driver import Driver, driver, read
 from .schema import attempts, edges, nodes, snapshots
@@ -78,8 +78,8 @@ def attempt_from_row(row: Any) -> Attempt:
 def node_from_row(row: Row[Any], runs: Sequence[Attempt]) -> Node:
     return Node(
         name=row.name,
-        status=Status(row.status),
-        submitted=Status(row.submitted),
+        status=STATUS_OF[row.status],
+        submitted=STATUS_OF[row.submitted],
         base=row.base,
         patch=row.patch,
         attempts=tuple(runs),
@@ -255,8 +255,8 @@ def _node(r: Sequence[Any], runs: Sequence[Attempt], *, lazy: bool = True) -> No
     """A node from the columns of `_node_select` at the start of a driver row."""
     return Node(
         name=r[0],
-        status=Status(r[1]),
-        submitted=Status(r[2]),
+        status=STATUS_OF[r[1]],
+        submitted=STATUS_OF[r[2]],
         base=LazyJson(r[3]) if lazy else json.loads(r[3]),
         patch=_patch(r[4]),
         attempts=tuple(runs),
@@ -326,14 +326,14 @@ def load_batch_statuses(
         f" AND n.name{collate} > ? ORDER BY n.name{collate} LIMIT ?",
         (workflow_id, batch[1], after or "", limit),
     )
-    return {name: Status(status) for name, status in rows}
+    return {name: STATUS_OF[status] for name, status in rows}
 
 
 def load_status(conn: Connection, workflow_id: str, name: str) -> Status | None:
     rows = driver(conn).rows(
         "SELECT status FROM nodes WHERE workflow_id = ? AND name = ?", (workflow_id, name)
     )
-    return Status(rows[0][0]) if rows else None
+    return STATUS_OF[rows[0][0]] if rows else None
 
 
 def load_snapshots(
@@ -365,7 +365,7 @@ def snapshot_from_row(row: Row[Any], runs: Sequence[Attempt]) -> Snapshot:
         node=row.node,
         number=row.number,
         patch=row.patch,
-        status=Status(row.status),
+        status=STATUS_OF[row.status],
         attempts=tuple(runs),
         at=row.at,
         actor=row.actor,
@@ -380,6 +380,7 @@ def snapshot_from_row(row: Row[Any], runs: Sequence[Attempt]) -> Snapshot:
 #: first one not ready), "single" loads its status alone.
 STATUS_LOADING = "batch"
 STATUS_PAGE = 32
+FIRST_STATUS_PAGE = 4
 
 
 class StoreView:
@@ -453,21 +454,24 @@ class StoreView:
         if len(ups) < 2 or STATUS_LOADING != "batch":
             yield from (up for up in self.upstream(name) if self.status(up) not in READY)
             return
-        # (Not through self.upstream: remembering a fan-in's 500 parents' batch per
-        # result was O(parents) of Python per task.)
         # A fan-in: its parents not succeeded, a page at a time in name order (one light
-        # query, not one status read per parent).
+        # query, not one status read per parent; not through self.upstream, whose batch
+        # bookkeeping is O(parents) per call). The first page is small: whether the node
+        # may run usually needs one unready parent, or two (the one this transaction has
+        # just made succeed, which the store does not know yet).
         batch: Batch = ("up", name)
         last = ""
+        size = FIRST_STATUS_PAGE
         while True:
-            page = load_batch_statuses(self._conn, self.workflow_id, batch, last, STATUS_PAGE)
+            page = load_batch_statuses(self._conn, self.workflow_id, batch, last, size)
             for up, status in page.items():
                 self._statuses.setdefault(up, status)
                 if status not in READY:
                     yield up
-            if len(page) < STATUS_PAGE:
+            if len(page) < size:
                 return
             last = max(page)
+            size = STATUS_PAGE
 
     def snapshot(self, name: str, number: int) -> Snapshot | None:
         key = (name, number)
