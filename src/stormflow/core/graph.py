@@ -30,9 +30,9 @@ class GraphView(Protocol):
     def downstream(self, name: str) -> Sequence[str]: ...
 
     def unready_upstream(self, name: str) -> Iterator[str]:
-        """The node's upstream nodes that are not ready (succeeded or skipped), lazily: a
-        readiness check stops at the first, and a store can find it without reading every
-        status of a fan-in (a comp waiting for 10,000 chunks)."""
+        """The node's upstream nodes that are not ready (succeeded or skipped), each once, in
+        no promised order, lazily: a readiness check stops at the first, and a store can find
+        it without reading every status of a fan-in (a comp waiting for 10,000 chunks)."""
         ...
 
     def snapshot(self, name: str, number: int) -> Snapshot | None: ...

@@ -311,20 +311,32 @@ def load_batch(
 
 
 def load_batch_statuses(
-    conn: Connection, workflow_id: str, batch: Batch, after: str | None, limit: int
+    conn: Connection,
+    workflow_id: str,
+    batch: Batch,
+    after: str | None,
+    limit: int,
+    *,
+    descending: bool = False,
 ) -> dict[str, Status]:
     """Statuses of an edge batch's nodes that are *not* succeeded (name and status only),
     in name order, names above `after`, at most `limit`: every other node of the batch is
-    succeeded. A fan-in whose 500 parents succeeded answers with no rows."""
+    succeeded. A fan-in whose 500 parents succeeded answers with no rows. `descending`:
+    from the last name down, names below `after` (None: from the very last)."""
     db = driver(conn)
     this, other = _edge_sides(batch)
     collate = ' COLLATE "C"' if db.postgres else ""  # code point order, as Python's
+    if descending:
+        bound = f" AND n.name{collate} < ?" if after is not None else ""
+        params: tuple[Any, ...] = (after,) if after is not None else ()
+    else:
+        bound, params = f" AND n.name{collate} > ?", (after or "",)
     rows = db.rows(
         f"SELECT n.name, n.status FROM edges e JOIN nodes n"
         f" ON n.workflow_id = e.workflow_id AND n.name = e.{other}"
-        f" WHERE e.workflow_id = ? AND e.{this} = ? AND n.status <> 'succeeded'"
-        f" AND n.name{collate} > ? ORDER BY n.name{collate} LIMIT ?",
-        (workflow_id, batch[1], after or "", limit),
+        f" WHERE e.workflow_id = ? AND e.{this} = ? AND n.status <> 'succeeded'{bound}"
+        f" ORDER BY n.name{collate}{' DESC' if descending else ''} LIMIT ?",
+        (workflow_id, batch[1], *params, limit),
     )
     return {name: STATUS_OF[status] for name, status in rows}
 
@@ -454,23 +466,28 @@ class StoreView:
         if len(ups) < 2 or STATUS_LOADING != "batch":
             yield from (up for up in self.upstream(name) if self.status(up) not in READY)
             return
-        # A fan-in: its parents not succeeded, a page at a time in name order (one light
-        # query, not one status read per parent; not through self.upstream, whose batch
-        # bookkeeping is O(parents) per call). The first page is small: whether the node
-        # may run usually needs one unready parent, or two (the one this transaction has
-        # just made succeed, which the store does not know yet).
+        # A fan-in: its parents not succeeded, a page at a time (one light query, not one
+        # status read per parent; not through self.upstream, whose batch bookkeeping is
+        # O(parents) per call). From the last name down: the scheduler starts a fan-in's
+        # parents in name order, so the unready ones are at the end, and each result of a
+        # 10,000-chunk render finds one at once instead of stepping over every chunk done
+        # so far (quadratic over the render). The first page is small: whether the node
+        # may run usually needs one unready parent, or two (one this transaction has just
+        # made succeed, which the store does not know yet).
         batch: Batch = ("up", name)
-        last = ""
+        below: str | None = None
         size = FIRST_STATUS_PAGE
         while True:
-            page = load_batch_statuses(self._conn, self.workflow_id, batch, last, size)
+            page = load_batch_statuses(
+                self._conn, self.workflow_id, batch, below, size, descending=True
+            )
             for up, status in page.items():
                 self._statuses.setdefault(up, status)
                 if status not in READY:
                     yield up
             if len(page) < size:
                 return
-            last = max(page)
+            below = min(page)
             size = STATUS_PAGE
 
     def snapshot(self, name: str, number: int) -> Snapshot | None:
