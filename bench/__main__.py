@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         backends.remove("postgres")
     with scratch_dir(parent=args.dir) as work:
         latency.measure_probe(report, work, args.quick)
+        throughput.file_creation(report, work)
         for backend in backends:
             try:
                 throughput.measure(report, backend, work, args.quick, repeats)

@@ -126,7 +126,8 @@ attempts = Table(
     ForeignKeyConstraint(
         ["workflow_id", "node"], ["nodes.workflow_id", "nodes.name"], name="fk_attempts_node"
     ),
-    Index("ix_attempts_node", "workflow_id", "node", "snapshot"),
+    # not `snapshot`: moving attempts into a snapshot then rewrites no index (migration 0003)
+    Index("ix_attempts_node", "workflow_id", "node"),
     # the scheduler's two polls stay cheap however many ended attempts pile up
     Index(
         "ix_attempts_pending",
@@ -141,6 +142,7 @@ attempts = Table(
         postgresql_where=text("result IS NULL AND lease_owner IS NOT NULL"),
     ),
     Index("ix_attempts_owner", "lease_owner"),
+    postgresql_with={"fillfactor": 70},  # room for in-place (HOT) updates
 )
 
 events = Table(
