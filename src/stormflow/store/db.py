@@ -85,8 +85,10 @@ def make_engine(url: str) -> Engine:
 #: A pooled PostgreSQL connection idle longer than this is pinged before use.
 IDLE_PING = 2.0
 
-#: Write connections kept checked out between transactions (see Database.write).
-KEPT_WRITERS = 8
+#: Write connections kept checked out between transactions (see Database.write). They
+#: count against the pool (SQLAlchemy's default: 5 + 10 overflow), so only a few: the
+#: scheduler's per-task writes on one workflow are serialized by its lock anyway.
+KEPT_WRITERS = 4
 
 
 def _ping_when_idle(engine: Engine) -> Engine:
