@@ -9,6 +9,7 @@ round trips, while `succeed` (which only lists the children) reads none of them.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -187,17 +188,23 @@ def send_nodes(db: Driver, workflow_id: str, names: Sequence[str]) -> Callable[[
     """Send the queries loading these nodes (as `load_nodes`); the returned function reads
     them. On PostgreSQL, inside a pipeline, they share the round trip of what is sent with
     them (the workflow lock, see `Database.locked`)."""
-    if len(names) == 1:
-        cursor = db.send(_ONE_SQL[db.postgres], (workflow_id, names[0]))
+    if len(names) <= FEW:
+        # One outer-join query: each node's row once per attempt of its current run.
+        if db.postgres:
+            cursor = db.send(_few_sql(True, 0), (workflow_id, list(names)))
+        else:
+            cursor = db.send(_few_sql(False, len(names)), (workflow_id, *names))
 
-        def one() -> dict[str, Node]:
-            rows = read(cursor)
-            if not rows:
-                return {}
-            runs = [_attempt(r, 8) for r in rows if r[7] is not None]
-            return {names[0]: _node(rows[0], runs, lazy=False)}
+        def few() -> dict[str, Node]:
+            runs: defaultdict[str, list[Attempt]] = defaultdict(list)
+            first: dict[str, Sequence[Any]] = {}
+            for r in read(cursor):
+                first.setdefault(r[0], r)
+                if r[7] is not None:
+                    runs[r[0]].append(_attempt(r, 8))
+            return {name: _node(r, runs.get(name, ()), lazy=False) for name, r in first.items()}
 
-        return one
+        return few
     sent = []
     for i in range(0, len(names), CHUNK):
         chunk = list(names[i : i + CHUNK])
@@ -223,7 +230,7 @@ def send_nodes(db: Driver, workflow_id: str, names: Sequence[str]) -> Callable[[
 def load_nodes(conn: Connection, workflow_id: str, names: Sequence[str]) -> dict[str, Node]:
     """Nodes by name with their current run's attempts.
 
-    One node: one outer-join query (the common case, one round trip). More: two queries
+    Up to FEW nodes: one outer-join query (the per-task path). More: two queries
     per chunk of names, on PostgreSQL joined to `unnest(array)` (see `among`).
     """
     return send_nodes(driver(conn), workflow_id, names)() if names else {}
@@ -265,15 +272,21 @@ def _node(r: Sequence[Any], runs: Sequence[Attempt], *, lazy: bool = True) -> No
     )
 
 
-def _one_sql(pg: bool) -> str:
+#: Up to this many nodes are read by one outer-join query (the per-task path reads 1-6);
+#: more by two queries per chunk (a node's configuration is not sent once per attempt).
+FEW = 16
+
+
+@functools.cache
+def _few_sql(pg: bool, count: int) -> str:
+    """Nodes by name with their current run's attempts (the node columns repeat per attempt;
+    `a.id` is null for a node without one). PostgreSQL: one text for any count (an array)."""
+    among = "= ANY(?)" if pg else f"IN ({', '.join('?' * count)})"
     return (
         f"SELECT {_node_select(pg, 'n')}, a.id, {_ATTEMPT_SELECT} FROM nodes n"
         " LEFT JOIN attempts a ON a.workflow_id = n.workflow_id AND a.node = n.name"
-        " AND a.snapshot IS NULL WHERE n.workflow_id = ? AND n.name = ? ORDER BY a.id"
+        f" AND a.snapshot IS NULL WHERE n.workflow_id = ? AND n.name {among} ORDER BY a.id"
     )
-
-
-_ONE_SQL = {pg: _one_sql(pg) for pg in (False, True)}
 
 
 def _edge_sides(batch: Batch) -> tuple[str, str]:
