@@ -334,21 +334,28 @@ def load_batch_statuses(
 ) -> dict[str, Status]:
     """Statuses of an edge batch's nodes that are *not* succeeded (name and status only),
     in name order, names above `after`, at most `limit`: every other node of the batch is
-    succeeded. A fan-in whose 500 parents succeeded answers with no rows. `descending`:
-    from the last name down, names below `after` (None: from the very last)."""
+    succeeded. A fan-in whose 500 parents succeeded answers with no rows.
+
+    `descending`: from the last name down in the database's own order (the edge index's,
+    read backwards: the query stops at `limit` rows however large the batch), names below
+    `after` (None: from the very last); the next page starts below the last row's name.
+    Ascending pages are in code point order, as Python compares (`max(page)` bounds the
+    next), which on PostgreSQL means sorting the batch."""
     db = driver(conn)
     this, other = _edge_sides(batch)
-    collate = ' COLLATE "C"' if db.postgres else ""  # code point order, as Python's
     if descending:
-        bound = f" AND n.name{collate} < ?" if after is not None else ""
+        bound = f" AND e.{other} < ?" if after is not None else ""
         params: tuple[Any, ...] = (after,) if after is not None else ()
+        order = f"e.{other} DESC"
     else:
+        collate = ' COLLATE "C"' if db.postgres else ""  # code point order, as Python's
         bound, params = f" AND n.name{collate} > ?", (after or "",)
+        order = f"n.name{collate}"
     rows = db.rows(
         f"SELECT n.name, n.status FROM edges e JOIN nodes n"
         f" ON n.workflow_id = e.workflow_id AND n.name = e.{other}"
         f" WHERE e.workflow_id = ? AND e.{this} = ? AND n.status <> 'succeeded'{bound}"
-        f" ORDER BY n.name{collate}{' DESC' if descending else ''} LIMIT ?",
+        f" ORDER BY {order} LIMIT ?",
         (workflow_id, batch[1], *params, limit),
     )
     return {name: STATUS_OF[status] for name, status in rows}
@@ -500,7 +507,7 @@ class StoreView:
                     yield up
             if len(page) < size:
                 return
-            below = min(page)
+            below = next(reversed(page))  # the last row: the database's order, not Python's
             size = STATUS_PAGE
 
     def snapshot(self, name: str, number: int) -> Snapshot | None:
