@@ -1,11 +1,15 @@
 # The two commands of the README: `make demo` and `make test`.
-# Everything they need is installed here, into .venv, from the package registries.
+# Everything they need is installed here, into .venv (and ui/node_modules for the UI's
+# unit tests), from the package registries.
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean browser ui
+UI_STAMP := ui/node_modules/.installed
+NPM := $(shell command -v npm 2>/dev/null)
+
+.PHONY: setup demo test lint bench clean browser ui ui-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,13 +39,29 @@ browser:
 	  else echo "no /usr/bin/chromium: the UI tests will skip (and fail under CI=true)"; fi; \
 	fi
 
-test: lint browser
+# The web UI's unit tests (Vitest in Node, no browser): ui/src/*.test.ts. `npm ci` runs
+# again only when package.json or package-lock.json changed since the last install.
+$(UI_STAMP): ui/package.json ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
+	touch $(UI_STAMP)
+
+ifeq ($(NPM),)
+ui-test:
+	@if [ "$${CI:-}" = true ]; then \
+	  echo "no npm: the UI unit tests need Node.js (>= 20.19) with npm" >&2; exit 1; \
+	else echo "no npm: the UI unit tests skip (and fail under CI=true)"; fi
+else
+ui-test: $(UI_STAMP)
+	cd ui && npm test
+endif
+
+test: lint ui-test browser
 	$(BIN)/pytest -q
 
 # Rebuild the web UI from ui/ into src/stormflow/web/static (the build is committed,
-# so neither `make demo` nor `make test` needs npm).
+# so `make demo` does not need npm; `make test` uses it only for the UI unit tests).
 ui:
-	cd ui && npm ci --no-audit --no-fund && npm run build
+	cd ui && npm ci --no-audit --no-fund && touch node_modules/.installed && npm run build
 
 bench: setup
 	$(BIN)/python -m bench

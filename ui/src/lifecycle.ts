@@ -50,12 +50,18 @@ export function globToRegExp(glob: string): RegExp {
     if (c === "*") re += ".*";
     else if (c === "?") re += ".";
     else if (c === "[") {
-      const j = glob.indexOf("]", i + 1);
-      if (j < 0) re += "\\[";
+      // As Python's fnmatch: a "]" right after "[" or "[!" is part of the set, "[!" negates,
+      // a leading "^" is a literal, and a "[" without its "]" is a literal.
+      let j = i + 1;
+      if (glob[j] === "!") j++;
+      if (glob[j] === "]") j++;
+      while (j < glob.length && glob[j] !== "]") j++;
+      if (j >= glob.length) re += "\\[";
       else {
-        let body = glob.slice(i + 1, j);
+        let body = glob.slice(i + 1, j).replace(/\\/g, "\\\\").replace(/[\]\[]/g, "\\$&");
         if (body.startsWith("!")) body = "^" + body.slice(1);
-        re += "[" + body.replace(/\\/g, "\\\\") + "]";
+        else if (body.startsWith("^")) body = "\\" + body;
+        re += "[" + body + "]";
         i = j;
       }
     } else re += c.replace(/[.+^${}()|\\/]/g, "\\$&");

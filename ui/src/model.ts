@@ -199,16 +199,11 @@ export class WorkflowModel {
       if (!ev.node) continue;
       const at = toMs(ev.at) || Date.now();
       const p = ev.payload ?? {};
+      // The payload's `attempt` is the attempt number; a token's "#n" is not (tokens keep
+      // counting across manual retries, attempt numbers start again at 1). An automatic
+      // retry (`next_token`) starts the attempt after the one that ended.
       let attempt: number | null = typeof p.attempt === "number" ? p.attempt : null;
-      const tok = typeof p.next_token === "string" ? p.next_token : typeof p.token === "string" ? p.token : null;
-      if (attempt === null && tok) {
-        const m = /#(\d+)$/.exec(tok);
-        if (m) attempt = Number(m[1]);
-      }
-      if (typeof p.next_token === "string") {
-        const m = /#(\d+)$/.exec(p.next_token);
-        if (m) attempt = Number(m[1]);
-      }
+      if (typeof p.next_token === "string") attempt = attempt === null ? null : attempt + 1;
       const st = (ev.new ?? null) as Status | null;
       if (st) this.setStatus(ev.node, st, at, attempt, touched);
       else if (attempt !== null) {
