@@ -128,7 +128,11 @@ def test_composer_fix_submit_then_monitor_actions(
 
     # Hold and skip encode (open, waiting behind the failures) from the action bar.
     glob = pg.get_by_test_id("filter-glob")
+    glob.fill("[z-a]")  # an invalid pattern (reversed range) matches nothing, and says so
+    assert pg.get_by_test_id("select-matching").inner_text() == "Select 0 matching"
+    assert glob.get_attribute("aria-invalid") == "true"
     glob.fill("encode")
+    assert glob.get_attribute("aria-invalid") == "false"
     pg.get_by_test_id("select-matching").click()
     assert pg.get_by_test_id("selection-count").inner_text() == "1 selected"
     assert pg.get_by_test_id("action-cancel").is_disabled()

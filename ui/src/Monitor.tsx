@@ -180,15 +180,22 @@ function MonitorView(props: {
     [model],
   );
 
+  // The name glob as a pattern; an invalid one (a reversed range such as "[z-a]") matches
+  // nothing, as fnmatch does, and the field says why.
+  const glob = useMemo((): { re: RegExp | null; error: string | null } => {
+    const text = filter.glob.trim();
+    if (!text) return { re: null, error: null };
+    try {
+      return { re: globToRegExp(text), error: null };
+    } catch (e) {
+      return { re: /(?!)/, error: `invalid pattern: ${e instanceof Error ? e.message : String(e)}` };
+    }
+  }, [filter.glob]);
+
   const matches = useMemo(() => {
     const active = filter.statuses.size > 0 || filter.glob.trim() !== "" || filter.kind !== "";
     if (!active) return null;
-    let re: RegExp | null = null;
-    try {
-      re = filter.glob.trim() ? globToRegExp(filter.glob.trim()) : null;
-    } catch {
-      re = null;
-    }
+    const re = glob.re;
     const st = new Set([...filter.statuses].map((s) => STATUS_INDEX[s]));
     const out: number[] = [];
     for (let i = 0; i < model.n; i++) {
@@ -199,7 +206,7 @@ function MonitorView(props: {
     }
     return out;
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [model, filter, version]);
+  }, [model, filter, glob, version]);
 
   const rows = useMemo(() => {
     if (matches) return matches;
@@ -416,6 +423,9 @@ function MonitorView(props: {
           placeholder="name glob, e.g. render.*   (/)"
           value={filter.glob}
           data-testid="filter-glob"
+          aria-invalid={glob.error !== null}
+          className={glob.error !== null ? "invalid" : undefined}
+          title={glob.error ?? undefined}
           onChange={(e) => setFilter((f) => ({ ...f, glob: e.target.value }))}
         />
         <select value={filter.kind} data-testid="filter-kind" onChange={(e) => setFilter((f) => ({ ...f, kind: e.target.value }))}>

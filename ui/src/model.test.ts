@@ -225,7 +225,8 @@ describe("SSE events", () => {
     m.push(ev("comp", "attempt-started", { at: 101, payload: { token: "comp#1", attempt: 1, worker: "w1" } }));
     m.flush();
     expect(m.statusOf(4)).toBe("running");
-    expect(m.running.get(4)).toEqual({ attempt: 1, since: 100_000 });
+    // elapsed counts from the attempt's start, as after a reload (the API's started_at)
+    expect(m.running.get(4)).toEqual({ attempt: 1, since: 101_000 });
     m.push(
       ev("comp", "attempt-failed", {
         old: "running",
@@ -236,6 +237,9 @@ describe("SSE events", () => {
     );
     m.flush();
     expect(m.running.get(4)?.attempt).toBe(2);
+    m.push(ev("comp", "attempt-started", { at: 113, payload: { token: "comp#2", attempt: 2, worker: "w1" } }));
+    m.flush();
+    expect(m.running.get(4)).toEqual({ attempt: 2, since: 113_000 });
     m.push(ev("comp", "succeed", { old: "running", new: "succeeded", at: 120, payload: { token: "comp#2", attempt: 2, exit_code: 0 } }));
     m.flush();
     expect(m.statusOf(4)).toBe("succeeded");

@@ -210,8 +210,11 @@ export class WorkflowModel {
         const i = this.index.get(ev.node);
         if (i !== undefined && this.status[i] === STATUS_INDEX.running) {
           const prev = this.running.get(i);
-          if (!prev || prev.attempt !== attempt) {
-            this.running.set(i, { attempt, since: ev.type === "attempt-started" ? at : prev?.since ?? at });
+          // An attempt's elapsed time counts from its start, as the API's started_at gives
+          // it after a reload (an automatic retry's attempt starts after its backoff).
+          const started = ev.type === "attempt-started";
+          if (!prev || prev.attempt !== attempt || started) {
+            this.running.set(i, { attempt, since: started ? at : prev?.since ?? at });
             touched.add(this.unitOf[i]);
           }
         }
