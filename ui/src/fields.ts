@@ -103,10 +103,8 @@ export function fromText(type: FieldType, text: string): unknown {
       return t.split("\n").map((s) => s.trim()).filter(Boolean);
     case "list":
       return t.split(",").map((s) => s.trim()).filter(Boolean);
-    case "frames": {
-      const s = t.trim();
-      return /^-?\d+$/.test(s) ? s : s;
-    }
+    case "frames":
+      return t.trim(); // a frame spec stays text (the server parses it)
     default:
       return t;
   }
