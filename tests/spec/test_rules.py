@@ -152,11 +152,28 @@ def test_unknown_parameter_can_be_dropped() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("retries", "2"), ("retries", -1), ("env", {"A": 1}), ("commands", "x"), ("limits", "l")],
+    [
+        ("retries", "2"),
+        ("retries", -1),
+        ("env", {"A": 1}),
+        ("commands", "x"),
+        ("limits", "l"),
+        ("retry_delay", "abc"),
+        ("retry_delay", -1),
+        ("retry_delay", float("inf")),
+    ],
 )
 def test_wrong_types_for_known_parameters(key: str, value: Any) -> None:
     found = entry(doc(task("a", **{key: value})), "bad-param-type")
     assert found.field == key and "'a'" in found.message
+
+
+def test_retry_delay_is_a_parameter_of_tasks_and_emails() -> None:
+    """The README lists it and the core reads it: a document may set it."""
+    data = doc(
+        task("a", retries=2, retry_delay=0.5), email("b", addresses=["x@y.z"], retry_delay=3)
+    )
+    assert validate(data) == []
 
 
 def test_email_without_addresses_is_missing_a_parameter() -> None:

@@ -143,3 +143,17 @@ def outputs(store: Store, workflow_id: str, workdir: Path) -> list[tuple[str, Pa
             if path.exists():
                 found.append((row.name, path))
     return found
+
+
+def emails(store: Store, workflow_id: str) -> list[tuple[str, str]]:
+    """(node, where its message went) for each email node that succeeded: the line its
+    attempt logged (`email to ... written to <outbox>/....eml (no SMTP server ...)`)."""
+    found: list[tuple[str, str]] = []
+    for row in store.nodes(workflow_id, statuses=[Status.SUCCEEDED], kinds=["email"]):
+        att = store.node(workflow_id, row.name).attempt
+        for line in reversed(tail(att.log if att else None, 20)):
+            _stamp, sep, text = line.partition("] ")
+            if sep and text.startswith("email "):
+                found.append((row.name, text))
+                break
+    return found

@@ -145,6 +145,8 @@ def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, qui
         raise typer.Exit(130)
     for name, path in progress.outputs(store, workflow_id, workflow_dir(root, workflow_id)):
         console.print(f"output of {name}: {path}")
+    for name, line in progress.emails(store, workflow_id):
+        console.print(f"{name}: {line}", markup=False)
     if snap.status is WorkflowStatus.SUCCEEDED:
         skipped = snap.counts.get(Status.SKIPPED, 0)
         note = f" ({skipped} skipped)" if skipped else ""
