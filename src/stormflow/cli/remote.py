@@ -89,7 +89,7 @@ def connect(server: str | None, token: str | None) -> Client:
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def print_json(data: Any) -> None:
