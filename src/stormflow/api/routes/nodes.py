@@ -12,7 +12,7 @@ from stormflow.api import logs, schemas, shapes
 from stormflow.api.context import ApiContext, Ctx
 from stormflow.api.errors import ApiError
 from stormflow.api.schemas import MAX_INT
-from stormflow.core import ALLOWED, Action, Node
+from stormflow.core import Node
 from stormflow.store import NodeRow, StoredAttempt
 
 router = APIRouter(tags=["nodes"])
@@ -52,13 +52,9 @@ def list_nodes(
 
 
 def allowed_actions(node: Node) -> list[str]:
-    """The table's actions, in a stable order; replay only when there is a snapshot to replay."""
-    allowed = ALLOWED[node.status]
-    return [
-        a.value
-        for a in Action
-        if a in allowed and (a is not Action.REPLAY or node.snapshot_count > 0)
-    ]
+    """The core's answer, in a stable order: revert only with a patch, replay only with a
+    snapshot."""
+    return [a.value for a in core.allowed_actions(node)]
 
 
 @router.get("/workflows/{workflow_id}/nodes/{name}", response_model=schemas.NodeDetail)
