@@ -13,6 +13,7 @@ from stormflow.api.context import ApiContext, Ctx
 from stormflow.api.errors import ApiError
 from stormflow.api.schemas import MAX_INT
 from stormflow.core import Node
+from stormflow.spec.natural import natural_sorted
 from stormflow.store import NodeRow, StoredAttempt
 
 router = APIRouter(tags=["nodes"])
@@ -43,12 +44,19 @@ def list_nodes(
     limit: Annotated[int | None, Query(ge=1, le=200_000)] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> dict[str, Any]:
-    """By name. `status` and `kind` repeat (`?status=failed&status=canceled`)."""
-    ctx.store.workflow(workflow_id)
-    rows = ctx.store.nodes(
-        workflow_id, statuses=status, kinds=kind, glob=glob, limit=limit, offset=offset
-    )
-    return {"items": [shapes.node_row(r) for r in rows], "limit": limit, "offset": offset}
+    """In natural order of names (render.2 before render.10). `status` and `kind` repeat
+    (`?status=failed&status=canceled`). `seq`: the last event seq the rows reflect."""
+    with ctx.store.read() as conn:
+        seq = ctx.store.last_seq(conn, workflow_id)
+        rows = ctx.store.nodes_in(
+            conn, workflow_id, statuses=status, kinds=kind, glob=glob, limit=limit, offset=offset
+        )
+    return {
+        "items": [shapes.node_row(r) for r in rows],
+        "limit": limit,
+        "offset": offset,
+        "seq": seq,
+    }
 
 
 def allowed_actions(node: Node) -> list[str]:
@@ -70,8 +78,8 @@ def node_detail(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
         "current": node.current,
         "snapshot_count": node.snapshot_count,
         "attempts": [shapes.attempt_out(a, None) for a in node.attempts],
-        "upstream": list(adjacency.up.get(name, ())),
-        "downstream": list(adjacency.down.get(name, ())),
+        "upstream": natural_sorted(adjacency.up.get(name, ())),
+        "downstream": natural_sorted(adjacency.down.get(name, ())),
         "allowed_actions": allowed_actions(node),
     }
 
