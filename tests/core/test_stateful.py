@@ -129,7 +129,12 @@ class Lifecycle(RuleBasedStateMachine):
                 assert name in descendants(self.graph, roots)
                 assert new.patch == old.patch
         for item in out.ineligible:
-            assert not core.is_allowed(item.status, action) or action is Action.REPLAY
+            old = before[item.node]
+            if action is Action.UPDATE:  # one that changes nothing is a retry
+                assert core.merge_edit(old.base, old.patch, patch) == old.patch
+                assert core.refusal(old, Action.RETRY) is not None
+            else:
+                assert core.refusal(old, action) is not None or action is Action.REPLAY
         assert len({s.node for s in out.snapshots}) == len(out.snapshots)  # once per action
 
     # -- the engine ---------------------------------------------------------------

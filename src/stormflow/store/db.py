@@ -13,8 +13,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -23,6 +24,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from stormflow.core import Node
+from stormflow.spec.natural import natural_sorted
 
 from . import migrate
 from .driver import driver, read
@@ -85,6 +87,9 @@ def make_engine(url: str) -> Engine:
 #: A pooled PostgreSQL connection idle longer than this is pinged before use.
 IDLE_PING = 2.0
 
+#: Workflows whose natural name order stays cached (a dict per node: fewer than adjacency).
+ORDER_CACHE = 32
+
 #: Write connections kept checked out between transactions (see Database.write). They
 #: count against the pool (SQLAlchemy's default: 5 + 10 overflow), so only a few: the
 #: scheduler's per-task writes on one workflow are serialized by its lock anyway.
@@ -128,6 +133,7 @@ class Database:
         self.dialect = self.engine.dialect.name
         migrate.upgrade(self.engine)
         self._adjacency: OrderedDict[str, Adjacency] = OrderedDict()
+        self._orders: OrderedDict[str, NameOrder] = OrderedDict()
         self._adjacency_lock = threading.Lock()
         # (connection, when it was given back), the last one given back taken first
         self._writers: list[tuple[Connection, float]] = []
@@ -269,3 +275,32 @@ class Database:
             while len(self._adjacency) > ADJACENCY_CACHE:
                 self._adjacency.popitem(last=False)
         return adj
+
+    def name_order(self, conn: Connection, workflow_id: str) -> NameOrder:
+        """The workflow's node names in natural order (render.2 before render.10), cached:
+        names never change after submit, and sorting 100,000 of them costs ~0.3 s."""
+        with self._adjacency_lock:
+            order = self._orders.get(workflow_id)
+            if order is not None:
+                self._orders.move_to_end(workflow_id)
+                return order
+        order = NameOrder.of(self.adjacency(conn, workflow_id).names)
+        if order.names:  # an unknown workflow (no names) is not remembered
+            with self._adjacency_lock:
+                self._orders[workflow_id] = order
+                while len(self._orders) > ORDER_CACHE:
+                    self._orders.popitem(last=False)
+        return order
+
+
+@dataclass(frozen=True, slots=True)
+class NameOrder:
+    """Node names in natural order, and each name's place in it."""
+
+    names: tuple[str, ...]
+    rank: dict[str, int]
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> NameOrder:
+        ordered = tuple(natural_sorted(names))
+        return cls(ordered, {n: i for i, n in enumerate(ordered)})

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, func, literal, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from stormflow.core import (
+    STATUS_OF,
     Attempt,
     Event,
     Graph,
@@ -93,7 +94,12 @@ class Reads(Database):
 
     def workflow(self, workflow_id: str) -> WorkflowRow:
         with self.read() as conn:
-            row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
+            return self.workflow_in(conn, workflow_id)
+
+    @staticmethod
+    def workflow_in(conn: Connection, workflow_id: str) -> WorkflowRow:
+        """`workflow` inside the caller's transaction."""
+        row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
         if row is None:
             raise UnknownWorkflow(workflow_id)
         return workflow_row(row)
@@ -140,7 +146,26 @@ class Reads(Database):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[NodeRow]:
-        """Node rows by name, filtered by status, kind and name glob."""
+        """Node rows in natural order of names, filtered by status, kind and name glob."""
+        with self.read() as conn:
+            return self.nodes_in(conn, workflow_id, statuses, kinds, glob, limit, offset)
+
+    def nodes_in(
+        self,
+        conn: Connection,
+        workflow_id: str,
+        statuses: Iterable[Status | str] | None = None,
+        kinds: Iterable[str] | None = None,
+        glob: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[NodeRow]:
+        """`nodes` inside the caller's transaction (with other reads of the same moment).
+
+        Natural order (render.2 before render.10) is not the database's: rows are ordered
+        by each name's cached rank. A page of an unfiltered list reads only its own rows.
+        """
+        order = self.name_order(conn, workflow_id)
         conds: list[ColumnElement[bool]] = [nodes.c.workflow_id == workflow_id]
         if statuses is not None:
             conds.append(nodes.c.status.in_([Status(s).value for s in statuses]))
@@ -148,18 +173,29 @@ class Reads(Database):
             conds.append(nodes.c.kind.in_(list(kinds)))
         if glob is not None:
             conds.append(nodes.c.name.like(glob_to_like(glob), escape="\\"))
-        query = (
-            select(nodes.c.name, nodes.c.kind, nodes.c.status, nodes.c.group, nodes.c.frames)
-            .where(*conds)
-            .order_by(nodes.c.name)
-            .limit(limit)
-            .offset(offset)
-        )
-        with self.read() as conn:
-            return [
-                NodeRow(r.name, r.kind, Status(r.status), r.group, r.frames)
-                for r in conn.execute(query)
-            ]
+        columns = (nodes.c.name, nodes.c.kind, nodes.c.status, nodes.c.group, nodes.c.frames)
+        query = select(*columns).where(*conds)
+        end = None if limit is None else offset + limit
+        found: list[Any] = []
+        if len(conds) == 1 and (offset or end is not None):  # the page's names are known
+            page = order.names[offset:end]
+            for i in range(0, len(page), CHUNK):
+                found.extend(conn.execute(among(conn, query, nodes.c.name, page[i : i + CHUNK])))
+            found.sort(key=lambda r: order.rank.get(r.name, -1))
+        else:
+            found = sorted(conn.execute(query), key=lambda r: order.rank.get(r.name, -1))
+            found = found[offset:end]
+        return [NodeRow(r.name, r.kind, STATUS_OF[r.status], r.group, r.frames) for r in found]
+
+    @staticmethod
+    def last_seq(conn: Connection, workflow_id: str) -> int:
+        """The workflow's last event sequence number as this transaction sees it."""
+        row = conn.execute(
+            select(workflows.c.last_seq).where(workflows.c.id == workflow_id)
+        ).first()
+        if row is None:
+            raise UnknownWorkflow(workflow_id)
+        return int(row.last_seq)
 
     def edges(self, workflow_id: str) -> list[tuple[str, str]]:
         query = (
@@ -203,6 +239,10 @@ class Reads(Database):
     def counts(self, workflow_id: str) -> dict[Status, int]:
         with self.read() as conn:
             return self._counts(conn, workflow_id)
+
+    def node_count(self, conn: Connection, workflow_id: str) -> int:
+        """How many nodes the workflow has (fixed at submit)."""
+        return len(self.name_order(conn, workflow_id).names)
 
     def _counts(self, conn: Connection, workflow_id: str) -> dict[Status, int]:
         query = (
@@ -266,12 +306,25 @@ class Reads(Database):
         runs, and answered by the first one found (derive_status needs no count)."""
         with self.read() as conn:
             self._require(conn, workflow_id)
-            counts = self._counts(conn, workflow_id)
-            runnable = 0
-            if not counts.get(Status.RUNNING) and counts.get(Status.OPEN):
-                roots = self.adjacency(conn, workflow_id).roots
-                runnable = int(has_runnable(conn, workflow_id, roots))
+            return self._status(conn, workflow_id, self._counts(conn, workflow_id))
+
+    def _status(
+        self, conn: Connection, workflow_id: str, counts: dict[Status, int]
+    ) -> WorkflowStatus:
+        runnable = 0
+        if not counts.get(Status.RUNNING) and counts.get(Status.OPEN):
+            roots = self.adjacency(conn, workflow_id).roots
+            runnable = int(has_runnable(conn, workflow_id, roots))
         return derive_status(counts, runnable)
+
+    def state(self, workflow_id: str) -> tuple[dict[Status, int], WorkflowStatus, int]:
+        """Counts per status, derived status and the last event seq, all of one moment:
+        a client that loads them and then streams the events after that seq misses none
+        and replays none."""
+        with self.read() as conn:
+            seq = self.last_seq(conn, workflow_id)
+            counts = self._counts(conn, workflow_id)
+            return counts, self._status(conn, workflow_id, counts), seq
 
     def runnable_nodes(self, workflow_id: str, limit: int | None = None) -> list[str]:
         """Open nodes whose upstream nodes are all ready (recovery: run these).

@@ -235,3 +235,15 @@ class Store(Reads, Leases, Drafts):
                     )
                 )
         return Applied(outcome, first, last, answer)
+
+    def preview(self, workflow_id: str, fn: Callable[[GraphView], Outcome]) -> tuple[Outcome, int]:
+        """Run `fn` as `transact` would and store nothing: a dry run.
+
+        It reads one consistent moment of the workflow (a read transaction, no lock: it
+        never waits for a writer) and returns the outcome with the last event seq that
+        moment reflects. Raises what `fn` raises, and `UnknownWorkflow`.
+        """
+        with self.read() as conn:
+            seq = self.last_seq(conn, workflow_id)
+            view = StoreView(conn, workflow_id, self.adjacency(conn, workflow_id))
+            return fn(view), seq

@@ -439,6 +439,11 @@ class StoreView:
         self._status_upto: dict[Batch, str | None] = {}
         self._snapshots: dict[tuple[str, int], Snapshot | None] = {}
 
+    @property
+    def conn(self) -> Connection:
+        """The transaction it reads in: other reads of the same moment go through it."""
+        return self._conn
+
     # -- GraphView -------------------------------------------------------
     def node(self, name: str) -> Node:
         found = self._nodes.get(name)

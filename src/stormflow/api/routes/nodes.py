@@ -12,7 +12,8 @@ from stormflow.api import logs, schemas, shapes
 from stormflow.api.context import ApiContext, Ctx
 from stormflow.api.errors import ApiError
 from stormflow.api.schemas import MAX_INT
-from stormflow.core import ALLOWED, Action, Node
+from stormflow.core import Node
+from stormflow.spec.natural import natural_sorted
 from stormflow.store import NodeRow, StoredAttempt
 
 router = APIRouter(tags=["nodes"])
@@ -43,24 +44,26 @@ def list_nodes(
     limit: Annotated[int | None, Query(ge=1, le=200_000)] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
 ) -> dict[str, Any]:
-    """By name. `status` and `kind` repeat (`?status=failed&status=canceled`)."""
-    ctx.store.workflow(workflow_id)
-    rows = ctx.store.nodes(
-        workflow_id, statuses=status, kinds=kind, glob=glob, limit=limit, offset=offset
-    )
+    """In natural order of names (render.2 before render.10). `status` and `kind` repeat
+    (`?status=failed&status=canceled`). `seq`: the last event seq the rows reflect."""
+    with ctx.store.read() as conn:
+        seq = ctx.store.last_seq(conn, workflow_id)
+        rows = ctx.store.nodes_in(
+            conn, workflow_id, statuses=status, kinds=kind, glob=glob, limit=limit, offset=offset
+        )
     starts = shapes.node_starts(ctx.store, workflow_id, rows)
-    items = [shapes.node_row(r, starts) for r in rows]
-    return {"items": items, "limit": limit, "offset": offset}
+    return {
+        "items": [shapes.node_row(r, starts) for r in rows],
+        "limit": limit,
+        "offset": offset,
+        "seq": seq,
+    }
 
 
 def allowed_actions(node: Node) -> list[str]:
-    """The table's actions, in a stable order; replay only when there is a snapshot to replay."""
-    allowed = ALLOWED[node.status]
-    return [
-        a.value
-        for a in Action
-        if a in allowed and (a is not Action.REPLAY or node.snapshot_count > 0)
-    ]
+    """The core's answer, in a stable order: revert only with a patch, replay only with a
+    snapshot."""
+    return [a.value for a in core.allowed_actions(node)]
 
 
 @router.get("/workflows/{workflow_id}/nodes/{name}", response_model=schemas.NodeDetail)
@@ -77,8 +80,8 @@ def node_detail(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
         "current": node.current,
         "snapshot_count": node.snapshot_count,
         "attempts": [shapes.attempt_out(a, None) for a in node.attempts],
-        "upstream": list(adjacency.up.get(name, ())),
-        "downstream": list(adjacency.down.get(name, ())),
+        "upstream": natural_sorted(adjacency.up.get(name, ())),
+        "downstream": natural_sorted(adjacency.down.get(name, ())),
         "allowed_actions": allowed_actions(node),
     }
 
