@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
+
 from stormflow.core import Status
 from stormflow.store import Store
 
@@ -60,17 +62,22 @@ class Selection:
         return " and ".join(parts)
 
 
-def resolve(store: Store, workflow_id: str, selection: Selection | Mapping[str, Any]) -> list[str]:
+def resolve(
+    store: Store,
+    workflow_id: str,
+    selection: Selection | Mapping[str, Any],
+    conn: Connection | None = None,
+) -> list[str]:
     """Names of the selected nodes; names-only selections keep their order, others are by name.
 
     Raises `UnknownWorkflow`, and `SelectionError` when nothing is selected. Unknown
     names in a names-only selection are returned as given: the core refuses them
-    (`UnknownNode`), which names them.
+    (`UnknownNode`), which names them. `conn`: a transaction's own connection to read on.
     """
     sel = selection if isinstance(selection, Selection) else Selection.of(selection)
     if sel.names is None and sel.glob is None and sel.status is None and sel.kind is None:
         raise SelectionError("a selection needs at least one of names, glob, status, kind")
-    store.workflow(workflow_id)  # UnknownWorkflow before "matches nothing"
+    store.workflow(workflow_id, conn=conn)  # UnknownWorkflow before "matches nothing"
     if sel.status is not None:
         for s in sel.status:
             try:
@@ -80,7 +87,9 @@ def resolve(store: Store, workflow_id: str, selection: Selection | Mapping[str, 
     if sel.glob is None and sel.status is None and sel.kind is None:
         names = list(dict.fromkeys(sel.names or ()))
     else:
-        rows = store.nodes(workflow_id, statuses=sel.status, kinds=sel.kind, glob=sel.glob)
+        rows = store.nodes(
+            workflow_id, statuses=sel.status, kinds=sel.kind, glob=sel.glob, conn=conn
+        )
         wanted = set(sel.names) if sel.names is not None else None
         names = [r.name for r in rows if wanted is None or r.name in wanted]
     if not names:

@@ -141,23 +141,24 @@ def act(
         raise UnknownNode(unknown)
 
     work = _Work(graph, Outcome(action=action.value, actor=actor, at=at))
-    eligible: list[Node] = []
+    eligible: list[tuple[Node, Action]] = []
     for name in names:
         node = graph.node(name)
-        reason = _refusal(node, action)
+        own = _effective(node, action, patch)
+        reason = _refusal(node, own)
         if reason is None and action is Action.REPLAY:
             assert snapshot is not None
             if graph.snapshot(name, snapshot) is None:
                 reason = f"has no snapshot {snapshot}"
         if reason is None:
-            eligible.append(node)
+            eligible.append((node, own))
         else:
             work.out.ineligible.append(Ineligible(name, node.status, reason))
     if strict and work.out.ineligible:
         raise ActionRefused(action.value, work.out.ineligible)
 
     roots: list[str] = []
-    for node in eligible:
+    for node, action in eligible:
         if action is Action.HOLD:
             work.put(replace(node, status=Status.HOLDING), "hold")
         elif action is Action.UNHOLD:
@@ -177,8 +178,17 @@ def act(
             new = replace(new, patch=new_patch, status=target_status(node, target))
             work.put(new, action.value, patch=dict(new_patch))
 
-    _cascade(work, roots, done={n.name for n in eligible})
+    _cascade(work, roots, done={n.name for n, _ in eligible})
     return work.out
+
+
+def _effective(node: Node, action: Action, edit: Mapping[str, Any] | None) -> Action:
+    """The action as this node takes it: an update that changes nothing is a retry with the
+    given target (spec: Manual transitions), allowed where retry is."""
+    noop = action is Action.UPDATE and edit is not None
+    if noop and merge_edit(node.base, node.patch, edit or {}) == dict(node.patch):
+        return Action.RETRY
+    return action
 
 
 def _new_patch(

@@ -81,6 +81,12 @@ Command = list[str] | str
 NODE_KEYS = ("name", "kind", "status")
 
 RETRIES = Param("retries", NonNegInt, "a whole number >= 0", "automatic retries", default=0)
+RETRY_DELAY = Param(
+    "retry_delay", NonNegNumber, "a number >= 0", "seconds before a retry, doubled per retry"
+)
+LOST_RETRIES = Param(
+    "lost_retries", NonNegInt, "a whole number >= 0", "reruns after a lost worker (default 3)"
+)
 
 TASK = register_kind(
     NodeKind(
@@ -101,6 +107,8 @@ TASK = register_kind(
             Param("cwd", str, "a string", "working directory, relative to the workflow's"),
             Param("instance_type", str, "a string", "hardware / queue routing"),
             RETRIES,
+            RETRY_DELAY,
+            LOST_RETRIES,
             Param("min_seconds", NonNegNumber, "a number >= 0", "shortest plausible run"),
             Param("max_seconds", NonNegNumber, "a number >= 0", "time limit of one attempt"),
             Param("output", str, "a string", "output path"),
@@ -144,6 +152,8 @@ EMAIL = register_kind(
                 default="Workflow ${workflow-name} (${workflow-id}): ${node-name} ${status}.",
             ),
             RETRIES,
+            RETRY_DELAY,
+            LOST_RETRIES,
         ),
     )
 )

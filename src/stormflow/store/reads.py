@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, func, literal, select, update
@@ -80,9 +81,19 @@ class Reads(Database):
         if found is None:
             raise UnknownWorkflow(workflow_id)
 
-    def workflow(self, workflow_id: str) -> WorkflowRow:
-        with self.read() as conn:
-            row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
+    @contextmanager
+    def reading(self, conn: Connection | None) -> Iterator[Connection]:
+        """`conn` when given (a transaction's own, see `StoreView.connection`), else a read:
+        a read inside a transaction must never wait for a second pool connection."""
+        if conn is not None:
+            yield conn
+        else:
+            with self.read() as fresh:
+                yield fresh
+
+    def workflow(self, workflow_id: str, conn: Connection | None = None) -> WorkflowRow:
+        with self.reading(conn) as c:
+            row = c.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
         if row is None:
             raise UnknownWorkflow(workflow_id)
         return workflow_row(row)
@@ -128,8 +139,9 @@ class Reads(Database):
         glob: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        conn: Connection | None = None,
     ) -> list[NodeRow]:
-        """Node rows by name, filtered by status, kind and name glob."""
+        """Node rows by name, filtered by status, kind and name glob (`conn`: see `reading`)."""
         conds: list[ColumnElement[bool]] = [nodes.c.workflow_id == workflow_id]
         if statuses is not None:
             conds.append(nodes.c.status.in_([Status(s).value for s in statuses]))
@@ -144,10 +156,10 @@ class Reads(Database):
             .limit(limit)
             .offset(offset)
         )
-        with self.read() as conn:
+        with self.reading(conn) as c:
             return [
                 NodeRow(r.name, r.kind, Status(r.status), r.group, r.frames)
-                for r in conn.execute(query)
+                for r in c.execute(query)
             ]
 
     def edges(self, workflow_id: str) -> list[tuple[str, str]]:

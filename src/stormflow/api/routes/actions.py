@@ -13,6 +13,9 @@ from stormflow.api.context import Actor, Ctx, IdempotencyKey, now
 from stormflow.api.errors import ApiError
 from stormflow.api.selection import Selection, SelectionError, resolve
 from stormflow.core import GraphView, Outcome
+from stormflow.core.actions import UPDATE_FAMILY
+from stormflow.spec.edits import check_config
+from stormflow.store import StoreView
 
 router = APIRouter(tags=["actions"])
 
@@ -45,17 +48,21 @@ def act(
 
     def decide(view: GraphView) -> Outcome:
         # resolved under the workflow's lock, so "every failed chunk" means at this moment;
-        # and only on a first request: a replay answers before this runs
-        expires = ctx.store.workflow(workflow_id).expires_at
+        # and only on a first request: a replay answers before this runs. Every read goes
+        # through the transaction's own connection: a second checkout while this one holds
+        # the workflow's lock could wait for ever on a pool full of requests waiting for it.
+        assert isinstance(view, StoreView)
+        conn = view.connection
+        expires = ctx.store.workflow(workflow_id, conn=conn).expires_at
         if expires is not None and expires <= now():
             when = datetime.fromtimestamp(expires, UTC).isoformat(timespec="seconds")
             message = f"workflow {workflow_id} expired at {when}: it runs nothing more"
             raise ApiError(409, "workflow-expired", message, where=workflow_id)
         try:
-            selected.extend(resolve(ctx.store, workflow_id, selection))
+            selected.extend(resolve(ctx.store, workflow_id, selection, conn=conn))
         except SelectionError as exc:
             raise ApiError(422, "empty-selection", str(exc), where="selection") from None
-        return core.act(
+        outcome = core.act(
             view,
             body.action,
             selected,
@@ -66,6 +73,9 @@ def act(
             snapshot=body.snapshot,
             strict=body.strict,
         )
+        if core.Action(body.action) in UPDATE_FAMILY:
+            check_edits(view, outcome, selected)
+        return outcome
 
     applied = ctx.store.transact(
         workflow_id,
@@ -80,3 +90,24 @@ def act(
         "last_seq": applied.last_seq,
         "replayed": applied.replayed,
     }
+
+
+def check_edits(view: StoreView, outcome: Outcome, selected: list[str]) -> None:
+    """Refuse the whole action (422, nothing stored) when a selected node's resulting
+    configuration breaks the rules of a submitted node of its kind (spec: Updates)."""
+    changed = [name for name in selected if name in outcome.nodes]
+    kinds = view.kinds(changed)
+    entries = []
+    for name in changed:
+        config = outcome.nodes[name].current
+        entries.extend(check_config(kinds.get(name, "task"), name, config))
+    if entries:
+        first = entries[0].message
+        more = f" (and {len(entries) - 1} more)" if len(entries) > 1 else ""
+        raise ApiError(
+            422,
+            "invalid-update",
+            f"{first}{more}",
+            where=entries[0].field,
+            details={"entries": shapes.entries_out(entries)},
+        )
