@@ -82,7 +82,15 @@ def _health_router() -> APIRouter:
         """The only request that needs no token."""
         sink = ctx.scheduler
         running = sink is not None and bool(getattr(sink, "alive", True))
-        return {"status": "ok", "version": stormflow.__version__, "scheduler": running}
+        stats = getattr(getattr(sink, "scheduler", None), "stats", None)
+        return {
+            "status": "ok",
+            "version": stormflow.__version__,
+            "scheduler": running,
+            "scheduler_errors": getattr(stats, "errors", 0),
+            "scheduler_busy": getattr(stats, "busy", 0),
+            "scheduler_last_error": getattr(stats, "last_error", None),
+        }
 
     return router
 

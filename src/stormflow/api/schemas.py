@@ -25,6 +25,11 @@ class Health(BaseModel):
     status: Literal["ok"]
     version: str
     scheduler: bool
+    # failures the embedded scheduler's loop survived (logged with their traceback), and
+    # the last one in a line; busy-store retries are counted apart
+    scheduler_errors: int = 0
+    scheduler_busy: int = 0
+    scheduler_last_error: str | None = None
 
 
 class Submitted(BaseModel):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stormflow.cli.common import fail, one_line_errors
+from stormflow.cli.common import fail, log_to_stderr, one_line_errors
 from stormflow.cli.run import DataDir, Slots
 from stormflow.paths import data_dir as default_data_dir
 
@@ -94,6 +94,7 @@ def scheduler_command(
     """Run ready nodes of every workflow until stopped (SIGTERM/Ctrl-C: graceful)."""
     from stormflow.engine.executors import make_scheduler
 
+    log_to_stderr()
     store, settings = open_store(data_dir, db)
     settings.lease_seconds = lease_seconds
     settings.heartbeat_every = max(0.5, lease_seconds / 4)

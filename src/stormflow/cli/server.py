@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stormflow.cli.common import fail, one_line_errors
+from stormflow.cli.common import fail, log_to_stderr, one_line_errors
 from stormflow.cli.run import DataDir, Slots
 from stormflow.cli.scheduler import Broker, DbUrl, ExecutorName, RedisUrl, open_store
 
@@ -105,6 +105,7 @@ def server_command(
     from stormflow.api.embedded import EmbeddedScheduler
     from stormflow.engine.executors import make_scheduler
 
+    log_to_stderr()
     store, settings = open_store(data_dir, db)
     root = settings.data_dir
     token = load_token(root, host, token_file)

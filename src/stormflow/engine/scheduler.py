@@ -43,6 +43,7 @@ from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
 from stormflow.store import Lease, Store, StoreView
+from stormflow.store.busy import is_busy
 from stormflow.store.view import Adjacency
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,17 @@ class Stats:
     stale: int = 0
     lost: int = 0
     dispatch_latency: list[float] = field(default_factory=list)
+    # Failures the loop survived: unexpected errors (logged with their traceback) and busy
+    # store errors (logged, retried); the last one as one line, for /health.
+    errors: int = 0
+    busy: int = 0
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+
+#: Backoff after a failed step or workflow transaction: doubled per consecutive failure.
+BACKOFF_FIRST = 0.1
+BACKOFF_MAX = 30.0
 
 
 class Scheduler:
@@ -170,6 +182,10 @@ class Scheduler:
         self._next_statistics = 0.0
         self._stop = threading.Event()
         self._shutting_down: set[str] = set()  # job tokens stopped by close()
+        # A workflow whose transaction failed waits (backoff) while the others go on; its
+        # results wait beside it, none dropped. workflow -> (retry at, current delay)
+        self._paused: dict[str, tuple[float, float]] = {}
+        self._held: defaultdict[str, list[JobResult]] = defaultdict(list)
         self._recover_dead_owners()
         self.rescan()
 
@@ -178,6 +194,7 @@ class Scheduler:
         """One pass of the loop; returns whether anything happened."""
         first = self._next_result(wait)  # waits without the lock: results may come inline
         with self._lock:
+            self._resume_paused()
             busy = self._apply_results(first)
             busy |= self._run_ready()
             busy |= self._dispatch()
@@ -212,14 +229,70 @@ class Scheduler:
     def run_until(
         self, done: Callable[[], bool], on_tick: Callable[[], None] | None = None
     ) -> None:
-        """Loop until `done()` (checked when idle) or `stop()`."""
+        """Loop until `done()` (checked when idle) or `stop()`.
+
+        The loop never ends on an error: an unexpected one is logged with its traceback and
+        counted (`stats`, reported by /health), a busy store is logged; either way the loop
+        waits (doubling from BACKOFF_FIRST to BACKOFF_MAX while failures repeat) and goes on.
+        """
+        delay = BACKOFF_FIRST
         while not self._stop.is_set():
-            busy = self.step(wait=None if self._has_pending_work() else self.settings.idle_wait)
-            if on_tick is not None:
-                with self._lock:
-                    on_tick()
-            if not busy and done():
-                return
+            try:
+                wait = None if self._has_pending_work() else self.settings.idle_wait
+                busy = self.step(wait=wait)
+                if on_tick is not None:
+                    with self._lock:
+                        on_tick()
+                if not busy and done():
+                    return
+            except Exception as exc:
+                self._record_error("the scheduler loop", exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+                continue
+            delay = BACKOFF_FIRST
+
+    def _record_error(self, where: str, exc: Exception, delay: float) -> None:
+        self.stats.last_error = f"{where}: {type(exc).__name__}: {exc}".splitlines()[0][:500]
+        self.stats.last_error_at = self.clock()
+        if is_busy(exc):
+            self.stats.busy += 1
+            log.warning("%s: the store is busy (%s); retrying in %.1fs", where, exc, delay)
+        else:
+            self.stats.errors += 1
+            log.error("%s failed; retrying in %.1fs", where, delay, exc_info=exc)
+
+    def _trouble(self, workflow_id: str, exc: Exception) -> None:
+        """A transaction of one workflow failed: it waits, the others go on."""
+        delay = self._paused.get(workflow_id, (0.0, BACKOFF_FIRST / 2))[1] * 2
+        delay = min(delay, BACKOFF_MAX)
+        self._paused[workflow_id] = (self.clock() + delay, delay)
+        self._record_error(f"workflow {workflow_id}", exc, delay)
+
+    def _is_paused(self, workflow_id: str) -> bool:
+        paused = self._paused.get(workflow_id)
+        return paused is not None and paused[0] > self.clock()
+
+    def _resume_paused(self) -> None:
+        """Workflows whose wait is over get their held results back (their backoff stays
+        until a transaction of theirs succeeds)."""
+        for workflow_id in [w for w in self._held if not self._is_paused(w)]:
+            for result in self._held.pop(workflow_id):
+                self.results.put(result)
+
+    def _advance_isolated(self, workflow_id: str, results: list[JobResult]) -> int:
+        """`_advance`, with a failure kept to its workflow (see `_trouble`)."""
+        if self._is_paused(workflow_id):
+            self._held[workflow_id].extend(results)
+            return 0
+        try:
+            sent = self._advance(workflow_id, results)
+        except Exception as exc:
+            self._held[workflow_id].extend(results)  # nothing is dropped
+            self._trouble(workflow_id, exc)
+            return 0
+        self._paused.pop(workflow_id, None)
+        return sent
 
     def serve_forever(self) -> None:
         self.run_until(lambda: False)
@@ -244,7 +317,8 @@ class Scheduler:
 
     # -- results ---------------------------------------------------------------------
     def _has_pending_work(self) -> bool:
-        return bool(self._check) or not self.results.empty()
+        waiting = any(not self._is_paused(w) for w in self._check)
+        return waiting or not self.results.empty()
 
     def _next_result(self, wait: float | None) -> JobResult | None:
         try:
@@ -263,15 +337,8 @@ class Scheduler:
         for result in [first, *self._more_results()]:
             if not self._handed_back(result):
                 by_workflow[result.workflow_id].append(result)
-        pending = list(by_workflow.items())
-        for i, (workflow_id, results) in enumerate(pending):
-            try:
-                self._advance(workflow_id, results)
-            except Exception:
-                for _, unapplied in pending[i:]:  # back to the queue: nothing is dropped
-                    for result in unapplied:
-                        self.results.put(result)
-                raise
+        for workflow_id, results in by_workflow.items():
+            self._advance_isolated(workflow_id, results)
         return True
 
     def _more_results(self) -> Iterator[JobResult]:
@@ -398,13 +465,18 @@ class Scheduler:
             return 0
         self.stats.stale += sum(e.type == "stale-result" for e in applied.outcome.events)
         self._after(workflow_id, applied.outcome, leased=set(lease.tokens))
+        # Committed: from here a failure must not send the results back (they are recorded);
+        # an attempt left unsent lapses into a lost one, rerun at once.
         sent = 0
-        for name, logfile in claimed:
-            node = applied.outcome.nodes[name]
-            token = node.attempts[-1].token
-            sent += self._submit(workflow_id, node, token, logfile)
-        for name, token in limited:
-            sent += self._send(workflow_id, name, token, now)
+        try:
+            for name, logfile in claimed:
+                node = applied.outcome.nodes[name]
+                token = node.attempts[-1].token
+                sent += self._submit(workflow_id, node, token, logfile)
+            for name, token in limited:
+                sent += self._send(workflow_id, name, token, now)
+        except Exception as exc:
+            self._trouble(workflow_id, exc)
         return sent
 
     def _pop_due(self, workflow_id: str, now: float, count: int) -> list[tuple[str, str]]:
@@ -442,9 +514,12 @@ class Scheduler:
     def _run_ready(self) -> bool:
         if not self._check:
             return False
+        ran = False
         for workflow_id in list(self._check):
-            self._advance(workflow_id, [])  # runs them, and claims as slots allow
-        return True
+            if not self._is_paused(workflow_id):
+                ran = True
+                self._advance_isolated(workflow_id, [])  # runs them, claims as slots allow
+        return ran
 
     def rescan(self) -> None:
         """Examine every runnable node of every workflow with work (start, recovery, polling)."""
@@ -471,7 +546,7 @@ class Scheduler:
         for head, workflow_id in heads:
             if head > now or self.executor.free_slots() <= 0:
                 break
-            sent += self._advance(workflow_id, [])
+            sent += self._advance_isolated(workflow_id, [])
         free = self.executor.free_slots()
         if free <= 0 or now < self._next_poll:
             return sent > 0
@@ -484,48 +559,97 @@ class Scheduler:
                 break
             if wanted is not None and item.workflow_id not in wanted:
                 continue
-            polled += self._send(item.workflow_id, item.node, item.token, now)
+            if self._is_paused(item.workflow_id):
+                continue
+            try:
+                polled += self._send(item.workflow_id, item.node, item.token, now)
+            except Exception as exc:
+                self._trouble(item.workflow_id, exc)
         return sent + polled > 0
 
     def _send(self, workflow_id: str, name: str, token: str, now: float) -> bool:
         logfile = str(log_path(self.settings.data_dir, workflow_id, token))
-        node = self.store.claim(
-            workflow_id,
-            name,
-            token,
-            owner=self.owner,
-            now=now,
-            lease_seconds=self.settings.lease_seconds,
-            worker=self.owner,
-            log=logfile,
-        )
+        try:
+            node = self.store.claim(
+                workflow_id,
+                name,
+                token,
+                owner=self.owner,
+                now=now,
+                lease_seconds=self.settings.lease_seconds,
+                worker=self.owner,
+                log=logfile,
+            )
+        except Exception as exc:
+            if is_busy(exc):
+                raise
+            # e.g. `limits: 5` written into the database by hand: this node's fault alone
+            self._not_started(workflow_id, name, token, logfile, "cannot claim it", exc)
+            return False
         if node is None:
             return False
         return self._submit(workflow_id, node, token, logfile)
 
     def _submit(self, workflow_id: str, node: core.Node, token: str, logfile: str) -> bool:
-        """Hand a claimed attempt to the executor."""
+        """Hand a claimed attempt to the executor. An attempt that cannot be rendered or
+        started (whatever its stored configuration holds) fails alone: see `_not_started`."""
         name = node.name
-        job = render_job(
-            data_dir=self.settings.data_dir,
-            workflow_id=workflow_id,
-            workflow_name=self._workflow_name(workflow_id),
-            kind=self._kind(workflow_id, name),
-            node=node,
-            token=job_token(workflow_id, token),
-            status=self._status_for_job(workflow_id) if uses_status(node) else "running",
-            log=logfile,
-        )
+        try:
+            job = render_job(
+                data_dir=self.settings.data_dir,
+                workflow_id=workflow_id,
+                workflow_name=self._workflow_name(workflow_id),
+                kind=self._kind(workflow_id, name),
+                node=node,
+                token=job_token(workflow_id, token),
+                status=self._status_for_job(workflow_id) if uses_status(node) else "running",
+                log=logfile,
+            )
+        except Exception as exc:
+            if is_busy(exc):
+                raise  # the store, not the node: retried by the loop
+            self._not_started(workflow_id, name, token, logfile, "cannot render its job", exc)
+            return False
         try:
             self.executor.submit(job)
         except ExecutorError as exc:  # the slot went away: let the lease lapse into a retry
             log.warning("could not dispatch %s/%s: %s", workflow_id, name, exc)
+            return False
+        except Exception as exc:
+            self._not_started(workflow_id, name, token, logfile, "the executor refused it", exc)
             return False
         self.stats.dispatched += 1
         ready = self._ready_at.pop((workflow_id, token), None)
         if ready is not None:
             self.stats.dispatch_latency.append(max(0.0, self.clock() - ready))
         return True
+
+    def _not_started(
+        self, workflow_id: str, name: str, token: str, logfile: str, what: str, exc: Exception
+    ) -> None:
+        """Record a claimed attempt that could not start as failed, with the reason in its log
+        and (through the failure's event) in the workflow's events; the loop goes on."""
+        reason = f"could not start: {what}: {type(exc).__name__}: {exc}"
+        log.error("%s/%s (%s) %s", workflow_id, name, token, reason, exc_info=exc)
+        try:
+            Path(logfile).parent.mkdir(parents=True, exist_ok=True)
+            with open(logfile, "a", encoding="utf-8") as out:
+                out.write(f"storm: {reason}\n")
+        except OSError as err:  # the log is a courtesy: the event holds the reason too
+            log.warning("could not write %s: %s", logfile, err)
+        now = self.clock()
+        self.results.put(
+            JobResult(
+                workflow_id=workflow_id,
+                node=name,
+                token=job_token(workflow_id, token),
+                ok=False,
+                exit_code=None,
+                error=reason,
+                started_at=now,
+                ended_at=now,
+            )
+        )
 
     def _kind(self, workflow_id: str, name: str) -> str:
         kinds = self._kinds.get(workflow_id)
@@ -558,7 +682,9 @@ class Scheduler:
         expires = self._expires.get(workflow_id)
 
         def decide(view: core.GraphView) -> Outcome:
-            running = [r.name for r in self.store.nodes(workflow_id, statuses=["running"])]
+            assert isinstance(view, StoreView)  # read on its connection: no second checkout
+            rows = self.store.nodes_in(view.conn, workflow_id, statuses=["running"])
+            running = [r.name for r in rows]
             out = (
                 core.cancel(view, running, at=now, actor="engine")
                 if running
@@ -604,18 +730,27 @@ class Scheduler:
                 busy = True
         wanted = self.settings.workflows
         for workflow_id in self.store.expired_running(now):
-            if wanted is None or workflow_id in wanted:
-                self._remember_workflow(workflow_id)
-                self._expire(workflow_id, now)
+            if (wanted is None or workflow_id in wanted) and not self._is_paused(workflow_id):
                 busy = True
+                try:
+                    self._remember_workflow(workflow_id)
+                    self._expire(workflow_id, now)
+                except Exception as exc:
+                    self._trouble(workflow_id, exc)
         for workflow_id, name, token in self.store.expired(now):
+            if self._is_paused(workflow_id):
+                continue
             busy = True
-            self.stats.lost += 1
             lost = functools.partial(
                 core.fail, name=name, token=token, at=now, lost=True, error="worker lost"
             )
             key = f"lost:{workflow_id}:{token}"
-            applied = self.store.transact(workflow_id, lost, idempotency_key=key)
+            try:
+                applied = self.store.transact(workflow_id, lost, idempotency_key=key)
+            except Exception as exc:
+                self._trouble(workflow_id, exc)
+                continue
+            self.stats.lost += 1
             if applied.outcome is not None:
                 self._after(workflow_id, applied.outcome)
         self.rescan()

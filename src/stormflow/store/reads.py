@@ -145,6 +145,7 @@ class Reads(Database):
         glob: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        conn: Connection | None = None,
     ) -> list[NodeRow]:
         """Node rows in natural order of names, filtered by status, kind and name glob."""
         with self.read() as conn:
