@@ -473,8 +473,10 @@ class Scheduler:
             return sent > 0
         self._next_poll = now + self.settings.housekeeping_every
         polled = 0
+        # One workflow (`storm run`): asked of the database, not filtered from everybody's.
+        only = next(iter(wanted)) if wanted is not None and len(wanted) == 1 else None
         for item in self.store.pending_attempts(
-            now, limit=max(free * 2, self.settings.claim_batch)
+            now, limit=max(free * 2, self.settings.claim_batch), workflow_id=only
         ):
             if polled >= free:
                 break
@@ -604,7 +606,7 @@ class Scheduler:
                 self._remember_workflow(workflow_id)
                 self._expire(workflow_id, now)
                 busy = True
-        for workflow_id, name, token in self.store.expired(now):
+        for workflow_id, name, token in self.store.expired(now, workflow_ids=wanted):
             busy = True
             self.stats.lost += 1
             lost = functools.partial(
@@ -624,15 +626,23 @@ class Scheduler:
         workers): stop them first, so a lost attempt never runs beside its retry. Local ones
         through its pid files; remote ones through the executor (`abandon`).
         """
-        killed = orphans.reap_dead_owners(self._run_dir, owner_is_dead_here)
+        wanted = self.settings.workflows  # `storm run`/`resume`: its own workflow's only
+        prefixes = None if wanted is None else {job_token(w, "") for w in wanted}
+        killed = orphans.reap_dead_owners(self._run_dir, owner_is_dead_here, prefixes)
         if killed:
             log.info("killed %d orphaned command(s) of dead schedulers", killed)
         for owner in self.store.lease_owners():
             if owner != self.owner and owner_is_dead_here(owner):
+                live = [
+                    (wf, token)
+                    for wf, token in self.store.live_tokens(owner)
+                    if wanted is None or wf in wanted
+                ]
+                if not live:
+                    continue
                 log.info("recovering attempts of dead scheduler %s", owner)
-                live = self.store.live_tokens(owner)
                 self.executor.abandon([job_token(wf, token) for wf, token in live])
-                self.store.release_owner(owner)
+                self.store.release_owner(owner, wanted)
 
 
 def run_workflows(scheduler: Scheduler, workflow_ids: Iterable[str]) -> None:
