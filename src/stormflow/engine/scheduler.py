@@ -36,7 +36,7 @@ from pathlib import Path
 
 from stormflow import core
 from stormflow.core import Outcome, Status
-from stormflow.engine import orphans
+from stormflow.engine import liveness, orphans
 from stormflow.engine.executor import STOPPED, Executor, ExecutorError
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
@@ -57,26 +57,21 @@ INLINE_WAIT = 0.005
 
 
 def new_owner() -> str:
-    """A lease owner id: host and pid (so a restart on this host can spot its dead self)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    """A lease owner id: host, pid and start time (so a restart on this host spots its dead
+    self, and a reused pid is not mistaken for it), and a random tag."""
+    return f"{socket.gethostname()}:{liveness.identity()}:{uuid.uuid4().hex[:6]}"
 
 
 def owner_is_dead_here(owner: str) -> bool:
-    """True when the owner ran on this host and its process is gone."""
+    """True when the owner ran on this host and its process is gone (exited, a zombie, or its
+    pid now names another process)."""
     host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    process = rest.partition(":")[0]
+    if host != socket.gethostname() or not process.partition(".")[0].isdigit():
         return False
-    pid = int(pid_text)
-    if pid == os.getpid():
+    if int(process.partition(".")[0]) == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not liveness.identity_alive(process)
 
 
 def _no_summary(_outcome: Outcome) -> dict[str, object]:

@@ -35,7 +35,7 @@ from typing import Any
 
 import redis
 
-from stormflow.engine import orphans
+from stormflow.engine import liveness, orphans
 from stormflow.engine.celery import keys
 from stormflow.engine.celery.app import TASK
 from stormflow.engine.celery.wire import job_from_wire, result_to_wire
@@ -54,7 +54,7 @@ SCHEDULER_LOST = "scheduler lost"
 
 def new_worker_id() -> str:
     """host:pid:random, the scheduler owner format, so a restart here spots its dead self."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    return f"{socket.gethostname()}:{liveness.identity()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass
