@@ -127,3 +127,31 @@ def test_a_killed_runs_commands_and_leases_wait_for_its_own_resume(tmp_path: Pat
     assert pid_alive(command), "storm run b killed a's command"
     assert attempts_of(data, a) == a_before
     assert len(started(tmp_path, "a")) == 1
+
+
+@pytest.mark.usefixtures("cleanup")
+def test_resume_after_kill_9_with_the_dead_run_a_zombie(tmp_path: Path) -> None:
+    """Issue 11, finding 5: the killed `storm run` is left a zombie (not reaped, as in a
+    container without an init); `storm resume` still sees it dead at once (not after its 30 s
+    leases) and never leaves its command running beside a retry."""
+    data = tmp_path / "data"
+    argv = [*storm_argv(), "run", str(document(tmp_path, "a", 3)), "--data-dir", str(data)]
+    proc = subprocess.Popen(
+        [*argv, "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=clean_env()
+    )
+    try:
+        wait_until(lambda: started(tmp_path, "a"), timeout=30, what="a to start")
+        proc.kill()  # and not reaped until the end: a zombie
+        wait_until(lambda: not pid_alive(proc.pid), timeout=10, what="the run to die")
+        store = Store.default(data)
+        try:
+            (wf,) = [w.id for w in store.workflows()]
+        finally:
+            store.close()
+        done = storm("resume", wf, "--data-dir", str(data), "--quiet", timeout=25)
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        proc.wait()
+    assert not [pid for pid in pids_in(tmp_path / "pids.txt") if pid_alive(pid)]
+    per_node = [line.split()[1] for line in started(tmp_path, "a")]
+    assert per_node.count("two") == 1

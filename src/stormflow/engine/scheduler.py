@@ -55,6 +55,9 @@ PREFETCH_CHILDREN = 4
 #: queueing it: about one transaction (another thread's result), not a whole busy step.
 INLINE_WAIT = 0.005
 
+#: Seconds between looks for dead schedulers whose claims this one takes over at once.
+TAKEOVER_EVERY = 1.0
+
 
 def new_owner() -> str:
     """A lease owner id: host, pid and start time (so a restart on this host spots its dead
@@ -159,6 +162,7 @@ class Scheduler:
         self._next_heartbeat = 0.0
         self._next_housekeeping = 0.0
         self._next_statistics = 0.0
+        self._next_takeover = 0.0
         self._stop = threading.Event()
         self._shutting_down: set[str] = set()  # job tokens stopped by close()
         self._recover_dead_owners()
@@ -601,6 +605,11 @@ class Scheduler:
                 self._remember_workflow(workflow_id)
                 self._expire(workflow_id, now)
                 busy = True
+        if now >= self._next_takeover:
+            # Another scheduler of this host died (kill -9, OOM): its claims are ours now,
+            # not after its leases run out.
+            self._next_takeover = now + TAKEOVER_EVERY
+            busy |= self._recover_dead_owners() > 0
         for workflow_id, name, token in self.store.expired(now, workflow_ids=wanted):
             busy = True
             self.stats.lost += 1
@@ -614,7 +623,7 @@ class Scheduler:
         self.rescan()
         return busy
 
-    def _recover_dead_owners(self) -> None:
+    def _recover_dead_owners(self) -> int:
         """Leases held by a dead scheduler on this host are lost now, not after they expire.
 
         Its commands may still run (they have their own process groups, or run on Celery
@@ -626,8 +635,9 @@ class Scheduler:
         killed = orphans.reap_dead_owners(self._run_dir, owner_is_dead_here, prefixes)
         if killed:
             log.info("killed %d orphaned command(s) of dead schedulers", killed)
+        recovered = 0
         for owner in self.store.lease_owners():
-            if owner != self.owner and owner_is_dead_here(owner):
+            if owner != self.owner and (owner_is_dead_here(owner) or self._gone(owner)):
                 live = [
                     (wf, token)
                     for wf, token in self.store.live_tokens(owner)
@@ -637,7 +647,14 @@ class Scheduler:
                     continue
                 log.info("recovering attempts of dead scheduler %s", owner)
                 self.executor.abandon([job_token(wf, token) for wf, token in live])
-                self.store.release_owner(owner, wanted)
+                recovered += self.store.release_owner(owner, wanted)
+        return recovered
+
+    def _gone(self, owner: str) -> bool:
+        """Whether the executor knows that scheduler's heartbeat lapsed (Celery: its owner
+        key in Redis), wherever it ran."""
+        gone = getattr(self.executor, "owner_gone", None)
+        return bool(gone(owner)) if callable(gone) else False
 
 
 def run_workflows(scheduler: Scheduler, workflow_ids: Iterable[str]) -> None:
