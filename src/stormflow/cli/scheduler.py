@@ -92,10 +92,12 @@ def scheduler_command(
     heartbeat_ttl: HeartbeatTtl = 10.0,
 ) -> None:
     """Run ready nodes of every workflow until stopped (SIGTERM/Ctrl-C: graceful)."""
+    from stormflow.cli.server import lock_embedded_store
     from stormflow.engine.executors import make_scheduler
 
     log_to_stderr()
     store, settings = open_store(data_dir, db)
+    owner = lock_embedded_store(store, settings.data_dir, "scheduler", None)
     settings.lease_seconds = lease_seconds
     settings.heartbeat_every = max(0.5, lease_seconds / 4)
     try:
@@ -121,3 +123,5 @@ def scheduler_command(
         scheduler.serve_forever()
     finally:
         scheduler.close(grace=5.0)
+        if owner is not None:
+            owner.release()

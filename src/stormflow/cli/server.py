@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import socket
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -108,7 +109,10 @@ def server_command(
     log_to_stderr()
     store, settings = open_store(data_dir, db)
     root = settings.data_dir
+    url = local_url(host, port)
+    owner = lock_embedded_store(store, root, "server", url)
     token = load_token(root, host, token_file)
+    listening = listen(host, port)  # before any scheduler starts: a busy port changes nothing
     if not is_loopback(host):
         typer.echo(
             f"storm: warning: serving on {host}: anyone who can reach it and has the token "
@@ -125,7 +129,6 @@ def server_command(
             fail(str(exc))
         embedded = EmbeddedScheduler(scheduler)
     app = create_app(store, data_dir=root, token=token, scheduler=embedded)
-    url = local_url(host, port)
     info = root / "server.json"
 
     def on_started() -> None:
@@ -150,9 +153,52 @@ def server_command(
     if embedded is not None:
         embedded.start()
     try:
-        _announcing_server(config, on_started).run()
+        _announcing_server(config, on_started).run(sockets=[listening])
     finally:
         if embedded is not None:
             embedded.stop(grace=5.0)
-        info.unlink(missing_ok=True)
+        _remove_if_ours(info)
         store.close()
+        if owner is not None:
+            owner.release()
+
+
+def lock_embedded_store(store: Any, root: Path, kind: str, url: str | None) -> Any:
+    """Take the data directory's owner lock when the store is its SQLite file (PostgreSQL is
+    shared by many schedulers); a second owner is refused with one line naming the first."""
+    from stormflow.engine.ownership import DataDirBusy, OwnerLock
+
+    if not str(store.url).startswith("sqlite"):
+        return None
+    lock = OwnerLock(root)
+    try:
+        lock.acquire(kind, url)
+    except DataDirBusy as exc:
+        store.close()
+        fail(str(exc))
+    except OSError as exc:
+        store.close()
+        fail(f"cannot lock {lock.path}: {exc.strerror or exc}")
+    return lock
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a busy port is one clear line (exit 2)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        fail(f"cannot listen on {host}:{port}: {why.lower()}")
+    sock.set_inheritable(False)
+    return sock
+
+
+def _remove_if_ours(info: Path) -> None:
+    """server.json is removed only by the server it names (never another one's)."""
+    try:
+        pid = json.loads(info.read_text(encoding="utf-8")).get("pid")
+    except (OSError, ValueError, AttributeError):
+        return
+    if pid == os.getpid():
+        info.unlink(missing_ok=True)

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from stormflow import core
 from stormflow.core import Outcome, Status
-from stormflow.engine import orphans
+from stormflow.engine import liveness, orphans
 from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import STOPPED, Executor, ExecutorError
 from stormflow.engine.jobs import JobResult
@@ -57,28 +57,26 @@ PREFETCH_CHILDREN = 4
 #: queueing it: about one transaction (another thread's result), not a whole busy step.
 INLINE_WAIT = 0.005
 
+#: Seconds between looks for dead schedulers whose claims this one takes over at once.
+TAKEOVER_EVERY = 1.0
+
 
 def new_owner() -> str:
-    """A lease owner id: host and pid (so a restart on this host can spot its dead self)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    """A lease owner id: host, pid and start time (so a restart on this host spots its dead
+    self, and a reused pid is not mistaken for it), and a random tag."""
+    return f"{socket.gethostname()}:{liveness.identity()}:{uuid.uuid4().hex[:6]}"
 
 
 def owner_is_dead_here(owner: str) -> bool:
-    """True when the owner ran on this host and its process is gone."""
+    """True when the owner ran on this host and its process is gone (exited, a zombie, or its
+    pid now names another process)."""
     host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    process = rest.partition(":")[0]
+    if host != socket.gethostname() or not process.partition(".")[0].isdigit():
         return False
-    pid = int(pid_text)
-    if pid == os.getpid():
+    if int(process.partition(".")[0]) == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not liveness.identity_alive(process)
 
 
 def _no_summary(_outcome: Outcome) -> dict[str, object]:
@@ -180,6 +178,7 @@ class Scheduler:
         self._next_heartbeat = 0.0
         self._next_housekeeping = 0.0
         self._next_statistics = 0.0
+        self._next_takeover = 0.0
         self._stop = threading.Event()
         self._shutting_down: set[str] = set()  # job tokens stopped by close()
         # A workflow whose transaction failed waits (backoff) while the others go on; its
@@ -552,8 +551,10 @@ class Scheduler:
             return sent > 0
         self._next_poll = now + self.settings.housekeeping_every
         polled = 0
+        # One workflow (`storm run`): asked of the database, not filtered from everybody's.
+        only = next(iter(wanted)) if wanted is not None and len(wanted) == 1 else None
         for item in self.store.pending_attempts(
-            now, limit=max(free * 2, self.settings.claim_batch)
+            now, limit=max(free * 2, self.settings.claim_batch), workflow_id=only
         ):
             if polled >= free:
                 break
@@ -737,7 +738,12 @@ class Scheduler:
                     self._expire(workflow_id, now)
                 except Exception as exc:
                     self._trouble(workflow_id, exc)
-        for workflow_id, name, token in self.store.expired(now):
+        if now >= self._next_takeover:
+            # Another scheduler of this host died (kill -9, OOM): its claims are ours now,
+            # not after its leases run out.
+            self._next_takeover = now + TAKEOVER_EVERY
+            busy |= self._recover_dead_owners() > 0
+        for workflow_id, name, token in self.store.expired(now, workflow_ids=wanted):
             if self._is_paused(workflow_id):
                 continue
             busy = True
@@ -756,22 +762,38 @@ class Scheduler:
         self.rescan()
         return busy
 
-    def _recover_dead_owners(self) -> None:
+    def _recover_dead_owners(self) -> int:
         """Leases held by a dead scheduler on this host are lost now, not after they expire.
 
         Its commands may still run (they have their own process groups, or run on Celery
         workers): stop them first, so a lost attempt never runs beside its retry. Local ones
         through its pid files; remote ones through the executor (`abandon`).
         """
-        killed = orphans.reap_dead_owners(self._run_dir, owner_is_dead_here)
+        wanted = self.settings.workflows  # `storm run`/`resume`: its own workflow's only
+        prefixes = None if wanted is None else {job_token(w, "") for w in wanted}
+        killed = orphans.reap_dead_owners(self._run_dir, owner_is_dead_here, prefixes)
         if killed:
             log.info("killed %d orphaned command(s) of dead schedulers", killed)
+        recovered = 0
         for owner in self.store.lease_owners():
-            if owner != self.owner and owner_is_dead_here(owner):
+            if owner != self.owner and (owner_is_dead_here(owner) or self._gone(owner)):
+                live = [
+                    (wf, token)
+                    for wf, token in self.store.live_tokens(owner)
+                    if wanted is None or wf in wanted
+                ]
+                if not live:
+                    continue
                 log.info("recovering attempts of dead scheduler %s", owner)
-                live = self.store.live_tokens(owner)
                 self.executor.abandon([job_token(wf, token) for wf, token in live])
-                self.store.release_owner(owner)
+                recovered += self.store.release_owner(owner, wanted)
+        return recovered
+
+    def _gone(self, owner: str) -> bool:
+        """Whether the executor knows that scheduler's heartbeat lapsed (Celery: its owner
+        key in Redis), wherever it ran."""
+        gone = getattr(self.executor, "owner_gone", None)
+        return bool(gone(owner)) if callable(gone) else False
 
 
 def run_workflows(scheduler: Scheduler, workflow_ids: Iterable[str]) -> None:

@@ -147,8 +147,13 @@ class Leases(Database):
                 renewed += result.rowcount
         return renewed
 
-    def expired(self, now: float, limit: int = 100) -> list[tuple[str, str, str]]:
-        """(workflow, node, token) of live attempts whose lease ran out: their worker is lost."""
+    def expired(
+        self, now: float, limit: int = 100, workflow_ids: Iterable[str] | None = None
+    ) -> list[tuple[str, str, str]]:
+        """(workflow, node, token) of live attempts whose lease ran out: their worker is lost.
+
+        `workflow_ids`: only these workflows' (a `storm run` acts on its own workflow only).
+        """
         query = (
             select(attempts.c.workflow_id, attempts.c.node, attempts.c.token)
             .where(
@@ -160,6 +165,8 @@ class Leases(Database):
             .order_by(attempts.c.lease_expires, attempts.c.id)
             .limit(limit)
         )
+        if workflow_ids is not None:
+            query = query.where(attempts.c.workflow_id.in_(list(workflow_ids)))
         with self.read() as conn:
             return [(w, n, t) for w, n, t in conn.execute(query)]
 
@@ -201,15 +208,18 @@ class Leases(Database):
         with self.read() as conn:
             return [(str(w), str(t)) for w, t in conn.execute(query).all()]
 
-    def release_owner(self, owner: str) -> int:
-        """Graceful shutdown: expire the owner's leases now so another scheduler recovers them."""
+    def release_owner(self, owner: str, workflow_ids: Iterable[str] | None = None) -> int:
+        """Graceful shutdown: expire the owner's leases now so another scheduler recovers them
+        (only those of `workflow_ids`, when given)."""
+        query = (
+            update(attempts)
+            .where(attempts.c.lease_owner == owner, attempts.c.result.is_(None))
+            .values(lease_expires=0.0)
+        )
+        if workflow_ids is not None:
+            query = query.where(attempts.c.workflow_id.in_(list(workflow_ids)))
         with self.write() as conn:
-            result = conn.execute(
-                update(attempts)
-                .where(attempts.c.lease_owner == owner, attempts.c.result.is_(None))
-                .values(lease_expires=0.0)
-            )
-            return result.rowcount
+            return conn.execute(query).rowcount
 
     def set_limit(self, name: str, capacity: int) -> None:
         if capacity < 0:
