@@ -81,7 +81,13 @@ def _health_router() -> APIRouter:
         """The only request that needs no token."""
         sink = ctx.scheduler
         running = sink is not None and bool(getattr(sink, "alive", True))
-        return {"status": "ok", "version": stormflow.__version__, "scheduler": running}
+        stuck = running and bool(getattr(sink, "stuck", False))
+        return {
+            "status": "ok",
+            "version": stormflow.__version__,
+            "scheduler": running and not stuck,
+            "scheduler_stuck": stuck,
+        }
 
     return router
 

@@ -23,7 +23,8 @@ class Strict(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
-    scheduler: bool
+    scheduler: bool  # an embedded scheduler runs and its loop turns
+    scheduler_stuck: bool = False  # it runs, but its loop has not turned for a minute
 
 
 class Submitted(BaseModel):
