@@ -83,10 +83,12 @@ def _health_router() -> APIRouter:
         sink = ctx.scheduler
         running = sink is not None and bool(getattr(sink, "alive", True))
         stats = getattr(getattr(sink, "scheduler", None), "stats", None)
+        stuck = running and bool(getattr(sink, "stuck", False))
         return {
             "status": "ok",
             "version": stormflow.__version__,
-            "scheduler": running,
+            "scheduler": running and not stuck,
+            "scheduler_stuck": stuck,
             "scheduler_errors": getattr(stats, "errors", 0),
             "scheduler_busy": getattr(stats, "busy", 0),
             "scheduler_last_error": getattr(stats, "last_error", None),

@@ -24,7 +24,8 @@ class Strict(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
-    scheduler: bool
+    scheduler: bool  # an embedded scheduler runs and its loop turns
+    scheduler_stuck: bool = False  # it runs, but its loop has not turned for a minute
     # failures the embedded scheduler's loop survived (logged with their traceback), and
     # the last one in a line; busy-store retries are counted apart
     scheduler_errors: int = 0

@@ -31,6 +31,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,7 @@ from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
 from stormflow.store import Lease, Store, StoreView
 from stormflow.store.busy import is_busy
+from stormflow.store.db import is_timeout
 from stormflow.store.view import Adjacency
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,11 @@ class Settings:
     # Apply a result in the executor thread that reports it, when the loop is not busy: no
     # hand-over to the loop's thread and back for the job it makes ready (see `deliver`).
     inline_results: bool = True
+    # PostgreSQL: every statement of the scheduler's transactions is cancelled after this
+    # long (logged, retried on the next turn): no query can hold the loop for good.
+    statement_timeout: float = 30.0
+    # /health reports the loop as stuck when it has not turned for this long.
+    stuck_after: float = 60.0
 
 
 @dataclass
@@ -185,14 +192,26 @@ class Scheduler:
         # results wait beside it, none dropped. workflow -> (retry at, current delay)
         self._paused: dict[str, tuple[float, float]] = {}
         self._held: defaultdict[str, list[JobResult]] = defaultdict(list)
-        self._recover_dead_owners()
-        self.rescan()
+        self.turned = time.monotonic()  # when the loop last finished a step (see `stuck`)
+        self.timeouts = 0  # statements cancelled by the statement timeout, retried
+        with self._limited():
+            self._recover_dead_owners()
+            self.rescan()
+
+    def _limited(self) -> AbstractContextManager[None]:
+        """The scheduler's statement timeout for this thread's transactions inside."""
+        return self.store.statement_timeout(self.settings.statement_timeout)
+
+    @property
+    def stuck(self) -> bool:
+        """The loop has not turned for `Settings.stuck_after` seconds (a step never ends)."""
+        return time.monotonic() - self.turned > self.settings.stuck_after
 
     # -- the loop ------------------------------------------------------------------
     def step(self, wait: float | None = None) -> bool:
         """One pass of the loop; returns whether anything happened."""
         first = self._next_result(wait)  # waits without the lock: results may come inline
-        with self._lock:
+        with self._lock, self._limited():
             self._resume_paused()
             busy = self._apply_results(first)
             busy |= self._run_ready()
@@ -201,7 +220,8 @@ class Scheduler:
             if now >= self._next_housekeeping:
                 self._next_housekeeping = now + self.settings.housekeeping_every
                 busy |= self._housekeeping(now)
-            return busy
+        self.turned = time.monotonic()
+        return busy
 
     def deliver(self, result: JobResult) -> None:
         """The executor's result callback (any thread): applied at once in the calling thread
@@ -216,7 +236,9 @@ class Scheduler:
         """
         if self.settings.inline_results and self._lock.acquire(timeout=INLINE_WAIT):
             try:
-                if not self._handed_back(result):
+                if self._handed_back(result):
+                    return
+                with self._limited():
                     self._advance(result.workflow_id, [result])
                 return
             except Exception:
@@ -245,6 +267,14 @@ class Scheduler:
                 if not busy and done():
                     return
             except Exception as exc:
+                if is_timeout(exc):
+                    # a statement cancelled by the statement timeout (or a lock not granted in
+                    # time): what the step was doing was put back; it is retried next turn
+                    self.timeouts += 1
+                    log.warning("a scheduler statement timed out (retried): %s", exc)
+                    self.turned = time.monotonic()
+                    self._stop.wait(self.settings.idle_wait)
+                    continue
                 self._record_error("the scheduler loop", exc, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
@@ -305,13 +335,29 @@ class Scheduler:
         An attempt stopped by the shutdown did not fail: its "stopped" result is not
         recorded (that would use up a retry, or fail the node); its lease is released,
         so the next scheduler records it as lost and runs it again at once.
+
+        The loop's lock is waited for `grace` seconds at most: a loop stuck in a statement
+        holds it, and shutdown must end anyway. Then the processes are stopped and the
+        leases handed back without it (results that finished meanwhile are left to the
+        next scheduler, which finds their attempts lost and runs them again).
         """
-        with self._lock:  # no result is applied inline from here on: they queue
-            self._shutting_down.update(self.executor.running())
-            self.executor.close(grace)
-            while not self.results.empty():  # record what finished while closing
-                self._apply_results(self._next_result(None))
-            self.store.release_owner(self.owner)
+        locked = self._lock.acquire(timeout=max(grace, 0.1))
+        if not locked:
+            log.warning("the scheduler's loop is stuck: closing without it")
+        try:
+            with self._limited():
+                self._shutting_down.update(self.executor.running())
+                self.executor.close(grace)
+                while locked and not self.results.empty():  # record what finished meanwhile
+                    self._apply_results(self._next_result(None))
+                self.store.release_owner(self.owner)
+        except Exception as exc:
+            if not is_timeout(exc):
+                raise
+            log.warning("handing the leases back timed out; they expire by themselves: %s", exc)
+        finally:
+            if locked:
+                self._lock.release()
         shutil.rmtree(orphans.owner_dir(self._run_dir, self.owner), ignore_errors=True)
 
     # -- results ---------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, literal, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from stormflow.core import (
@@ -23,15 +23,7 @@ from stormflow.core import (
 
 from .db import Database
 from .persist import append_events
-from .queries import (
-    READY_VALUES,
-    glob_to_like,
-    has_runnable,
-    open_roots,
-    ready_children,
-    runnable_among,
-    runnable_query,
-)
+from .queries import find_runnable, glob_to_like
 from .records import EventRow, NodeRow, StoredAttempt, UnknownWorkflow, WorkflowRow
 from .schema import attempts, edges, events, nodes, snapshots, workflows
 from .view import (
@@ -314,8 +306,8 @@ class Reads(Database):
     ) -> WorkflowStatus:
         runnable = 0
         if not counts.get(Status.RUNNING) and counts.get(Status.OPEN):
-            roots = self.adjacency(conn, workflow_id).roots
-            runnable = int(has_runnable(conn, workflow_id, roots))
+            adjacency = self.adjacency(conn, workflow_id)
+            runnable = len(find_runnable(conn, workflow_id, adjacency, limit=1))
         return derive_status(counts, runnable)
 
     def state(self, workflow_id: str) -> tuple[dict[Status, int], WorkflowStatus, int]:
@@ -328,36 +320,9 @@ class Reads(Database):
             return counts, self._status(conn, workflow_id, counts), seq
 
     def runnable_nodes(self, workflow_id: str, limit: int | None = None) -> list[str]:
-        """Open nodes whose upstream nodes are all ready (recovery: run these).
-
-        Searched from whichever side is smaller: the open nodes (each checked against
-        its upstream nodes; a running render has few), or the ready nodes (their open
-        children) plus the open roots (a workflow just submitted or retried from the top).
-        """
+        """Open nodes whose upstream nodes are all ready (recovery: run these), sorted."""
         with self.read() as conn:
-            opened = self._count(conn, workflow_id, [Status.OPEN.value], None)
-            if not opened:
-                return []
-            small = opened <= CHUNK
-            if small or self._count(conn, workflow_id, READY_VALUES, opened) >= opened:
-                query = runnable_query(workflow_id).order_by(nodes.c.name).limit(limit)
-                return [str(n) for n in conn.execute(query).scalars()]
-            roots = self.adjacency(conn, workflow_id).roots
-            children = [str(n) for n in conn.execute(ready_children(workflow_id)).scalars()]
-            found = open_roots(conn, workflow_id, roots)
-            found += runnable_among(conn, workflow_id, children)
-        return sorted(found)[:limit]
-
-    @staticmethod
-    def _count(conn: Connection, workflow_id: str, statuses: list[str], upto: int | None) -> int:
-        """Nodes in these statuses, counted up to `upto` (an index range, stopped early)."""
-        rows = (
-            select(literal(1))
-            .where(nodes.c.workflow_id == workflow_id, nodes.c.status.in_(statuses))
-            .limit(upto)
-            .subquery()
-        )
-        return int(conn.execute(select(func.count()).select_from(rows)).scalar_one())
+            return find_runnable(conn, workflow_id, self.adjacency(conn, workflow_id), limit)
 
     def graph(self, workflow_id: str) -> Graph:
         """The whole workflow in memory: nodes with current attempts, edges, snapshots, events."""

@@ -178,7 +178,8 @@ class Store(Reads, Leases, Drafts):
                         last_seq=last,
                     )
                 )
-        self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)})
+            # before commit: the rows and their statistics become visible together
+            self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)}, conn)
         return workflow_id
 
     def transact(
