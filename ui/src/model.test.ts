@@ -195,13 +195,15 @@ describe("applyChanges (an action's answer)", () => {
     expect(m.counts.reduce((a, b) => a + b, 0)).toBe(6);
   });
 
-  test("a node that starts running gets attempt 1 since then; leaving running forgets it", () => {
+  test("a node that starts running gets attempt 1, queued (no start yet); leaving running forgets it", () => {
     const m = pipeline();
     m.buildUnits(new Set());
     m.applyChanges([{ node: "comp", new: "running" }], 5000);
-    expect(m.running.get(4)).toEqual({ attempt: 1, since: 5000 });
+    expect(m.running.get(4)).toMatchObject({ attempt: 1, since: null, phase: "queued" });
+    expect(m.queuedCount).toBe(1);
     m.applyChanges([{ node: "comp", new: "canceled" }], 6000);
     expect(m.running.has(4)).toBe(false);
+    expect(m.queuedCount).toBe(0);
   });
 });
 
@@ -209,11 +211,12 @@ describe("setRunInfo (attempts read from the API)", () => {
   test("only for a running node", () => {
     const m = pipeline();
     m.buildUnits(new Set());
-    m.setRunInfo("render.1-2", { attempt: 3, since: 1000 });
-    m.setRunInfo("comp", { attempt: 2, since: 1000 });
-    m.setRunInfo("nope", { attempt: 2, since: 1000 });
-    expect(m.running.get(1)).toEqual({ attempt: 3, since: 1000 });
+    m.setRunInfo("render.1-2", { attempt: 3, since: 1000, phase: "executing" });
+    m.setRunInfo("comp", { attempt: 2, since: 1000, phase: "executing" });
+    m.setRunInfo("nope", { attempt: 2, since: 1000, phase: "executing" });
+    expect(m.running.get(1)).toEqual({ attempt: 3, since: 1000, phase: "executing" });
     expect(m.running.has(4)).toBe(false);
+    expect([m.executingCount, m.queuedCount]).toEqual([1, 0]);
   });
 });
 
@@ -226,7 +229,7 @@ describe("SSE events", () => {
     m.flush();
     expect(m.statusOf(4)).toBe("running");
     // elapsed counts from the attempt's start, as after a reload (the API's started_at)
-    expect(m.running.get(4)).toEqual({ attempt: 1, since: 101_000 });
+    expect(m.running.get(4)).toMatchObject({ attempt: 1, since: 101_000, phase: "executing", worker: "w1" });
     m.push(
       ev("comp", "attempt-failed", {
         old: "running",
@@ -236,10 +239,12 @@ describe("SSE events", () => {
       }),
     );
     m.flush();
-    expect(m.running.get(4)?.attempt).toBe(2);
+    // the automatic retry waits for its backoff and a slot: queued, no timer
+    expect(m.running.get(4)).toMatchObject({ attempt: 2, since: null, phase: "queued" });
     m.push(ev("comp", "attempt-started", { at: 113, payload: { token: "comp#2", attempt: 2, worker: "w1" } }));
     m.flush();
-    expect(m.running.get(4)).toEqual({ attempt: 2, since: 113_000 });
+    expect(m.running.get(4)).toMatchObject({ attempt: 2, since: 113_000, phase: "executing" });
+    expect([m.executingCount, m.queuedCount]).toEqual([1, 0]);
     m.push(ev("comp", "succeed", { old: "running", new: "succeeded", at: 120, payload: { token: "comp#2", attempt: 2, exit_code: 0 } }));
     m.flush();
     expect(m.statusOf(4)).toBe("succeeded");
@@ -270,10 +275,10 @@ describe("SSE events", () => {
   test("a stale result for an old token changes nothing", () => {
     const m = pipeline();
     m.buildUnits(new Set());
-    m.setRunInfo("render.1-2", { attempt: 2, since: 5000 });
+    m.setRunInfo("render.1-2", { attempt: 2, since: 5000, phase: "executing" });
     m.push(ev("render.1-2", "stale-result", { old: "running", new: "running", at: 300, payload: { token: "render.1-2#1", result: "fail" } }));
     m.flush();
-    expect(m.running.get(1)).toEqual({ attempt: 2, since: 5000 });
+    expect(m.running.get(1)).toEqual({ attempt: 2, since: 5000, phase: "executing" });
   });
 
   test("attempt-started for a running node the model had no attempt for", () => {
@@ -281,7 +286,7 @@ describe("SSE events", () => {
     m.buildUnits(new Set());
     m.push(ev("render.1-2", "attempt-started", { at: 400, payload: { token: "render.1-2#7", attempt: 2 } }));
     m.flush();
-    expect(m.running.get(1)).toEqual({ attempt: 2, since: 400_000 });
+    expect(m.running.get(1)).toMatchObject({ attempt: 2, since: 400_000, phase: "executing", run: 7 });
     // ... and not for a node that is not running.
     m.push(ev("comp", "attempt-started", { at: 401, payload: { attempt: 1 } }));
     m.flush();
@@ -342,7 +347,8 @@ describe("SSE events", () => {
   test("event times are epoch seconds", () => {
     const m = pipeline();
     m.buildUnits(new Set());
-    m.push(ev("comp", "run", { old: "open", new: "running", at: 1_700_000_000.5, payload: { token: "comp#1" } }));
+    m.push(ev("comp", "run", { old: "open", new: "running", at: 1_700_000_000, payload: { token: "comp#1" } }));
+    m.push(ev("comp", "attempt-started", { at: 1_700_000_000.5, payload: { token: "comp#1", attempt: 1 } }));
     m.flush();
     expect(m.running.get(4)?.since).toBe(1_700_000_000_500);
   });
