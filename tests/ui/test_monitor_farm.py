@@ -496,3 +496,69 @@ def test_smaller_items(storm_server: Server, page: tuple[Any, Console]) -> None:
     if any("metadata" in w for w in items):
         assert row.get_by_test_id("wf-owner").inner_text() == "ann"
     console.check()
+
+
+# --- 9. refit; a 100-chunk group below the collapse threshold as a grid ----------------------
+
+
+def inside(inner: dict[str, float] | None, outer: dict[str, float] | None) -> bool:
+    assert inner and outer
+    return (
+        inner["x"] >= outer["x"] - 1
+        and inner["y"] >= outer["y"] - 1
+        and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 1
+        and inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 1
+    )
+
+
+def test_a_100_chunk_group_is_a_readable_grid_and_the_view_refits(
+    storm_server: Server, page: tuple[Any, Console], tmp_path: Path
+) -> None:
+    srv = storm_server
+    pg, console = page
+    wid = submit(srv, held_render(100, name="grid"))
+    open_monitor(pg, srv, wid, "?view=graph")
+    pane = pg.get_by_test_id("graph")
+    first = pg.locator('[data-testid="graph-node"][data-name="render.1"]')
+    last = pg.locator('[data-testid="graph-node"][data-name="render.100"]')
+    first.wait_for()
+    last.wait_for()
+    # all of it in view, as full nodes: a grid of rows, not a column of 100
+    assert inside(first.bounding_box(), pane.bounding_box())
+    assert inside(last.bounding_box(), pane.bounding_box())
+    b1, b2 = first.bounding_box(), pg.locator('[data-name="render.2"]').bounding_box()
+    assert b1 and b2 and b1["y"] == b2["y"] and b2["x"] > b1["x"]  # render.2 beside render.1
+    assert b1["width"] > 70  # readable: at least ~0.4 of full size
+    screenshot(pg, tmp_path, "monitor-100-grid")
+    # collapse the group: refitted onto three blocks; expand: refitted onto the grid
+    z_grid = zoom(pg)
+    first.locator("button.expand").click()
+    group = pg.locator('[data-testid="group-node"][data-group="render"]')
+    group.wait_for()
+    pg.wait_for_function(
+        f"() => +document.querySelector('[data-testid=graph-canvas-wrap]').dataset.zoom > {z_grid}"
+    )
+    assert inside(group.bounding_box(), pane.bounding_box())
+    group.get_by_test_id("expand-group").click()
+    last.wait_for()
+    assert inside(last.bounding_box(), pane.bounding_box())
+    console.check()
+
+
+def test_the_composer_refits_after_adding_nodes(
+    storm_server: Server, page: tuple[Any, Console]
+) -> None:
+    srv = storm_server
+    pg, console = page
+    r = srv.api.post("/drafts", json={"schema": 1, "name": "grow", "nodes": []})
+    assert r.status_code == 201, r.text
+    pg.goto(srv.page_url(f"composer/{r.json()['id']}"))
+    pg.get_by_test_id("composer").wait_for()
+    pane = pg.locator(".react-flow").first
+    for k in range(1, 9):
+        pg.get_by_test_id("add-task").click()  # each linked after the one selected
+        node = pg.locator(f'[data-testid="composer-node"][data-name="task{k}"]')
+        node.wait_for()
+        pg.wait_for_timeout(120)
+        assert inside(node.bounding_box(), pane.bounding_box()), f"task{k} landed off-screen"
+    console.check()
