@@ -152,7 +152,7 @@ def test_node_rows_filtered(api: TestClient, store: Store) -> None:
     nodes = f"{API}/workflows/{wf}/nodes"
     failed = api.get(nodes, params={"status": "failed"}).json()["items"]
     row = {"name": "render.1-2", "kind": "task", "status": "failed", "group": "render"}
-    assert failed == [row | {"frames": "1-2"}]
+    assert failed == [row | {"frames": "1-2", "phase": None, "started_at": None}]
     both = api.get(nodes, params=[("status", "failed"), ("status", "succeeded")]).json()
     assert [n["name"] for n in both["items"]] == ["render.1-2", "simulate"]
     assert [n["name"] for n in api.get(nodes, params={"kind": "email"}).json()["items"]] == [

@@ -1,8 +1,8 @@
 """`create_app`: the v1 HTTP API (docs/api.md) over a store, with an optional embedded scheduler.
 
-Layers, outermost first: the token check, the body size limit, FastAPI's routes
-under /api/v1. Every failure, ours or the framework's, leaves as the JSON error
-body (see `errors`).
+Layers, outermost first: the token check, the body size limit, the check that a
+JSON body holds only text a database can store, FastAPI's routes under /api/v1.
+Every failure, ours or the framework's, leaves as the JSON error body (see `errors`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from stormflow import web
 
 from . import errors, schemas
 from .auth import TokenAuth
+from .bodies import TextCheck
 from .context import ApiContext, Ctx, OutcomeSink
 from .errors import ApiError, error_response
 from .routes import actions, drafts, events, limits, nodes, validation, workflows
@@ -106,6 +107,7 @@ def create_app(
                 (401, "missing or wrong token"),
                 (404, "unknown workflow, node, draft or attempt"),
                 (413, "body too large"),
+                (415, "body not sent as JSON"),
                 (422, "invalid input"),
             )
         },
@@ -121,6 +123,7 @@ def create_app(
 
     _mount_ui(app)
 
+    app.add_middleware(TextCheck)  # inside BodyLimit: it reads bodies already limited
     app.add_middleware(BodyLimit)
     app.add_middleware(TokenAuth, token=token)
     _declare_bearer(app)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 StatusName = Literal["open", "holding", "running", "succeeded", "skipped", "failed", "canceled"]
+PhaseName = Literal["queued", "executing"]
 WorkflowStatusName = Literal["running", "succeeded", "failed", "holding"]
 ActionName = Literal["hold", "unhold", "skip", "cancel", "update", "retry", "revert", "replay"]
 TargetName = Literal["submitted", "open", "holding"]
@@ -44,6 +45,7 @@ class WorkflowSummary(BaseModel):
     expired: bool = False  # its running attempts were stopped; nothing more runs
     status: WorkflowStatusName
     counts: dict[StatusName, int]
+    phases: dict[PhaseName, int]  # the running nodes, split: queued + executing = running
     total: int
     skipped: int
 
@@ -64,6 +66,8 @@ class NodeRowOut(BaseModel):
     status: StatusName
     group: str | None
     frames: str | None
+    phase: PhaseName | None  # running: queued until its attempt's process starts; else null
+    started_at: float | None  # running: the live attempt's real start, or null
 
 
 class NodePage(BaseModel):
@@ -104,6 +108,7 @@ class CompactNodes(BaseModel):
     status: list[StatusName]
     group: list[str | None]
     frames: list[str | None]
+    phase: list[PhaseName | None]
 
 
 class CompactGraph(BaseModel):

@@ -89,7 +89,7 @@ def connect(server: str | None, token: str | None) -> Client:
 
 
 def console() -> Console:
-    return Console(highlight=False, soft_wrap=True)
+    return Console(highlight=False, soft_wrap=True, emoji=False)
 
 
 def print_json(data: Any) -> None:
@@ -111,9 +111,20 @@ def when(value: Any) -> str:
     return str(value).replace("T", " ")[:19]
 
 
-def counts_line(counts: dict[str, int]) -> str:
-    parts = [f"{styled(s)} {counts[s]}" for s in STATUSES if counts.get(s)]
+def counts_line(counts: dict[str, int], phases: dict[str, int] | None = None) -> str:
+    """`running 10 (2 executing, 8 queued), succeeded 4`: running split by phase."""
+    parts = []
+    for s in STATUSES:
+        if counts.get(s):
+            part = f"{styled(s)} {counts[s]}"
+            if s == "running" and phases:
+                part += f" ({phases_text(phases)})"
+            parts.append(part)
     return ", ".join(parts) or "no nodes"
+
+
+def phases_text(phases: dict[str, int]) -> str:
+    return f"{phases.get('executing', 0)} executing, {phases.get('queued', 0)} queued"
 
 
 def compact(value: Any, width: int = 60) -> str:

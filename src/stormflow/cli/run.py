@@ -103,7 +103,7 @@ def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, qui
     from stormflow.engine.render import workflow_dir
     from stormflow.engine.scheduler import Scheduler, Settings
 
-    console = Console(highlight=False, soft_wrap=True)  # paths stay whole when piped
+    console = Console(highlight=False, soft_wrap=True, emoji=False)  # paths stay whole when piped
     console.print(f"workflow [bold]{workflow_id}[/] (data: {root})")
     scheduler = Scheduler(store, Settings(data_dir=root, workflows={workflow_id}), slots=slots)
     started = time.time()
@@ -145,6 +145,8 @@ def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, qui
         raise typer.Exit(130)
     for name, path in progress.outputs(store, workflow_id, workflow_dir(root, workflow_id)):
         console.print(f"output of {name}: {path}")
+    for name, line in progress.emails(store, workflow_id):
+        console.print(f"{name}: {line}", markup=False)
     if snap.status is WorkflowStatus.SUCCEEDED:
         skipped = snap.counts.get(Status.SKIPPED, 0)
         note = f" ({skipped} skipped)" if skipped else ""

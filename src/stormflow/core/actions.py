@@ -97,12 +97,17 @@ class _Work:
         return replace(node, snapshot_count=snap.number, attempts=())
 
 
+def _article(status: Status) -> str:
+    return "an" if status.value[0] in "aeiou" else "a"
+
+
 def _refusal(node: Node, action: Action) -> str | None:
     if is_allowed(node.status, action):
         return None
     if action is Action.RETRY:
-        return f"cannot retry a {node.status} node: it has not run (update it instead)"
-    return f"cannot {action} a {node.status} node"
+        article = _article(node.status)
+        return f"cannot retry {article} {node.status} node: it has not run (update it instead)"
+    return f"cannot {action} {_article(node.status)} {node.status} node"
 
 
 def target_status(node: Node, target: Target) -> Status:

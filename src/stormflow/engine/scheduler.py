@@ -37,6 +37,7 @@ from pathlib import Path
 from stormflow import core
 from stormflow.core import Outcome, Status
 from stormflow.engine import orphans
+from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import STOPPED, Executor, ExecutorError
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
@@ -148,7 +149,10 @@ class Scheduler:
         self._run_dir = settings.data_dir / "run"
         if executor is None:
             pid_dir = orphans.claim_dir(self._run_dir, self.owner)
-            executor = LocalExecutor(self.deliver, slots=slots, pid_dir=pid_dir)
+            sender = EmailSender.from_env(data_dir=settings.data_dir)
+            executor = LocalExecutor(
+                self.deliver, slots=slots, pid_dir=pid_dir, email_sender=sender
+            )
         self.executor: Executor = executor
         self.stats = Stats()
         self._check: defaultdict[str, set[str]] = defaultdict(set)

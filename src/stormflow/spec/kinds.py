@@ -81,6 +81,12 @@ Command = list[str] | str
 NODE_KEYS = ("name", "kind", "status")
 
 RETRIES = Param("retries", NonNegInt, "a whole number >= 0", "automatic retries", default=0)
+RETRY_DELAY = Param(
+    "retry_delay",
+    Annotated[float, Field(ge=0, allow_inf_nan=False)],
+    "a number of seconds >= 0",
+    "seconds before the first automatic retry, doubled per retry (at most 300 s; default 2)",
+)
 
 TASK = register_kind(
     NodeKind(
@@ -101,6 +107,7 @@ TASK = register_kind(
             Param("cwd", str, "a string", "working directory, relative to the workflow's"),
             Param("instance_type", str, "a string", "hardware / queue routing"),
             RETRIES,
+            RETRY_DELAY,
             Param("min_seconds", NonNegNumber, "a number >= 0", "shortest plausible run"),
             Param("max_seconds", NonNegNumber, "a number >= 0", "time limit of one attempt"),
             Param("output", str, "a string", "output path"),
@@ -144,6 +151,7 @@ EMAIL = register_kind(
                 default="Workflow ${workflow-name} (${workflow-id}): ${node-name} ${status}.",
             ),
             RETRIES,
+            RETRY_DELAY,
         ),
     )
 )

@@ -19,6 +19,7 @@ from stormflow.spec.frames import (
     type_name,
 )
 from stormflow.spec.kinds import kind_names
+from stormflow.spec.text import unstorable
 from stormflow.spec.tokens import TEXT_TOKENS, frame_tokens_in, text_tokens_in
 from stormflow.spec.validate import RawNode, RuleContext, register_rule, suggest
 
@@ -139,6 +140,16 @@ def metadata_mapping(ctx: RuleContext) -> Iterator[Entry]:
             field="metadata",
             fixers=(fx.drop_top("metadata"),),
         )
+
+
+@register_rule
+def storable_text(ctx: RuleContext) -> Iterator[Entry]:
+    """No string of the document holds a NUL character or a lone surrogate (no database
+    stores them)."""
+    found = unstorable(ctx.data)
+    if found is not None:
+        path, what = found
+        yield error("unstorable-text", f"{path} {what}, which cannot be stored", field=path)
 
 
 @register_rule
@@ -598,7 +609,7 @@ def cycles(ctx: RuleContext) -> Iterator[Entry]:
         path = " -> ".join([*cycle, cycle[0]])
         yield error(
             "cycle",
-            f"cycle: {path}",
+            f"the edges {path} form a cycle",
             nodes=tuple(cycle),
             field="edges",
             fixers=(fx.drop_edge(*closing),),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, literal, select, update
@@ -36,12 +36,23 @@ from .schema import attempts, edges, events, nodes, snapshots, workflows
 from .view import (
     CHUNK,
     NODE_COLUMNS,
+    among,
     attempt_from_row,
     load_nodes,
     load_snapshots,
     node_from_row,
     snapshot_from_row,
 )
+
+
+def _live_attempt_join() -> ColumnElement[bool]:
+    """A node's attempt still owed a result in its current run (a running node has one)."""
+    return (
+        (attempts.c.workflow_id == nodes.c.workflow_id)
+        & (attempts.c.node == nodes.c.name)
+        & attempts.c.snapshot.is_(None)
+        & attempts.c.result.is_(None)
+    )
 
 
 def workflow_row(row: Any) -> WorkflowRow:
@@ -200,6 +211,55 @@ class Reads(Database):
             .group_by(nodes.c.status)
         )
         return {Status(s): n for s, n in conn.execute(query)}
+
+    def phases(self, workflow_id: str, counts: dict[Status, int] | None = None) -> dict[str, int]:
+        """How many running nodes wait (queued: their attempt not started yet, for a slot,
+        a worker or a retry delay) and how many execute. One query over the running nodes'
+        live attempts; `counts` (already read) spares the count query."""
+        if counts is None:
+            counts = self.counts(workflow_id)
+        running = counts.get(Status.RUNNING, 0)
+        if not running:
+            return {"queued": 0, "executing": 0}
+        query = (
+            select(func.count())
+            .select_from(nodes.join(attempts, _live_attempt_join()))
+            .where(
+                nodes.c.workflow_id == workflow_id,
+                nodes.c.status == Status.RUNNING.value,
+                attempts.c.started_at.is_not(None),
+            )
+        )
+        with self.read() as conn:
+            executing = int(conn.execute(query).scalar_one())
+        return {"queued": running - executing, "executing": executing}
+
+    def starts(
+        self, workflow_id: str, names: Sequence[str] | None = None, limit: int | None = None
+    ) -> dict[str, float | None]:
+        """Running nodes (of `names`, or all) -> their live attempt's start time (None: queued).
+        Without `names`, at most `limit` of them: the executing ones first, by start."""
+        query = select(nodes.c.name, attempts.c.started_at).select_from(
+            nodes.outerjoin(attempts, _live_attempt_join())
+        )
+        query = query.where(
+            nodes.c.workflow_id == workflow_id, nodes.c.status == Status.RUNNING.value
+        )
+        found: dict[str, float | None] = {}
+        with self.read() as conn:
+            if names is None and limit is not None:
+                started = attempts.c.started_at
+                query = query.order_by(started.is_(None), started, nodes.c.name).limit(limit)
+                found.update((name, at) for name, at in conn.execute(query))
+            elif names is None or len(names) > CHUNK:
+                wanted = None if names is None else set(names)
+                for name, at in conn.execute(query):
+                    if wanted is None or name in wanted:
+                        found[name] = at
+            elif names:
+                rows = conn.execute(among(conn, query, nodes.c.name, names))
+                found.update((name, at) for name, at in rows)
+        return found
 
     def status(self, workflow_id: str) -> WorkflowStatus:
         """The derived status. Whether an open node could run is only asked when nothing

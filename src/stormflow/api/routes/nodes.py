@@ -48,7 +48,9 @@ def list_nodes(
     rows = ctx.store.nodes(
         workflow_id, statuses=status, kinds=kind, glob=glob, limit=limit, offset=offset
     )
-    return {"items": [shapes.node_row(r) for r in rows], "limit": limit, "offset": offset}
+    starts = shapes.node_starts(ctx.store, workflow_id, rows)
+    items = [shapes.node_row(r, starts) for r in rows]
+    return {"items": items, "limit": limit, "offset": offset}
 
 
 def allowed_actions(node: Node) -> list[str]:
@@ -67,7 +69,8 @@ def node_detail(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
     row = _row(ctx, workflow_id, name)
     with ctx.store.read() as conn:
         adjacency = ctx.store.adjacency(conn, workflow_id)
-    return shapes.node_row(row) | {
+    started_at = node.attempt.started_at if node.live_token is not None and node.attempt else None
+    return shapes.node_row(row, {name: started_at}) | {
         "submitted": node.submitted.value,
         "base": dict(node.base),
         "patch": dict(node.patch),

@@ -91,6 +91,7 @@ def graph(
     edges = [
         (index[u], index[d]) for u, d in ctx.store.edges(workflow_id) if u in index and d in index
     ]
+    starts = shapes.node_starts(ctx.store, workflow_id, rows)
     return {
         "total": total,
         "offset": offset,
@@ -101,6 +102,7 @@ def graph(
             "status": [r.status.value for r in rows],
             "group": [r.group for r in rows],
             "frames": [r.frames for r in rows],
+            "phase": [shapes.phase(r.status.value == "running", starts.get(r.name)) for r in rows],
         },
         "edges": edges,
     }
