@@ -24,6 +24,7 @@ import { ErrorBoundary } from "./ErrorBoundary";
 import { ConfirmDialog, type Pending } from "./ConfirmDialog";
 import { DESTRUCTIVE, describe, estimate, fromAnswer, needsConfirmation, type Consequences } from "./consequences";
 import { QUEUED_FILL } from "./tiles";
+import { describeQuery, filterLabel, resolveFilter, toSelection, type Filter } from "./selection";
 import { VirtualList } from "./VirtualList";
 import { NodePanel } from "./NodePanel";
 import { EditDialog } from "./EditDialog";
@@ -45,11 +46,6 @@ const BAR_ACTIONS: { action: BarAction; key: string; label: string }[] = [
 const COLLAPSE_ABOVE = 300;
 const GRAPH_LIMIT = 6000;
 
-interface Filter {
-  statuses: Set<Status>;
-  glob: string;
-  kind: string;
-}
 
 export function Monitor() {
   const { id = "" } = useParams();
@@ -244,9 +240,12 @@ function MonitorView(props: {
     };
   }, [id, model]);
 
+  // The model version a live selection was last resolved at (no second pass right after).
+  const liveAt = useRef(-1);
   const setSelection = useCallback(
     (next: Set<number>, query: Filter | null = null) => {
       model.setSelection(next);
+      liveAt.current = model.version;
       setSelectionVersion((v) => v + 1);
       setLiveQuery(query);
       // The panel follows the selection: one node focuses it; a selection without the
@@ -283,7 +282,7 @@ function MonitorView(props: {
 
   // A live selection follows its query as statuses change.
   useEffect(() => {
-    if (!liveQuery) return;
+    if (!liveQuery || liveAt.current === model.version) return;
     let re: RegExp | null = null;
     try {
       re = liveQuery.glob.trim() ? globToRegExp(liveQuery.glob.trim()) : null;
@@ -292,8 +291,10 @@ function MonitorView(props: {
     }
     const now = resolveFilter(model, liveQuery, re);
     const cur = model.selected;
+    liveAt.current = model.version;
     if (now.length === cur.size && now.every((i) => cur.has(i))) return;
     model.setSelection(new Set(now));
+    liveAt.current = model.version;
     setSelectionVersion((v) => v + 1);
   }, [liveQuery, version, model]);
 
@@ -805,41 +806,6 @@ function MonitorView(props: {
 }
 
 const ALL: Filter = { statuses: new Set(), glob: "", kind: "" };
-
-/** Nodes matching a filter, in natural order. */
-export function resolveFilter(model: WorkflowModel, f: Filter, re: RegExp | null): number[] {
-  const st = new Set([...f.statuses].map((s) => STATUS_INDEX[s]));
-  const out: number[] = [];
-  for (const i of model.order) {
-    if (st.size && !st.has(model.status[i])) continue;
-    if (f.kind && model.kinds[i] !== f.kind) continue;
-    if (re && !re.test(model.names[i])) continue;
-    out.push(i);
-  }
-  return out;
-}
-
-/** A filter as the API's selection query (everything: glob "*"). */
-export function toSelection(f: Filter): Selection {
-  const q: Selection = {};
-  if (f.statuses.size) q.status = STATUSES.filter((s) => f.statuses.has(s));
-  if (f.glob.trim()) q.glob = f.glob.trim();
-  if (f.kind) q.kind = [f.kind];
-  if (!q.status && !q.glob && !q.kind) q.glob = "*";
-  return q;
-}
-
-export function filterLabel(f: Filter): string {
-  return describeQuery(toSelection(f));
-}
-
-function describeQuery(q: Selection): string {
-  const parts: string[] = [];
-  if (q.status) parts.push(`status ${q.status.join("|")}`);
-  if (q.glob && q.glob !== "*") parts.push(`name ${q.glob}`);
-  if (q.kind) parts.push(`kind ${q.kind.join("|")}`);
-  return parts.length ? parts.join(", ") : "all nodes";
-}
 
 function dryRun(id: string, req: Omit<ActionRequest, "selection">, selection: Selection): Promise<ActionAnswer> {
   return api<ActionAnswer>(`/workflows/${id}/actions`, { method: "POST", json: { ...req, selection, dry_run: true } });

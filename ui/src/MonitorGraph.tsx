@@ -414,9 +414,25 @@ function useModelRedraw(model: WorkflowModel, draw: () => void) {
   }, [model]);
 }
 
+/** The cached bitmap of every tile is at most this many pixels on a side. */
+const CACHE_PX = 4096;
+
 function TileLayer(props: { model: WorkflowModel; geometry: Geometry; vp: React.RefObject<Viewport>; vpState: Viewport }) {
   const { model, geometry } = props;
   const ref = useRef<HTMLCanvasElement>(null);
+  // Every tile drawn once into a bitmap (rebuilt on model changes, at most every 200 ms):
+  // panning and zooming far out then copy one image instead of drawing 100,000 tiles.
+  const cache = useRef<{ canvas: HTMLCanvasElement; scale: number; x0: number; y0: number; stale: boolean; at: number } | null>(null);
+  const build = useCallback(() => {
+    const box = bounds(model, geometry);
+    const scale = Math.min(1, CACHE_PX / Math.max(1, box.x1 - box.x0), CACHE_PX / Math.max(1, box.y1 - box.y0));
+    const c = cache.current?.canvas ?? document.createElement("canvas");
+    c.width = Math.ceil((box.x1 - box.x0) * scale) + 2;
+    c.height = Math.ceil((box.y1 - box.y0) * scale) + 2;
+    const ctx = c.getContext("2d");
+    if (ctx) drawTiles(ctx, model, geometry, scale, -box.x0 * scale, -box.y0 * scale, c.width, c.height, true);
+    cache.current = { canvas: c, scale, x0: box.x0, y0: box.y0, stale: false, at: performance.now() };
+  }, [model, geometry]);
   const draw = useCallback(() => {
     const c = ref.current;
     if (!c) return;
@@ -433,11 +449,28 @@ function TileLayer(props: { model: WorkflowModel; geometry: Geometry; vp: React.
     if (!ctx) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const v = props.vp.current ?? props.vpState;
-    drawTiles(ctx, model, geometry, v.zoom, v.x, v.y, w, h, true);
+    const big = model.units.length > 3000;
+    if (big && (!cache.current || (cache.current.stale && performance.now() - cache.current.at > 200))) build();
+    const k = cache.current;
+    if (big && k && v.zoom <= k.scale * 1.5) {
+      ctx.clearRect(0, 0, w, h);
+      ctx.imageSmoothingEnabled = v.zoom < k.scale;
+      const f = v.zoom / k.scale;
+      ctx.drawImage(k.canvas, v.x + k.x0 * v.zoom, v.y + k.y0 * v.zoom, k.canvas.width * f, k.canvas.height * f);
+      if (k.stale) requestAnimationFrame(() => drawRef.current());
+    } else drawTiles(ctx, model, geometry, v.zoom, v.x, v.y, w, h, true);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [model, geometry]);
+  }, [model, geometry, build]);
+  const drawRef = useRef(draw);
+  drawRef.current = draw;
+  useLayoutEffect(() => {
+    cache.current = null; // other units or places: the old bitmap is of another graph
+  }, [geometry]);
   useLayoutEffect(draw, [draw, props.vpState]);
-  useModelRedraw(model, draw);
+  useModelRedraw(model, () => {
+    if (cache.current) cache.current.stale = true;
+    draw();
+  });
   return <canvas ref={ref} className="tile-layer" data-testid="tile-layer" />;
 }
 

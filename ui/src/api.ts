@@ -93,6 +93,7 @@ export interface CompactGraph {
     status: Status[];
     group: (string | null)[];
     frames: (string | null)[];
+    phase?: ("queued" | "executing" | null)[]; // newer servers
   };
   edges: [number, number][];
 }

@@ -108,7 +108,7 @@ export function estimate(
       continue;
     }
     if (!ALLOWED[s].has(act)) {
-      refuse(`${act} is not allowed on a ${s} node`, i);
+      refuse(`${act} is not allowed when ${s}`, i);
       continue;
     }
     if (act === "revert" && hasPatch && hasPatch(i) === false) {

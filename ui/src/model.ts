@@ -112,6 +112,15 @@ export class WorkflowModel {
     this.rank = new Int32Array(this.n);
     this.order.forEach((i, k) => (this.rank[i] = k));
     this.unitGroup = autoGroups(this.names, this.kinds, this.groups, this.edges, this.autoGroups);
+    // Phases of the running nodes, where the server sends them (their starts come from the node list).
+    const phases = g.nodes.phase;
+    if (Array.isArray(phases)) {
+      this.phasesKnown = true;
+      for (let i = 0; i < this.n; i++) {
+        const p = phases[i];
+        if (this.status[i] === STATUS_INDEX.running && (p === "queued" || p === "executing")) this.putRun(i, { attempt: 1, since: null, phase: p });
+      }
+    }
     for (const i of this.order) {
       const grp = this.unitGroup[i];
       if (grp) {
