@@ -22,6 +22,7 @@ from .auth import TokenAuth
 from .context import ApiContext, Ctx, OutcomeSink
 from .errors import ApiError, error_response
 from .routes import actions, drafts, events, limits, nodes, validation, workflows
+from .scheduler_process import SchedulerProcess
 
 PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024 * 1024
@@ -81,7 +82,13 @@ def _health_router() -> APIRouter:
         """The only request that needs no token."""
         sink = ctx.scheduler
         running = sink is not None and bool(getattr(sink, "alive", True))
-        return {"status": "ok", "version": stormflow.__version__, "scheduler": running}
+        process = sink.health() if isinstance(sink, SchedulerProcess) else None
+        return {
+            "status": "ok",
+            "version": stormflow.__version__,
+            "scheduler": running,
+            "scheduler_process": process,
+        }
 
     return router
 

@@ -20,10 +20,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SchedulerHealth(BaseModel):
+    """`storm server`'s scheduler child."""
+
+    alive: bool
+    pid: int | None
+    restarts: int
+    last_error: str | None
+    started_at: float | None
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
     scheduler: bool
+    scheduler_process: SchedulerHealth | None = None
 
 
 class Submitted(BaseModel):

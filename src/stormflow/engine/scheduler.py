@@ -41,6 +41,7 @@ from stormflow.engine.executor import STOPPED, Executor, ExecutorError
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
+from stormflow.metrics import Histogram
 from stormflow.store import Lease, Store, StoreView
 from stormflow.store.view import Adjacency
 
@@ -124,6 +125,19 @@ class Stats:
     stale: int = 0
     lost: int = 0
     dispatch_latency: list[float] = field(default_factory=list)
+    # the same figures as /metrics reports them (bounded, unlike the list above)
+    dispatch_seconds: Histogram = field(default_factory=Histogram)
+    transaction_seconds: Histogram = field(default_factory=Histogram)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "dispatched": self.dispatched,
+            "results": self.results,
+            "stale": self.stale,
+            "lost": self.lost,
+            "dispatch_seconds": self.dispatch_seconds.as_dict(),
+            "transaction_seconds": self.transaction_seconds.as_dict(),
+        }
 
 
 class Scheduler:
@@ -377,6 +391,7 @@ class Scheduler:
             for name, _ in due:
                 yield name
 
+        began = time.perf_counter()
         try:
             applied = self.store.transact(
                 workflow_id, decide, lease=lease, response=_no_summary, prefetch=wanted
@@ -386,6 +401,7 @@ class Scheduler:
             for name, token in due:
                 heapq.heappush(self._due[workflow_id], (now, name, token))
             raise
+        self.stats.transaction_seconds.observe(time.perf_counter() - began)
         self.stats.results += len(results)
         for name, token in due:
             if token not in handled:  # no slot left in this transaction: next time
@@ -520,7 +536,9 @@ class Scheduler:
         self.stats.dispatched += 1
         ready = self._ready_at.pop((workflow_id, token), None)
         if ready is not None:
-            self.stats.dispatch_latency.append(max(0.0, self.clock() - ready))
+            waited = max(0.0, self.clock() - ready)
+            self.stats.dispatch_latency.append(waited)
+            self.stats.dispatch_seconds.observe(waited)
         return True
 
     def _kind(self, workflow_id: str, name: str) -> str:
