@@ -87,6 +87,16 @@ class Reads(Database):
             raise UnknownWorkflow(workflow_id)
         return workflow_row(row)
 
+    def last_seq(self, workflow_id: str) -> int:
+        """The seq of the workflow's last event (what every change of it moves)."""
+        with self.read() as conn:
+            found = conn.execute(
+                select(workflows.c.last_seq).where(workflows.c.id == workflow_id)
+            ).first()
+        if found is None:
+            raise UnknownWorkflow(workflow_id)
+        return int(found.last_seq)
+
     def workflows(
         self,
         archived: bool = False,
