@@ -23,6 +23,7 @@ from .context import ApiContext, Ctx, OutcomeSink
 from .errors import ApiError, error_response
 from .routes import actions, drafts, events, limits, nodes, validation, workflows
 from .scheduler_process import SchedulerProcess
+from .validators import ReadCache
 
 PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024 * 1024
@@ -121,6 +122,7 @@ def create_app(
         store=store, data_dir=Path(data_dir), token=token, scheduler=scheduler
     )
     app.state.keepalive = keepalive
+    app.state.read_cache = ReadCache()
     errors.install(app)
     app.include_router(_health_router(), prefix=PREFIX)
     for module in (workflows, nodes, actions, events, validation, drafts, limits):

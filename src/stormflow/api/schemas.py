@@ -81,6 +81,7 @@ class NodePage(BaseModel):
     items: list[NodeRowOut]
     limit: int | None
     offset: int
+    next: str | None = None  # the cursor of the following page (with `limit`)
 
 
 class AttemptOut(BaseModel):

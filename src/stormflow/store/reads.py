@@ -138,9 +138,13 @@ class Reads(Database):
         glob: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        after: str | None = None,
     ) -> list[NodeRow]:
-        """Node rows by name, filtered by status, kind and name glob."""
+        """Node rows by name, filtered by status, kind and name glob; `after`: names after it
+        (a keyset page: stable while statuses change, unlike an offset)."""
         conds: list[ColumnElement[bool]] = [nodes.c.workflow_id == workflow_id]
+        if after is not None:
+            conds.append(nodes.c.name > after)
         if statuses is not None:
             conds.append(nodes.c.status.in_([Status(s).value for s in statuses]))
         if kinds is not None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from stormflow.api import schemas, shapes
@@ -20,26 +20,38 @@ from stormflow.api.context import Ctx
 from stormflow.api.errors import ApiError
 from stormflow.api.pump import pump_of, reconnect_text, sse_text
 from stormflow.api.schemas import MAX_INT
+from stormflow.api.validators import etag, headers, not_modified
 
 router = APIRouter(tags=["events"])
 
 BATCH = 500
 
 
-@router.get("/workflows/{workflow_id}/events", response_model=schemas.EventPage)
+@router.get(
+    "/workflows/{workflow_id}/events",
+    response_model=schemas.EventPage,
+    responses={304: {"description": "unchanged since the ETag sent in If-None-Match"}},
+)
 def list_events(
     ctx: Ctx,
+    request: Request,
     workflow_id: str,
     after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-) -> dict[str, Any]:
-    """Events with seq > after, oldest first; `last_seq` is the next `after` (the last seq sent)."""
-    ctx.store.workflow(workflow_id)
+) -> Response:
+    """Events with seq > after, oldest first; `last_seq` is the next `after` (the last seq
+    sent). With `ETag`; `If-None-Match` with the current one answers 304 (docs/api.md)."""
+    seq = ctx.store.last_seq(workflow_id)
+    tag = etag(workflow_id, seq, "events", after, limit)
+    unchanged = not_modified(request, tag)
+    if unchanged is not None:
+        return unchanged
     rows = ctx.store.events(workflow_id, after_seq=after, limit=limit)
-    return {
+    page = {
         "items": [shapes.event_out(r) for r in rows],
         "last_seq": rows[-1].seq if rows else after,
     }
+    return JSONResponse(page, headers=headers(tag))
 
 
 def _resume_point(after: int | None, last_event_id: str | None) -> int:
