@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.api.helpers import API, free_port
+from tests.api.prometheus import parse, value
 
 STORM = [sys.executable, "-m", "stormflow.cli.main"]
 
@@ -140,6 +141,16 @@ def test_a_killed_scheduler_child_is_restarted_and_the_workflow_finishes(tmp_pat
                 return got if got != "running" else None
 
             assert wait_for(status, 60, "the workflow to finish") == "succeeded"
+
+            def figures() -> dict | None:  # type: ignore[type-arg]
+                found = parse(http.get("/metrics").text)[1]  # the child reports once a second
+                return found if value(found, "storm_results_total") > 0 else None
+
+            found = wait_for(figures, 10, "the child's figures")
+            assert value(found, "storm_scheduler_restarts_total") == 1
+            assert value(found, "storm_scheduler_up") == 1
+            assert value(found, "storm_dispatch_latency_seconds_count") > 0
+            assert value(found, "storm_transaction_seconds_count") > 0
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         with pytest.raises(ProcessLookupError):  # the child stopped with the server

@@ -17,10 +17,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import stormflow
 from stormflow import web
 
-from . import errors, schemas
+from . import errors, observe, schemas
 from .auth import TokenAuth
 from .context import ApiContext, Ctx, OutcomeSink
 from .errors import ApiError, error_response
+from .observe import RequestFigures, RequestMetrics
 from .routes import actions, drafts, events, limits, nodes, validation, workflows
 from .scheduler_process import SchedulerProcess
 from .validators import ReadCache
@@ -123,13 +124,16 @@ def create_app(
     )
     app.state.keepalive = keepalive
     app.state.read_cache = ReadCache()
+    app.state.request_figures = RequestFigures()
     errors.install(app)
     app.include_router(_health_router(), prefix=PREFIX)
     for module in (workflows, nodes, actions, events, validation, drafts, limits):
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(observe.router)
 
     _mount_ui(app)
 
+    app.add_middleware(RequestMetrics, figures=app.state.request_figures)
     app.add_middleware(BodyLimit)
     app.add_middleware(TokenAuth, token=token)
     _declare_bearer(app)
