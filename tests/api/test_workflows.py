@@ -19,6 +19,7 @@ def test_health_needs_no_token_and_everything_else_does(api: TestClient) -> None
         "version": "0.1.0",
         "scheduler": False,
         "scheduler_stuck": False,
+        "scheduler_process": None,
     }
     for path in (f"{API}/workflows", f"{API}/limits", "/", "/openapi.json"):
         answer = bare.get(path)

@@ -21,6 +21,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SchedulerHealth(BaseModel):
+    """`storm server`'s scheduler child."""
+
+    alive: bool
+    pid: int | None
+    restarts: int
+    last_error: str | None
+    started_at: float | None
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
@@ -31,6 +41,7 @@ class Health(BaseModel):
     scheduler_errors: int = 0
     scheduler_busy: int = 0
     scheduler_last_error: str | None = None
+    scheduler_process: SchedulerHealth | None = None
 
 
 class Submitted(BaseModel):
@@ -81,6 +92,7 @@ class NodePage(BaseModel):
     items: list[NodeRowOut]
     limit: int | None
     offset: int
+    next: str | None = None  # the cursor of the following page (with `limit`)
     seq: int = Field(description="The last event seq these rows reflect: stream after it.")
 
 

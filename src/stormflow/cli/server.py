@@ -1,10 +1,10 @@
-"""`storm server`: the HTTP API (docs/api.md) with the scheduler in the same process.
+"""`storm server`: the HTTP API (docs/api.md) with its scheduler in a supervised child process.
 
 The token is created on first start in `<data dir>/token` (0600). Binding to an
 address other than loopback never creates one: the token must already exist (from
 an earlier local start, or `--token-file`), so a server is never reachable from
 the network with a secret nobody has seen. SIGTERM/Ctrl-C: uvicorn stops, then the
-scheduler stops and hands its attempts back, then `server.json` is removed.
+scheduler child stops and hands its attempts back, then `server.json` is removed.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -84,6 +85,28 @@ def _announcing_server(config: Any, on_started: Any) -> Any:
     return Server(config)
 
 
+def scheduler_child(
+    root: Path,
+    db: str | None,
+    slots: int | None,
+    executor: str,
+    broker: str | None,
+    redis_url: str | None,
+) -> tuple[list[str], dict[str, str]]:
+    """The command line of the scheduler child; the database URL goes in its environment
+    (a password in it would show in `ps`)."""
+    argv = [sys.executable, "-m", "stormflow.cli.main", "scheduler", "--supervised"]
+    argv += ["--data-dir", str(root), "--executor", executor]
+    if slots is not None:
+        argv += ["--slots", str(slots)]
+    env = dict(os.environ)
+    for name, value in (("STORM_DB", db), ("STORM_BROKER", broker), ("STORM_REDIS", redis_url)):
+        env.pop(name, None)
+        if value is not None:
+            env[name] = value
+    return argv, env
+
+
 @one_line_errors
 def server_command(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
@@ -103,8 +126,8 @@ def server_command(
 ) -> None:
     """Serve the HTTP API (and run workflows) until SIGTERM/Ctrl-C."""
     from stormflow.api.app import create_app
-    from stormflow.api.embedded import EmbeddedScheduler
-    from stormflow.engine.executors import make_scheduler
+    from stormflow.api.scheduler_process import SchedulerProcess
+    from stormflow.engine.executors import EXECUTORS
 
     log_to_stderr()
     store, settings = open_store(data_dir, db)
@@ -119,16 +142,14 @@ def server_command(
             "controls every workflow; the connection is not encrypted (use a TLS proxy)",
             err=True,
         )
-    embedded = None
+    child = None
     if not no_scheduler:
-        try:
-            scheduler = make_scheduler(
-                store, settings, executor=executor, slots=slots, broker=broker, redis_url=redis_url
-            )
-        except ValueError as exc:
-            fail(str(exc))
-        embedded = EmbeddedScheduler(scheduler)
-    app = create_app(store, data_dir=root, token=token, scheduler=embedded)
+        if executor not in EXECUTORS:
+            fail(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
+        argv, env = scheduler_child(root, db, slots, executor, broker, redis_url)
+        child = SchedulerProcess(argv, env)
+    app = create_app(store, data_dir=root, token=token, scheduler=child)
+    url = local_url(host, port)
     info = root / "server.json"
 
     def on_started() -> None:
@@ -150,13 +171,13 @@ def server_command(
         lifespan="off",
         timeout_graceful_shutdown=3,  # event streams never end on their own
     )
-    if embedded is not None:
-        embedded.start()
+    if child is not None:
+        child.start()
     try:
         _announcing_server(config, on_started).run(sockets=[listening])
     finally:
-        if embedded is not None:
-            embedded.stop(grace=5.0)
+        if child is not None:
+            child.stop()
         _remove_if_ours(info)
         store.close()
         if owner is not None:

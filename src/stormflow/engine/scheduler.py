@@ -43,6 +43,7 @@ from stormflow.engine.executor import STOPPED, Executor, ExecutorError
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
+from stormflow.metrics import Histogram
 from stormflow.store import Lease, Store, StoreView
 from stormflow.store.busy import is_busy
 from stormflow.store.db import is_timeout
@@ -137,6 +138,23 @@ class Stats:
     busy: int = 0
     last_error: str | None = None
     last_error_at: float | None = None
+
+    # the same figures as /metrics reports them (bounded, unlike the list above)
+    dispatch_seconds: Histogram = field(default_factory=Histogram)
+    transaction_seconds: Histogram = field(default_factory=Histogram)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "dispatched": self.dispatched,
+            "results": self.results,
+            "stale": self.stale,
+            "lost": self.lost,
+            "errors": self.errors,
+            "busy": self.busy,
+            "last_error": self.last_error,
+            "dispatch_seconds": self.dispatch_seconds.as_dict(),
+            "transaction_seconds": self.transaction_seconds.as_dict(),
+        }
 
 
 #: Backoff after a failed step or workflow transaction: doubled per consecutive failure.
@@ -493,6 +511,7 @@ class Scheduler:
             for name, _ in due:
                 yield name
 
+        began = time.perf_counter()
         try:
             applied = self.store.transact(
                 workflow_id, decide, lease=lease, response=_no_summary, prefetch=wanted
@@ -502,6 +521,7 @@ class Scheduler:
             for name, token in due:
                 heapq.heappush(self._due[workflow_id], (now, name, token))
             raise
+        self.stats.transaction_seconds.observe(time.perf_counter() - began)
         self.stats.results += len(results)
         for name, token in due:
             if token not in handled:  # no slot left in this transaction: next time
@@ -668,7 +688,9 @@ class Scheduler:
         self.stats.dispatched += 1
         ready = self._ready_at.pop((workflow_id, token), None)
         if ready is not None:
-            self.stats.dispatch_latency.append(max(0.0, self.clock() - ready))
+            waited = max(0.0, self.clock() - ready)
+            self.stats.dispatch_latency.append(waited)
+            self.stats.dispatch_seconds.observe(waited)
         return True
 
     def _not_started(

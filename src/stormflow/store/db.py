@@ -10,6 +10,7 @@ serialized and each reads what the previous one committed.
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import OrderedDict
@@ -24,7 +25,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from stormflow.core import Node
-from stormflow.spec.natural import natural_sorted
+from stormflow.spec.natural import natural_key, natural_sorted
 
 from . import migrate
 from .driver import Driver, driver, read
@@ -345,6 +346,13 @@ class NameOrder:
 
     names: tuple[str, ...]
     rank: dict[str, int]
+
+    def after(self, name: str) -> int:
+        """The place of the first name after `name` (which need not be one of them)."""
+        found = self.rank.get(name)
+        if found is not None:
+            return found + 1
+        return bisect.bisect_right([natural_key(n) for n in self.names], natural_key(name))
 
     @classmethod
     def of(cls, names: Iterable[str]) -> NameOrder:

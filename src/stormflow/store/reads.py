@@ -96,6 +96,16 @@ class Reads(Database):
             raise UnknownWorkflow(workflow_id)
         return workflow_row(row)
 
+    def last_seq(self, workflow_id: str) -> int:
+        """The seq of the workflow's last event (what every change of it moves)."""
+        with self.read() as conn:
+            found = conn.execute(
+                select(workflows.c.last_seq).where(workflows.c.id == workflow_id)
+            ).first()
+        if found is None:
+            raise UnknownWorkflow(workflow_id)
+        return int(found.last_seq)
+
     def workflows(
         self,
         archived: bool = False,
@@ -137,11 +147,11 @@ class Reads(Database):
         glob: str | None = None,
         limit: int | None = None,
         offset: int = 0,
-        conn: Connection | None = None,
+        after: str | None = None,
     ) -> list[NodeRow]:
         """Node rows in natural order of names, filtered by status, kind and name glob."""
         with self.read() as conn:
-            return self.nodes_in(conn, workflow_id, statuses, kinds, glob, limit, offset)
+            return self.nodes_in(conn, workflow_id, statuses, kinds, glob, limit, offset, after)
 
     def nodes_in(
         self,
@@ -152,13 +162,17 @@ class Reads(Database):
         glob: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        after: str | None = None,
     ) -> list[NodeRow]:
         """`nodes` inside the caller's transaction (with other reads of the same moment).
 
         Natural order (render.2 before render.10) is not the database's: rows are ordered
         by each name's cached rank. A page of an unfiltered list reads only its own rows.
+        `after`: only names after it in that order (a keyset page: stable while statuses
+        change, unlike an offset).
         """
         order = self.name_order(conn, workflow_id)
+        first = 0 if after is None else order.after(after)
         conds: list[ColumnElement[bool]] = [nodes.c.workflow_id == workflow_id]
         if statuses is not None:
             conds.append(nodes.c.status.in_([Status(s).value for s in statuses]))
@@ -170,18 +184,20 @@ class Reads(Database):
         query = select(*columns).where(*conds)
         end = None if limit is None else offset + limit
         found: list[Any] = []
-        if len(conds) == 1 and (offset or end is not None):  # the page's names are known
-            page = order.names[offset:end]
+        if len(conds) == 1 and (offset or first or end is not None):  # names known
+            page = order.names[first + offset : None if end is None else first + end]
             for i in range(0, len(page), CHUNK):
                 found.extend(conn.execute(among(conn, query, nodes.c.name, page[i : i + CHUNK])))
             found.sort(key=lambda r: order.rank.get(r.name, -1))
         else:
             found = sorted(conn.execute(query), key=lambda r: order.rank.get(r.name, -1))
+            if first:
+                found = [r for r in found if order.rank.get(r.name, -1) >= first]
             found = found[offset:end]
         return [NodeRow(r.name, r.kind, STATUS_OF[r.status], r.group, r.frames) for r in found]
 
     @staticmethod
-    def last_seq(conn: Connection, workflow_id: str) -> int:
+    def last_seq_in(conn: Connection, workflow_id: str) -> int:
         """The workflow's last event sequence number as this transaction sees it."""
         row = conn.execute(
             select(workflows.c.last_seq).where(workflows.c.id == workflow_id)
@@ -315,7 +331,7 @@ class Reads(Database):
         a client that loads them and then streams the events after that seq misses none
         and replays none."""
         with self.read() as conn:
-            seq = self.last_seq(conn, workflow_id)
+            seq = self.last_seq_in(conn, workflow_id)
             counts = self._counts(conn, workflow_id)
             return counts, self._status(conn, workflow_id, counts), seq
 

@@ -245,6 +245,6 @@ class Store(Reads, Leases, Drafts):
         moment reflects. Raises what `fn` raises, and `UnknownWorkflow`.
         """
         with self.read() as conn:
-            seq = self.last_seq(conn, workflow_id)
+            seq = self.last_seq_in(conn, workflow_id)
             view = StoreView(conn, workflow_id, self.adjacency(conn, workflow_id))
             return fn(view), seq
