@@ -105,7 +105,8 @@ def scheduler_command(
 
     log_to_stderr()
     store, settings = open_store(data_dir, db)
-    owner = lock_embedded_store(store, settings.data_dir, "scheduler", None)
+    # `storm server`'s child runs under the lock its server holds (and dies with it)
+    owner = None if supervised else lock_embedded_store(store, settings.data_dir, "scheduler", None)
     settings.lease_seconds = lease_seconds
     settings.heartbeat_every = max(0.5, lease_seconds / 4)
     try:
