@@ -21,8 +21,8 @@ from typing import Annotated, Any
 import typer
 
 from stormflow.cli.common import fail, one_line_errors
-from stormflow.cli.run import DataDir, Slots
-from stormflow.cli.scheduler import Broker, DbUrl, ExecutorName, RedisUrl, open_store
+from stormflow.cli.run import DataDir, DbUrl, Slots
+from stormflow.cli.scheduler import Broker, ExecutorName, RedisUrl, open_store
 
 
 def register(app: typer.Typer) -> None:
