@@ -23,6 +23,7 @@ import typer
 from stormflow.cli.common import fail, one_line_errors
 from stormflow.cli.run import DataDir, DbUrl, Slots
 from stormflow.cli.scheduler import Broker, ExecutorName, RedisUrl, open_store
+from stormflow.paths import write_private
 
 
 def register(app: typer.Typer) -> None:
@@ -128,7 +129,7 @@ def server_command(
     info = root / "server.json"
 
     def on_started() -> None:
-        info.write_text(json.dumps({"url": url, "pid": os.getpid()}) + "\n", encoding="utf-8")
+        write_private(info, (json.dumps({"url": url, "pid": os.getpid()}) + "\n").encode())
         typer.echo(f"Storm server: {url}/?token={token}")
 
     def after_shutdown(_signum: int, _frame: FrameType | None) -> None:

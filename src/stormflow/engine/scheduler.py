@@ -42,6 +42,7 @@ from stormflow.engine.executor import STOPPED, Executor, ExecutorError
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
+from stormflow.paths import private_dir
 from stormflow.store import Lease, Store, StoreView
 from stormflow.store.view import Adjacency
 
@@ -146,7 +147,7 @@ class Scheduler:
         # The loop's state below: held by the loop for a step, or by an executor thread
         # applying a result inline (reentrant: `apply` may come from within a step's hooks).
         self._lock = threading.RLock()
-        self._run_dir = settings.data_dir / "run"
+        self._run_dir = private_dir(settings.data_dir) / "run"  # logs and pids live below
         if executor is None:
             pid_dir = orphans.claim_dir(self._run_dir, self.owner)
             sender = EmailSender.from_env(data_dir=settings.data_dir)

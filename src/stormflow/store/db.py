@@ -10,6 +10,7 @@ serialized and each reads what the previous one committed.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -23,6 +24,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from stormflow.core import Node
+from stormflow.paths import PRIVATE_FILE, tighten
 
 from . import migrate
 from .driver import driver, read
@@ -119,11 +121,27 @@ def _ping_when_idle(engine: Engine) -> Engine:
     return engine
 
 
+def _private_sqlite(url: str) -> None:
+    """A SQLite file is created 0600 before SQLite opens it (its -wal and -shm files take
+    the database file's mode); an existing one of ours is tightened to 0600 with them."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = str(parsed.database)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE))
+    except OSError:
+        return  # SQLite says what is wrong when it opens it
+    for suffix in ("", "-wal", "-shm"):
+        tighten(path + suffix, PRIVATE_FILE)
+
+
 class Database:
     """Engine, transactions and the process-wide adjacency cache shared by the store's parts."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        _private_sqlite(url)
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
         migrate.upgrade(self.engine)
