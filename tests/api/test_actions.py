@@ -182,10 +182,12 @@ def test_node_detail_allowed_actions(api: TestClient, store: Store) -> None:
         assert detail.status_code == 200
         return list(detail.json()["allowed_actions"])
 
-    assert allowed("render.5-6") == ["skip", "update", "retry", "revert"]
-    assert allowed("render.1-2") == ["cancel", "update", "retry", "revert"]
-    assert allowed("comp.5-8") == ["cancel", "update", "retry", "revert"]  # skipped
+    assert allowed("render.5-6") == ["skip", "update", "retry"]  # no edits: nothing to revert
+    assert allowed("render.1-2") == ["cancel", "update", "retry"]
+    assert allowed("comp.5-8") == ["cancel", "update", "retry"]  # skipped
     act(api, wf, {"action": "retry", "selection": {"names": ["render.5-6"]}})
+    assert allowed("render.5-6") == ["hold", "skip", "update", "replay"]
+    act(api, wf, {"action": "update", "selection": {"names": ["render.5-6"]}, "patch": {"x": 1}})
     assert allowed("render.5-6") == ["hold", "skip", "update", "revert", "replay"]
     detail = api.get(f"{API}/workflows/{wf}/nodes/comp.1-4").json()
     assert detail["upstream"] == ["render.1-2", "render.3-4"]

@@ -43,10 +43,10 @@ RESULT: dict[Action, Status] = {
 
 
 def node_in(status: Status) -> Graph:
-    """A single node with one snapshot in its history, then brought to `status`."""
+    """A single node with an edit and one snapshot in its history, then brought to `status`."""
     graph = Graph.build([("n", "open", {"frames": "1-10"})])
     do(graph, core.succeed(graph, "n", run(graph, "n"), at=T))
-    do(graph, core.retry(graph, ["n"], at=T))
+    do(graph, core.update(graph, ["n"], {"frames": "1-8"}, at=T))
     drive(graph, "n", status)
     return graph
 

@@ -278,6 +278,16 @@ def test_revert_empties_the_patch() -> None:
     assert graph.node("a").patch == {} and graph.node("a").current == {"cmd": "a"}
 
 
+def test_revert_without_edits_is_ineligible() -> None:
+    graph = chain("a")
+    succeed(graph, "a")
+    out = core.revert(graph, ["a"], at=T)
+    assert out.ineligible[0].reason == "nothing to revert: it has no edits (retry runs it again)"
+    assert out.nodes == {} and out.snapshots == [] and out.events == []
+    with pytest.raises(core.ActionRefused):
+        core.revert(graph, ["a"], at=T, strict=True)
+
+
 def test_replay_restores_the_patch_stored_in_a_snapshot() -> None:
     graph = chain("a")
     do(graph, core.update(graph, ["a"], {"cmd": "v1"}, at=T))

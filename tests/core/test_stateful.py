@@ -128,8 +128,13 @@ class Lifecycle(RuleBasedStateMachine):
                 assert old.status in RETRYABLE and new.status is old.submitted
                 assert name in descendants(self.graph, roots)
                 assert new.patch == old.patch
-        for item in out.ineligible:
-            assert not core.is_allowed(item.status, action) or action is Action.REPLAY
+        for item in out.ineligible:  # refused by the table, or no snapshot / no edits
+            nothing_to_revert = action is Action.REVERT and not before[item.node].patch
+            assert (
+                not core.is_allowed(item.status, action)
+                or action is Action.REPLAY
+                or nothing_to_revert
+            )
         assert len({s.node for s in out.snapshots}) == len(out.snapshots)  # once per action
 
     # -- the engine ---------------------------------------------------------------

@@ -150,6 +150,8 @@ def act(
     for name in names:
         node = graph.node(name)
         reason = _refusal(node, action)
+        if reason is None and action is Action.REVERT and not node.patch:
+            reason = "nothing to revert: it has no edits (retry runs it again)"
         if reason is None and action is Action.REPLAY:
             assert snapshot is not None
             if graph.snapshot(name, snapshot) is None:

@@ -54,12 +54,15 @@ def list_nodes(
 
 
 def allowed_actions(node: Node) -> list[str]:
-    """The table's actions, in a stable order; replay only when there is a snapshot to replay."""
+    """The table's actions, in a stable order; replay only when there is a snapshot to replay,
+    revert only when there are edits to drop."""
     allowed = ALLOWED[node.status]
     return [
         a.value
         for a in Action
-        if a in allowed and (a is not Action.REPLAY or node.snapshot_count > 0)
+        if a in allowed
+        and (a is not Action.REPLAY or node.snapshot_count > 0)
+        and (a is not Action.REVERT or bool(node.patch))
     ]
 
 
