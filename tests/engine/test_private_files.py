@@ -33,6 +33,7 @@ def test_storm_run_keeps_its_data_private(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     wf = workflow_id(done.stdout)
     assert mode(data) == 0o700
+    assert mode(data / "logs") == 0o700 and mode(data / "run") == 0o700
     for name in ("storm.db", "storm.db-wal", "storm.db-shm"):
         if (data / name).exists():  # -wal and -shm exist while a connection is open
             assert mode(data / name) == 0o600, name

@@ -147,7 +147,9 @@ class Scheduler:
         # The loop's state below: held by the loop for a step, or by an executor thread
         # applying a result inline (reentrant: `apply` may come from within a step's hooks).
         self._lock = threading.RLock()
-        self._run_dir = private_dir(settings.data_dir) / "run"  # logs and pids live below
+        root = private_dir(settings.data_dir)  # attempts' logs and pids live below
+        private_dir(root / "logs")
+        self._run_dir = private_dir(root / "run")
         if executor is None:
             pid_dir = orphans.claim_dir(self._run_dir, self.owner)
             sender = EmailSender.from_env(data_dir=settings.data_dir)
