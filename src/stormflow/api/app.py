@@ -21,7 +21,7 @@ from . import errors, schemas
 from .auth import TokenAuth
 from .context import ApiContext, Ctx, OutcomeSink
 from .errors import ApiError, error_response
-from .routes import actions, drafts, events, limits, nodes, validation, workflows
+from .routes import actions, drafts, events, limits, nodes, previews, validation, workflows
 
 PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024 * 1024
@@ -116,7 +116,7 @@ def create_app(
     app.state.keepalive = keepalive
     errors.install(app)
     app.include_router(_health_router(), prefix=PREFIX)
-    for module in (workflows, nodes, actions, events, validation, drafts, limits):
+    for module in (workflows, nodes, actions, events, validation, drafts, limits, previews):
         app.include_router(module.router, prefix=PREFIX)
 
     _mount_ui(app)
