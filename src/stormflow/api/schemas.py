@@ -108,12 +108,23 @@ class CompactNodes(BaseModel):
     frames: list[str | None]
 
 
+Phase = Literal["queued", "executing"]
+
+
 class CompactGraph(BaseModel):
     total: int
     offset: int
     limit: int
     nodes: CompactNodes
     edges: list[tuple[int, int]]
+    live: list[tuple[int, Phase, float | None, int]] = Field(
+        description="running nodes' live attempts: [index, phase, started_at, attempt number]; "
+        "queued: waiting for a slot or a worker (started_at null), executing: started"
+    )
+    patched: list[int] = Field(description="indexes of nodes with a non-empty patch (revert)")
+    snapshots: list[tuple[int, int]] = Field(
+        description="[index, snapshot count] of nodes with snapshots (replay)"
+    )
     seq: int = Field(description="The last event seq these statuses reflect: stream after it.")
 
 

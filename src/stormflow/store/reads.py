@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, func, literal, select, update
+from sqlalchemy import Connection, Text, cast, func, literal, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from stormflow.core import (
@@ -229,6 +229,43 @@ class Reads(Database):
     def counts(self, workflow_id: str) -> dict[Status, int]:
         with self.read() as conn:
             return self._counts(conn, workflow_id)
+
+    @staticmethod
+    def edited_in(conn: Connection, workflow_id: str) -> dict[str, tuple[bool, int]]:
+        """Nodes with a non-empty patch or a snapshot: name -> (patched, snapshot count).
+        Few in a big workflow, so a graph carries them sparsely."""
+        text = cast(nodes.c.patch, Text)
+        patched = text != "{}"
+        query = select(nodes.c.name, nodes.c.snapshot_count, text).where(
+            nodes.c.workflow_id == workflow_id, (nodes.c.snapshot_count > 0) | patched
+        )
+        return {
+            name: (str(patch).strip() not in ("{}", ""), int(count))
+            for name, count, patch in conn.execute(query)
+        }
+
+    @staticmethod
+    def live_in(conn: Connection, workflow_id: str) -> dict[str, tuple[int, float | None]]:
+        """Running nodes' live attempts: name -> (attempt number, started_at; None while
+        the attempt waits for a slot or a worker, i.e. is queued)."""
+        query = (
+            select(attempts.c.node, attempts.c.number, attempts.c.started_at)
+            .select_from(
+                attempts.join(
+                    nodes,
+                    (nodes.c.workflow_id == attempts.c.workflow_id)
+                    & (nodes.c.name == attempts.c.node),
+                )
+            )
+            .where(
+                nodes.c.workflow_id == workflow_id,
+                nodes.c.status == Status.RUNNING.value,
+                attempts.c.snapshot.is_(None),
+                attempts.c.result.is_(None),
+            )
+            .order_by(attempts.c.id)
+        )
+        return {node: (int(number), started) for node, number, started in conn.execute(query)}
 
     def node_count(self, conn: Connection, workflow_id: str) -> int:
         """How many nodes the workflow has (fixed at submit)."""
