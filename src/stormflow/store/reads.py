@@ -20,8 +20,9 @@ from stormflow.core import (
     WorkflowStatus,
     derive_status,
 )
+from stormflow.spec.natural import natural_key
 
-from .db import Database
+from .db import Database, NameOrder
 from .persist import append_events
 from .queries import (
     READY_VALUES,
@@ -155,7 +156,6 @@ class Reads(Database):
         Natural order (render.2 before render.10) is not the database's: rows are ordered
         by each name's cached rank. A page of an unfiltered list reads only its own rows.
         """
-        order = self.name_order(conn, workflow_id)
         conds: list[ColumnElement[bool]] = [nodes.c.workflow_id == workflow_id]
         if statuses is not None:
             conds.append(nodes.c.status.in_([Status(s).value for s in statuses]))
@@ -167,14 +167,27 @@ class Reads(Database):
         query = select(*columns).where(*conds)
         end = None if limit is None else offset + limit
         found: list[Any] = []
-        if len(conds) == 1 and (offset or end is not None):  # the page's names are known
+        cached = self.cached_name_order(workflow_id)
+        if len(conds) == 1 and (offset or end is not None):
+            order = cached or self.name_order(conn, workflow_id)
             page = order.names[offset:end]
-            for i in range(0, len(page), CHUNK):
-                found.extend(conn.execute(among(conn, query, nodes.c.name, page[i : i + CHUNK])))
-            found.sort(key=lambda r: order.rank.get(r.name, -1))
+            if len(page) < len(order.names) // 2:  # a page: read only its rows, by name
+                for i in range(0, len(page), CHUNK):
+                    chunk = page[i : i + CHUNK]
+                    found.extend(conn.execute(among(conn, query, nodes.c.name, chunk)))
+                found.sort(key=lambda r: order.rank.get(r.name, -1))
+                return [
+                    NodeRow(r.name, r.kind, STATUS_OF[r.status], r.group, r.frames) for r in found
+                ]
+        found = list(conn.execute(query))
+        if cached is None and len(found) <= CHUNK:  # a few rows: their own keys are cheaper
+            found.sort(key=lambda r: natural_key(r.name))
         else:
-            found = sorted(conn.execute(query), key=lambda r: order.rank.get(r.name, -1))
-            found = found[offset:end]
+            if cached is None and len(conds) == 1:  # every name is here: no second read
+                cached = self.remember_order(workflow_id, NameOrder.of(r.name for r in found))
+            order = cached or self.name_order(conn, workflow_id)
+            found.sort(key=lambda r: order.rank.get(r.name, -1))
+        found = found[offset:end]
         return [NodeRow(r.name, r.kind, STATUS_OF[r.status], r.group, r.frames) for r in found]
 
     @staticmethod
