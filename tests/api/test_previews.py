@@ -292,3 +292,22 @@ def test_a_thumbnail_killed_while_written_is_never_served_half(
     answer = api.get(f"{API}/workflows/{wf}/thumbs", params={"path": "renders/frame.0001.png"})
     assert decoded(answer).size == (256, 144)
     assert len(list(cache.glob("*.jpg"))) == 1
+
+
+def test_an_image_too_large_to_decode_is_refused(api: TestClient, data_dir: Path) -> None:
+    """A PNG header claiming 30,000 x 30,000 pixels (a decompression bomb) is a 422."""
+    import struct
+    import zlib
+
+    wf, root = workflow(api, data_dir)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", 30_000, 30_000, 8, 2, 0, 0, 0)
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b""))
+    (root / "renders" / "bomb.png").write_bytes(bomb + chunk(b"IEND", b""))
+    answer = api.get(f"{API}/workflows/{wf}/thumbs", params={"path": "renders/bomb.png"})
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "unreadable-image"

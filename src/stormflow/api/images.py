@@ -14,7 +14,6 @@ import hashlib
 import io
 import os
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,15 +121,13 @@ def _channel(channels: dict[str, Any], name: str) -> np.ndarray[Any, Any] | None
 
 def _pillow(path: Path) -> Image.Image:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-            if image.width * image.height > MAX_PIXELS:
-                raise ImageError(f"{path.name} is larger than {MAX_PIXELS} pixels")
-            image.load()
+        image = Image.open(path)  # reads the header only; Pillow refuses decompression bombs
+        if image.width * image.height > MAX_PIXELS:
+            raise ImageError(f"{path.name} is larger than {MAX_PIXELS} pixels")
+        image.load()
     except ImageError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except Image.DecompressionBombError:
         raise ImageError(f"{path.name} is too large to decode") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(f"{path.name} is not a readable image: {exc}") from None
