@@ -102,7 +102,7 @@ def test_ineligible_nodes_are_listed_with_their_reason(api: TestClient, store: S
         "render.1-2", "render.3-4", "render.5-6", "render.7-8", "comp.1-4", "comp.5-8", "notify"
     }  # fmt: skip
     refused = act(api, wf, {"action": "retry", "selection": {"names": ["comp.5-8"]}})
-    assert refused.json()["ineligible"][0]["reason"].startswith("cannot retry a open node")
+    assert refused.json()["ineligible"][0]["reason"].startswith("cannot retry an open node")
 
 
 def test_selection_errors(api: TestClient, store: Store) -> None:

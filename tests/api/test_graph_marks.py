@@ -1,5 +1,5 @@
-"""The compact graph marks what per-node buttons need: queued or executing attempts, patches
-(revert) and snapshots (replay), sparsely, by index."""
+"""The compact graph marks what per-node buttons need: patches (revert) and snapshots
+(replay), sparsely, by index, beside each running node's phase."""
 
 from __future__ import annotations
 
@@ -25,9 +25,8 @@ def test_live_attempts_patches_and_snapshots(api: TestClient, store: Store) -> N
     graph = api.get(f"{API}/workflows/{wf}/graph").json()
     names = graph["nodes"]["name"]
     at = names.index
-    assert sorted(map(tuple, graph["live"])) == sorted(
-        [(at("render.1-2"), "queued", None, 1), (at("render.3-4"), "executing", 5.0, 1)]
-    )
+    phase = graph["nodes"]["phase"]
+    assert (phase[at("render.1-2")], phase[at("render.3-4")]) == ("queued", "executing")
     assert graph["patched"] == [at("render.5-6")]
     assert graph["snapshots"] == [[at("render.7-8"), 1]]
     reverted = act(api, wf, {"action": "revert", "selection": {"names": ["render.5-6"]}})
@@ -35,4 +34,4 @@ def test_live_attempts_patches_and_snapshots(api: TestClient, store: Store) -> N
     assert api.get(f"{API}/workflows/{wf}/graph").json()["patched"] == []
     page = api.get(f"{API}/workflows/{wf}/graph", params={"offset": 5, "limit": 2}).json()
     assert page["nodes"]["name"] == names[5:7] and page["patched"] == []
-    assert [m[0] for m in page["live"]] == []  # indexes only into the page
+    assert page["snapshots"] == [[1, 1]]  # indexes into the page: render.7-8 is its second

@@ -184,7 +184,8 @@ def test_cancel_is_never_allowed_on_start_statuses(status: Status) -> None:
     graph = chain("a")
     drive(graph, "a", status)
     out = core.cancel(graph, ["a"], at=T)
-    assert out.ineligible[0].reason == f"cannot cancel a {status} node"
+    article = "an" if status is Status.OPEN else "a"
+    assert out.ineligible[0].reason == f"cannot cancel {article} {status} node"
 
 
 @pytest.mark.parametrize("status", [Status.OPEN, Status.HOLDING])
@@ -599,3 +600,15 @@ def test_a_sequence_of_transitions_sees_each_earlier_change() -> None:
     assert graph.node("a").status is Status.SUCCEEDED
     assert graph.node("b").status is Status.RUNNING
     assert [e.type for e in out.events] == ["succeed", "stale-result", "run"]
+
+
+def test_refusals_are_grammatical() -> None:
+    graph = chain("a")
+    assert core.unhold(graph, ["a"], at=T).ineligible[0].reason == "cannot unhold an open node"
+    assert (
+        core.retry(graph, ["a"], at=T)
+        .ineligible[0]
+        .reason.startswith("cannot retry an open node: it has not run")
+    )
+    drive(graph, "a", Status.HOLDING)
+    assert core.hold(graph, ["a"], at=T).ineligible[0].reason == "cannot hold a holding node"

@@ -121,7 +121,11 @@ class Lifecycle(RuleBasedStateMachine):
         for name, new in out.nodes.items():
             old = before[name]
             if name in eligible:
-                assert core.is_allowed(old.status, action), (name, old.status, action)
+                noop = action is Action.UPDATE and (
+                    core.merge_edit(old.base, old.patch, patch) == old.patch
+                )
+                taken = Action.RETRY if noop else action
+                assert core.is_allowed(old.status, taken), (name, old.status, action)
                 assert name not in cascaded
             else:  # a cascade is the only other way a node changes
                 assert name in cascaded

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 StatusName = Literal["open", "holding", "running", "succeeded", "skipped", "failed", "canceled"]
+PhaseName = Literal["queued", "executing"]
 WorkflowStatusName = Literal["running", "succeeded", "failed", "holding"]
 ActionName = Literal["hold", "unhold", "skip", "cancel", "update", "retry", "revert", "replay"]
 TargetName = Literal["submitted", "open", "holding"]
@@ -20,10 +21,27 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SchedulerHealth(BaseModel):
+    """`storm server`'s scheduler child."""
+
+    alive: bool
+    pid: int | None
+    restarts: int
+    last_error: str | None
+    started_at: float | None
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
-    scheduler: bool
+    scheduler: bool  # an embedded scheduler runs and its loop turns
+    scheduler_stuck: bool = False  # it runs, but its loop has not turned for a minute
+    # failures the embedded scheduler's loop survived (logged with their traceback), and
+    # the last one in a line; busy-store retries are counted apart
+    scheduler_errors: int = 0
+    scheduler_busy: int = 0
+    scheduler_last_error: str | None = None
+    scheduler_process: SchedulerHealth | None = None
 
 
 class Submitted(BaseModel):
@@ -44,6 +62,7 @@ class WorkflowSummary(BaseModel):
     expired: bool = False  # its running attempts were stopped; nothing more runs
     status: WorkflowStatusName
     counts: dict[StatusName, int]
+    phases: dict[PhaseName, int]  # the running nodes, split: queued + executing = running
     total: int
     skipped: int
     seq: int = Field(description="The last event seq these counts and status reflect.")
@@ -65,12 +84,15 @@ class NodeRowOut(BaseModel):
     status: StatusName
     group: str | None
     frames: str | None
+    phase: PhaseName | None  # running: queued until its attempt's process starts; else null
+    started_at: float | None  # running: the live attempt's real start, or null
 
 
 class NodePage(BaseModel):
     items: list[NodeRowOut]
     limit: int | None
     offset: int
+    next: str | None = None  # the cursor of the following page (with `limit`)
     seq: int = Field(description="The last event seq these rows reflect: stream after it.")
 
 
@@ -106,9 +128,7 @@ class CompactNodes(BaseModel):
     status: list[StatusName]
     group: list[str | None]
     frames: list[str | None]
-
-
-Phase = Literal["queued", "executing"]
+    phase: list[PhaseName | None]
 
 
 class CompactGraph(BaseModel):
@@ -117,10 +137,6 @@ class CompactGraph(BaseModel):
     limit: int
     nodes: CompactNodes
     edges: list[tuple[int, int]]
-    live: list[tuple[int, Phase, float | None, int]] = Field(
-        description="running nodes' live attempts: [index, phase, started_at, attempt number]; "
-        "queued: waiting for a slot or a worker (started_at null), executing: started"
-    )
     patched: list[int] = Field(description="indexes of nodes with a non-empty patch (revert)")
     snapshots: list[tuple[int, int]] = Field(
         description="[index, snapshot count] of nodes with snapshots (replay)"

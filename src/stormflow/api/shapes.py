@@ -23,20 +23,39 @@ def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
         "expired": row.expires_at is not None and row.expires_at <= time.time(),
         "status": status.value,
         "counts": {s.value: counts.get(s, 0) for s in Status},
+        "phases": store.phases(row.id, counts),
         "total": sum(counts.values()),
         "skipped": counts.get(Status.SKIPPED, 0),
         "seq": seq,
     }
 
 
-def node_row(row: NodeRow) -> dict[str, Any]:
+def node_row(row: NodeRow, starts: dict[str, float | None]) -> dict[str, Any]:
+    """`starts`: running nodes -> their live attempt's start (Store.starts)."""
+    running = row.status is Status.RUNNING
+    started_at = starts.get(row.name) if running else None
     return {
         "name": row.name,
         "kind": row.kind,
         "status": row.status.value,
         "group": row.group,
         "frames": row.frames,
+        "phase": phase(running, started_at),
+        "started_at": started_at,
     }
+
+
+def phase(running: bool, started_at: float | None) -> str | None:
+    """A running node is queued until its attempt's process starts, then executing."""
+    if not running:
+        return None
+    return "queued" if started_at is None else "executing"
+
+
+def node_starts(store: Store, workflow_id: str, rows: list[NodeRow]) -> dict[str, float | None]:
+    """The start times `node_row` needs for these rows, in one query (none if none runs)."""
+    running = [r.name for r in rows if r.status is Status.RUNNING]
+    return store.starts(workflow_id, running) if running else {}
 
 
 def attempt_out(attempt: Attempt, snapshot: int | None) -> dict[str, Any]:

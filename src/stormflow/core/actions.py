@@ -97,6 +97,10 @@ class _Work:
         return replace(node, snapshot_count=snap.number, attempts=())
 
 
+def _article(status: Status) -> str:
+    return "an" if status.value[0] in "aeiou" else "a"
+
+
 NOTHING_TO_REVERT = "nothing to revert: its patch is empty (retry runs it again)"
 
 
@@ -107,8 +111,9 @@ def refusal(node: Node, action: Action) -> str | None:
     """
     if not is_allowed(node.status, action):
         if action is Action.RETRY:
-            return f"cannot retry a {node.status} node: it has not run (update it instead)"
-        return f"cannot {action} a {node.status} node"
+            article = _article(node.status)
+            return f"cannot retry {article} {node.status} node: it has not run (update it instead)"
+        return f"cannot {action} {_article(node.status)} {node.status} node"
     if action is Action.REVERT and not node.patch:
         return NOTHING_TO_REVERT  # spec Decision: revert needs a patch to undo
     return None

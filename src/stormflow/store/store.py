@@ -178,7 +178,8 @@ class Store(Reads, Leases, Drafts):
                         last_seq=last,
                     )
                 )
-        self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)})
+            # before commit: the rows and their statistics become visible together
+            self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)}, conn)
         return workflow_id
 
     def transact(
@@ -244,6 +245,6 @@ class Store(Reads, Leases, Drafts):
         moment reflects. Raises what `fn` raises, and `UnknownWorkflow`.
         """
         with self.read() as conn:
-            seq = self.last_seq(conn, workflow_id)
+            seq = self.last_seq_in(conn, workflow_id)
             view = StoreView(conn, workflow_id, self.adjacency(conn, workflow_id))
             return fn(view), seq

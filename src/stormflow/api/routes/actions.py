@@ -13,6 +13,8 @@ from stormflow.api.context import Actor, Ctx, IdempotencyKey, now
 from stormflow.api.errors import ApiError
 from stormflow.api.selection import Selection, SelectionError, resolve
 from stormflow.core import GraphView, Outcome
+from stormflow.core.actions import UPDATE_FAMILY
+from stormflow.spec.edits import check_config
 from stormflow.store import StoreView
 
 router = APIRouter(tags=["actions"])
@@ -61,7 +63,7 @@ def act(
             selected.extend(resolve(ctx.store, workflow_id, selection, view.conn))
         except SelectionError as exc:
             raise ApiError(422, "empty-selection", str(exc), where="selection") from None
-        return core.act(
+        outcome = core.act(
             view,
             body.action,
             selected,
@@ -72,6 +74,9 @@ def act(
             snapshot=body.snapshot,
             strict=body.strict,
         )
+        if core.Action(body.action) in UPDATE_FAMILY:
+            check_edits(view, outcome, selected)
+        return outcome
 
     if body.dry_run:
         outcome, seq = ctx.store.preview(workflow_id, decide)
@@ -100,3 +105,24 @@ def act(
         "dry_run": False,
         "seq": applied.last_seq,
     }
+
+
+def check_edits(view: StoreView, outcome: Outcome, selected: list[str]) -> None:
+    """Refuse the whole action (422, nothing stored) when a selected node's resulting
+    configuration breaks the rules of a submitted node of its kind (spec: Updates)."""
+    changed = [name for name in selected if name in outcome.nodes]
+    kinds = view.kinds(changed)
+    entries = []
+    for name in changed:
+        config = outcome.nodes[name].current
+        entries.extend(check_config(kinds.get(name, "task"), name, config))
+    if entries:
+        first = entries[0].message
+        more = f" (and {len(entries) - 1} more)" if len(entries) > 1 else ""
+        raise ApiError(
+            422,
+            "invalid-update",
+            f"{first}{more}",
+            where=entries[0].field,
+            details={"entries": shapes.entries_out(entries)},
+        )

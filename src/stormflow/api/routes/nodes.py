@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from stormflow import core
@@ -12,6 +13,14 @@ from stormflow.api import logs, schemas, shapes
 from stormflow.api.context import ApiContext, Ctx
 from stormflow.api.errors import ApiError
 from stormflow.api.schemas import MAX_INT
+from stormflow.api.validators import (
+    cache_of,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    headers,
+    not_modified,
+)
 from stormflow.core import Node
 from stormflow.spec.natural import natural_sorted
 from stormflow.store import NodeRow, StoredAttempt
@@ -34,29 +43,65 @@ def _row(ctx: ApiContext, workflow_id: str, name: str) -> NodeRow:
     raise ApiError(404, "unknown-node", f"unknown node {name!r}", where=name)
 
 
-@router.get("/workflows/{workflow_id}/nodes", response_model=schemas.NodePage)
+@router.get(
+    "/workflows/{workflow_id}/nodes",
+    response_model=schemas.NodePage,
+    responses={304: {"description": "unchanged since the ETag sent in If-None-Match"}},
+)
 def list_nodes(
     ctx: Ctx,
+    request: Request,
     workflow_id: str,
     status: Annotated[list[schemas.StatusName] | None, Query()] = None,
     kind: Annotated[list[str] | None, Query()] = None,
     glob: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
     limit: Annotated[int | None, Query(ge=1, le=200_000)] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
-) -> dict[str, Any]:
+    cursor: Annotated[
+        str | None, Query(max_length=4000, description="`next` of the previous page")
+    ] = None,
+) -> Response:
     """In natural order of names (render.2 before render.10). `status` and `kind` repeat
-    (`?status=failed&status=canceled`). `seq`: the last event seq the rows reflect."""
-    with ctx.store.read() as conn:
-        seq = ctx.store.last_seq(conn, workflow_id)
-        rows = ctx.store.nodes_in(
-            conn, workflow_id, statuses=status, kinds=kind, glob=glob, limit=limit, offset=offset
-        )
-    return {
-        "items": [shapes.node_row(r) for r in rows],
-        "limit": limit,
-        "offset": offset,
-        "seq": seq,
-    }
+    (`?status=failed&status=canceled`). With `limit`,
+    `next` is the cursor of the following page (null on the last one). With `ETag`;
+    `If-None-Match` with the current one answers 304 (docs/api.md)."""
+    after = decode_cursor(cursor) if cursor is not None else None
+    statuses = tuple(sorted({str(getattr(s, "value", s)) for s in status})) if status else None
+    kinds = tuple(sorted(set(kind))) if kind else None
+    key = ("nodes", workflow_id, statuses, kinds, glob, limit, offset, after)
+    seq = ctx.store.last_seq(workflow_id)
+    tag = etag(workflow_id, seq, *key)
+    unchanged = not_modified(request, tag)
+    if unchanged is not None:
+        return unchanged
+    cache = cache_of(request.app.state)
+    body = cache.page(key, seq)
+    if body is None:
+        with ctx.store.read() as conn:  # the rows and the seq they reflect, of one moment
+            seq = ctx.store.last_seq_in(conn, workflow_id)
+            rows = ctx.store.nodes_in(
+                conn,
+                workflow_id,
+                statuses=statuses,
+                kinds=kinds,
+                glob=glob,
+                limit=limit,
+                offset=offset,
+                after=after,
+            )
+        tag = etag(workflow_id, seq, *key)
+        starts = shapes.node_starts(ctx.store, workflow_id, rows)
+        more = limit is not None and len(rows) == limit
+        page = {
+            "items": [shapes.node_row(r, starts) for r in rows],
+            "limit": limit,
+            "offset": offset,
+            "next": encode_cursor(rows[-1].name) if more else None,
+            "seq": seq,
+        }
+        body = json.dumps(page, separators=(",", ":")).encode()
+        cache.keep_page(key, seq, body)
+    return Response(body, media_type="application/json", headers=headers(tag))
 
 
 def allowed_actions(node: Node) -> list[str]:
@@ -71,7 +116,8 @@ def node_detail(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
     row = _row(ctx, workflow_id, name)
     with ctx.store.read() as conn:
         adjacency = ctx.store.adjacency(conn, workflow_id)
-    return shapes.node_row(row) | {
+    started_at = node.attempt.started_at if node.live_token is not None and node.attempt else None
+    return shapes.node_row(row, {name: started_at}) | {
         "submitted": node.submitted.value,
         "base": dict(node.base),
         "patch": dict(node.patch),
