@@ -19,6 +19,9 @@ def test_health_needs_no_token_and_everything_else_does(api: TestClient) -> None
         "version": "0.1.0",
         "scheduler": False,
         "scheduler_stuck": False,
+        "scheduler_errors": 0,
+        "scheduler_busy": 0,
+        "scheduler_last_error": None,
         "scheduler_process": None,
     }
     for path in (f"{API}/workflows", f"{API}/limits", "/", "/openapi.json"):

@@ -97,7 +97,8 @@ def test_submit_ls_show_watch(server: Server, tmp_path: Path) -> None:
     assert "succeeded" in out
     assert workflow_id in ok(server, "ls")
     listed = as_json(server, "ls", "--name", "hel*", "--status", "succeeded", inproc=True)
-    assert [w["id"] for w in listed] == [workflow_id]
+    assert set(listed) == {"items", "limit", "offset"}  # the server's answer, as documented
+    assert [w["id"] for w in listed["items"]] == [workflow_id]
     shown = ok(server, "show", workflow_id, inproc=True)
     assert "hello" in shown and "1 nodes" in shown
     data = as_json(server, "show", workflow_id, inproc=True)
@@ -247,7 +248,7 @@ def test_server_and_token_options_override_discovery(server: Server, tmp_path: P
     args = [STORM, "ls", "--server", server.url, "--token", server.token, "--json"]
     result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=30)
     assert result.returncode == 0, result.stderr
-    assert isinstance(json.loads(result.stdout), list)
+    assert isinstance(json.loads(result.stdout)["items"], list)
     line = one_line_error(server, "ls", "--server", server.url, "--token", "wrong", env=env)
     assert "STORM_TOKEN" in line
 

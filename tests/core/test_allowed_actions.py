@@ -48,7 +48,7 @@ def node_in(status: Status) -> Graph:
     graph = Graph.build([("n", "open", {"frames": "1-10"})])
     do(graph, core.update(graph, ["n"], {"frames": "1-8"}, at=T))
     do(graph, core.succeed(graph, "n", run(graph, "n"), at=T))
-    do(graph, core.retry(graph, ["n"], at=T))
+    do(graph, core.update(graph, ["n"], {"frames": "1-8"}, at=T))
     drive(graph, "n", status)
     return graph
 

@@ -200,3 +200,54 @@ def test_interrupted_run_resumes_without_failing_anything(tmp_path: Path) -> Non
     finally:
         store.close()
     assert [line.split()[0] for line in lines(runs)] == ["one", "one", "two"]
+
+
+def test_run_and_resume_use_storm_db_and_db(tmp_path: Path, store_url: str) -> None:
+    """The database named by STORM_DB (or --db), not SQLite in the data directory."""
+    doc = write(tmp_path / "wf.yaml", "name: wf\nnodes: [{name: a, commands: [[echo, hi]]}]\n")
+    data = tmp_path / "data"
+    done = storm("run", str(doc), "--data-dir", str(data), "-q", env=clean_env(STORM_DB=store_url))
+    assert done.returncode == 0, done.stdout + done.stderr
+    wf = workflow_id(done.stdout)
+    assert not (data / "storm.db").exists()
+    store = Store(store_url)
+    try:
+        assert store.counts(wf) == {Status.SUCCEEDED: 1}
+    finally:
+        store.close()
+    again = storm("resume", wf, "--data-dir", str(data), "--db", store_url, "-q", env=clean_env())
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert re.search(r"^succeeded in [\d.]+s$", again.stdout, re.MULTILINE), again.stdout
+    lost = storm("resume", wf, "--data-dir", str(data), env=clean_env())  # not in SQLite there
+    assert (lost.returncode, lost.stderr) == (2, f"storm: error: no Storm data in {data}\n")
+
+
+@pytest.mark.parametrize(
+    ("db", "said"),
+    [
+        ("nonsense", "storm: error: --db 'nonsense' is not a database URL"),
+        (
+            "postgresql+psycopg://ann:s3cret@127.0.0.1:1/storm",
+            "storm: error: cannot open the database postgresql+psycopg://ann:***@127.0.0.1:1/storm",
+        ),
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_one_line(tmp_path: Path, db: str, said: str) -> None:
+    doc = write(tmp_path / "wf.yaml", "name: wf\nnodes: [{name: a, commands: [['true']]}]\n")
+    for args in (["run", str(doc)], ["resume", "abcdefgh"]):
+        done = storm(*args, "--data-dir", str(tmp_path / "d"), "--db", db, env=clean_env())
+        assert done.returncode == 2 and done.stderr.startswith(said), done.stderr
+        assert len(done.stderr.splitlines()) == 1 and "s3cret" not in done.stderr
+
+
+def test_quiet_prints_only_the_summary(tmp_path: Path) -> None:
+    doc = write(tmp_path / "wf.yaml", "name: wf\nnodes: [{name: a, commands: [['true']]}]\n")
+    done = storm("run", str(doc), "--data-dir", str(tmp_path / "d"), "-q", env=clean_env())
+    assert done.returncode == 0, done.stderr
+    wf = workflow_id(done.stdout)
+    lines = done.stdout.splitlines()
+    assert "━" not in done.stdout  # no progress bar
+    assert lines[0] == f"workflow {wf} (data: {tmp_path / 'd'})"
+    assert re.fullmatch(rf"wf \({wf}\) succeeded  1/1 ready  [\d.]+s", lines[1]), lines
+    assert lines[2] == "succeeded 1"
+    assert re.fullmatch(r"succeeded in [\d.]+s", lines[3]) and len(lines) == 4, lines

@@ -24,7 +24,6 @@ from aiosmtpd.controller import Controller
 
 from stormflow import core
 from stormflow.core import Status, WorkflowStatus
-from stormflow.engine.email import NOT_CONFIGURED
 from stormflow.engine.jobs import Job, JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.scheduler import Scheduler, Settings, job_token
@@ -466,18 +465,21 @@ def test_email_node_sends_through_smtp(
     assert f"Workflow {wf} node notify finished with succeeded." in body
 
 
-def test_email_node_without_smtp_fails_clearly(
-    store: Store, make_scheduler: MakeScheduler, monkeypatch: pytest.MonkeyPatch
+def test_email_node_without_smtp_writes_to_the_data_directory_outbox(
+    store: Store, make_scheduler: MakeScheduler, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("STORM_SMTP_HOST", raising=False)
     monkeypatch.delenv("STORM_MAIL_OUTBOX", raising=False)
     wf = notify_workflow(store)
     drive(make_scheduler(wf), finished(store, wf))
 
-    assert store.status(wf) is WorkflowStatus.FAILED
-    assert store.node(wf, "notify").status is Status.FAILED
+    assert store.status(wf) is WorkflowStatus.SUCCEEDED
+    (eml,) = (tmp_path / "data" / "outbox").glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message["Subject"] == "Done: nightly succeeded"
     (att,) = attempts(store, wf, "notify")
-    assert att.error == NOT_CONFIGURED
+    assert att.error is None and att.log is not None
+    assert f"written to {eml} (no SMTP server configured" in Path(att.log).read_text()
 
 
 # -- duplicate and stale results -------------------------------------------------------------

@@ -16,6 +16,8 @@ from urllib.parse import parse_qs
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stormflow.paths import private_dir
+
 from .errors import ApiError, error_response
 
 COOKIE = "storm_token"
@@ -39,8 +41,7 @@ def ensure_token(data_dir: Path) -> str:
     existing = read_token(data_dir)
     if existing is not None:
         return existing
-    data_dir = Path(data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = private_dir(data_dir)
     token = secrets.token_urlsafe(32)
     path = token_path(data_dir)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import typer
+from typing import Annotated
 
+import typer
+from typer.core import TyperCommand
+
+import stormflow
 from stormflow.cli import (
     plan,
     remote_actions,
@@ -15,6 +19,7 @@ from stormflow.cli import (
     validate,
     worker,
 )
+from stormflow.cli.helptext import Command, Group
 
 app = typer.Typer(
     name="storm",
@@ -22,7 +27,27 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=Group,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"storm {stormflow.__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print Storm's version and exit.", is_eager=True, callback=_version
+        ),
+    ] = False,
+) -> None:
+    """Storm: workflows for render farms."""
+
 
 validate.register(app)
 plan.register(app)
@@ -33,6 +58,10 @@ remote_workflows.register(app)
 remote_actions.register(app)
 remote_nodes.register(app)
 worker.register(app)
+
+for _info in app.registered_commands:  # plain help pages, one-line usage errors
+    if _info.cls in (None, TyperCommand):
+        _info.cls = Command
 
 
 if __name__ == "__main__":  # pragma: no cover

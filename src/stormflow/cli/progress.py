@@ -84,7 +84,8 @@ def read(store: Store, workflow_id: str, started: float, *, max_running: int = 8
     return snap
 
 
-def render(snap: Snapshot) -> RenderableType:
+def render(snap: Snapshot, *, bar: bool = True) -> RenderableType:
+    """The display; without `bar` (storm run -q, or not at a terminal), just the summary."""
     head = Text.assemble(
         (f"{snap.name} ", "bold"),
         (f"({snap.workflow_id}) ", "dim"),
@@ -92,13 +93,13 @@ def render(snap: Snapshot) -> RenderableType:
         f"  {snap.done}/{snap.total} ready  {snap.elapsed:0.1f}s",
     )
     filled = round(40 * snap.done / max(snap.total, 1))
-    bar = Text.assemble(("━" * filled, "green"), ("━" * (40 - filled), "bright_black"))
+    progress = Text.assemble(("━" * filled, "green"), ("━" * (40 - filled), "bright_black"))
     counts = Text("  ").join(
         Text(count_text(snap, status), style=COLOURS[status])
         for status in Status
         if snap.counts.get(status, 0)
     )
-    parts: list[RenderableType] = [head, bar, counts]
+    parts: list[RenderableType] = [head, progress, counts] if bar else [head, counts]
     if snap.running:
         table = Table(show_header=True, header_style="dim", box=None, pad_edge=False)
         table.add_column("running")

@@ -126,7 +126,10 @@ def logs_command(
     server: Server = None,
     token: Token = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help='Print {"node", "attempt", "text"} as JSON.')
+        bool,
+        typer.Option(
+            "--json", help='Print {"node", "attempt", "text"} as JSON (with -f: once it ends).'
+        ),
     ] = False,
 ) -> None:
     """A node's log (the latest attempt unless --attempt)."""
@@ -137,7 +140,10 @@ def logs_command(
         for chunk in client.follow_log(workflow_id, node, attempt=attempt, tail=tail):
             typer.echo(chunk, nl=False)
         return
-    text = client.log(workflow_id, node, attempt=attempt, tail=tail)
+    if follow:  # --json: the whole text once the attempt has ended
+        text = "".join(client.follow_log(workflow_id, node, attempt=attempt, tail=tail))
+    else:
+        text = client.log(workflow_id, node, attempt=attempt, tail=tail)
     if as_json:
         print_json({"node": node, "attempt": attempt, "text": text})
         return

@@ -19,7 +19,6 @@ from rich.text import Text
 from stormflow.cli.common import read_document_data
 from stormflow.cli.remote import (
     COLOURS,
-    STATUSES,
     Json,
     Server,
     Token,
@@ -111,13 +110,16 @@ def ls_command(
 ) -> None:
     """List workflows, newest first."""
     client = connect(server, token)
-    items = client.workflows(status=status, name=name, archived=False, limit=limit)
-    if show_all:
-        items += client.workflows(status=status, name=name, archived=True, limit=limit)
-        items.sort(key=lambda w: str(w.get("created_at")), reverse=True)
+    query = {"status": status, "name": name, "limit": limit}
+    answer = client.request("GET", "/workflows", {**query, "archived": False})
+    items = answer["items"]
+    if show_all:  # the archived ones too: one page of both, newest first
+        items += client.request("GET", "/workflows", {**query, "archived": True})["items"]
+        items.sort(key=lambda w: float(w.get("created_at") or 0), reverse=True)
         items = items[:limit]
+        answer = {**answer, "items": items}
     if as_json:
-        print_json(items)
+        print_json(answer)  # GET /workflows's answer: {"items", "limit", "offset"}
         return
     out = console()
     if not items:
@@ -198,27 +200,32 @@ def show_command(
         return
     out = console()
     wf = data["workflow"]
+    # Every line wraps at the terminal's width (80 columns by default); names stay whole.
     out.print(
-        f"[bold]{escape(str(wf.get('name')))}[/] {wf['id']}  {styled(wf.get('status'))}  "
-        f"owner {escape(str(wf.get('owner') or '-'))}  created {when(wf.get('created_at'))}"
-        + (f"  expires {when(wf['expires_at'])}" if wf.get("expires_at") else "")
-        + (f"  {marks(wf)}" if marks(wf) else "")
+        f"[bold]{escape(str(wf.get('name')))}[/] {wf['id']}  {styled(wf.get('status'))}"
+        + (f"  {marks(wf)}" if marks(wf) else ""),
+        soft_wrap=False,
+    )
+    out.print(
+        f"owner {escape(str(wf.get('owner') or '-'))}, created {when(wf.get('created_at'))}"
+        + (f", expires {when(wf['expires_at'])}" if wf.get("expires_at") else ""),
+        soft_wrap=False,
     )
     counts = counts_line(wf.get("counts") or {}, wf.get("phases"))
-    out.print(f"{wf.get('total', 0)} nodes: {counts}")
+    out.print(f"{wf.get('total', 0)} nodes: {counts}", soft_wrap=False)
+    # One counts cell per node group (only the statuses it has): fits 80 columns whatever
+    # mix of statuses the workflow holds.
     table = Table(box=None, pad_edge=False)
-    table.add_column("node")
+    table.add_column("node", overflow="fold")
     table.add_column("kind")
     table.add_column("chunks", justify="right")
-    for status in STATUSES:
-        table.add_column(status, justify="right", style=None)
+    table.add_column("statuses", ratio=1)
     for group in data["groups"]:
-        counts = group["counts"]
         table.add_row(
             escape(group["name"]),
             escape(str(group.get("kind") or "")),
             str(group["chunks"] or ""),
-            *[styled_count(s, counts.get(s, 0)) for s in STATUSES],
+            counts_line(group["counts"]),
         )
     out.print(table)
     for label, names in (
@@ -230,13 +237,9 @@ def show_command(
         if names:
             shown = ", ".join(names[:20]) + (f" ... and {len(names) - 20} more" * (len(names) > 20))
             colour = COLOURS["running"] if label in ("executing", "queued") else COLOURS[label]
-            out.print(f"[{colour}]{label}[/]: {escape(shown)}")
+            out.print(f"[{colour}]{label}[/]: {escape(shown)}", soft_wrap=False)
     if data["truncated"]:
         out.print("[dim](large workflow: only the first page of the graph was read)[/]")
-
-
-def styled_count(status: str, count: int) -> str:
-    return f"[{COLOURS[status]}]{count}[/]" if count else "[dim]0[/]"
 
 
 # ------------------------------------------------------------------------------ watch

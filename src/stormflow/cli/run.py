@@ -30,6 +30,14 @@ DataDir = Annotated[
     str | None,
     typer.Option("--data-dir", envvar="STORM_HOME", help="Data directory (default ~/.storm)."),
 ]
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        envvar="STORM_DB",
+        help="Database URL, e.g. postgresql+psycopg://host/storm (default: SQLite in data dir).",
+    ),
+]
 Slots = Annotated[
     int | None, typer.Option("--slots", min=1, help="Tasks run at once (default: CPU count).")
 ]
@@ -41,16 +49,37 @@ def register(app: typer.Typer) -> None:
     app.command("resume")(resume_command)
 
 
+def open_store(root: Path, db: str | None) -> Store:
+    """The store of `--db`/STORM_DB, else SQLite in the data directory; a URL that cannot
+    be opened is the user's to fix (one line, exit 2), with its password left out."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from stormflow.store import Store
+
+    if not db:
+        return Store.default(root)
+    try:
+        shown = make_url(db).render_as_string(hide_password=True)
+    except ArgumentError:
+        fail(f"--db {db!r} is not a database URL (e.g. postgresql+psycopg://host/storm)")
+    try:
+        return Store(db)
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        fail(f"cannot open the database {shown}: {reason[0] if reason else type(exc).__name__}")
+
+
 @one_line_errors
 def run_command(
     file: Annotated[str, typer.Argument(help="Workflow document (YAML or JSON).")],
     data_dir: DataDir = None,
+    db: DbUrl = None,
     slots: Slots = None,
     quiet: Quiet = False,
 ) -> None:
     """Submit a workflow and run it to completion here, with live progress."""
     from stormflow.spec import expand, validate
-    from stormflow.store import Store
 
     data, _lines = read_document_data(file)
     errors = [e for e in validate(data) if e.severity == "error"]
@@ -62,7 +91,7 @@ def run_command(
         fail(f"{file}: {first.message}{more}")
     plan = expand(data)
     root = default_data_dir(data_dir)
-    store = Store.default(root)
+    store = open_store(root, db)
     at = time.time()
     workflow_id = store.submit(
         plan.nodes,
@@ -80,26 +109,37 @@ def run_command(
 def resume_command(
     workflow_id: Annotated[str, typer.Argument(help="Workflow id (printed by storm run).")],
     data_dir: DataDir = None,
+    db: DbUrl = None,
     slots: Slots = None,
     quiet: Quiet = False,
 ) -> None:
-    """Continue running a workflow, e.g. after the machine or the scheduler died."""
-    from stormflow.store import Store, UnknownWorkflow
+    """Continue running a workflow (after the machine or the scheduler died)."""
+    from stormflow.store import UnknownWorkflow
 
     root = default_data_dir(data_dir)
-    if not (root / "storm.db").exists():
+    if not db and not (root / "storm.db").exists():
         fail(f"no Storm data in {root}")
-    store = Store.default(root)
+    store = open_store(root, db)
     try:
         store.workflow(workflow_id)
     except UnknownWorkflow:
-        fail(f"no workflow {workflow_id!r} in {root}")
+        fail(f"no workflow {workflow_id!r} in {store_name(store, root)}")
     _drive(store, root, workflow_id, slots=slots, quiet=quiet)
+
+
+def store_name(store: Store, root: Path) -> str:
+    """The data directory, or the database URL (without its password) when it is not there."""
+    from sqlalchemy.engine import make_url
+
+    if store.url.startswith("sqlite:") and store.url.endswith(str(root / "storm.db")):
+        return str(root)
+    return make_url(store.url).render_as_string(hide_password=True)
 
 
 def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, quiet: bool) -> None:
     from rich.console import Console
     from rich.live import Live
+    from rich.markup import escape
 
     from stormflow.cli import progress
     from stormflow.core import Status, WorkflowStatus
@@ -107,7 +147,9 @@ def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, qui
     from stormflow.engine.scheduler import Scheduler, Settings
 
     console = Console(highlight=False, soft_wrap=True, emoji=False)  # paths stay whole when piped
-    console.print(f"workflow [bold]{workflow_id}[/] (data: {root})")
+    where = store_name(store, root)
+    database = f", database: {escape(where)}" if where != str(root) else ""
+    console.print(f"workflow [bold]{workflow_id}[/] (data: {escape(str(root))}{database})")
     # A server or scheduler owning this data directory runs it: we only follow (see _follow).
     owner = _owner(store, root)
     scheduler = None
@@ -158,7 +200,7 @@ def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, qui
 
     snap = progress.read(store, workflow_id, started)
     if quiet or not console.is_terminal:
-        console.print(progress.render(snap))
+        console.print(progress.render(snap, bar=False))
     if interrupted and scheduler is None:
         console.print(f"stopped following: {workflow_id} runs on in {owner_text(owner)}")
         raise typer.Exit(130)

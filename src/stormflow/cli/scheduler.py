@@ -14,22 +14,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stormflow.cli.common import fail, log_to_stderr, one_line_errors
-from stormflow.cli.run import DataDir, Slots
+from stormflow.cli.run import DataDir, DbUrl, Slots
+from stormflow.cli.run import open_store as open_db
 from stormflow.paths import data_dir as default_data_dir
 
 if TYPE_CHECKING:  # imported where used: every `storm` call loads this module
     from stormflow.engine.scheduler import Scheduler, Settings
     from stormflow.store import Store
-
-DbUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--db",
-        envvar="STORM_DB",
-        help="Database URL, e.g. postgresql+psycopg://host/storm (default: SQLite in data dir).",
-    ),
-]
-
 
 ExecutorName = Annotated[
     str,
@@ -71,11 +62,9 @@ def register(app: typer.Typer) -> None:
 
 def open_store(root_option: str | None, db: str | None) -> tuple[Store, Settings]:
     from stormflow.engine.scheduler import Settings
-    from stormflow.store import Store
 
     root = default_data_dir(root_option)
-    store = Store(db) if db else Store.default(root)
-    return store, Settings(data_dir=root)
+    return open_db(root, db), Settings(data_dir=root)
 
 
 @one_line_errors

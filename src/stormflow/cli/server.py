@@ -23,8 +23,9 @@ from typing import Annotated, Any
 import typer
 
 from stormflow.cli.common import fail, log_to_stderr, one_line_errors
-from stormflow.cli.run import DataDir, Slots
-from stormflow.cli.scheduler import Broker, DbUrl, ExecutorName, RedisUrl, open_store
+from stormflow.cli.run import DataDir, DbUrl, Slots
+from stormflow.cli.scheduler import Broker, ExecutorName, RedisUrl, open_store
+from stormflow.paths import write_private
 
 
 def register(app: typer.Typer) -> None:
@@ -153,7 +154,7 @@ def server_command(
     info = root / "server.json"
 
     def on_started() -> None:
-        info.write_text(json.dumps({"url": url, "pid": os.getpid()}) + "\n", encoding="utf-8")
+        write_private(info, (json.dumps({"url": url, "pid": os.getpid()}) + "\n").encode())
         typer.echo(f"Storm server: {url}/?token={token}")
 
     def after_shutdown(_signum: int, _frame: FrameType | None) -> None:

@@ -18,6 +18,7 @@ import typer
 from stormflow.cli.common import fail, one_line_errors
 from stormflow.cli.run import DataDir
 from stormflow.paths import data_dir as default_data_dir
+from stormflow.paths import private_dir
 
 Broker = Annotated[
     str,
@@ -66,8 +67,7 @@ def worker_command(
         redis_target = redis_url_for(broker, redis_url)
     except ValueError as exc:
         fail(str(exc))
-    root = default_data_dir(data_dir)
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_dir(default_data_dir(data_dir))
     slots = concurrency or os.cpu_count() or 1
     runtime = worker.configure(root, redis_target, capacity=slots)
     app = make_app(broker)

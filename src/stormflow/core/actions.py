@@ -177,7 +177,10 @@ def act(
                 step = Action.RETRY  # spec Decision: an update that changes nothing is a retry
         reason = refusal(node, step)
         if reason is not None and step is not action:
-            reason = f"the patch changes nothing, and a {node.status} node has not run to retry"
+            reason = (
+                f"cannot retry {_article(node.status)} {node.status} node: the patch changes "
+                "nothing, and it has not run"
+            )
         if reason is None and action is Action.REPLAY:
             assert snapshot is not None
             if graph.snapshot(name, snapshot) is None:

@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from stormflow.engine.jobs import EmailSpec
+from stormflow.paths import PRIVATE_DIR, write_private
 
 #: The embedded default outbox, inside the data directory.
 OUTBOX = "outbox"
@@ -132,8 +133,8 @@ class EmailSender:
         assert self.outbox is not None
         path = self.outbox / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
         try:
-            self.outbox.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(message.as_bytes())
+            self.outbox.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+            write_private(path, message.as_bytes())
         except OSError as exc:
             raise EmailError(f"email not written to outbox {self.outbox}: {exc}") from exc
         return path

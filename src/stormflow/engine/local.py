@@ -30,6 +30,7 @@ from stormflow.engine import orphans
 from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import STOPPED, ExecutorError, NoFreeSlot, ResultCallback
 from stormflow.engine.jobs import Job, JobResult
+from stormflow.paths import PRIVATE_DIR, PRIVATE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -478,13 +479,13 @@ def _executable(name: str, env: dict[bytes, bytes]) -> str | None:
 def _open_log(path: str) -> int:
     """Open for unbuffered append (headers and the children's output interleave in order)."""
     try:
-        return os.open(path, _LOG_FLAGS, 0o666)
+        return os.open(path, _LOG_FLAGS, PRIVATE_FILE)
     except (FileNotFoundError, NotADirectoryError):
         parent = os.path.dirname(path)
         if not parent:
             raise
-        os.makedirs(parent, exist_ok=True)  # raises what is wrong with the parent, if anything
-        return os.open(path, _LOG_FLAGS, 0o666)
+        os.makedirs(parent, PRIVATE_DIR, exist_ok=True)  # raises what is wrong with the parent
+        return os.open(path, _LOG_FLAGS, PRIVATE_FILE)
 
 
 def _record(pidfile: orphans.PidFile, token: str, pgid: int) -> bool:

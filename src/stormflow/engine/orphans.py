@@ -21,6 +21,8 @@ import signal
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from stormflow.paths import PRIVATE_DIR, PRIVATE_FILE, write_private
+
 log = logging.getLogger(__name__)
 
 OWNER_FILE = "owner"
@@ -66,10 +68,10 @@ class PidFile:
             self._fd = None
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         try:
-            fd = os.open(self.path, flags, 0o666)
+            fd = os.open(self.path, flags, PRIVATE_FILE)
         except FileNotFoundError:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, flags, 0o666)
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+            fd = os.open(self.path, flags, PRIVATE_FILE)
         self._fd = fd
         return fd
 
@@ -133,6 +135,6 @@ def owner_dir(run_dir: Path, owner: str) -> Path:
 def claim_dir(run_dir: Path, owner: str) -> Path:
     """The directory where this owner's executor records its running commands."""
     path = owner_dir(run_dir, owner)
-    path.mkdir(parents=True, exist_ok=True)
-    (path / OWNER_FILE).write_text(owner + "\n", encoding="utf-8")
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    write_private(path / OWNER_FILE, (owner + "\n").encode())
     return path

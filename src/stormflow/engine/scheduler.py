@@ -44,6 +44,7 @@ from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
 from stormflow.metrics import Histogram
+from stormflow.paths import private_dir
 from stormflow.store import Lease, Store, StoreView
 from stormflow.store.busy import is_busy
 from stormflow.store.db import is_timeout
@@ -181,7 +182,9 @@ class Scheduler:
         # The loop's state below: held by the loop for a step, or by an executor thread
         # applying a result inline (reentrant: `apply` may come from within a step's hooks).
         self._lock = threading.RLock()
-        self._run_dir = settings.data_dir / "run"
+        root = private_dir(settings.data_dir)  # attempts' logs and pids live below
+        private_dir(root / "logs")
+        self._run_dir = private_dir(root / "run")
         if executor is None:
             pid_dir = orphans.claim_dir(self._run_dir, self.owner)
             sender = EmailSender.from_env(data_dir=settings.data_dir)

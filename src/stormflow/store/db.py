@@ -11,6 +11,7 @@ serialized and each reads what the previous one committed.
 from __future__ import annotations
 
 import bisect
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -25,6 +26,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from stormflow.core import Node
+from stormflow.paths import PRIVATE_FILE, tighten
 from stormflow.spec.natural import natural_key, natural_sorted
 
 from . import migrate
@@ -134,11 +136,27 @@ def is_timeout(exc: BaseException) -> bool:
     return isinstance(cause, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable)
 
 
+def _private_sqlite(url: str) -> None:
+    """A SQLite file is created 0600 before SQLite opens it (its -wal and -shm files take
+    the database file's mode); an existing one of ours is tightened to 0600 with them."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    path = str(parsed.database)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE))
+    except OSError:
+        return  # SQLite says what is wrong when it opens it
+    for suffix in ("", "-wal", "-shm"):
+        tighten(path + suffix, PRIVATE_FILE)
+
+
 class Database:
     """Engine, transactions and the process-wide adjacency cache shared by the store's parts."""
 
     def __init__(self, url: str) -> None:
         self.url = url
+        _private_sqlite(url)
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
         migrate.upgrade(self.engine)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from stormflow.core import START, Event, GraphView, Outcome, Status
+from stormflow.paths import private_dir
 
 from .bulk import dumps, insert_rows
 from .drafts import Drafts
@@ -78,8 +79,7 @@ class Store(Reads, Leases, Drafts):
     @classmethod
     def default(cls, data_dir: Path) -> Store:
         """The embedded store: `<data_dir>/storm.db` (SQLite, WAL)."""
-        data_dir = Path(data_dir)
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = private_dir(data_dir)
         return cls(f"sqlite:///{data_dir / 'storm.db'}")
 
     def submit(

@@ -34,6 +34,7 @@ from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import STOPPED, ExecutorError, NoFreeSlot, ResultCallback
 from stormflow.engine.jobs import Job, JobResult
 from stormflow.engine.local import LocalExecutor
+from stormflow.paths import append_private
 
 log = logging.getLogger(__name__)
 
@@ -316,8 +317,6 @@ def _loads(text: str | bytes) -> dict[str, Any]:
 
 def _append(path: Path, data: bytes) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "ab") as fh:
-            fh.write(data)
+        append_private(path, data)
     except OSError as exc:  # the result still counts; only the log is incomplete
         log.warning("cannot write log %s: %s", path, exc)

@@ -43,6 +43,7 @@ from stormflow.engine.executor import STOPPED
 from stormflow.engine.jobs import Job, JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path
+from stormflow.paths import append_private
 
 log = logging.getLogger(__name__)
 
@@ -219,11 +220,10 @@ class _Supervisor:
         return env
 
     def _preface(self) -> None:
-        self.local_log.parent.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now().astimezone().isoformat(timespec="milliseconds")
         queue_name = self.job.queue or "default"
-        with open(self.local_log, "ab") as fh:
-            fh.write(f"=== [{stamp}] on worker {self.rt.name} (queue {queue_name})\n".encode())
+        preface = f"=== [{stamp}] on worker {self.rt.name} (queue {queue_name})\n"
+        append_private(self.local_log, preface.encode())
 
     def _ship(self) -> None:
         """Send the log written since the last shipment, in order, before any result."""
