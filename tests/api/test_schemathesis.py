@@ -17,6 +17,7 @@ from typing import Any
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
+from PIL import Image
 from schemathesis.checks import not_a_server_error
 
 from stormflow.api.app import create_app
@@ -39,7 +40,10 @@ def _seed() -> dict[str, str]:
             json={"action": "retry", "selection": {"names": ["render.1-2"]}},
         )
         draft = api.post(f"{API}/drafts", json=DOC).json()["id"]
-    return {"workflow_id": wf, "name": "render.1-2", "draft_id": draft}
+    frame = _home / "work" / wf / "renders" / "frame.0001.png"
+    frame.parent.mkdir(parents=True)
+    Image.new("RGB", (64, 36), (200, 40, 40)).save(frame)
+    return {"workflow_id": wf, "name": "render.1-2", "draft_id": draft, "group": "render"}
 
 
 SEEDED = _seed()
@@ -53,6 +57,8 @@ def _aim(case: Any) -> None:
         for key, value in SEEDED.items():
             if key in params:
                 params[key] = value
+        if case.query is not None and "path" in case.query:  # a real image to thumbnail
+            case.query["path"] = "renders/frame.0001.png"
 
 
 @schema.parametrize()

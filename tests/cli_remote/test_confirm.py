@@ -81,3 +81,14 @@ def test_a_bad_selection_fails_in_the_dry_run_before_any_question(
     bad = storm(server, "retry", wf, "--glob", "render.*", "--to", "later")
     assert bad.exit_code == 2 and "bad --to" in bad.stderr
     assert last_seq(server, wf) == before
+
+
+def test_show_lists_frames_in_natural_order(server: Server, tmp_path: Path) -> None:
+    failing = {"name": "failing", "nodes": [{"name": "render", "frames": "1-12",
+                                             "commands": [["false"]]}], "edges": []}  # fmt: skip
+    wf = as_json(server, "submit", write(tmp_path, failing))["id"]
+    assert settle(server, wf) == "failed"
+    shown = as_json(server, "show", wf, inproc=True)
+    assert shown["failed"] == [f"render.{i}" for i in range(1, 13)]
+    text = storm(server, "show", wf).stdout
+    assert text.index("render.2") < text.index("render.10")

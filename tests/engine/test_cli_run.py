@@ -71,6 +71,29 @@ def test_run_render_pipeline_example(tmp_path: Path) -> None:
     assert said in done.stdout, done.stdout
     (log,) = (data / "logs" / wf).glob("notify*.log")
     assert f"email to artist@example.com written to {eml}" in log.read_text()
+    assert_demo_previews(data, wf)
+
+
+def assert_demo_previews(data: Path, wf: str) -> None:
+    """The demo's frames show up as previews: every frame of render and comp has an image."""
+    from fastapi.testclient import TestClient
+
+    from stormflow.api.app import create_app
+
+    store = Store.default(data)
+    try:
+        app = create_app(store, data_dir=data, token="t" * 32)
+        with TestClient(app, headers={"Authorization": "Bearer " + "t" * 32}) as api:
+            for group in ("render", "comp"):
+                sheet = api.get(f"/api/v1/workflows/{wf}/groups/{group}/previews").json()
+                assert (sheet["total"], sheet["with_image"]) == (24, 24), sheet
+                assert sheet["frames"][0]["node"] == f"{group}.1-4"
+            chunk = api.get(f"/api/v1/workflows/{wf}/nodes/render.5-8/previews").json()
+            assert [i["frame"] for i in chunk["images"]] == [5, 6, 7, 8]
+            thumb = api.get(chunk["images"][0]["thumb"])
+            assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    finally:
+        store.close()
 
 
 def test_run_failing_task_exits_1_with_the_log_tail(tmp_path: Path) -> None:

@@ -57,3 +57,25 @@ def test_filtered_lists_and_their_pages_keep_the_order(store: Store) -> None:
 def test_an_unknown_workflow_lists_nothing_and_is_not_remembered(store: Store) -> None:
     assert store.nodes("nosuchwf") == []
     assert store.nodes("nosuchwf", limit=5, offset=5) == []
+
+
+def test_a_large_filtered_list_on_a_cold_store_is_in_natural_order(store_url: str) -> None:
+    """More rows than sort by their own keys: the workflow's cached order is made first."""
+    names = [f"render.{i}" for i in range(1, 6002)] + ["comp"]
+    first = Store(store_url)
+    try:
+        wf = submit(first, names)
+    finally:
+        first.close()
+    cold = Store(store_url)  # as a new process: nothing cached
+    try:
+        rows = cold.nodes(wf, glob="render.*")
+        assert [r.name for r in rows] == names[:-1]
+        assert cold.cached_name_order(wf) is not None
+        assert [r.name for r in cold.nodes(wf, limit=3, offset=5998)] == [
+            "render.5998",
+            "render.5999",
+            "render.6000",
+        ]
+    finally:
+        cold.close()

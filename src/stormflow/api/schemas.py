@@ -137,6 +137,10 @@ class CompactGraph(BaseModel):
     limit: int
     nodes: CompactNodes
     edges: list[tuple[int, int]]
+    patched: list[int] = Field(description="indexes of nodes with a non-empty patch (revert)")
+    snapshots: list[tuple[int, int]] = Field(
+        description="[index, snapshot count] of nodes with snapshots (replay)"
+    )
     seq: int = Field(description="The last event seq these statuses reflect: stream after it.")
 
 
@@ -244,6 +248,57 @@ class ActionAnswer(BaseModel):
         description="The workflow's last event seq this answer reflects (a dry run: the "
         "moment it read; an applied action: its last event, or null if it appended none).",
     )
+
+
+ImageFormat = Literal["png", "jpeg", "tiff", "exr"]
+
+
+class PreviewImage(BaseModel):
+    """An image file under the workflow's directory, with the URLs that show it."""
+
+    path: str = Field(description="relative to the workflow's directory")
+    frame: int | None = Field(description="the digits just before the extension")
+    format: ImageFormat
+    bytes: int
+    mtime: float
+    thumb: str = Field(description="URL of a JPEG thumbnail (256 px; size= changes it)")
+    image: str = Field(description="URL of the full image (TIFF and OpenEXR as PNG)")
+
+
+class PreviewAttempt(BaseModel):
+    number: int
+    started_at: float | None
+    ended_at: float | None
+    result: str | None
+
+
+class NodePreviews(BaseModel):
+    node: str
+    group: str | None
+    frames: str | None
+    status: StatusName
+    attempt: PreviewAttempt | None
+    output: str | None
+    images: list[PreviewImage]
+    latest: PreviewImage | None = Field(description="the newest image (a running render's last)")
+    truncated: bool
+
+
+class ContactFrame(BaseModel):
+    frame: int
+    node: str
+    status: StatusName
+    attempt: int | None
+    image: PreviewImage | None
+
+
+class ContactSheet(BaseModel):
+    group: str
+    total: int = Field(description="frames in the group")
+    with_image: int = Field(description="frames of the group that have an image")
+    offset: int
+    limit: int
+    frames: list[ContactFrame]
 
 
 class CurrentConfig(BaseModel):

@@ -341,6 +341,10 @@ class Database:
                 self._adjacency.popitem(last=False)
         return adj
 
+    def cached_name_order(self, workflow_id: str) -> NameOrder | None:
+        with self._adjacency_lock:
+            return self._orders.get(workflow_id)
+
     def name_order(self, conn: Connection, workflow_id: str) -> NameOrder:
         """The workflow's node names in natural order (render.2 before render.10), cached:
         names never change after submit, and sorting 100,000 of them costs ~0.3 s."""
@@ -349,7 +353,12 @@ class Database:
             if order is not None:
                 self._orders.move_to_end(workflow_id)
                 return order
-        order = NameOrder.of(self.adjacency(conn, workflow_id).names)
+        return self.remember_order(
+            workflow_id, NameOrder.of(self.adjacency(conn, workflow_id).names)
+        )
+
+    def remember_order(self, workflow_id: str, order: NameOrder) -> NameOrder:
+        """Cache a workflow's name order (made from all of its names)."""
         if order.names:  # an unknown workflow (no names) is not remembered
             with self._adjacency_lock:
                 self._orders[workflow_id] = order

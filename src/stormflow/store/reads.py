@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, Text, cast, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from stormflow.core import (
@@ -248,6 +248,20 @@ class Reads(Database):
     def counts(self, workflow_id: str) -> dict[Status, int]:
         with self.read() as conn:
             return self._counts(conn, workflow_id)
+
+    @staticmethod
+    def edited_in(conn: Connection, workflow_id: str) -> dict[str, tuple[bool, int]]:
+        """Nodes with a non-empty patch or a snapshot: name -> (patched, snapshot count).
+        Few in a big workflow, so a graph carries them sparsely."""
+        text = cast(nodes.c.patch, Text)
+        patched = text != "{}"
+        query = select(nodes.c.name, nodes.c.snapshot_count, text).where(
+            nodes.c.workflow_id == workflow_id, (nodes.c.snapshot_count > 0) | patched
+        )
+        return {
+            name: (str(patch).strip() not in ("{}", ""), int(count))
+            for name, count, patch in conn.execute(query)
+        }
 
     def node_count(self, conn: Connection, workflow_id: str) -> int:
         """How many nodes the workflow has (fixed at submit)."""

@@ -106,6 +106,7 @@ def graph(
         seq = ctx.store.last_seq_in(conn, workflow_id)
         total = ctx.store.node_count(conn, workflow_id)
         rows = ctx.store.nodes_in(conn, workflow_id, limit=limit, offset=offset)
+        edited = ctx.store.edited_in(conn, workflow_id)
     index = {r.name: i for i, r in enumerate(rows)}
     edges = [
         (index[u], index[d]) for u, d in ctx.store.edges(workflow_id) if u in index and d in index
@@ -125,4 +126,8 @@ def graph(
         },
         "edges": edges,
         "seq": seq,
+        "patched": sorted(index[n] for n, (patched, _) in edited.items() if patched and n in index),
+        "snapshots": sorted(
+            (index[n], count) for n, (_, count) in edited.items() if count and n in index
+        ),
     }
