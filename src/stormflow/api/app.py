@@ -115,6 +115,7 @@ def create_app(
                 (404, "unknown workflow, node, draft or attempt"),
                 (413, "body too large"),
                 (422, "invalid input"),
+                (503, "the store is busy: retry after the Retry-After header's seconds"),
             )
         },
     )
