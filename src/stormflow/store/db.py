@@ -29,6 +29,7 @@ from stormflow.core import Node
 
 from . import migrate
 from .driver import driver, read
+from .fairlock import FairLock
 from .records import UnknownWorkflow
 from .view import CHUNK, Adjacency, load_adjacency, send_nodes
 
@@ -195,8 +196,11 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.timeouts = Timeouts.from_env()
+        self.engine = make_engine(url, self.timeouts)
         self.dialect = self.engine.dialect.name
+        # SQLite has one writer: this process's writers take turns in order (see fairlock)
+        self._turns = FairLock() if self.dialect == "sqlite" else None
         migrate.upgrade(self.engine)
         self._adjacency: OrderedDict[str, Adjacency] = OrderedDict()
         self._adjacency_lock = threading.Lock()
@@ -265,13 +269,23 @@ class Database:
         """
         if CHECKOUT_GUARD and getattr(_writing, "depth", 0) > 0:
             raise NestedCheckout("a write transaction was opened inside another one")
-        conn = self._writer()
+        turns = self._turns
+        if turns is not None:
+            turns.acquire(self.timeouts.lock)
+        try:
+            conn = self._writer()
+        except BaseException:
+            if turns is not None:
+                turns.release()
+            raise
         _writing.depth = getattr(_writing, "depth", 0) + 1
         try:
             with conn.begin():
                 yield conn
         finally:
             _writing.depth -= 1
+            if turns is not None:
+                turns.release()
             if conn.invalidated or conn.closed or conn.in_transaction():
                 conn.close()
             elif len(self._writers) < KEPT_WRITERS:
@@ -323,7 +337,7 @@ class Database:
                 read_nodes = send_nodes(db, workflow_id, prefetch) if prefetch else None
                 rows = read(cursor)
                 found = read_nodes() if read_nodes is not None else {}
-            if not rows:
+            if not rows or rows[0][0] < 0:  # < 0: its batched submit is under way
                 raise UnknownWorkflow(workflow_id)
             yield conn, rows[0][0], found
 

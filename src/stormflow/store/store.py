@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from stormflow.core import START, Event, GraphView, Outcome, Status
 
+from .bulk import batched as batched_rows
 from .bulk import dumps, insert_rows
 from .drafts import Drafts
 from .leases import Leases
@@ -53,6 +55,14 @@ def check_dag(names: set[str], pairs: list[tuple[str, str]]) -> None:
     if seen != len(names):
         raise ValueError("the edges form a cycle")
 
+
+#: Rows per transaction of a big submit (nodes, then edges): each holds the write lock for
+#: tens of milliseconds at most.
+SUBMIT_BATCH = 5000
+
+#: `last_seq` of a workflow whose batched submit is under way: invisible to every read,
+#: to `transact` and to the scheduler (it is also archived) until the last batch commits.
+SUBMITTING = -1
 
 _NODE_COLUMNS = (
     "workflow_id",
@@ -108,6 +118,10 @@ class Store(Reads, Leases, Drafts):
             if Status(p.status) not in START:
                 raise ValueError(f"node {p.name!r}: submitted status must be open or holding")
         check_dag(names, pairs)
+        # A big workflow goes in as bounded transactions, while it is invisible (see
+        # SUBMITTING), so the store's write lock is never held for long: every other request
+        # and the scheduler get their turn between two batches.
+        batched = len(planned) + len(pairs) > SUBMIT_BATCH
         with self.write() as conn:
             if idempotency_key is not None:
                 seen = conn.execute(
@@ -126,39 +140,54 @@ class Store(Reads, Leases, Drafts):
                     name=name,
                     metadata=metadata,
                     created_at=at,
-                    archived=False,
+                    archived=batched,
                     expires_at=expires_at,
                     owner=owner if owner is not None else actor,
-                    last_seq=0,
+                    last_seq=SUBMITTING if batched else 0,
                 )
             )
-            insert_rows(
-                conn,
-                node_table,
-                _NODE_COLUMNS,
-                (
-                    (
-                        workflow_id,
-                        p.name,
-                        p.kind,
-                        Status(p.status).value,
-                        Status(p.status).value,
-                        dumps(dict(p.config)),
-                        "{}",
-                        0,
-                        0,
-                        p.group,
-                        p.frames,
-                    )
-                    for p in planned
-                ),
+        node_rows = (
+            (
+                workflow_id,
+                p.name,
+                p.kind,
+                Status(p.status).value,
+                Status(p.status).value,
+                dumps(dict(p.config)),
+                "{}",
+                0,
+                0,
+                p.group,
+                p.frames,
             )
-            insert_rows(
-                conn,
-                edge_table,
-                ("workflow_id", "upstream", "downstream"),
-                ((workflow_id, u, d) for u, d in pairs),
-            )
+            for p in planned
+        )
+        edge_rows = ((workflow_id, u, d) for u, d in pairs)
+        if batched:
+            try:
+                for part in batched_rows(node_rows, SUBMIT_BATCH):
+                    with self.write() as conn:
+                        insert_rows(conn, node_table, _NODE_COLUMNS, part)
+                    time.sleep(0)  # let a waiting thread of this process take the lock
+                for part in batched_rows(edge_rows, SUBMIT_BATCH):
+                    with self.write() as conn:
+                        insert_rows(
+                            conn, edge_table, ("workflow_id", "upstream", "downstream"), part
+                        )
+                    time.sleep(0)
+            except BaseException:
+                self.discard_unfinished(workflow_id)
+                raise
+        with self.write() as conn:
+            if not batched:
+                insert_rows(conn, node_table, _NODE_COLUMNS, node_rows)
+                insert_rows(conn, edge_table, ("workflow_id", "upstream", "downstream"), edge_rows)
+            else:  # published: visible, and runnable, from this commit on
+                conn.execute(
+                    update(workflows)
+                    .where(workflows.c.id == workflow_id)
+                    .values(archived=False, last_seq=0)
+                )
             payload = {"name": name, "nodes": len(planned), "edges": len(pairs)}
             first, last = append_events(
                 conn,
@@ -180,6 +209,36 @@ class Store(Reads, Leases, Drafts):
                 )
         self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)})
         return workflow_id
+
+    def discard_unfinished(self, workflow_id: str | None = None, older_than: float = 0.0) -> int:
+        """Delete a workflow whose batched submit did not finish (or every one older than
+        `older_than` seconds: a submitter killed half way), in bounded transactions too.
+        Returns how many workflows were deleted."""
+        unfinished = select(workflows.c.id).where(workflows.c.last_seq == SUBMITTING)
+        if workflow_id is not None:
+            unfinished = unfinished.where(workflows.c.id == workflow_id)
+        if older_than > 0:
+            unfinished = unfinished.where(workflows.c.created_at < time.time() - older_than)
+        with self.read() as conn:
+            ids = list(conn.execute(unfinished).scalars())
+        for wid in ids:
+            for table in (edge_table, node_table):
+                while True:
+                    with self.write() as conn:
+                        key = table.c.downstream if table is edge_table else table.c.name
+                        some = select(key).where(table.c.workflow_id == wid).limit(SUBMIT_BATCH)
+                        done = conn.execute(
+                            delete(table).where(table.c.workflow_id == wid, key.in_(some))
+                        ).rowcount
+                    if not done:
+                        break
+            with self.write() as conn:
+                conn.execute(
+                    delete(workflows).where(
+                        workflows.c.id == wid, workflows.c.last_seq == SUBMITTING
+                    )
+                )
+        return len(ids)
 
     def transact(
         self,
