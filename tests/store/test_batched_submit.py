@@ -93,3 +93,31 @@ def test_other_writers_get_the_store_between_batches(
     assert store.node(other, "a").status is Status.HOLDING
     with pytest.raises(UnknownWorkflow):
         store.workflow("zzzzzzzz")
+
+
+def test_an_abandoned_submit_is_discarded_once_old(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A submitter killed half way leaves an invisible partial workflow; it goes once old."""
+    monkeypatch.setattr(store_module, "SUBMIT_BATCH", 7)
+    real = store_module.insert_rows
+    calls = [0]
+
+    def dying(conn, table, columns, rows, **kw):  # type: ignore[no-untyped-def]
+        calls[0] += 1
+        if calls[0] == 4:
+            raise KeyboardInterrupt  # not even the cleanup runs: as after kill -9
+        return real(conn, table, columns, rows, **kw)
+
+    monkeypatch.setattr(store_module, "insert_rows", dying)
+    monkeypatch.setattr(store, "discard_unfinished", lambda *a, **k: 0)  # killed: no cleanup
+    with pytest.raises(KeyboardInterrupt):
+        submit(store, NODES, EDGES)
+    monkeypatch.undo()
+    with store.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM nodes").scalar() == 21
+    assert store.discard_unfinished(older_than=3600) == 0  # too recent: maybe still running
+    assert store.discard_unfinished(older_than=0.001) == 1
+    with store.read() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM nodes").scalar() == 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM workflows").scalar() == 0

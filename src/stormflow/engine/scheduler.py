@@ -56,6 +56,9 @@ PREFETCH_CHILDREN = 4
 #: in batches, each a short transaction, so other workflows and requests get the store too.
 RUN_BATCH = 1000
 
+#: A batched submit still unfinished after this long was abandoned (its process died).
+UNFINISHED_SUBMIT_AGE = 3600.0
+
 #: How long an executor thread waits for the loop's lock to apply its result inline before
 #: queueing it: about one transaction (another thread's result), not a whole busy step.
 INLINE_WAIT = 0.005
@@ -187,6 +190,10 @@ class Scheduler:
         self._paused: dict[str, tuple[float, float]] = {}
         self._held: defaultdict[str, list[JobResult]] = defaultdict(list)
         self._recover_dead_owners()
+        # a submit killed half way left an invisible partial workflow: gone after a while
+        discarded = self.store.discard_unfinished(older_than=UNFINISHED_SUBMIT_AGE)
+        if discarded:
+            log.warning("discarded %d workflow(s) whose submit never finished", discarded)
         self.rescan()
 
     # -- the loop ------------------------------------------------------------------

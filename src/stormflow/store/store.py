@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from stormflow.core import START, Event, GraphView, Outcome, Status
 
@@ -64,6 +64,8 @@ SUBMIT_BATCH = 5000
 #: to `transact` and to the scheduler (it is also archived) until the last batch commits.
 SUBMITTING = -1
 
+_EDGE_COLUMNS = ("workflow_id", "upstream", "downstream")
+
 _NODE_COLUMNS = (
     "workflow_id",
     "name",
@@ -105,7 +107,9 @@ class Store(Reads, Leases, Drafts):
         owner: str | None = None,
         expires_at: float | None = None,
     ) -> str:
-        """Store a planned workflow in one transaction; returns its id.
+        """Store a planned workflow; returns its id. In one transaction up to SUBMIT_BATCH
+        rows; a bigger one in transactions of SUBMIT_BATCH rows while it is invisible, then
+        published whole (or discarded on failure).
 
         Nodes and edges go in with COPY on PostgreSQL, chunked executemany on SQLite.
         """
@@ -122,6 +126,26 @@ class Store(Reads, Leases, Drafts):
         # SUBMITTING), so the store's write lock is never held for long: every other request
         # and the scheduler get their turn between two batches.
         batched = len(planned) + len(pairs) > SUBMIT_BATCH
+
+        def node_rows(workflow_id: str) -> Iterator[tuple[Any, ...]]:
+            for p in planned:
+                yield (
+                    workflow_id,
+                    p.name,
+                    p.kind,
+                    Status(p.status).value,
+                    Status(p.status).value,
+                    dumps(dict(p.config)),
+                    "{}",
+                    0,
+                    0,
+                    p.group,
+                    p.frames,
+                )
+
+        def edge_rows(workflow_id: str) -> Iterator[tuple[Any, ...]]:
+            return ((workflow_id, u, d) for u, d in pairs)
+
         with self.write() as conn:
             if idempotency_key is not None:
                 seen = conn.execute(
@@ -146,69 +170,83 @@ class Store(Reads, Leases, Drafts):
                     last_seq=SUBMITTING if batched else 0,
                 )
             )
-        node_rows = (
-            (
-                workflow_id,
-                p.name,
-                p.kind,
-                Status(p.status).value,
-                Status(p.status).value,
-                dumps(dict(p.config)),
-                "{}",
-                0,
-                0,
-                p.group,
-                p.frames,
-            )
-            for p in planned
-        )
-        edge_rows = ((workflow_id, u, d) for u, d in pairs)
-        if batched:
-            try:
-                for part in batched_rows(node_rows, SUBMIT_BATCH):
-                    with self.write() as conn:
-                        insert_rows(conn, node_table, _NODE_COLUMNS, part)
-                    time.sleep(0)  # let a waiting thread of this process take the lock
-                for part in batched_rows(edge_rows, SUBMIT_BATCH):
-                    with self.write() as conn:
-                        insert_rows(
-                            conn, edge_table, ("workflow_id", "upstream", "downstream"), part
-                        )
-                    time.sleep(0)
-            except BaseException:
-                self.discard_unfinished(workflow_id)
-                raise
-        with self.write() as conn:
-            if not batched:
-                insert_rows(conn, node_table, _NODE_COLUMNS, node_rows)
-                insert_rows(conn, edge_table, ("workflow_id", "upstream", "downstream"), edge_rows)
-            else:  # published: visible, and runnable, from this commit on
-                conn.execute(
-                    update(workflows)
-                    .where(workflows.c.id == workflow_id)
-                    .values(archived=False, last_seq=0)
+            if not batched:  # small: all of it in this one transaction
+                insert_rows(conn, node_table, _NODE_COLUMNS, node_rows(workflow_id))
+                insert_rows(conn, edge_table, _EDGE_COLUMNS, edge_rows(workflow_id))
+                self._submitted(
+                    conn, workflow_id, name, actor, at, len(planned), len(pairs), idempotency_key
                 )
-            payload = {"name": name, "nodes": len(planned), "edges": len(pairs)}
-            first, last = append_events(
-                conn,
-                workflow_id,
-                [Event("submit", None, actor=actor, at=at, payload=payload)],
-                last_seq=0,
-                idempotency_key=idempotency_key,
-            )
-            if idempotency_key is not None:
-                conn.execute(
-                    requests.insert().values(
-                        idempotency_key=idempotency_key,
-                        workflow_id=workflow_id,
-                        response={"workflow_id": workflow_id},
-                        at=at,
-                        first_seq=first,
-                        last_seq=last,
-                    )
-                )
-        self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)})
+        if not batched:
+            self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)})
+            return workflow_id
+        try:
+            for part in batched_rows(node_rows(workflow_id), SUBMIT_BATCH):
+                with self.write() as conn:
+                    insert_rows(conn, node_table, _NODE_COLUMNS, part)
+                time.sleep(0)  # let a waiting thread of this process take the lock
+            for part in batched_rows(edge_rows(workflow_id), SUBMIT_BATCH):
+                with self.write() as conn:
+                    insert_rows(conn, edge_table, _EDGE_COLUMNS, part)
+                time.sleep(0)
+            # planner statistics before anyone reads it: published unanalyzed, its first
+            # reads on PostgreSQL were planned as over empty tables (seconds each)
+            self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)})
+            self._publish(workflow_id, name, actor, at, len(planned), len(pairs), idempotency_key)
+        except BaseException:
+            self.discard_unfinished(workflow_id)
+            raise
         return workflow_id
+
+    def _publish(
+        self,
+        workflow_id: str,
+        name: str,
+        actor: str,
+        at: float,
+        nodes: int,
+        edges: int,
+        idempotency_key: str | None,
+    ) -> None:
+        """The last transaction of a batched submit: visible, and runnable, from its commit."""
+        with self.write() as conn:
+            conn.execute(
+                update(workflows)
+                .where(workflows.c.id == workflow_id)
+                .values(archived=False, last_seq=0)
+            )
+            self._submitted(conn, workflow_id, name, actor, at, nodes, edges, idempotency_key)
+
+    @staticmethod
+    def _submitted(
+        conn: Connection,
+        workflow_id: str,
+        name: str,
+        actor: str,
+        at: float,
+        nodes: int,
+        edges: int,
+        idempotency_key: str | None,
+    ) -> None:
+        """The submit event, and the answer kept for a repeated idempotency key."""
+        payload = {"name": name, "nodes": nodes, "edges": edges}
+        first, last = append_events(
+            conn,
+            workflow_id,
+            [Event("submit", None, actor=actor, at=at, payload=payload)],
+            last_seq=0,
+            idempotency_key=idempotency_key,
+        )
+        if idempotency_key is not None:
+            conn.execute(
+                requests.insert().values(
+                    idempotency_key=idempotency_key,
+                    workflow_id=workflow_id,
+                    response={"workflow_id": workflow_id},
+                    at=at,
+                    first_seq=first,
+                    last_seq=last,
+                )
+            )
 
     def discard_unfinished(self, workflow_id: str | None = None, older_than: float = 0.0) -> int:
         """Delete a workflow whose batched submit did not finish (or every one older than
