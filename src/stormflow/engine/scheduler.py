@@ -419,6 +419,8 @@ class Scheduler:
                 if len(wanted) > RUN_BATCH:  # a fan-out of 200,000: a batch per transaction
                     ordered = sorted(wanted)
                     wanted, deferred[:] = set(ordered[:RUN_BATCH]), ordered[RUN_BATCH:]
+                if len(wanted) > PREFETCH_CHILDREN:  # a batch: read whole in a few queries
+                    view.prefetch(sorted(wanted - total.nodes.keys()))
                 ready = core.run_ready(overlay, sorted(wanted), at=now)
                 overlay.lay(ready)
                 total.absorb(ready)

@@ -94,11 +94,30 @@ def open_roots(conn: Connection, workflow_id: str, roots: Sequence[str]) -> list
     return sorted(found)
 
 
-def has_runnable(conn: Connection, workflow_id: str, roots: Sequence[str]) -> bool:
+def has_open_root(conn: Connection, workflow_id: str) -> bool:
+    """Whether an open node has no upstream node, in SQL (index probes on the edges), for
+    when the workflow's adjacency is not cached: loading a 200,000-node one takes seconds."""
+    upstream = (
+        select(1)
+        .where(edges.c.workflow_id == workflow_id, edges.c.downstream == nodes.c.name)
+        .exists()
+    )
+    query = select(
+        select(1)
+        .where(nodes.c.workflow_id == workflow_id, nodes.c.status == Status.OPEN.value, ~upstream)
+        .exists()
+    )
+    return bool(conn.execute(query).scalar())
+
+
+def has_runnable(conn: Connection, workflow_id: str, roots: Sequence[str] | None) -> bool:
     """Whether some open node may run now: an open root; else, if any node is ready, the
     first open node found with every upstream node ready. Without a ready node, every
     non-root node has an unready upstream node, so none may run."""
-    if open_roots(conn, workflow_id, roots):
+    if roots is None:
+        if has_open_root(conn, workflow_id):
+            return True
+    elif open_roots(conn, workflow_id, roots):
         return True
     ready = exists().where(nodes.c.workflow_id == workflow_id, nodes.c.status.in_(_READY))
     if not conn.execute(select(ready)).scalar():

@@ -221,7 +221,10 @@ class Reads(Database):
             counts = self._counts(conn, workflow_id)
             runnable = 0
             if not counts.get(Status.RUNNING) and counts.get(Status.OPEN):
-                roots = self.adjacency(conn, workflow_id).roots
+                # the cached roots if a transaction loaded them; else SQL, rather than load
+                # a big workflow's whole adjacency for one answer (a list of workflows)
+                known = self.cached_adjacency(workflow_id)
+                roots = None if known is None else known.roots
                 runnable = int(has_runnable(conn, workflow_id, roots))
         return derive_status(counts, runnable)
 
