@@ -552,6 +552,10 @@ class Scheduler:
     def rescan(self) -> None:
         """Examine every runnable node of every workflow with work (start, recovery, polling)."""
         for workflow_id in self._workflows_with_work():
+            if self._check.get(workflow_id):
+                # still working through its candidates (a fan-out of 200,000 runs in batches):
+                # searching all its runnable nodes again each time would cost seconds
+                continue
             names = self.store.runnable_nodes(workflow_id)
             if names:
                 self._check[workflow_id].update(names)
