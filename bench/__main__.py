@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big]`: print the figures.
+"""`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big] [--submit-latency]`:
+print the figures.
 
 No timing assertions: every figure is printed with its target and PASS/MISS; the exit code is 0
 unless the benchmark itself broke.
@@ -32,6 +33,11 @@ def main(argv: list[str] | None = None) -> int:
         "--celery", action="store_true", help="only Storm over Celery vs local vs plain Celery"
     )
     parser.add_argument(
+        "--submit-latency",
+        action="store_true",
+        help="only the API's latency while a 200,000-node workflow is submitted and started",
+    )
+    parser.add_argument(
         "--dir",
         type=Path,
         default=None,
@@ -44,6 +50,19 @@ def main(argv: list[str] | None = None) -> int:
         report = Report()
         with scratch_dir(parent=args.dir) as work:
             celery_bench.measure(report, work, args.quick)
+        print(report.table(), flush=True)
+        return 0
+    if args.submit_latency:
+        from . import submit_latency
+
+        report = Report()
+        wanted = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+        with scratch_dir(parent=args.dir) as work:
+            for backend in wanted:
+                try:
+                    submit_latency.measure(report, backend, work, args.quick)
+                except Unavailable as exc:
+                    report.note(f"{backend} skipped: {exc}")
         print(report.table(), flush=True)
         return 0
     repeats = args.repeats or (1 if args.quick else 3)

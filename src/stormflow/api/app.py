@@ -127,6 +127,7 @@ def create_app(
                 (413, "body too large"),
                 (415, "body not sent as JSON"),
                 (422, "invalid input"),
+                (503, "the store is busy: retry after the Retry-After header's seconds"),
             )
         },
     )

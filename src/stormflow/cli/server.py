@@ -124,13 +124,39 @@ def server_command(
     executor: ExecutorName = "local",
     broker: Broker = None,
     redis_url: RedisUrl = None,
+    max_nodes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-nodes", min=1, help="Nodes per workflow (default 200000; STORM_MAX_NODES)."
+        ),
+    ] = None,
+    max_edges: Annotated[
+        int | None,
+        typer.Option(
+            "--max-edges", min=1, help="Edges per workflow (default 1000000; STORM_MAX_EDGES)."
+        ),
+    ] = None,
+    max_depth: Annotated[
+        int | None,
+        typer.Option("--max-depth", min=1, help="Nesting in a document (32; STORM_MAX_DEPTH)."),
+    ] = None,
+    max_string: Annotated[
+        int | None,
+        typer.Option(
+            "--max-string", min=1, help="Characters per string (100000; STORM_MAX_STRING)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (and run workflows) until SIGTERM/Ctrl-C."""
     from stormflow.api.app import create_app
     from stormflow.api.scheduler_process import SchedulerProcess
     from stormflow.engine.executors import EXECUTORS
+    from stormflow.spec import limits
 
     log_to_stderr()
+    limits.configure(
+        max_nodes=max_nodes, max_edges=max_edges, max_depth=max_depth, max_string=max_string
+    )
     store, settings = open_store(data_dir, db)
     root = settings.data_dir
     url = local_url(host, port)

@@ -57,6 +57,13 @@ log = logging.getLogger(__name__)
 #: are at most this many: a chain's next task, not a fan-out's 500 (read as a batch).
 PREFETCH_CHILDREN = 4
 
+#: Nodes examined (and run) per transaction at most: a fan-out of 200,000 ready nodes runs
+#: in batches, each a short transaction, so other workflows and requests get the store too.
+RUN_BATCH = 1000
+
+#: A batched submit still unfinished after this long was abandoned (its process died).
+UNFINISHED_SUBMIT_AGE = 3600.0
+
 #: How long an executor thread waits for the loop's lock to apply its result inline before
 #: queueing it: about one transaction (another thread's result), not a whole busy step.
 INLINE_WAIT = 0.005
@@ -217,6 +224,10 @@ class Scheduler:
         self.timeouts = 0  # statements cancelled by the statement timeout, retried
         with self._limited():
             self._recover_dead_owners()
+            # a submit killed half way left an invisible partial workflow: gone after a while
+            discarded = self.store.discard_unfinished(older_than=UNFINISHED_SUBMIT_AGE)
+            if discarded:
+                log.warning("discarded %d workflow(s) whose submit never finished", discarded)
             self.rescan()
 
     def _limited(self) -> AbstractContextManager[None]:
@@ -421,7 +432,7 @@ class Scheduler:
         No idempotency key: a duplicate result is not the live attempt's any more, so
         the core records it as a stale result and changes nothing (spec: Procedural).
         """
-        candidates = self._check.pop(workflow_id, set())
+        candidates = self._take_candidates(workflow_id)
         now = self.clock()
         free = self.executor.free_slots()
         due = self._pop_due(workflow_id, now, free)
@@ -435,6 +446,7 @@ class Scheduler:
         claimed: list[tuple[str, str]] = []  # (node, log file) started in this transaction
         limited: list[tuple[str, str]] = []  # due, but holding named limits: the claim path
         handled: set[str] = set()  # due tokens claimed, gone or limited (others: next time)
+        deferred: list[str] = []  # candidates beyond RUN_BATCH: the next transaction's
 
         def claim(overlay: core.Overlay, total: Outcome, name: str, token: str) -> None:
             logfile = str(log_path(self.settings.data_dir, workflow_id, token))
@@ -450,6 +462,7 @@ class Scheduler:
             claimed.clear()
             limited.clear()
             handled.clear()
+            deferred.clear()
             # The nodes read whole for sure, in one query (a due node's siblings are not
             # loaded with it, as they would be through its edge batch)
             view.prefetch([*(r.node for r in results), *(name for name, _ in due)])
@@ -472,7 +485,13 @@ class Scheduler:
                 overlay.lay(out)
                 total.absorb(out)
             if not expired:  # its ttl ran out: nothing more runs
-                ready = core.run_ready(overlay, sorted(candidates | total.check), at=now)
+                wanted = candidates | total.check
+                if len(wanted) > RUN_BATCH:  # a fan-out of 200,000: a batch per transaction
+                    ordered = sorted(wanted)
+                    wanted, deferred[:] = set(ordered[:RUN_BATCH]), ordered[RUN_BATCH:]
+                if len(wanted) > PREFETCH_CHILDREN:  # a batch: read whole in a few queries
+                    view.prefetch(sorted(wanted - total.nodes.keys()))
+                ready = core.run_ready(overlay, sorted(wanted), at=now)
                 overlay.lay(ready)
                 total.absorb(ready)
             total.check = set()  # examined just now
@@ -526,6 +545,8 @@ class Scheduler:
             raise
         self.stats.transaction_seconds.observe(time.perf_counter() - began)
         self.stats.results += len(results)
+        if deferred:
+            self._check[workflow_id].update(deferred)
         for name, token in due:
             if token not in handled:  # no slot left in this transaction: next time
                 heapq.heappush(self._due[workflow_id], (now, name, token))
@@ -546,6 +567,17 @@ class Scheduler:
         except Exception as exc:
             self._trouble(workflow_id, exc)
         return sent
+
+    def _take_candidates(self, workflow_id: str) -> set[str]:
+        """Up to RUN_BATCH of the workflow's nodes to examine (the rest wait their turn), so
+        that no transaction runs 200,000 nodes at once while everything else waits."""
+        pending = self._check.get(workflow_id)
+        if not pending:
+            self._check.pop(workflow_id, None)
+            return set()
+        if len(pending) <= RUN_BATCH:
+            return self._check.pop(workflow_id)
+        return {pending.pop() for _ in range(RUN_BATCH)}
 
     def _pop_due(self, workflow_id: str, now: float, count: int) -> list[tuple[str, str]]:
         """Up to `count` of this workflow's attempts that are due by `now`, earliest first."""
@@ -592,6 +624,10 @@ class Scheduler:
     def rescan(self) -> None:
         """Examine every runnable node of every workflow with work (start, recovery, polling)."""
         for workflow_id in self._workflows_with_work():
+            if self._check.get(workflow_id):
+                # still working through its candidates (a fan-out of 200,000 runs in batches):
+                # searching all its runnable nodes again each time would cost seconds
+                continue
             names = self.store.runnable_nodes(workflow_id)
             if names:
                 self._check[workflow_id].update(names)

@@ -92,7 +92,7 @@ class Reads(Database):
     def workflow_in(conn: Connection, workflow_id: str) -> WorkflowRow:
         """`workflow` inside the caller's transaction."""
         row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
-        if row is None:
+        if row is None or row.last_seq < 0:  # < 0: a batched submit under way (SUBMITTING)
             raise UnknownWorkflow(workflow_id)
         return workflow_row(row)
 
@@ -114,7 +114,7 @@ class Reads(Database):
         name_glob: str | None = None,
     ) -> list[WorkflowRow]:
         """Newest first. `archived=True` lists the archived ones instead."""
-        query = select(workflows).where(workflows.c.archived == archived)
+        query = select(workflows).where(workflows.c.archived == archived, workflows.c.last_seq >= 0)
         if name_glob is not None:
             query = query.where(workflows.c.name.like(glob_to_like(name_glob), escape="\\"))
         query = query.order_by(workflows.c.created_at.desc(), workflows.c.id)
