@@ -110,7 +110,7 @@ class Settings:
     inline_results: bool = True
     # Local commands run under the data directory's supervisor (supervisor.py), so that a
     # restarted scheduler adopts them; False: in this process (they die with a kill -9 of it).
-    supervised: bool = True
+    supervised: bool = field(default_factory=lambda: os.environ.get("STORM_SUPERVISED") != "0")
     # How long commands run on without a scheduler (it died; none adopted them yet) before
     # they are killed: the supervisor's orphans here, Celery workers' remote ones.
     orphan_grace: float = field(default_factory=lambda: _env_seconds("STORM_ORPHAN_GRACE", 600.0))
