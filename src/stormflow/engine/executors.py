@@ -43,6 +43,7 @@ def make_scheduler(
         slots=slots or 1000,
         heartbeat_ttl=heartbeat_ttl,
         owner=owner,
+        orphan_grace=settings.orphan_grace,
     )
     try:
         built.append(Scheduler(store, settings, celery, owner=owner))
