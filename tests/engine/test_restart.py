@@ -1,4 +1,4 @@
-"""Restarts keep running work (issue 11, finding 7), with `storm server` and the local executor.
+"""Restarts keep running work (issue 11, finding 7): `storm server`, local and Celery executors.
 
 kill -9 of the server while 10 nodes run: five finish while it is down, five after it is back.
 The restarted server adopts every attempt: each node succeeds with its one attempt, each command
@@ -11,6 +11,7 @@ import json
 import subprocess
 import time
 import urllib.request
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -18,6 +19,8 @@ import pytest
 
 from stormflow.core import Status, WorkflowStatus
 from stormflow.store import Store
+from tests.celery.conftest import redis_client  # noqa: F401 - a fixture (skips without Redis)
+from tests.celery.helpers import REDIS_URL, Farm
 from tests.client.serverproc import STORM, clean_env, free_port
 from tests.engine.helpers import kill_groups, lines, pids_in, submit, task, wait_until
 
@@ -26,9 +29,13 @@ pytestmark = pytest.mark.slow
 QUICK, SLOW = 1.5, 12.0
 
 
-def start_server(home: Path, url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_server(
+    home: Path, url: str, port: int, log: Path, celery: bool
+) -> subprocess.Popen[bytes]:
     argv = [STORM, "server", "--port", str(port), "--data-dir", str(home), "--db", url]
     argv += ["--slots", "10"]
+    if celery:
+        argv += ["--executor", "celery", "--broker", REDIS_URL]
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=clean_env(home))
 
@@ -44,18 +51,30 @@ def start_server(home: Path, url: str, port: int, log: Path) -> subprocess.Popen
     return proc
 
 
-def test_kill_9_of_the_server_reruns_nothing(store: Store, store_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("executor", ["local", "celery"])
+def test_kill_9_of_the_server_reruns_nothing(
+    store: Store, store_url: str, tmp_path: Path, executor: str, request: pytest.FixtureRequest
+) -> None:
     home, runs, pids = tmp_path / "home", tmp_path / "runs.txt", tmp_path / "pids.txt"
     home.mkdir()
     log = tmp_path / "server.out"
+    celery = executor == "celery"
+    queue = None
+    if celery:  # a worker serving a queue of this test's own
+        farm = Farm(tmp_path / "farm", uuid.uuid4().hex[:8])
+        request.getfixturevalue("redis_client")
+        request.addfinalizer(farm.cleanup)
+        farm.worker("cpu", tag="w1", concurrency=10)
+        queue = farm.queue("cpu")
 
     def node(name: str, seconds: float):  # type: ignore[no-untyped-def]
         trace = f'echo $$ >> {pids}; echo "$STORM_NODE start" >> {runs}'
-        return task(name, f'{trace}; sleep {seconds}; echo "$STORM_NODE end" >> {runs}')
+        command = f'{trace}; sleep {seconds}; echo "$STORM_NODE end" >> {runs}'
+        return task(name, command, **({"instance_type": queue} if queue else {}))
 
     names = [f"q{i}" for i in range(5)] + [f"s{i}" for i in range(5)]
     port = free_port()
-    server = start_server(home, store_url, port, log)
+    server = start_server(home, store_url, port, log, celery)
     try:
         wf = submit(store, [node(n, QUICK if n[0] == "q" else SLOW) for n in names])
         wait_until(lambda: len(lines(runs)) >= 10, timeout=60, what="every command to start")
@@ -64,7 +83,7 @@ def test_kill_9_of_the_server_reruns_nothing(store: Store, store_url: str, tmp_p
         killed_at = time.time()
         # the quick ones end while nobody listens
         wait_until(lambda: len(lines(runs)) >= 15, timeout=30, what="the quick commands to end")
-        server = start_server(home, store_url, port, log)
+        server = start_server(home, store_url, port, log, celery)
         restarted_at = time.time()
         wait_until(
             lambda: store.status(wf) is not WorkflowStatus.RUNNING,
