@@ -39,10 +39,11 @@ from stormflow import core
 from stormflow.core import Outcome, Status
 from stormflow.engine import liveness, orphans
 from stormflow.engine.email import EmailSender
-from stormflow.engine.executor import STOPPED, Executor, ExecutorError
+from stormflow.engine.executor import STOPPED, Executor, ExecutorError, Orphan
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
+from stormflow.engine.supervised import SupervisedExecutor
 from stormflow.metrics import Histogram
 from stormflow.paths import private_dir
 from stormflow.store import Lease, Store, StoreView
@@ -81,13 +82,7 @@ def new_owner() -> str:
 def owner_is_dead_here(owner: str) -> bool:
     """True when the owner ran on this host and its process is gone (exited, a zombie, or its
     pid now names another process)."""
-    host, _, rest = owner.partition(":")
-    process = rest.partition(":")[0]
-    if host != socket.gethostname() or not process.partition(".")[0].isdigit():
-        return False
-    if int(process.partition(".")[0]) == os.getpid():
-        return False
-    return not liveness.identity_alive(process)
+    return liveness.owner_dead_here(owner)
 
 
 def _no_summary(_outcome: Outcome) -> dict[str, object]:
@@ -131,6 +126,20 @@ class Settings:
     statement_timeout: float = 30.0
     # /health reports the loop as stuck when it has not turned for this long.
     stuck_after: float = 60.0
+    # Local commands run under the data directory's supervisor (supervisor.py), so that a
+    # restarted scheduler adopts them; False: in this process (they die with a kill -9 of it).
+    supervised: bool = field(default_factory=lambda: os.environ.get("STORM_SUPERVISED") != "0")
+    # How long commands run on without a scheduler (it died; none adopted them yet) before
+    # they are killed: the supervisor's orphans here, Celery workers' remote ones.
+    orphan_grace: float = field(default_factory=lambda: _env_seconds("STORM_ORPHAN_GRACE", 600.0))
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value >= 0 else default
 
 
 @dataclass
@@ -192,9 +201,17 @@ class Scheduler:
         root = private_dir(settings.data_dir)  # attempts' logs and pids live below
         private_dir(root / "logs")
         self._run_dir = private_dir(root / "run")
-        if executor is None:
+        sender = EmailSender.from_env(data_dir=settings.data_dir)
+        if executor is None and settings.supervised:
+            executor = SupervisedExecutor(
+                self.deliver,
+                settings.data_dir,
+                slots=slots,
+                orphan_grace=settings.orphan_grace,
+                email_sender=sender,
+            )
+        elif executor is None:
             pid_dir = orphans.claim_dir(self._run_dir, self.owner)
-            sender = EmailSender.from_env(data_dir=settings.data_dir)
             executor = LocalExecutor(
                 self.deliver, slots=slots, pid_dir=pid_dir, email_sender=sender
             )
@@ -850,10 +867,14 @@ class Scheduler:
             # not after its leases run out.
             self._next_takeover = now + TAKEOVER_EVERY
             busy |= self._recover_dead_owners() > 0
-        for workflow_id, name, token in self.store.expired(now, workflow_ids=wanted):
+        for workflow_id, name, token, owner, logfile in self.store.expired_leases(
+            now, workflow_ids=wanted
+        ):
             if self._is_paused(workflow_id):
                 continue
             busy = True
+            if owner != self.owner and self._adopt(owner, [(workflow_id, name, token, logfile)]):
+                continue  # still running (or ended) under a supervisor or worker: ours now
             lost = functools.partial(
                 core.fail, name=name, token=token, at=now, lost=True, error="worker lost"
             )
@@ -883,18 +904,61 @@ class Scheduler:
             log.info("killed %d orphaned command(s) of dead schedulers", killed)
         recovered = 0
         for owner in self.store.lease_owners():
-            if owner != self.owner and (owner_is_dead_here(owner) or self._gone(owner)):
-                live = [
-                    (wf, token)
-                    for wf, token in self.store.live_tokens(owner)
-                    if wanted is None or wf in wanted
-                ]
-                if not live:
-                    continue
-                log.info("recovering attempts of dead scheduler %s", owner)
-                self.executor.abandon([job_token(wf, token) for wf, token in live])
-                recovered += self.store.release_owner(owner, wanted)
+            if owner == self.owner or not (owner_is_dead_here(owner) or self._gone(owner)):
+                continue
+            live = [
+                item
+                for item in self.store.live_attempts(owner)
+                if wanted is None or item[0] in wanted
+            ]
+            if not live:
+                continue
+            log.info("recovering attempts of dead scheduler %s", owner)
+            adopted = self._adopt(owner, live)
+            rest = [(wf, token) for wf, _node, token, _log in live if (wf, token) not in adopted]
+            if rest:  # not running anywhere we can watch: stopped, then retried at once
+                self.executor.abandon([job_token(wf, token) for wf, token in rest])
+                self.store.release_owner(owner, wanted)
+            recovered += len(live)
         return recovered
+
+    def _adopt(
+        self, owner: str, live: list[tuple[str, str, str, str | None]]
+    ) -> set[tuple[str, str]]:
+        """Take over a dead scheduler's attempts that still run (or ended unseen) where our
+        executor can watch them: their leases become ours and their results come to us, so
+        nothing that was fine runs twice. Returns the (workflow, token) pairs taken."""
+        adopt = getattr(self.executor, "adopt", None)
+        if adopt is None or not live:
+            return set()
+        offered = [Orphan(job_token(wf, token), wf, node, lg) for wf, node, token, lg in live]
+        try:
+            running, finished = adopt(owner, offered)
+        except Exception:
+            log.exception("adopting the attempts of %s failed", owner)
+            return set()
+        # Stopped when its scheduler shut down (handed back) or by the supervisor (nobody came
+        # within the grace): not a failure of the task, so not adopted, but lost and retried.
+        finished = [r for r in finished if r.error != STOPPED]
+        wanted = [split_job_token(t) for t in running]
+        wanted += [(r.workflow_id, attempt_token(r.token)) for r in finished]
+        now = self.clock()
+        moved = set(
+            self.store.adopt_leases(owner, self.owner, wanted, now + self.settings.lease_seconds)
+        )
+        missed = [job_token(wf, token) for wf, token in wanted if (wf, token) not in moved]
+        forget = getattr(self.executor, "forget", None)
+        if missed and callable(forget):
+            forget(missed)
+        for result in finished:
+            if (result.workflow_id, attempt_token(result.token)) in moved:
+                self.results.put(result)  # ended while nobody watched: recorded as it ended
+        if moved:
+            log.info(
+                "adopted %d attempt(s) of %s (%d still running)",
+                len(moved), owner, len(moved) - len(finished),
+            )  # fmt: skip
+        return moved
 
     def _gone(self, owner: str) -> bool:
         """Whether the executor knows that scheduler's heartbeat lapsed (Celery: its owner

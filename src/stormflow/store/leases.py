@@ -152,8 +152,20 @@ class Leases(Database):
 
         `workflow_ids`: only these workflows' (a `storm run` acts on its own workflow only).
         """
+        return [(w, n, t) for w, n, t, _o, _l in self.expired_leases(now, limit, workflow_ids)]
+
+    def expired_leases(
+        self, now: float, limit: int = 100, workflow_ids: Iterable[str] | None = None
+    ) -> list[tuple[str, str, str, str, str | None]]:
+        """`expired`, with each attempt's lease owner and log path (to adopt it)."""
         query = (
-            select(attempts.c.workflow_id, attempts.c.node, attempts.c.token)
+            select(
+                attempts.c.workflow_id,
+                attempts.c.node,
+                attempts.c.token,
+                attempts.c.lease_owner,
+                attempts.c.log,
+            )
             .where(
                 attempts.c.result.is_(None),
                 attempts.c.lease_owner.is_not(None),
@@ -166,7 +178,7 @@ class Leases(Database):
         if workflow_ids is not None:
             query = query.where(attempts.c.workflow_id.in_(list(workflow_ids)))
         with self.read() as conn:
-            return [(w, n, t) for w, n, t in conn.execute(query)]
+            return [(w, n, t, o, lg) for w, n, t, o, lg in conn.execute(query)]
 
     def dead_tokens(self, owner: str, pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
         """Of these (workflow, token) attempts leased by `owner`, those no longer live.
@@ -205,6 +217,37 @@ class Leases(Database):
         )
         with self.read() as conn:
             return [(str(w), str(t)) for w, t in conn.execute(query).all()]
+
+    def live_attempts(self, owner: str) -> list[tuple[str, str, str, str | None]]:
+        """(workflow, node, token, log path) of the live attempts leased to `owner`."""
+        query = select(
+            attempts.c.workflow_id, attempts.c.node, attempts.c.token, attempts.c.log
+        ).where(attempts.c.lease_owner == owner, attempts.c.result.is_(None))
+        with self.read() as conn:
+            return [(str(w), str(n), str(t), lg) for w, n, t, lg in conn.execute(query).all()]
+
+    def adopt_leases(
+        self, old: str, new: str, pairs: Iterable[tuple[str, str]], until: float
+    ) -> list[tuple[str, str]]:
+        """Move the leases of these live (workflow, token) attempts from `old` to `new`: a
+        restarted scheduler watches its dead predecessor's running attempts instead of
+        rerunning them. Returns those moved (another scheduler may have taken some first)."""
+        moved = []
+        with self.write() as conn:
+            for workflow_id, token in pairs:
+                result = conn.execute(
+                    update(attempts)
+                    .where(
+                        attempts.c.workflow_id == workflow_id,
+                        attempts.c.token == token,
+                        attempts.c.lease_owner == old,
+                        attempts.c.result.is_(None),
+                    )
+                    .values(lease_owner=new, lease_expires=until)
+                )
+                if result.rowcount:
+                    moved.append((workflow_id, token))
+        return moved
 
     def release_owner(self, owner: str, workflow_ids: Iterable[str] | None = None) -> int:
         """Graceful shutdown: expire the owner's leases now so another scheduler recovers them
