@@ -7,11 +7,12 @@ from typing import Any
 
 from stormflow.core import Attempt, Outcome, Status
 from stormflow.spec import Entry, Severity
-from stormflow.store import EventRow, NodeRow, Store, StoredAttempt, WorkflowRow
+from stormflow.store import EventRow, NodeRow, StoredAttempt, WorkflowRow
 
 
-def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
-    counts = store.counts(row.id)
+def workflow_summary(row: WorkflowRow) -> dict[str, Any]:
+    """From the row alone: the summary is kept on it (store/summary.py)."""
+    counts = row.counts
     return {
         "id": row.id,
         "name": row.name,
@@ -20,7 +21,7 @@ def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
         "archived": row.archived,
         "expires_at": row.expires_at,
         "expired": row.expires_at is not None and row.expires_at <= time.time(),
-        "status": store.status(row.id).value,
+        "status": row.status,
         "counts": {s.value: counts.get(s, 0) for s in Status},
         "total": sum(counts.values()),
         "skipped": counts.get(Status.SKIPPED, 0),

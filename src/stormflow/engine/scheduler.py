@@ -168,6 +168,8 @@ class Scheduler:
         # Others' attempts (a dead scheduler's, another process's) are found by polling.
         self._due: defaultdict[str, list[tuple[float, str, str]]] = defaultdict(list)
         self._next_poll = 0.0
+        # workflow -> the last event seq this scheduler examined or wrote itself (rescan)
+        self._seen: dict[str, int] = {}
         self._next_heartbeat = 0.0
         self._next_housekeeping = 0.0
         self._next_statistics = 0.0
@@ -437,6 +439,9 @@ class Scheduler:
                 heapq.heappush(self._due[workflow_id], (now, name, token))
             raise
         self.stats.results += len(results)
+        first = applied.first_seq
+        if first is not None and self._seen.get(workflow_id) == first - 1:
+            self._seen[workflow_id] = applied.last_seq or first  # nothing new by others
         for name, token in due:
             if token not in handled:  # no slot left in this transaction: next time
                 heapq.heappush(self._due[workflow_id], (now, name, token))
@@ -493,16 +498,27 @@ class Scheduler:
         return True
 
     def rescan(self) -> None:
-        """Examine every runnable node of every workflow with work (start, recovery, polling)."""
-        for workflow_id in self._workflows_with_work():
+        """Examine the runnable nodes of the workflows with work that changed since this
+        scheduler last looked (start, recovery, actions by other processes).
+
+        The workflows with work come from one read along the status index (their summary
+        says "running"): held, failed and finished ones cost nothing however many are kept.
+        A workflow whose last event is one this scheduler saw (or wrote) is not read again.
+        """
+        wanted = self.settings.workflows
+        live: set[str] = set()
+        for workflow_id, seq in self.store.work(self.clock()):
+            if wanted is not None and workflow_id not in wanted:
+                continue
+            live.add(workflow_id)
+            if self._seen.get(workflow_id) == seq:
+                continue
             names = self.store.runnable_nodes(workflow_id)
             if names:
                 self._check[workflow_id].update(names)
-
-    def _workflows_with_work(self) -> list[str]:
-        ids = self.store.workflows_with_work(self.clock())
-        wanted = self.settings.workflows
-        return [w for w in ids if wanted is None or w in wanted]
+            self._seen[workflow_id] = seq
+        for gone in self._seen.keys() - live:
+            del self._seen[gone]
 
     # -- dispatch --------------------------------------------------------------------
     def _dispatch(self) -> bool:

@@ -12,15 +12,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from sqlalchemy import Exists, func, select, update
+from sqlalchemy import func, select, update
 
-from stormflow.core import Node, Status, started
+from stormflow.core import Node, WorkflowStatus, started
 
 from .db import Database, chunks
 from .persist import persist
-from .queries import find_runnable
 from .records import LimitRow, PendingAttempt
-from .schema import attempts, limit_usage, limits, nodes, workflows
+from .schema import attempts, limit_usage, limits, workflows
 from .view import StoreView
 
 
@@ -68,8 +67,11 @@ class Leases(Database):
         log: str | None = None,
     ) -> Node | None:
         """Lease the attempt and mark it started, or None if it is gone, leased or limited."""
-        with self.on_workflow(workflow_id) as (conn, last_seq):
+        with self.locked(workflow_id) as (conn, head, _found):
+            if head.archived:  # an archived workflow runs nothing more
+                return None
             view = StoreView(conn, workflow_id, self.adjacency(conn, workflow_id))
+            view.head = head
             if not view.has(node) or view.node(node).live_token != token:
                 return None
             leased = conn.execute(
@@ -109,19 +111,19 @@ class Leases(Database):
                 .values(lease_owner=owner, lease_expires=now + lease_seconds)
             )
             outcome = started(view, node, token, at=now, worker=worker, log=log)
-            persist(conn, view, outcome, last_seq=last_seq)
+            persist(conn, view, outcome, last_seq=head.last_seq)
             return outcome.nodes[node]
 
     def expired_running(self, now: float) -> list[str]:
         """Workflows whose time to live ran out by `now` and that still have running nodes."""
-        running = (
-            select(1)
-            .where(nodes.c.workflow_id == workflows.c.id, nodes.c.status == Status.RUNNING.value)
-            .exists()
-        )
         query = (
             select(workflows.c.id)
-            .where(workflows.c.expires_at.is_not(None), workflows.c.expires_at <= now, running)
+            .where(
+                workflows.c.status == WorkflowStatus.RUNNING.value,
+                workflows.c.count_running > 0,
+                workflows.c.expires_at.is_not(None),
+                workflows.c.expires_at <= now,
+            )
             .order_by(workflows.c.expires_at, workflows.c.id)
         )
         with self.read() as conn:
@@ -235,33 +237,21 @@ class Leases(Database):
 
     def workflows_with_work(self, now: float | None = None) -> list[str]:
         """Non-archived, unexpired (at `now`) workflows with a running node or a node that may
-        run now.
+        run now: those whose summary says "running" (see `work`)."""
+        return [wf for wf, _seq in self.work(now)]
 
-        Candidates (a running or open node: index probes) are found in SQL; whether an
-        open node of a candidate without running nodes may run is answered per workflow
-        by `find_runnable`.
-        """
-
-        def has(status: Status) -> Exists:
-            return (
-                select(1)
-                .where(nodes.c.workflow_id == workflows.c.id, nodes.c.status == status.value)
-                .exists()
-            )
-
+    def work(self, now: float | None = None) -> list[tuple[str, int]]:
+        """(workflow, last event seq) of the workflows with work, oldest first: one read
+        along the status index, whatever else the store keeps (held, failed, finished)."""
         at = time.time() if now is None else now
         query = (
-            select(workflows.c.id, has(Status.RUNNING))
+            select(workflows.c.id, workflows.c.last_seq)
             .where(
                 workflows.c.archived.is_(False),
+                workflows.c.status == WorkflowStatus.RUNNING.value,
                 workflows.c.expires_at.is_(None) | (workflows.c.expires_at > at),
-                has(Status.RUNNING) | has(Status.OPEN),
             )
             .order_by(workflows.c.created_at, workflows.c.id)
         )
         with self.read() as conn:
-            return [
-                wf
-                for wf, running in conn.execute(query).all()
-                if running or find_runnable(conn, wf, self.adjacency(conn, wf), limit=1)
-            ]
+            return [(str(wf), int(seq)) for wf, seq in conn.execute(query).all()]

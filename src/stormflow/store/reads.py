@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from stormflow.core import (
@@ -17,7 +17,6 @@ from stormflow.core import (
     Snapshot,
     Status,
     WorkflowStatus,
-    derive_status,
 )
 
 from .db import Database
@@ -25,6 +24,7 @@ from .persist import append_events
 from .queries import find_runnable, glob_to_like
 from .records import EventRow, NodeRow, StoredAttempt, UnknownWorkflow, WorkflowRow
 from .schema import attempts, edges, events, nodes, snapshots, workflows
+from .summary import counts_of
 from .view import (
     NODE_COLUMNS,
     attempt_from_row,
@@ -44,6 +44,9 @@ def workflow_row(row: Any) -> WorkflowRow:
         archived=row.archived,
         expires_at=row.expires_at,
         owner=row.owner,
+        status=row.status,
+        counts=counts_of(row),
+        last_seq=row.last_seq,
     )
 
 
@@ -84,12 +87,25 @@ class Reads(Database):
         limit: int | None = 100,
         offset: int = 0,
         name_glob: str | None = None,
+        status: str | None = None,
+        after: tuple[float, str] | None = None,
     ) -> list[WorkflowRow]:
-        """Newest first. `archived=True` lists the archived ones instead."""
+        """Newest first (ties: the greater id first), with their summaries. `archived=True`
+        lists the archived ones instead; `status`: only those whose derived status it is;
+        `after`: (created_at, id) of the last row of the previous page (keyset pagination:
+        the next page starts right after it, along the index, however deep)."""
         query = select(workflows).where(workflows.c.archived == archived)
+        if status is not None:
+            query = query.where(workflows.c.status == status)
         if name_glob is not None:
             query = query.where(workflows.c.name.like(glob_to_like(name_glob), escape="\\"))
-        query = query.order_by(workflows.c.created_at.desc(), workflows.c.id)
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                (workflows.c.created_at < at)
+                | ((workflows.c.created_at == at) & (workflows.c.id < last_id))
+            )
+        query = query.order_by(workflows.c.created_at.desc(), workflows.c.id.desc())
         query = query.limit(limit).offset(offset)
         with self.read() as conn:
             return [workflow_row(r) for r in conn.execute(query)]
@@ -181,28 +197,12 @@ class Reads(Database):
             return [_event_row(r) for r in conn.execute(query)]
 
     def counts(self, workflow_id: str) -> dict[Status, int]:
-        with self.read() as conn:
-            return self._counts(conn, workflow_id)
-
-    def _counts(self, conn: Connection, workflow_id: str) -> dict[Status, int]:
-        query = (
-            select(nodes.c.status, func.count())
-            .where(nodes.c.workflow_id == workflow_id)
-            .group_by(nodes.c.status)
-        )
-        return {Status(s): n for s, n in conn.execute(query)}
+        """Nodes per status (statuses without nodes left out), from the workflow's summary."""
+        return {s: n for s, n in self.workflow(workflow_id).counts.items() if n}
 
     def status(self, workflow_id: str) -> WorkflowStatus:
-        """The derived status. Whether an open node could run is only asked when nothing
-        runs, and answered by the first one found (derive_status needs no count)."""
-        with self.read() as conn:
-            self._require(conn, workflow_id)
-            counts = self._counts(conn, workflow_id)
-            runnable = 0
-            if not counts.get(Status.RUNNING) and counts.get(Status.OPEN):
-                adjacency = self.adjacency(conn, workflow_id)
-                runnable = len(find_runnable(conn, workflow_id, adjacency, limit=1))
-        return derive_status(counts, runnable)
+        """The derived status, kept on the workflow's row by every transaction."""
+        return WorkflowStatus(self.workflow(workflow_id).status)
 
     def runnable_nodes(self, workflow_id: str, limit: int | None = None) -> list[str]:
         """Open nodes whose upstream nodes are all ready (recovery: run these), sorted."""
