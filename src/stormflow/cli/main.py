@@ -6,6 +6,7 @@ import typer
 
 from stormflow.cli import (
     plan,
+    prune,
     remote_actions,
     remote_nodes,
     remote_workflows,
@@ -33,6 +34,7 @@ remote_workflows.register(app)
 remote_actions.register(app)
 remote_nodes.register(app)
 worker.register(app)
+prune.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -99,12 +99,25 @@ def server_command(
     executor: ExecutorName = "local",
     broker: Broker = None,
     redis_url: RedisUrl = None,
+    prune_after: Annotated[
+        str | None,
+        typer.Option(
+            "--prune-after",
+            envvar="STORM_PRUNE_AFTER",
+            help="Remove workflows archived longer ago than this (90d), checked hourly.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (and run workflows) until SIGTERM/Ctrl-C."""
     from stormflow.api.app import create_app
     from stormflow.api.embedded import EmbeddedScheduler
     from stormflow.engine.executors import make_scheduler
+    from stormflow.engine.retention import Pruner, parse_duration
 
+    try:
+        retention = parse_duration(prune_after) if prune_after is not None else None
+    except ValueError as exc:
+        fail(f"--prune-after: {exc}")
     store, settings = open_store(data_dir, db)
     root = settings.data_dir
     token = load_token(root, host, token_file)
@@ -146,11 +159,16 @@ def server_command(
         lifespan="off",
         timeout_graceful_shutdown=3,  # event streams never end on their own
     )
+    pruner = Pruner(store, root, retention) if retention is not None else None
     if embedded is not None:
         embedded.start()
+    if pruner is not None:
+        pruner.start()
     try:
         _announcing_server(config, on_started).run()
     finally:
+        if pruner is not None:
+            pruner.stop()
         if embedded is not None:
             embedded.stop(grace=5.0)
         info.unlink(missing_ok=True)

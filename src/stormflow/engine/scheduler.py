@@ -350,6 +350,7 @@ class Scheduler:
         claimed: list[tuple[str, str]] = []  # (node, log file) started in this transaction
         limited: list[tuple[str, str]] = []  # due, but holding named limits: the claim path
         handled: set[str] = set()  # due tokens claimed, gone or limited (others: next time)
+        archived: list[bool] = []  # decide found the workflow archived
 
         def claim(overlay: core.Overlay, total: Outcome, name: str, token: str) -> None:
             logfile = str(log_path(self.settings.data_dir, workflow_id, token))
@@ -365,6 +366,7 @@ class Scheduler:
             claimed.clear()
             limited.clear()
             handled.clear()
+            archived.clear()
             # The nodes read whole for sure, in one query (a due node's siblings are not
             # loaded with it, as they would be through its edge batch)
             view.prefetch([*(r.node for r in results), *(name for name, _ in due)])
@@ -386,6 +388,11 @@ class Scheduler:
                     )
                 overlay.lay(out)
                 total.absorb(out)
+            if view.head is not None and view.head.archived:  # read with the lock
+                archived.append(True)  # results recorded; nothing more runs or is claimed
+                handled.update(token for _, token in due)
+                total.check = set()
+                return total
             if not expired:  # its ttl ran out: nothing more runs
                 ready = core.run_ready(overlay, sorted(candidates | total.check), at=now)
                 overlay.lay(ready)
@@ -439,6 +446,8 @@ class Scheduler:
                 heapq.heappush(self._due[workflow_id], (now, name, token))
             raise
         self.stats.results += len(results)
+        if archived:
+            self._due.pop(workflow_id, None)
         first = applied.first_seq
         if first is not None and self._seen.get(workflow_id) == first - 1:
             self._seen[workflow_id] = applied.last_seq or first  # nothing new by others

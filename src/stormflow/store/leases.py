@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from stormflow.core import Node, WorkflowStatus, started
 
 from .db import Database, chunks
+from .driver import driver
 from .persist import persist
 from .records import LimitRow, PendingAttempt
 from .schema import attempts, limit_usage, limits, workflows
@@ -52,7 +53,17 @@ class Leases(Database):
         if workflow_id is not None:
             query = query.where(attempts.c.workflow_id == workflow_id)
         with self.read() as conn:
-            return [PendingAttempt(*row) for row in conn.execute(query)]
+            found = [PendingAttempt(*row) for row in conn.execute(query)]
+            if not found:
+                return found
+            # an archived workflow's attempts are never claimed (its own table, by key)
+            db = driver(conn)
+            among, params = db.among("id", sorted({p.workflow_id for p in found}))
+            archived = {
+                w
+                for (w,) in db.rows(f"SELECT id FROM workflows WHERE {among} AND archived", params)
+            }
+        return [p for p in found if p.workflow_id not in archived]
 
     def claim(
         self,

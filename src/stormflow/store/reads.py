@@ -6,7 +6,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from stormflow.core import (
@@ -20,7 +20,6 @@ from stormflow.core import (
 )
 
 from .db import Database
-from .persist import append_events
 from .queries import find_runnable, glob_to_like
 from .records import EventRow, NodeRow, StoredAttempt, UnknownWorkflow, WorkflowRow
 from .schema import attempts, edges, events, nodes, snapshots, workflows
@@ -109,15 +108,6 @@ class Reads(Database):
         query = query.limit(limit).offset(offset)
         with self.read() as conn:
             return [workflow_row(r) for r in conn.execute(query)]
-
-    def archive(self, workflow_id: str, *, actor: str = "user", at: float = 0.0) -> None:
-        with self.on_workflow(workflow_id) as (conn, last_seq):
-            conn.execute(
-                update(workflows).where(workflows.c.id == workflow_id).values(archived=True)
-            )
-            append_events(
-                conn, workflow_id, [Event("archive", None, actor=actor, at=at)], last_seq=last_seq
-            )
 
     def node(self, workflow_id: str, name: str) -> Node:
         with self.read() as conn:

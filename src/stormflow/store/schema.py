@@ -57,9 +57,12 @@ workflows = Table(
         Column(f"count_{s}", Integer, nullable=False, server_default=text("0"))
         for s in ("open", "holding", "running", "succeeded", "skipped", "failed", "canceled")
     ),
+    # when it was archived (null: it is not): retention removes the old ones (storm prune)
+    Column("archived_at", Double),
     # the list, newest first (keyset pages), and the scheduler's "workflows with work"
     Index("ix_workflows_list", "archived", "created_at", "id"),
     Index("ix_workflows_status", "archived", "status", "created_at", "id"),
+    Index("ix_workflows_archived_at", "archived_at"),
 )
 
 nodes = Table(

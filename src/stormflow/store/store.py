@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from stormflow.core import START, Event, GraphView, Outcome, Status, derive_status
 
+from .archive import Archive
 from .bulk import dumps, insert_rows
 from .drafts import Drafts
 from .leases import Leases
@@ -81,7 +82,7 @@ def _first_summary(planned: list[PlannedNodeLike], pairs: list[tuple[str, str]])
     return {"status": derive_status(counts, runnable).value, **columns}
 
 
-class Store(Reads, Leases, Drafts):
+class Store(Reads, Leases, Drafts, Archive):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
     `Store(url)` opens the database and migrates it to the newest schema.

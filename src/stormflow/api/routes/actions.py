@@ -46,7 +46,11 @@ def act(
     def decide(view: GraphView) -> Outcome:
         # resolved under the workflow's lock, so "every failed chunk" means at this moment;
         # and only on a first request: a replay answers before this runs
-        expires = ctx.store.workflow(workflow_id).expires_at
+        row = ctx.store.workflow(workflow_id)
+        if row.archived:
+            message = f"workflow {workflow_id} is archived: it runs nothing (unarchive it first)"
+            raise ApiError(409, "workflow-archived", message, where=workflow_id)
+        expires = row.expires_at
         if expires is not None and expires <= now():
             when = datetime.fromtimestamp(expires, UTC).isoformat(timespec="seconds")
             message = f"workflow {workflow_id} expired at {when}: it runs nothing more"

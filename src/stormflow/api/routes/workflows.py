@@ -73,12 +73,21 @@ def get_workflow(ctx: Ctx, workflow_id: str) -> dict[str, Any]:
 
 @router.post("/workflows/{workflow_id}/archive", response_model=schemas.WorkflowSummary)
 def archive(ctx: Ctx, workflow_id: str, actor: Actor, key: IdempotencyKey = None) -> dict[str, Any]:
-    """Archiving twice changes nothing the second time (so the key needs no record)."""
-    row = ctx.store.workflow(workflow_id)
-    if not row.archived:
-        ctx.store.archive(workflow_id, actor=actor, at=now())
-        row = ctx.store.workflow(workflow_id)
-    return shapes.workflow_summary(row)
+    """Archive and stop: its running nodes are canceled (their processes killed) and nothing
+    more of it is claimed. Archiving twice changes nothing the second time (so the key
+    needs no record)."""
+    outcome = ctx.store.archive(workflow_id, actor=actor, at=now())
+    ctx.told(workflow_id, outcome)
+    return shapes.workflow_summary(ctx.store.workflow(workflow_id))
+
+
+@router.post("/workflows/{workflow_id}/unarchive", response_model=schemas.WorkflowSummary)
+def unarchive(
+    ctx: Ctx, workflow_id: str, actor: Actor, key: IdempotencyKey = None
+) -> dict[str, Any]:
+    """Back in the list; nothing resumes by itself (retry what the archive canceled)."""
+    ctx.store.unarchive(workflow_id, actor=actor, at=now())
+    return shapes.workflow_summary(ctx.store.workflow(workflow_id))
 
 
 @router.get("/workflows/{workflow_id}/graph", response_model=schemas.CompactGraph)

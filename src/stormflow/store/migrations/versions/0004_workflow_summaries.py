@@ -5,6 +5,7 @@ the list computed each workflow's summary from its nodes: both grew with the wor
 (issue 19: 900 held workflows made a fan-out 31x slower; the list took seconds). The
 summary now lives on the workflow's row, written by the transactions that change its nodes,
 and two indexes serve the list (newest first, by status) and "workflows with work".
+`archived_at` records when a workflow was archived, for retention (`storm prune`).
 
 Existing workflows are summarized here from their nodes; a workflow with open nodes and
 none running is "running" when one of them may run (all its upstream nodes ready), as
@@ -67,8 +68,10 @@ def upgrade() -> None:
             "workflows",
             sa.Column(f"count_{s}", sa.Integer(), nullable=False, server_default=sa.text("0")),
         )
+    op.add_column("workflows", sa.Column("archived_at", sa.Double(), nullable=True))
     op.create_index("ix_workflows_list", "workflows", ["archived", "created_at", "id"])
     op.create_index("ix_workflows_status", "workflows", ["archived", "status", "created_at", "id"])
+    op.create_index("ix_workflows_archived_at", "workflows", ["archived_at"])
 
     conn = op.get_bind()
     counts: defaultdict[str, dict[str, int]] = defaultdict(dict)
@@ -86,9 +89,19 @@ def upgrade() -> None:
             sa.text(f"UPDATE workflows SET status = :status, {sets} WHERE id = :id"),
             {"status": status, "id": workflow_id, **values},
         )
+    # archived ones: archived when their last archive event says (else when created)
+    conn.execute(
+        sa.text(
+            "UPDATE workflows SET archived_at = coalesce((SELECT max(e.at) FROM events e"
+            " WHERE e.workflow_id = workflows.id AND e.type = 'archive'), created_at)"
+            " WHERE archived"
+        )
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_workflows_archived_at", table_name="workflows")
+    op.drop_column("workflows", "archived_at")
     op.drop_index("ix_workflows_status", table_name="workflows")
     op.drop_index("ix_workflows_list", table_name="workflows")
     for s in reversed(STATUSES):
