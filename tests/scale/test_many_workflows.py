@@ -264,3 +264,21 @@ def test_migration_0004_summarizes_existing_workflows(store_url: str) -> None:
         assert sorted(store.workflows_with_work()) == ["busy", "ready"]
     finally:
         store.close()
+
+
+def test_the_python_client_pages_and_unarchives(store: Store, tmp_path: Path) -> None:
+    from stormflow.api.app import create_app
+    from stormflow.client import Client
+    from tests.api.helpers import TOKEN, live_server
+
+    ids = [
+        store.submit([], [], name=f"w{i}", metadata={}, actor="t", at=float(i)) for i in range(7)
+    ]
+    app = create_app(store, data_dir=tmp_path, token=TOKEN)
+    with live_server(app) as url:
+        storm = Client(url, TOKEN)
+        pages = list(storm.workflow_pages(limit=3))
+        assert [len(p) for p in pages] == [3, 3, 1]
+        assert [w["id"] for p in pages for w in p] == ids[::-1]
+        assert storm.archive(ids[0])["archived"] is True
+        assert storm.unarchive(ids[0])["archived"] is False
