@@ -76,22 +76,32 @@ def test_idle_workflows_cost_nothing_per_rescan(
         scheduler.close()
 
 
-def _statements(store: Store) -> list[str]:
+def _statements(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the store runs: through SQLAlchemy, or as driver SQL."""
+    from stormflow.store.driver import Driver
+
     seen: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
 
     sqlalchemy.event.listen(store.engine, "before_cursor_execute", record)
+    plain = Driver.send
+
+    def send(self: Driver, text: str, params: Any = ()) -> Any:
+        seen.append(text)
+        return plain(self, text, params)
+
+    monkeypatch.setattr(Driver, "send", send)
     return seen
 
 
 def test_the_list_reads_one_statement_per_page_whatever_the_filter(
-    store: Store, tmp_path: Path
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made = _idle_workflows(store)
     with client(store, tmp_path) as api:
-        seen = _statements(store)
+        seen = _statements(store, monkeypatch)
         for params in ({}, {"status": "failed"}, {"status": "holding", "name": "h*"}):
             seen.clear()
             page = api.get(f"{API}/workflows", params={**params, "limit": 1000}).json()

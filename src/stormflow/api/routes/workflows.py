@@ -53,6 +53,7 @@ def list_workflows(
         name_glob=name,
         status=status,
         after=after,
+        metadata=False,
     )
     more = len(rows) > limit
     rows = rows[:limit]
