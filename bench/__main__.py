@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big] [--submit-latency]`:
+"""`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big] [--submit-latency]
+[--many-workflows]`:
 print the figures.
 
 No timing assertions: every figure is printed with its target and PASS/MISS; the exit code is 0
@@ -14,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import big, latency, throughput
+from . import big, latency, many, throughput
 from .common import Report, Unavailable, cpu_slots, log, pg_role, scratch_dir
 
 
@@ -36,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         "--submit-latency",
         action="store_true",
         help="only the API's latency while a 200,000-node workflow is submitted and started",
+    )
+    parser.add_argument(
+        "--many-workflows",
+        action="store_true",
+        help="only the many-workflows measurements (1,000 and 10,000 stored workflows)",
     )
     parser.add_argument(
         "--dir",
@@ -75,6 +81,19 @@ def main(argv: list[str] | None = None) -> int:
         print(message, flush=True)
         report.note(message)
         backends.remove("postgres")
+    if args.many_workflows:
+        with scratch_dir(parent=args.dir) as work:
+            for backend in backends:
+                try:
+                    many.measure(report, backend, work, args.quick)
+                except Unavailable as exc:
+                    report.note(f"{backend} skipped: {exc}")
+        report.note(
+            f"{cpu_slots()} CPUs, Python {platform.python_version()}; "
+            f"total {time.perf_counter() - began:.0f} s" + (" (--quick)" if args.quick else "")
+        )
+        print(report.table(), flush=True)
+        return 0
     with scratch_dir(parent=args.dir) as work:
         latency.measure_probe(report, work, args.quick)
         throughput.file_creation(report, work)

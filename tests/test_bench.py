@@ -42,3 +42,29 @@ def test_quick_bench_prints_every_measurement(tmp_path: Path) -> None:
     assert "floor with PostgreSQL commits" in table
     assert "creating a file in the scratch directory" in table
     assert list(tmp_path.iterdir()) == []  # scratch data removed afterwards
+
+
+def test_many_workflows_bench_prints_every_measurement(tmp_path: Path) -> None:
+    args = ["--many-workflows", "--quick", "--backend", "sqlite", "--dir", str(tmp_path)]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = [line for line in run.stdout.splitlines() if line.startswith("sqlite")]
+    for size in ("200 stored", "1,000 stored"):
+        for needle in (
+            "idle scheduler CPU",
+            "fan-out / empty store",
+            "list no filter, 20 clients, p99",
+            "list no filter, 1 client, p50",
+            "list status=failed, 20 clients, p99",
+            "2,000-node submit -> first start",
+        ):
+            assert any(f"{size}: {needle}" in row for row in rows), (size, needle)
+    checked = [row for row in rows if row.rstrip().endswith(("PASS", "MISS"))]
+    assert len(checked) == 2 * 6, rows  # per size: CPU, ratio, 3 lists, first start
+    assert list(tmp_path.iterdir()) == []

@@ -11,8 +11,10 @@ from stormflow.store import EventRow, NodeRow, Store, StoredAttempt, WorkflowRow
 
 
 def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
-    """`seq`: the last event seq the counts and status reflect (read together)."""
-    counts, status, seq = store.state(row.id)
+    """From the row: its summary (status, counts) is kept on it by the transactions that
+    change its nodes (store/summary.py), of the last event seq it carries; `phases` costs
+    one query, and only while nodes run."""
+    counts = row.counts
     return {
         "id": row.id,
         "name": row.name,
@@ -21,12 +23,12 @@ def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
         "archived": row.archived,
         "expires_at": row.expires_at,
         "expired": row.expires_at is not None and row.expires_at <= time.time(),
-        "status": status.value,
+        "status": row.status,
         "counts": {s.value: counts.get(s, 0) for s in Status},
         "phases": store.phases(row.id, counts),
         "total": sum(counts.values()),
         "skipped": counts.get(Status.SKIPPED, 0),
-        "seq": seq,
+        "seq": row.last_seq,
     }
 
 

@@ -227,6 +227,8 @@ class Scheduler:
         # Others' attempts (a dead scheduler's, another process's) are found by polling.
         self._due: defaultdict[str, list[tuple[float, str, str]]] = defaultdict(list)
         self._next_poll = 0.0
+        # workflow -> the last event seq this scheduler examined or wrote itself (rescan)
+        self._seen: dict[str, int] = {}
         self._next_heartbeat = 0.0
         self._next_housekeeping = 0.0
         self._next_statistics = 0.0
@@ -464,6 +466,7 @@ class Scheduler:
         limited: list[tuple[str, str]] = []  # due, but holding named limits: the claim path
         handled: set[str] = set()  # due tokens claimed, gone or limited (others: next time)
         deferred: list[str] = []  # candidates beyond RUN_BATCH: the next transaction's
+        archived: list[bool] = []  # decide found the workflow archived
 
         def claim(overlay: core.Overlay, total: Outcome, name: str, token: str) -> None:
             logfile = str(log_path(self.settings.data_dir, workflow_id, token))
@@ -480,6 +483,7 @@ class Scheduler:
             limited.clear()
             handled.clear()
             deferred.clear()
+            archived.clear()
             # The nodes read whole for sure, in one query (a due node's siblings are not
             # loaded with it, as they would be through its edge batch)
             view.prefetch([*(r.node for r in results), *(name for name, _ in due)])
@@ -501,6 +505,11 @@ class Scheduler:
                     )
                 overlay.lay(out)
                 total.absorb(out)
+            if view.head is not None and view.head.archived:  # read with the lock
+                archived.append(True)  # results recorded; nothing more runs or is claimed
+                handled.update(token for _, token in due)
+                total.check = set()
+                return total
             if not expired:  # its ttl ran out: nothing more runs
                 wanted = candidates | total.check
                 if len(wanted) > RUN_BATCH:  # a fan-out of 200,000: a batch per transaction
@@ -564,6 +573,11 @@ class Scheduler:
         self.stats.results += len(results)
         if deferred:
             self._check[workflow_id].update(deferred)
+        if archived:
+            self._due.pop(workflow_id, None)
+        first = applied.first_seq
+        if first is not None and self._seen.get(workflow_id) == first - 1:
+            self._seen[workflow_id] = applied.last_seq or first  # nothing new by others
         for name, token in due:
             if token not in handled:  # no slot left in this transaction: next time
                 heapq.heappush(self._due[workflow_id], (now, name, token))
@@ -639,20 +653,29 @@ class Scheduler:
         return ran
 
     def rescan(self) -> None:
-        """Examine every runnable node of every workflow with work (start, recovery, polling)."""
-        for workflow_id in self._workflows_with_work():
-            if self._check.get(workflow_id):
-                # still working through its candidates (a fan-out of 200,000 runs in batches):
-                # searching all its runnable nodes again each time would cost seconds
+        """Examine the runnable nodes of the workflows with work that changed since this
+        scheduler last looked (start, recovery, actions by other processes).
+
+        The workflows with work come from one read along the status index (their summary
+        says "running"): held, failed and finished ones cost nothing however many are kept.
+        A workflow whose last event is one this scheduler saw (or wrote) is not read again.
+        """
+        wanted = self.settings.workflows
+        live: set[str] = set()
+        for workflow_id, seq in self.store.work(self.clock()):
+            if wanted is not None and workflow_id not in wanted:
+                continue
+            live.add(workflow_id)
+            if self._seen.get(workflow_id) == seq or self._check.get(workflow_id):
+                # seen already; or still working through its candidates (a fan-out of
+                # 200,000 runs in batches: searching all its runnable nodes again costs seconds)
                 continue
             names = self.store.runnable_nodes(workflow_id)
             if names:
                 self._check[workflow_id].update(names)
-
-    def _workflows_with_work(self) -> list[str]:
-        ids = self.store.workflows_with_work(self.clock())
-        wanted = self.settings.workflows
-        return [w for w in ids if wanted is None or w in wanted]
+            self._seen[workflow_id] = seq
+        for gone in self._seen.keys() - live:
+            del self._seen[gone]
 
     # -- dispatch --------------------------------------------------------------------
     def _dispatch(self) -> bool:

@@ -34,6 +34,7 @@ from . import migrate
 from .driver import Driver, driver, read
 from .fairlock import FairLock
 from .records import UnknownWorkflow
+from .summary import HEAD_COLUMNS, Head, head_from_row
 from .view import CHUNK, Adjacency, load_adjacency, send_nodes
 
 T = TypeVar("T")
@@ -384,31 +385,32 @@ class Database:
     @contextmanager
     def on_workflow(self, workflow_id: str) -> Iterator[tuple[Connection, int]]:
         """A write transaction holding the workflow's lock; yields (conn, last event seq)."""
-        with self.locked(workflow_id) as (conn, last_seq, _nodes):
-            yield conn, last_seq
+        with self.locked(workflow_id) as (conn, head, _nodes):
+            yield conn, head.last_seq
 
     @contextmanager
     def locked(
         self, workflow_id: str, prefetch: Sequence[str] = ()
-    ) -> Iterator[tuple[Connection, int, dict[str, Node]]]:
-        """`on_workflow`, also reading the nodes named in `prefetch` (whole, with their current
-        run) once the lock is held. On PostgreSQL BEGIN, the lock and those reads go in one
-        round trip (a pipeline; the server runs them in order, so the reads see the locked
-        state)."""
+    ) -> Iterator[tuple[Connection, Head, dict[str, Node]]]:
+        """`on_workflow`, yielding the workflow's row as locked (`Head`: last event seq,
+        archived, summary) and the nodes named in `prefetch` (whole, with their current
+        run). On PostgreSQL BEGIN, the lock and those reads go in one round trip (a
+        pipeline; the server runs them in order, so the reads see the locked state)."""
         with self.write(limited=False) as conn:
             db = driver(conn)
             lock = " FOR UPDATE" if db.postgres else ""  # SQLite: BEGIN IMMEDIATE locked already
             with db.pipeline():
                 self._limit_statements(db)
                 cursor = db.send(
-                    f"SELECT last_seq FROM workflows WHERE id = ?{lock}", (workflow_id,)
+                    f"SELECT {', '.join(HEAD_COLUMNS)} FROM workflows WHERE id = ?{lock}",
+                    (workflow_id,),
                 )
                 read_nodes = send_nodes(db, workflow_id, prefetch) if prefetch else None
                 rows = read(cursor)
                 found = read_nodes() if read_nodes is not None else {}
             if not rows or rows[0][0] < 0:  # < 0: its batched submit is under way
                 raise UnknownWorkflow(workflow_id)
-            yield conn, rows[0][0], found
+            yield conn, head_from_row(rows[0]), found
 
     def cached_adjacency(self, workflow_id: str) -> Adjacency | None:
         """The workflow's adjacency if a transaction loaded it already (edges never change)."""

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from stormflow.core import START, Event, GraphView, Outcome, Status
+from stormflow.core import START, Event, GraphView, Outcome, Status, derive_status
 from stormflow.paths import private_dir
 
+from .archive import Archive
 from .bulk import batched as batched_rows
 from .bulk import dumps, insert_rows
 from .drafts import Drafts
@@ -23,6 +25,7 @@ from .records import Applied, Lease, PlannedNodeLike, summarize
 from .schema import edges as edge_table
 from .schema import nodes as node_table
 from .schema import requests, workflows
+from .summary import COUNT_COLUMNS
 from .view import Adjacency, StoreView
 
 _ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids are read aloud
@@ -82,7 +85,17 @@ _NODE_COLUMNS = (
 )
 
 
-class Store(Reads, Leases, Drafts):
+def _first_summary(planned: list[PlannedNodeLike], pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """The summary columns of a workflow just submitted. Every node is open or holding, so no
+    node is ready and only an open root (no upstream node) may run."""
+    counts = Counter(Status(p.status) for p in planned)
+    has_up = {d for _, d in pairs}
+    runnable = sum(1 for p in planned if Status(p.status) is Status.OPEN and p.name not in has_up)
+    columns = dict(zip(COUNT_COLUMNS, (counts.get(s, 0) for s in Status), strict=True))
+    return {"status": derive_status(counts, runnable).value, **columns}
+
+
+class Store(Reads, Leases, Drafts, Archive):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
     `Store(url)` opens the database and migrates it to the newest schema.
@@ -168,6 +181,7 @@ class Store(Reads, Leases, Drafts):
                     expires_at=expires_at,
                     owner=owner if owner is not None else actor,
                     last_seq=SUBMITTING if batched else 0,
+                    **_first_summary(planned, pairs),
                 )
             )
             if not batched:  # small: all of it in this one transaction
@@ -301,7 +315,7 @@ class Store(Reads, Leases, Drafts):
         """
         known = self.cached_adjacency(workflow_id) if prefetch is not None else None
         names = [n for n in prefetch(known) if n in known.names] if prefetch and known else []
-        with self.locked(workflow_id, list(dict.fromkeys(names))) as (conn, last_seq, found):
+        with self.locked(workflow_id, list(dict.fromkeys(names))) as (conn, head, found):
             if idempotency_key is not None:
                 seen = conn.execute(
                     select(requests).where(requests.c.idempotency_key == idempotency_key)
@@ -309,13 +323,14 @@ class Store(Reads, Leases, Drafts):
                 if seen is not None:
                     return Applied(None, seen.first_seq, seen.last_seq, seen.response, True)
             view = StoreView(conn, workflow_id, self.adjacency(conn, workflow_id))
+            view.head = head
             view.preload(found)
             outcome = fn(view)
             first, last = persist(
                 conn,
                 view,
                 outcome,
-                last_seq=last_seq,
+                last_seq=head.last_seq,
                 correlation=correlation,
                 idempotency_key=idempotency_key,
                 lease=lease,
