@@ -30,8 +30,8 @@ def test_a_nested_checkout_fails_loudly_and_the_transactions_own_connection_work
 
     def own(view: GraphView) -> Outcome:
         assert isinstance(view, StoreView)
-        assert store.workflow(wf, conn=view.connection).name == "wf"
-        assert [r.name for r in store.nodes(wf, conn=view.connection)] == ["a"]
+        assert store.workflow_in(view.conn, wf).name == "wf"
+        assert [r.name for r in store.nodes_in(view.conn, wf)] == ["a"]
         return core.hold(view, ["a"], at=time.time())
 
     store.transact(wf, own)

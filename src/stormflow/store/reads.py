@@ -162,7 +162,7 @@ class Reads(Database):
 
         Driver SQL, rows read by position: a page of 1,000 summaries costs the database's
         time, not SQLAlchemy's per-row processing."""
-        conds = ["archived = ?"]
+        conds = ["archived = ?", "last_seq >= 0"]  # last_seq < 0: a batched submit under way
         params: list[Any] = [archived]
         if status is not None:
             conds.append("status = ?")
