@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big]`: print the figures.
+"""`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big] [--watchers]`: print
+the figures.
 
 No timing assertions: every figure is printed with its target and PASS/MISS; the exit code is 0
 unless the benchmark itself broke.
@@ -32,6 +33,14 @@ def main(argv: list[str] | None = None) -> int:
         "--celery", action="store_true", help="only Storm over Celery vs local vs plain Celery"
     )
     parser.add_argument(
+        "--watchers",
+        action="store_true",
+        help="only watchers (SSE, polling) on a real storm server: 0-500, both backends",
+    )
+    parser.add_argument(
+        "--watch-tasks", type=int, default=None, help="--watchers: tasks in the workflow"
+    )
+    parser.add_argument(
         "--dir",
         type=Path,
         default=None,
@@ -56,6 +65,15 @@ def main(argv: list[str] | None = None) -> int:
         print(message, flush=True)
         report.note(message)
         backends.remove("postgres")
+    if args.watchers:
+        from . import watchers
+
+        with scratch_dir(parent=args.dir) as work:
+            for backend in backends:
+                watchers.measure(report, backend, work, args.quick, tasks=args.watch_tasks)
+        report.note(f"{cpu_slots()} CPUs; total {time.perf_counter() - began:.0f} s")
+        print(report.table(), flush=True)
+        return 0
     with scratch_dir(parent=args.dir) as work:
         latency.measure_probe(report, work, args.quick)
         throughput.file_creation(report, work)

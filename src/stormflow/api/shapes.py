@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from stormflow.core import Attempt, Outcome, Status
@@ -11,7 +12,10 @@ from stormflow.store import EventRow, NodeRow, Store, StoredAttempt, WorkflowRow
 
 
 def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
-    counts = store.counts(row.id)
+    return summary_of(row, store.counts(row.id), store.status(row.id).value)
+
+
+def summary_of(row: WorkflowRow, counts: Mapping[Status, int], status: str) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,
@@ -20,7 +24,7 @@ def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
         "archived": row.archived,
         "expires_at": row.expires_at,
         "expired": row.expires_at is not None and row.expires_at <= time.time(),
-        "status": store.status(row.id).value,
+        "status": status,
         "counts": {s.value: counts.get(s, 0) for s in Status},
         "total": sum(counts.values()),
         "skipped": counts.get(Status.SKIPPED, 0),

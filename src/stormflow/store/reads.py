@@ -97,6 +97,24 @@ class Reads(Database):
             raise UnknownWorkflow(workflow_id)
         return int(found.last_seq)
 
+    def node_table(self, workflow_id: str) -> tuple[WorkflowRow, int, list[NodeRow]]:
+        """The workflow, its last event seq and every node row by name, from one snapshot
+        (what an in-memory copy starts from, to follow the event log after that seq)."""
+        with self.read() as conn:
+            row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
+            if row is None:
+                raise UnknownWorkflow(workflow_id)
+            query = (
+                select(nodes.c.name, nodes.c.kind, nodes.c.status, nodes.c.group, nodes.c.frames)
+                .where(nodes.c.workflow_id == workflow_id)
+                .order_by(nodes.c.name)
+            )
+            rows = [
+                NodeRow(r.name, r.kind, Status(r.status), r.group, r.frames)
+                for r in conn.execute(query)
+            ]
+        return workflow_row(row), int(row.last_seq), rows
+
     def workflows(
         self,
         archived: bool = False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -11,6 +12,7 @@ from stormflow.api import schemas, shapes
 from stormflow.api.context import Actor, Ctx, IdempotencyKey, now
 from stormflow.api.schemas import MAX_INT
 from stormflow.api.submission import submit_document
+from stormflow.api.tables import tables_of
 from stormflow.api.validators import cache_of, etag, headers, not_modified
 
 router = APIRouter(tags=["workflows"])
@@ -70,12 +72,17 @@ def list_workflows(
 def get_workflow(ctx: Ctx, request: Request, workflow_id: str) -> Response:
     """With `ETag`; `If-None-Match` with the current one answers 304 (docs/api.md)."""
     cache = cache_of(request.app.state)
-    seq = ctx.store.last_seq(workflow_id)
-    body = cache.summary(workflow_id, seq)
-    if body is None:
-        row = ctx.store.workflow(workflow_id)
-        body = shapes.workflow_summary(ctx.store, row) | {"metadata": row.metadata}
-        if ctx.store.last_seq(workflow_id) == seq:  # else it may hold later changes
+    table = tables_of(request.app.state).at_least(
+        ctx.store, workflow_id, ctx.store.last_seq(workflow_id)
+    )
+    with table.lock:
+        seq = table.seq
+        body = cache.summary(workflow_id, seq)
+        if body is None:
+            row = replace(table.workflow, archived=table.archived)
+            counts = table.status_counts()
+            body = shapes.summary_of(row, counts, table.status(ctx.store))
+            body["metadata"] = row.metadata
             cache.keep_summary(workflow_id, seq, body)
     expires = body["expires_at"]
     body["expired"] = expires is not None and expires <= now()
