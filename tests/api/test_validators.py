@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
@@ -214,3 +215,18 @@ def test_a_cursor_past_a_missing_name_is_answered_by_the_database(api: TestClien
     cursor = encode_cursor("render.4")  # between render.3-4 and render.5-6; no such node
     page = api.get(f"{API}/workflows/{wf}/nodes", params={"cursor": cursor, "limit": 2}).json()
     assert [r["name"] for r in page["items"]] == ["render.5-6", "render.7-8"]
+
+
+def test_a_big_workflow_summary_is_counted_by_the_database_and_cached(
+    api: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("stormflow.api.routes.workflows.SUMMARY_NODES", 3)  # DOC has 8
+    wf = submit(api)
+    first = api.get(f"{API}/workflows/{wf}")
+    assert first.json()["total"] == 8
+    assert not api.app.state.node_tables.loaded(wf)  # not read into memory
+    with statements(store) as seen:
+        again = api.get(f"{API}/workflows/{wf}", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and len(seen) == 1
+    act(api, wf, {"action": "hold", "selection": {"names": ["notify"]}})
+    assert api.get(f"{API}/workflows/{wf}").json()["counts"]["holding"] == 1

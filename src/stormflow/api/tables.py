@@ -24,8 +24,11 @@ from collections.abc import Iterable
 from stormflow.core import Status, derive_status
 from stormflow.store import EventRow, NodeRow, Store, WorkflowRow
 
-#: Nodes kept over all tables (a 2,000-node table is ~0.5 MB).
-MAX_NODES = 400_000
+#: Nodes kept over all tables (~300 bytes each: a 2,000-node table is ~0.6 MB).
+MAX_NODES = 200_000
+#: A summary alone reads a table for workflows up to this size (beyond, counting the rows
+#: in the database per change costs less than reading them all).
+SUMMARY_NODES = 20_000
 #: Further behind than this many events, a table is read again rather than caught up.
 RELOAD_AFTER = 20_000
 BATCH = 5_000
@@ -130,6 +133,10 @@ class NodeTables:
         self._max_nodes = max_nodes
         self._nodes = 0
         self.loads = 0
+
+    def loaded(self, workflow_id: str) -> bool:
+        with self._lock:
+            return workflow_id in self._tables
 
     def at_least(self, store: Store, workflow_id: str, seq: int) -> NodeTable:
         """The workflow's table at `seq` or later; hold its lock while reading it."""

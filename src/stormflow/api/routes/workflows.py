@@ -9,10 +9,10 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from stormflow.api import schemas, shapes
-from stormflow.api.context import Actor, Ctx, IdempotencyKey, now
+from stormflow.api.context import Actor, ApiContext, Ctx, IdempotencyKey, now
 from stormflow.api.schemas import MAX_INT
 from stormflow.api.submission import submit_document
-from stormflow.api.tables import tables_of
+from stormflow.api.tables import SUMMARY_NODES, tables_of
 from stormflow.api.validators import cache_of, etag, headers, not_modified
 
 router = APIRouter(tags=["workflows"])
@@ -71,6 +71,23 @@ def list_workflows(
 )
 def get_workflow(ctx: Ctx, request: Request, workflow_id: str) -> Response:
     """With `ETag`; `If-None-Match` with the current one answers 304 (docs/api.md)."""
+    if not tables_of(request.app.state).loaded(workflow_id):
+        # counted by the database; a small workflow is then read into memory for what follows
+        cache = cache_of(request.app.state)
+        seq = ctx.store.last_seq(workflow_id)
+        body = cache.summary(workflow_id, seq)
+        if body is None:
+            row = ctx.store.workflow(workflow_id)
+            body = shapes.workflow_summary(ctx.store, row) | {"metadata": row.metadata}
+            if ctx.store.last_seq(workflow_id) == seq:  # else it may hold later changes
+                cache.keep_summary(workflow_id, seq, body)
+        if body["total"] > SUMMARY_NODES:
+            return _answer(request, workflow_id, seq, body)
+    return _fresh(ctx, request, workflow_id)
+
+
+def _fresh(ctx: ApiContext, request: Request, workflow_id: str) -> Response:
+    """The summary from the workflow's in-memory table (read now if need be)."""
     cache = cache_of(request.app.state)
     table = tables_of(request.app.state).at_least(
         ctx.store, workflow_id, ctx.store.last_seq(workflow_id)
@@ -84,6 +101,10 @@ def get_workflow(ctx: Ctx, request: Request, workflow_id: str) -> Response:
             body = shapes.summary_of(row, counts, table.status(ctx.store))
             body["metadata"] = row.metadata
             cache.keep_summary(workflow_id, seq, body)
+    return _answer(request, workflow_id, seq, body)
+
+
+def _answer(request: Request, workflow_id: str, seq: int, body: dict[str, Any]) -> Response:
     expires = body["expires_at"]
     body["expired"] = expires is not None and expires <= now()
     tag = etag(workflow_id, seq, body["expired"])
