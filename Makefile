@@ -22,7 +22,6 @@ setup: $(STAMP)
 # The demo keeps its data (database, logs, frames, movie, outbox) in ./storm-data.
 demo: setup
 	STORM_HOME=$${STORM_HOME:-$(CURDIR)/storm-data} \
-	STORM_MAIL_OUTBOX=$${STORM_MAIL_OUTBOX:-$(CURDIR)/storm-data/outbox} \
 	$(BIN)/storm run examples/render_pipeline.yaml
 
 lint: setup

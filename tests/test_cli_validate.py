@@ -42,6 +42,17 @@ def test_errors_exit_2_and_list_fixers(tmp_path: Path) -> None:
     assert "--fix drop-edge:render:comp" in result.stdout
 
 
+def test_fixer_names_print_whole_and_cycles_read_once(tmp_path: Path) -> None:
+    """`drop-edge:b:a` once printed as `drop-edge🅱a` (a Rich emoji code)."""
+    text = "name: wf\nnodes: [{name: a, commands: [x]}, {name: b, commands: [x]}]\n"
+    result = runner.invoke(
+        app, ["validate", str(write(tmp_path, text + "edges: [[a, b], [b, a]]"))]
+    )
+    assert result.exit_code == 2
+    assert "cycle: the edges a -> b -> a form a cycle" in result.stdout
+    assert "--fix drop-edge:b:a " in result.stdout
+
+
 def test_fixers_apply_in_order_and_write_the_fixed_document(tmp_path: Path) -> None:
     out = tmp_path / "fixed.yaml"
     args = ["validate", str(write(tmp_path, BROKEN))]

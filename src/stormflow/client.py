@@ -466,12 +466,15 @@ class Client:
         snapshot: Optional[int] = None,
         strict: bool = False,
         idempotency_key: Optional[str] = None,
+        dry_run: bool = False,
     ) -> Dict[str, Any]:
         """One action on a selection, one transaction: the server's ActionAnswer.
 
         The selection is every node matching all given filters (exact names, a glob,
         statuses, kinds). Nodes the action is not allowed on come back in
         `ineligible` with the reason; with strict=True the server refuses instead (409).
+        dry_run=True answers what the action would do now (`counts` says how many
+        nodes restart, are reset downstream, ...) and changes nothing.
         """
         selection = {}  # type: Dict[str, Any]
         if names is not None:
@@ -493,6 +496,8 @@ class Client:
             body["target"] = target
         if snapshot is not None:
             body["snapshot"] = snapshot
+        if dry_run:
+            body["dry_run"] = True
         path = "/workflows/{}/actions".format(_q(workflow_id))
         return self._post(path, body, idempotency_key)  # type: ignore[no-any-return]
 

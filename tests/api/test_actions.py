@@ -102,7 +102,7 @@ def test_ineligible_nodes_are_listed_with_their_reason(api: TestClient, store: S
         "render.1-2", "render.3-4", "render.5-6", "render.7-8", "comp.1-4", "comp.5-8", "notify"
     }  # fmt: skip
     refused = act(api, wf, {"action": "retry", "selection": {"names": ["comp.5-8"]}})
-    assert refused.json()["ineligible"][0]["reason"].startswith("cannot retry a open node")
+    assert refused.json()["ineligible"][0]["reason"].startswith("cannot retry an open node")
 
 
 def test_selection_errors(api: TestClient, store: Store) -> None:
@@ -182,10 +182,17 @@ def test_node_detail_allowed_actions(api: TestClient, store: Store) -> None:
         assert detail.status_code == 200
         return list(detail.json()["allowed_actions"])
 
-    assert allowed("render.5-6") == ["skip", "update", "retry", "revert"]
-    assert allowed("render.1-2") == ["cancel", "update", "retry", "revert"]
-    assert allowed("comp.5-8") == ["cancel", "update", "retry", "revert"]  # skipped
+    # nothing to revert without a patch; nothing to replay without a snapshot
+    assert allowed("render.5-6") == ["skip", "update", "retry"]
+    assert allowed("render.1-2") == ["cancel", "update", "retry"]
+    assert allowed("comp.5-8") == ["cancel", "update", "retry"]  # skipped
     act(api, wf, {"action": "retry", "selection": {"names": ["render.5-6"]}})
+    assert allowed("render.5-6") == ["hold", "skip", "update", "replay"]
+    act(
+        api,
+        wf,
+        {"action": "update", "selection": {"names": ["render.5-6"]}, "patch": {"retries": 2}},
+    )
     assert allowed("render.5-6") == ["hold", "skip", "update", "revert", "replay"]
     detail = api.get(f"{API}/workflows/{wf}/nodes/comp.1-4").json()
     assert detail["upstream"] == ["render.1-2", "render.3-4"]

@@ -18,6 +18,10 @@ def test_health_needs_no_token_and_everything_else_does(api: TestClient) -> None
         "status": "ok",
         "version": "0.1.0",
         "scheduler": False,
+        "scheduler_stuck": False,
+        "scheduler_errors": 0,
+        "scheduler_busy": 0,
+        "scheduler_last_error": None,
         "scheduler_process": None,
     }
     for path in (f"{API}/workflows", f"{API}/limits", "/", "/openapi.json"):
@@ -157,7 +161,7 @@ def test_node_rows_filtered(api: TestClient, store: Store) -> None:
     nodes = f"{API}/workflows/{wf}/nodes"
     failed = api.get(nodes, params={"status": "failed"}).json()["items"]
     row = {"name": "render.1-2", "kind": "task", "status": "failed", "group": "render"}
-    assert failed == [row | {"frames": "1-2"}]
+    assert failed == [row | {"frames": "1-2", "phase": None, "started_at": None}]
     both = api.get(nodes, params=[("status", "failed"), ("status", "succeeded")]).json()
     assert [n["name"] for n in both["items"]] == ["render.1-2", "simulate"]
     assert [n["name"] for n in api.get(nodes, params={"kind": "email"}).json()["items"]] == [

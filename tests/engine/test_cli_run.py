@@ -52,11 +52,10 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_run_render_pipeline_example(tmp_path: Path) -> None:
-    data, outbox = tmp_path / "data", tmp_path / "outbox"
-    done = storm(
-        "run", str(EXAMPLE), "--data-dir", str(data), "--quiet",
-        env=clean_env(STORM_MAIL_OUTBOX=str(outbox)),
-    )  # fmt: skip
+    """As the README says it: no mail server configured, the email lands in the outbox."""
+    data = tmp_path / "data"
+    outbox = data / "outbox"
+    done = storm("run", str(EXAMPLE), "--data-dir", str(data), "--quiet", env=clean_env())
     assert done.returncode == 0, done.stdout + done.stderr
     wf = workflow_id(done.stdout)
     movie = data / "work" / wf / "movie.mp4"
@@ -68,6 +67,10 @@ def test_run_render_pipeline_example(tmp_path: Path) -> None:
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
     assert message["Subject"] == "Done: render_pipeline succeeded"
     assert message["To"] == "artist@example.com"
+    said = f"notify: email to artist@example.com written to {eml} (no SMTP server configured"
+    assert said in done.stdout, done.stdout
+    (log,) = (data / "logs" / wf).glob("notify*.log")
+    assert f"email to artist@example.com written to {eml}" in log.read_text()
 
 
 def test_run_failing_task_exits_1_with_the_log_tail(tmp_path: Path) -> None:

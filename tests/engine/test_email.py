@@ -181,3 +181,56 @@ def test_an_outbox_keeps_each_message_as_an_eml_file(tmp_path: Path) -> None:
     (eml,) = (tmp_path / "outbox").glob("*.eml")
     text = eml.read_text()
     assert "Subject: Done: shot" in text and "To: a@example.com" in text and "all frames" in text
+
+
+def test_without_smtp_the_data_directory_outbox_is_the_default(tmp_path: Path) -> None:
+    sender = EmailSender.from_env({}, data_dir=tmp_path)
+    job = Job(
+        workflow_id="wf1",
+        node="notify",
+        token="e1",
+        kind="email",
+        email=SPEC,
+        log_path=str(tmp_path / "logs" / "e1.log"),
+    )
+    result = run_job(sender, job)
+    assert (result.ok, result.error) == (True, None)
+    (eml,) = (tmp_path / "outbox").glob("*.eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert message["Subject"] == SPEC.subject
+    logged = (tmp_path / "logs" / "e1.log").read_text()
+    assert f"email to lead@example.com, wrangler@example.com written to {eml}" in logged
+    assert "no SMTP server configured: set STORM_SMTP_HOST to send it" in logged
+
+
+def test_an_explicit_outbox_wins_over_the_default(tmp_path: Path) -> None:
+    env = {"STORM_MAIL_OUTBOX": str(tmp_path / "elsewhere")}
+    said = EmailSender.from_env(env, data_dir=tmp_path / "data").send(SPEC)
+    (eml,) = (tmp_path / "elsewhere").glob("*.eml")
+    assert said.startswith("email to lead@example.com") and str(eml) in said
+    assert not (tmp_path / "data").exists()
+
+
+def test_smtp_host_sends_even_with_a_data_directory(
+    smtp_server: tuple[Inbox, int], tmp_path: Path
+) -> None:
+    inbox, port = smtp_server
+    env = {"STORM_SMTP_HOST": "127.0.0.1", "STORM_SMTP_PORT": str(port)}
+    said = EmailSender.from_env(env, data_dir=tmp_path).send(SPEC)
+    assert said == f"email to lead@example.com, wrangler@example.com sent via 127.0.0.1:{port}"
+    assert len(inbox.envelopes) == 1 and not (tmp_path / "outbox").exists()
+
+
+def test_a_failed_send_is_logged_too(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    job = Job(
+        workflow_id="wf1",
+        node="notify",
+        token="e1",
+        kind="email",
+        email=SPEC,
+        log_path=str(tmp_path / "e1.log"),
+    )
+    result = run_job(EmailSender(SmtpSettings(host="127.0.0.1", port=port)), job)
+    assert not result.ok and result.error is not None
+    assert result.error in (tmp_path / "e1.log").read_text()

@@ -156,3 +156,22 @@ def test_yaml_anchors_work_but_alias_bombs_and_recursion_are_refused() -> None:
     assert data is None and f"{MAX_EXPANDED_VALUES:,}" in entries[0].message
     data, entries, _ = read_text("a: &a [1, *a]\n")
     assert data is None and "refers to a node that contains it" in entries[0].message
+
+
+@pytest.mark.parametrize("depth", [150, 400, 5000])
+def test_deep_nesting_is_refused_in_our_words(depth: int) -> None:
+    from stormflow.spec.document import read_text
+
+    for text in ("a: " + "[" * depth + "]" * depth, "a: " + "{b: " * depth + "1" + "}" * depth):
+        data, entries, _ = read_text(text)
+        assert data is None
+        assert [e.message for e in entries] == [
+            "cannot parse the document: it nests lists and mappings more than 100 levels deep"
+        ]
+
+
+def test_nesting_a_document_needs_is_fine() -> None:
+    from stormflow.spec.document import read_text
+
+    data, entries, _ = read_text("a: " + "[" * 90 + "]" * 90)
+    assert entries == [] and isinstance(data, dict)

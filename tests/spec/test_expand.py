@@ -172,3 +172,25 @@ def test_100000_chunk_expansion_is_fast() -> None:
     assert len(plan.edges) == 100_000
     # Generous bound: all-pairs linking would take hours here.
     assert time.perf_counter() - started < 30
+
+
+def test_retry_delay_of_a_document_spaces_the_automatic_retries() -> None:
+    from stormflow import core
+
+    plan = expand(
+        {
+            "schema": 1,
+            "name": "w",
+            "nodes": [{"name": "a", "commands": [["false"]], "retries": 2, "retry_delay": 7}],
+        }
+    )
+    assert plan.nodes[0].config["retry_delay"] == 7
+    graph = core.Graph.build([("a", "open", plan.nodes[0].config)], [])
+    graph.apply(core.run(graph, "a", at=100.0))
+    for failed, delay in ((1, 7.0), (2, 14.0)):
+        token = graph.node("a").live_token
+        assert token is not None
+        graph.apply(core.fail(graph, "a", token, at=200.0, error="x"))
+        retry = graph.node("a").attempt
+        assert retry is not None and retry.number == failed + 1
+        assert retry.not_before == 200.0 + delay

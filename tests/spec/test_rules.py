@@ -23,7 +23,7 @@ def test_valid_document_has_no_entries(sample: dict[str, Any]) -> None:
 def test_cycle_is_named_in_order_and_fixed_by_dropping_the_closing_edge() -> None:
     data = doc(task("a"), task("b"), task("c"), edges=[["a", "b"], ["b", "c"], ["c", "a"]])
     cycle = entry(data, "cycle")
-    assert cycle.message == "cycle: a -> b -> c -> a"
+    assert cycle.message == "the edges a -> b -> c -> a form a cycle"  # not "cycle: cycle: ..."
     assert cycle.nodes == ("a", "b", "c")
     assert cycle.fixers[0].name == "drop-edge:c:a"
     assert "cycle" not in codes(fix(data, "cycle"))
@@ -79,6 +79,15 @@ def test_unknown_schema_version_is_an_error() -> None:
 def test_bad_frame_spec() -> None:
     found = entry(doc(task("r", frames="1-x")), "bad-frames")
     assert found.nodes == ("r",) and found.field == "frames"
+    assert found.message == (
+        "node 'r': frame spec '1-x' is not a frame range; "
+        "write frames like 1-100, 1-100x2 (every 2nd frame), 1-10,20-30 or 5"
+    )  # in our words, not the library's (which ended with a space)
+
+
+def test_bad_piece_of_a_frame_list_is_named() -> None:
+    found = entry(doc(task("r", frames="1-10, 20-y")), "bad-frames")
+    assert "frame spec '1-10, 20-y': '20-y' is not a frame range; write" in found.message
 
 
 @pytest.mark.parametrize("frames", ["", "1.5-3", "1-100000000", "abc", "1-10#"])
@@ -152,11 +161,28 @@ def test_unknown_parameter_can_be_dropped() -> None:
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("retries", "2"), ("retries", -1), ("env", {"A": 1}), ("commands", "x"), ("limits", "l")],
+    [
+        ("retries", "2"),
+        ("retries", -1),
+        ("env", {"A": 1}),
+        ("commands", "x"),
+        ("limits", "l"),
+        ("retry_delay", "abc"),
+        ("retry_delay", -1),
+        ("retry_delay", float("inf")),
+    ],
 )
 def test_wrong_types_for_known_parameters(key: str, value: Any) -> None:
     found = entry(doc(task("a", **{key: value})), "bad-param-type")
     assert found.field == key and "'a'" in found.message
+
+
+def test_retry_delay_is_a_parameter_of_tasks_and_emails() -> None:
+    """The README lists it and the core reads it: a document may set it."""
+    data = doc(
+        task("a", retries=2, retry_delay=0.5), email("b", addresses=["x@y.z"], retry_delay=3)
+    )
+    assert validate(data) == []
 
 
 def test_email_without_addresses_is_missing_a_parameter() -> None:

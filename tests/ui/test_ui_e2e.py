@@ -159,6 +159,15 @@ def test_composer_fix_submit_then_monitor_actions(
     screenshot(pg, tmp_path, "monitor-edit")
     flag.write_text("ok")
     dialog.get_by_test_id("update").click()
+    # two nodes: a confirmation says what will happen (the cascade included); Enter confirms
+    confirm = pg.get_by_test_id("confirm-dialog")
+    confirm.wait_for()
+    text = pg.get_by_test_id("confirm-text").inner_text()
+    assert text.startswith("Update 2 nodes: 2 updated"), text
+    assert "downstream reset" in text and "(snapshots kept)" in text, text
+    # the selection was made by a query: it is sent as that query, resolved now
+    assert "status failed, name render.*" in pg.get_by_test_id("confirm-query").inner_text()
+    pg.keyboard.press("Enter")
     answer = pg.get_by_test_id("answer")
     answer.get_by_text("2 selected").wait_for()
     # both failed chunks changed (the answer counts the cascaded nodes as changed too)

@@ -8,6 +8,7 @@ import {
   Position,
   ReactFlow,
   ReactFlowProvider,
+  useReactFlow,
   type Connection,
   type Edge,
   type EdgeChange,
@@ -476,6 +477,7 @@ function ComposerView({ draft }: { draft: Draft }) {
             >
               <Background />
               <Controls />
+              <RefitOn signal={nodes.length} />
             </ReactFlow>
           </Ctx.Provider>
         </div>
@@ -491,6 +493,27 @@ function ComposerView({ draft }: { draft: Draft }) {
       </div>
     </div>
   );
+}
+
+/** Fit the view when `signal` changes (nodes added or removed), once xyflow measured them. */
+function RefitOn({ signal }: { signal: unknown }) {
+  const flow = useReactFlow();
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    let inner = 0;
+    const outer = requestAnimationFrame(() => {
+      inner = requestAnimationFrame(() => void flow.fitView({ padding: 0.15, maxZoom: 1 }));
+    });
+    return () => {
+      cancelAnimationFrame(outer);
+      cancelAnimationFrame(inner);
+    };
+  }, [signal, flow]);
+  return null;
 }
 
 function normalise(d: WorkflowDocument): WorkflowDocument {

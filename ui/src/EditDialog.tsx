@@ -65,10 +65,8 @@ export function EditDialog(props: {
         return;
       }
     }
-    if (!Object.keys(patch).length) {
-      setErr("nothing changed: edit a field first (use Retry to rerun unchanged)");
-      return;
-    }
+    // An edit that changes nothing is still sent: the nodes are retried (the running and
+    // finished ones) or re-targeted, with the chosen target (holding: stop and hold).
     setBusy(true);
     setErr(null);
     try {

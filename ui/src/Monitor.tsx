@@ -3,6 +3,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore
 import { Link, useParams } from "react-router-dom";
 import { ReactFlowProvider } from "@xyflow/react";
 import {
+  ApiError,
   api,
   enc,
   eventStream,
@@ -11,34 +12,40 @@ import {
   type CompactGraph,
   type EventOut,
   type NodeDetail,
+  type NodeRow,
+  type Selection,
   type WorkflowSummary,
+  ownerOf,
 } from "./api";
 import { ALLOWED, COLOURS, STATUSES, STATUS_INDEX, age, formatDuration, globToRegExp, toMs, type Action, type Status } from "./lifecycle";
-import { WorkflowModel } from "./model";
+import { WorkflowModel, type RunInfo } from "./model";
 import { MonitorGraph } from "./MonitorGraph";
+import { ErrorBoundary } from "./ErrorBoundary";
+import { ConfirmDialog, type Pending } from "./ConfirmDialog";
+import { DESTRUCTIVE, describe, estimate, fromAnswer, needsConfirmation, type Consequences } from "./consequences";
+import { QUEUED_FILL } from "./tiles";
+import { describeQuery, filterLabel, resolveFilter, toSelection, type Filter } from "./selection";
 import { VirtualList } from "./VirtualList";
 import { NodePanel } from "./NodePanel";
 import { EditDialog } from "./EditDialog";
 import { useNow } from "./clock";
 
-const BAR_ACTIONS: { action: Action; key: string; label: string }[] = [
+type BarAction = Action | "stop-hold";
+
+const BAR_ACTIONS: { action: BarAction; key: string; label: string }[] = [
   { action: "hold", key: "h", label: "Hold" },
   { action: "unhold", key: "u", label: "Unhold" },
   { action: "skip", key: "s", label: "Skip" },
   { action: "cancel", key: "c", label: "Cancel" },
   { action: "retry", key: "r", label: "Retry" },
   { action: "revert", key: "v", label: "Revert" },
+  { action: "stop-hold", key: "p", label: "Stop & hold" },
 ];
 
 /** Groups collapse by default above this many nodes; the graph is off by default above GRAPH_LIMIT units. */
 const COLLAPSE_ABOVE = 300;
 const GRAPH_LIMIT = 6000;
 
-interface Filter {
-  statuses: Set<Status>;
-  glob: string;
-  kind: string;
-}
 
 export function Monitor() {
   const { id = "" } = useParams();
@@ -51,13 +58,9 @@ export function Monitor() {
     let alive = true;
     const t0 = performance.now();
     setModel(null);
-    Promise.all([api<WorkflowSummary>(`/workflows/${id}`), api<CompactGraph>(`/workflows/${id}/graph`)])
-      .then(async ([s, g]) => {
+    openWorkflow(id)
+      .then(({ summary: s, model: m }) => {
         if (!alive) return;
-        const m = new WorkflowModel(g);
-        // Events up to now: where the stream resumes.
-        const ev = await api<{ items: EventOut[]; last_seq: number }>(`/workflows/${id}/events?after=0&limit=1`).catch(() => null);
-        m.lastSeq = ev?.last_seq ?? 0;
         setSummary(s);
         setModel(m);
         setLoadMs(performance.now() - t0);
@@ -70,7 +73,55 @@ export function Monitor() {
 
   if (error) return <div className="page-error" data-testid="error">{error} <Link to="/">workflows</Link></div>;
   if (!model || !summary) return <div className="loading">Loading workflow {id}…</div>;
-  return <MonitorView key={id} id={id} model={model} summary={summary} loadMs={loadMs} onSummary={setSummary} />;
+  return (
+    <ErrorBoundary name="Monitor" resetKey={id}>
+      <MonitorView key={id} id={id} model={model} summary={summary} loadMs={loadMs} onSummary={setSummary} />
+    </ErrorBoundary>
+  );
+}
+
+/** The last event seq, for a server whose answers do not carry `seq`: page to the end. */
+export async function lastEventSeq(id: string): Promise<number> {
+  let after = 0;
+  for (;;) {
+    const page = await api<{ items: EventOut[]; last_seq: number }>(`/workflows/${id}/events?after=${after}&limit=10000`);
+    if (!page.items.length) return after;
+    after = page.last_seq;
+    if (page.items.length < 10000) return after;
+  }
+}
+
+type RunningRow = NodeRow & { phase?: "queued" | "executing" | null; started_at?: number | string | null; attempt?: number; worker?: string | null };
+
+/**
+ * True state on open: the snapshot (summary, then graph) with the event seq it reflects, so
+ * the stream resumes after it and never replays history over it. The summary's `seq` is
+ * read before the graph: events after it that the graph already shows apply again harmlessly
+ * (each sets a status to what it already is). A server without `seq`: the last event's seq,
+ * read before the graph for the same reason.
+ */
+export async function openWorkflow(id: string): Promise<{ summary: WorkflowSummary; model: WorkflowModel }> {
+  const s = await api<WorkflowSummary>(`/workflows/${id}`);
+  const seq = typeof s.seq === "number" ? s.seq : await lastEventSeq(id);
+  const g = await api<CompactGraph>(`/workflows/${id}/graph`);
+  const m = new WorkflowModel(g);
+  m.lastSeq = seq;
+  if (m.counts[STATUS_INDEX.running]) {
+    // Phases (queued or executing) and real starts of the running nodes, from the node list.
+    const page = await api<{ items: RunningRow[] }>(`/workflows/${id}/nodes?status=running`).catch(() => null);
+    const items = page?.items ?? [];
+    if (items.length && items[0].phase !== undefined) {
+      m.setRunInfos(items.map((r): [string, RunInfo] => [r.name, runInfoOf(r)]));
+      m.phasesKnown = true;
+    }
+  }
+  return { summary: s, model: m };
+}
+
+function runInfoOf(r: RunningRow): RunInfo {
+  const started = toMs(r.started_at ?? null);
+  const phase = r.phase === "executing" || r.phase === "queued" ? r.phase : null;
+  return { attempt: r.attempt ?? 1, since: phase === "executing" && !isNaN(started) ? started : null, phase, worker: r.worker ?? null };
 }
 
 function MonitorView(props: {
@@ -86,13 +137,15 @@ function MonitorView(props: {
     model.getVersion,
   );
   const [collapsed, setCollapsed] = useState<Set<string>>(() =>
-    model.n > COLLAPSE_ABOVE ? new Set(model.groupMembers.keys()) : new Set(),
+    model.n > COLLAPSE_ABOVE ? new Set(model.groupMembers.keys()) : new Set(model.autoGroups),
   );
-  const [unitsVersion, setUnitsVersion] = useState(0);
-  useMemo(() => {
+  // The units are rebuilt and their version returned in the same render: every memo keyed
+  // on it (layout, xyflow nodes, culling) sees the new units together, never the old layout
+  // with the new units (expanding a 5,000-chunk group once handed xyflow `undefined` nodes).
+  const unitsVersion = useMemo(() => {
     model.buildUnits(collapsed);
+    return model.unitsBuilt;
   }, [model, collapsed]);
-  useEffect(() => setUnitsVersion((v) => v + 1), [collapsed]);
   const [view, setView] = useState<"graph" | "list" | "both">(() => {
     const asked = new URLSearchParams(window.location.search).get("view");
     if (asked === "graph" || asked === "list" || asked === "both") return asked;
@@ -106,6 +159,13 @@ function MonitorView(props: {
   const [editing, setEditing] = useState(false);
   const [busy, setBusy] = useState(false);
   const [live, setLive] = useState(false);
+  const [pending, setPending] = useState<Pending | null>(null);
+  // A selection made by a query (filter, status chip, select all) stays that query: it is
+  // sent as such and resolved by the server when the action runs.
+  const [liveQuery, setLiveQuery] = useState<Filter | null>(null);
+  // Dry runs came with `seq` (the same server release): without `seq`, none is tried (and
+  // no request is refused); a refused dry run also turns them off.
+  const dryRunOk = useRef<boolean | null>(typeof summary.seq === "number" ? null : false);
   const filterRef = useRef<HTMLInputElement>(null);
   const anchor = useRef<number | null>(null);
 
@@ -144,7 +204,7 @@ function MonitorView(props: {
   }, [id, model]);
 
   // Unknown event types (new ones the server adds) arrive as named events we did not
-  // register; re-read the graph now and then so nothing is missed.
+  // register; re-read the summary now and then so nothing is missed.
   useEffect(() => {
     const t = setInterval(() => {
       api<WorkflowSummary>(`/workflows/${id}`).then(props.onSummary).catch(() => {});
@@ -153,7 +213,8 @@ function MonitorView(props: {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [id]);
 
-  // Attempt numbers and start times of the nodes already running when the page opened.
+  // Attempt numbers (and, from a server without phases, phase and start) of the nodes
+  // already running when the page opened.
   useEffect(() => {
     const running: string[] = [];
     for (let i = 0; i < model.n && running.length < 100; i++) if (model.status[i] === STATUS_INDEX.running) running.push(model.names[i]);
@@ -163,7 +224,15 @@ function MonitorView(props: {
         if (!alive) return;
         const d = await api<NodeDetail>(`/workflows/${id}/nodes/${enc(name)}`).catch(() => null);
         const a = d?.attempts?.[d.attempts.length - 1];
-        if (a) model.setRunInfo(name, { attempt: a.number, since: toMs(a.started_at ?? a.created_at) || Date.now() });
+        if (!a) continue;
+        const i = model.index.get(name)!;
+        const prev = model.running.get(i);
+        if (model.phasesKnown && prev) model.setRunInfo(name, { ...prev, attempt: a.number, worker: prev.worker ?? a.worker });
+        else {
+          const started = toMs(a.started_at);
+          const executing = !isNaN(started) && !a.ended_at;
+          model.setRunInfo(name, { attempt: a.number, since: executing ? started : null, phase: executing ? "executing" : "queued", worker: a.worker });
+        }
       }
     })();
     return () => {
@@ -171,11 +240,23 @@ function MonitorView(props: {
     };
   }, [id, model]);
 
+  // The model version a live selection was last resolved at (no second pass right after).
+  const liveAt = useRef(-1);
   const setSelection = useCallback(
-    (next: Set<number>) => {
+    (next: Set<number>, query: Filter | null = null) => {
       model.setSelection(next);
+      liveAt.current = model.version;
       setSelectionVersion((v) => v + 1);
+      setLiveQuery(query);
+      // The panel follows the selection: one node focuses it; a selection without the
+      // focused node (a box, Esc, another query) closes it.
       if (next.size === 1) setFocus(model.names[[...next][0]]);
+      else
+        setFocus((f) => {
+          if (f === null) return f;
+          const i = model.index.get(f);
+          return i !== undefined && next.has(i) ? f : null;
+        });
     },
     [model],
   );
@@ -192,25 +273,35 @@ function MonitorView(props: {
     }
   }, [filter.glob]);
 
+  const filterActive = filter.statuses.size > 0 || filter.glob.trim() !== "" || filter.kind !== "";
   const matches = useMemo(() => {
-    const active = filter.statuses.size > 0 || filter.glob.trim() !== "" || filter.kind !== "";
-    if (!active) return null;
-    const re = glob.re;
-    const st = new Set([...filter.statuses].map((s) => STATUS_INDEX[s]));
-    const out: number[] = [];
-    for (let i = 0; i < model.n; i++) {
-      if (st.size && !st.has(model.status[i])) continue;
-      if (filter.kind && model.kinds[i] !== filter.kind) continue;
-      if (re && !re.test(model.names[i])) continue;
-      out.push(i);
-    }
-    return out;
+    if (!filterActive) return null;
+    return resolveFilter(model, filter, glob.re);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [model, filter, glob, version]);
+  }, [model, filter, glob, version, filterActive]);
 
+  // A live selection follows its query as statuses change.
+  useEffect(() => {
+    if (!liveQuery || liveAt.current === model.version) return;
+    let re: RegExp | null = null;
+    try {
+      re = liveQuery.glob.trim() ? globToRegExp(liveQuery.glob.trim()) : null;
+    } catch {
+      re = /(?!)/;
+    }
+    const now = resolveFilter(model, liveQuery, re);
+    const cur = model.selected;
+    liveAt.current = model.version;
+    if (now.length === cur.size && now.every((i) => cur.has(i))) return;
+    model.setSelection(new Set(now));
+    liveAt.current = model.version;
+    setSelectionVersion((v) => v + 1);
+  }, [liveQuery, version, model]);
+
+  // Rows in natural order (render.2 before render.10).
   const rows = useMemo(() => {
     if (matches) return matches;
-    return Array.from({ length: model.n }, (_, i) => i);
+    return Array.from(model.order);
   }, [matches, model]);
 
   const selectedStatusCounts = useMemo(() => {
@@ -220,27 +311,74 @@ function MonitorView(props: {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [model, selectionVersion, version]);
 
+  // Revert needs a patch: how many of the selection have one, as the server counts it (a
+  // dry run of revert), where that is known; the table's count otherwise.
+  const [revertable, setRevertable] = useState<{ v: number; n: number } | null>(null);
+  useEffect(() => {
+    setRevertable(null);
+    const sel = model.selected;
+    if (!sel.size || sel.size > 20000) return;
+    const selVersion = selectionVersion;
+    const t = setTimeout(async () => {
+      const names = [...sel].map((i) => model.names[i]);
+      if (dryRunOk.current !== false) {
+        const ans = await dryRun(id, { action: "revert" }, { names }).catch(() => null);
+        if (ans && ans.dry_run) {
+          dryRunOk.current = true;
+          setRevertable({ v: selVersion, n: fromAnswer(ans).direct });
+          return;
+        }
+        if (ans === null) dryRunOk.current = false;
+      }
+      if (names.length <= 50) {
+        const details = await Promise.all(names.map((n) => api<NodeDetail>(`/workflows/${id}/nodes/${enc(n)}`).catch(() => null)));
+        setRevertable({ v: selVersion, n: details.filter((d) => d && d.allowed_actions.includes("revert") && Object.keys(d.patch ?? {}).length).length });
+      }
+    }, 150);
+    return () => clearTimeout(t);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [selectionVersion, id, model]);
+
   const applicable = useCallback(
-    (action: Action) => {
+    (action: BarAction) => {
+      if (action === "stop-hold") return selectedStatusCounts[STATUS_INDEX.running];
       let k = 0;
       STATUSES.forEach((s, idx) => {
         if (ALLOWED[s].has(action)) k += selectedStatusCounts[idx];
       });
+      if (action === "revert" && revertable && revertable.v === selectionVersion) k = Math.min(k, revertable.n);
       return k;
     },
-    [selectedStatusCounts],
+    [selectedStatusCounts, revertable, selectionVersion],
+  );
+
+  /** The selection as the server should resolve it: the live query, or the names. */
+  const currentSelection = useCallback(
+    (action: BarAction): Selection | null => {
+      if (liveQuery) {
+        const q = toSelection(liveQuery);
+        if (action === "stop-hold") {
+          if (q.status && !q.status.includes("running")) return null;
+          q.status = ["running"];
+        }
+        return q;
+      }
+      let idx = [...model.selected];
+      if (action === "stop-hold") idx = idx.filter((i) => model.status[i] === STATUS_INDEX.running);
+      if (!idx.length) return null;
+      return { names: idx.map((i) => model.names[i]) };
+    },
+    [liveQuery, model],
   );
 
   const runAction = useCallback(
-    async (req: Omit<ActionRequest, "selection">, names?: string[]) => {
-      const sel = names ?? [...model.selected].map((i) => model.names[i]);
-      if (!sel.length) return;
+    async (req: Omit<ActionRequest, "selection">, selection: Selection) => {
       setBusy(true);
       setActionError(null);
       try {
         const ans = await api<ActionAnswer>(`/workflows/${id}/actions`, {
           method: "POST",
-          json: { ...req, selection: { names: sel } },
+          json: { ...req, selection },
           headers: { "Idempotency-Key": `ui-${Date.now()}-${Math.random().toString(36).slice(2)}` },
         });
         model.applyChanges(ans.changes ?? []);
@@ -255,6 +393,69 @@ function MonitorView(props: {
     },
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [id, model],
+  );
+
+  /**
+   * An action with its consequences: skip, cancel, retry, revert, replay, update and stop &
+   * hold on more than one node, or with a cascade, are confirmed first with what they will
+   * do (the server's dry run; an estimate from the graph on a server without one).
+   */
+  const request = useCallback(
+    async (action: BarAction, req: Omit<ActionRequest, "selection">, selection: Selection | null, label?: string) => {
+      if (!selection) return;
+      if (!DESTRUCTIVE.has(action)) return runAction(req, selection);
+      setActionError(null);
+      let c: Consequences | null = null;
+      if (dryRunOk.current !== false) {
+        try {
+          const ans = await dryRun(id, req, selection);
+          if (ans.dry_run) {
+            dryRunOk.current = true;
+            c = fromAnswer(ans);
+          } else dryRunOk.current = false;
+        } catch (e) {
+          if (e instanceof ApiError && /dry_run/.test(e.message + JSON.stringify(e.details ?? ""))) dryRunOk.current = false;
+          else {
+            setActionError((e as Error).message);
+            return;
+          }
+        }
+      }
+      if (!c) c = await localEstimate(id, model, action, req, selection);
+      if (!needsConfirmation(action, c)) return runAction(req, selection);
+      return new Promise<ActionAnswer | undefined>((resolve) => {
+        setPending({
+          action,
+          text: describe(action, c!, req.target),
+          consequences: c!,
+          query: "names" in selection && selection.names ? null : label ?? describeQuery(selection),
+          confirm: async () => {
+            setPending(null);
+            resolve(await runAction(req, selection));
+          },
+          cancel: () => {
+            setPending(null);
+            resolve(undefined);
+          },
+        });
+      });
+    },
+    [id, model, runAction],
+  );
+
+  const barAction = useCallback(
+    (action: BarAction) => {
+      const req: Omit<ActionRequest, "selection"> = action === "stop-hold" ? { action: "retry", target: "holding" } : { action };
+      return request(action, req, currentSelection(action), liveQuery ? filterLabel(liveQuery) : undefined);
+    },
+    [request, currentSelection, liveQuery],
+  );
+
+  // The node panel's revert and replay act on its one node, confirmed when they cascade.
+  const panelAction = useCallback(
+    (req: Omit<ActionRequest, "selection">, names?: string[]) =>
+      request(req.action as BarAction, req, names?.length ? { names } : currentSelection(req.action as BarAction)),
+    [request, currentSelection],
   );
 
   const toggleGroup = useCallback((g: string) => {
@@ -312,11 +513,11 @@ function MonitorView(props: {
     setFocus(model.names[i]);
   };
 
-  const selectMatching = () => setSelection(new Set(matches ?? rows));
-  const selectAll = () => setSelection(new Set(Array.from({ length: model.n }, (_, i) => i)));
+  const selectMatching = () => setSelection(new Set(matches ?? rows), filterActive ? { ...filter, statuses: new Set(filter.statuses) } : ALL);
+  const selectAll = () => setSelection(new Set(model.order), ALL);
   const clearSelection = () => setSelection(new Set());
 
-  // Keyboard shortcuts.
+  // Keyboard shortcuts (none while a confirmation or the edit dialog is open).
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       const t = e.target as HTMLElement;
@@ -324,10 +525,11 @@ function MonitorView(props: {
         if (e.key === "Escape") t.blur();
         return;
       }
-      if (e.ctrlKey || e.metaKey || e.altKey || editing) return;
+      if (e.ctrlKey || e.metaKey || e.altKey || editing || pending) return;
       const k = e.key.toLowerCase();
       if (k === "escape") {
         clearSelection();
+        setFocus(null);
         setAnswer(null);
         return;
       }
@@ -347,7 +549,7 @@ function MonitorView(props: {
         return;
       }
       const act = BAR_ACTIONS.find((b) => b.key === k);
-      if (act && applicable(act.action) > 0 && !busy) runAction({ action: act.action });
+      if (act && applicable(act.action) > 0 && !busy) barAction(act.action);
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
@@ -358,13 +560,16 @@ function MonitorView(props: {
   const wfStatus = deriveStatus(model) ?? summary.status;
   const now = useNow(true);
   const created = toMs(summary.created_at);
-  const finished = wfStatus !== "running";
+  // The clock stops when the workflow is over; a holding workflow is not over.
+  const finished = wfStatus === "succeeded" || wfStatus === "failed";
   const [endAt, setEndAt] = useState<number | null>(null);
   useEffect(() => {
     setEndAt(finished ? Date.now() : null);
   }, [finished]);
   const elapsed = ((endAt ?? now) - created) / 1000;
   const selCount = model.selected.size;
+  const runningCount = counts[STATUS_INDEX.running];
+  const phaseKnown = model.queuedCount + model.executingCount > 0 || model.phasesKnown;
 
   return (
     <div className="monitor" data-testid="monitor">
@@ -391,7 +596,7 @@ function MonitorView(props: {
           </div>
           <span data-testid="progress-text">{Math.round((100 * done) / Math.max(1, model.n))}% · {done}/{model.n}</span>
         </div>
-        <span className="elapsed" title="elapsed since submission">elapsed {formatDuration(elapsed)}</span>
+        <span className="elapsed" title="elapsed since submission" data-testid="wf-elapsed">elapsed {formatDuration(elapsed)}</span>
         <span className={"live" + (live ? " on" : "")} title={live ? "live updates" : "reconnecting"}>{live ? "● live" : "○ offline"}</span>
       </header>
       <div className="countsbar" data-testid="counts">
@@ -412,6 +617,13 @@ function MonitorView(props: {
           >
             <i style={{ background: COLOURS[s].fill, borderColor: COLOURS[s].border }} />
             {s} <b>{counts[k]}</b>
+            {s === "running" && runningCount && phaseKnown ? (
+              <span className="phases" title="running nodes: started on a worker, and waiting for a slot">
+                (<span data-testid="count-executing">{model.executingCount} executing</span> ·{" "}
+                <i style={{ background: QUEUED_FILL, borderColor: COLOURS.running.border }} />
+                <span data-testid="count-queued">{model.queuedCount} queued</span>)
+              </span>
+            ) : null}
           </button>
         ))}
         <span className="spacer" />
@@ -449,7 +661,7 @@ function MonitorView(props: {
         </select>
         {matches ? (
           <>
-            <button data-testid="select-matching" onClick={selectMatching} disabled={!matches.length}>
+            <button data-testid="select-matching" onClick={selectMatching} disabled={!matches.length} title="select them as this query: an action acts on what it matches then">
               Select {matches.length} matching
             </button>
             <button onClick={() => setFilter({ statuses: new Set(), glob: "", kind: "" })}>Clear filter</button>
@@ -476,6 +688,11 @@ function MonitorView(props: {
       </div>
       <div className="actionbar" data-testid="actionbar">
         <span className="selcount" data-testid="selection-count">{selCount} selected</span>
+        {liveQuery ? (
+          <span className="livesel" data-testid="live-selection" title="a live selection: the server resolves it when an action runs">
+            ⟳ {filterLabel(liveQuery)}
+          </span>
+        ) : null}
         {BAR_ACTIONS.map(({ action, key, label }) => {
           const k = applicable(action);
           return (
@@ -483,8 +700,8 @@ function MonitorView(props: {
               key={action}
               data-testid={"action-" + action}
               disabled={!k || busy}
-              title={`${label} (${key}) — applies to ${k} of ${selCount}`}
-              onClick={() => runAction({ action })}
+              title={`${label} (${key}) — applies to ${k} of ${selCount}` + (action === "stop-hold" ? ": stops the running attempt and holds the node (a retry to holding)" : "")}
+              onClick={() => barAction(action)}
             >
               {label} <span className="n">{k}</span>
             </button>
@@ -497,27 +714,35 @@ function MonitorView(props: {
         <span className="spacer" />
         {actionError ? <span className="err" data-testid="action-error">{actionError}</span> : null}
       </div>
-      {answer ? <AnswerBanner answer={answer} onClose={() => setAnswer(null)} /> : null}
       <div className="monitor-main">
+        {answer ? <AnswerBanner answer={answer} onClose={() => setAnswer(null)} /> : null}
         {view !== "list" ? (
           <div className="graph-pane" data-testid="graph">
-            <ReactFlowProvider>
-              <MonitorGraph
-                model={model}
-                unitsVersion={unitsVersion}
-                selectionVersion={selectionVersion}
-                onSelectUnits={onSelectUnits}
-                onUnitClick={onUnitClick}
-                onPaneClick={() => {}}
-                toggleGroup={toggleGroup}
-              />
-            </ReactFlowProvider>
+            <ErrorBoundary name="graph" resetKey={unitsVersion}>
+              <ReactFlowProvider>
+                <MonitorGraph
+                  model={model}
+                  unitsVersion={unitsVersion}
+                  selectionVersion={selectionVersion}
+                  onSelectUnits={onSelectUnits}
+                  onUnitClick={onUnitClick}
+                  onPaneClick={() => {}}
+                  toggleGroup={toggleGroup}
+                />
+              </ReactFlowProvider>
+            </ErrorBoundary>
           </div>
         ) : null}
         {view !== "graph" ? (
-          <div className="list-pane">
-            <div className="list-head">
-              {rows.length} nodes{matches ? " matching" : ""}
+          <div className={"list-pane" + (view === "list" ? " full" : "")}>
+            <div className="list-head lrow lhead">
+              <i className="dot" />
+              <span className="lname">{rows.length} nodes{matches ? " matching" : ""}</span>
+              <span className="lkind">kind</span>
+              <span className="lstatus">status</span>
+              <span className="lattempt">attempt</span>
+              <span className="ldur">duration</span>
+              <span className="lhost">host</span>
             </div>
             <VirtualList
               items={rows}
@@ -526,18 +751,23 @@ function MonitorView(props: {
               render={(i) => {
                 const st = model.statusOf(i);
                 const run = model.running.get(i);
+                const phase = run?.phase ?? null;
                 return (
                   <div
                     className={"lrow" + (model.selected.has(i) ? " selected" : "") + (focus === model.names[i] ? " focus" : "")}
                     data-testid="list-row"
                     data-name={model.names[i]}
                     data-status={st}
+                    data-phase={phase ?? undefined}
                     onClick={(e) => onRowClick(i, e)}
                   >
-                    <i className="dot" style={{ background: COLOURS[st].fill, borderColor: COLOURS[st].border }} />
+                    <i className="dot" style={{ background: phase === "queued" ? QUEUED_FILL : COLOURS[st].fill, borderColor: COLOURS[st].border }} />
                     <span className="lname">{model.names[i]}</span>
                     <span className="lkind">{model.kinds[i]}</span>
-                    <span className={"lstatus s-" + st}>{st}{run ? ` #${run.attempt} ${formatDuration((now - run.since) / 1000)}` : ""}</span>
+                    <span className={"lstatus s-" + st}>{phase ?? st}</span>
+                    <span className="lattempt">{run ? `#${run.attempt}` : "–"}</span>
+                    <span className="ldur" data-testid="row-duration">{run && run.since !== null ? formatDuration((now - run.since) / 1000) : "–"}</span>
+                    <span className="lhost" title={run?.worker ?? undefined}>{run?.worker ?? "–"}</span>
                   </div>
                 );
               }}
@@ -551,7 +781,7 @@ function MonitorView(props: {
             name={focus}
             model={model}
             onClose={() => setFocus(null)}
-            runAction={runAction}
+            runAction={panelAction}
           />
         ) : null}
       </div>
@@ -561,17 +791,47 @@ function MonitorView(props: {
           model={model}
           onClose={() => setEditing(false)}
           onSubmit={async (patch, target) => {
-            const ans = await runAction({ action: "update", patch, target });
+            const ans = await request("update", { action: "update", patch, target }, currentSelection("update"), liveQuery ? filterLabel(liveQuery) : undefined);
             if (ans) setEditing(false);
           }}
         />
       ) : null}
+      {pending ? <ConfirmDialog pending={pending} busy={busy} /> : null}
       <footer className="hint">
-        keys: h hold · u unhold · s skip · c cancel · r retry · v revert · e edit · a select all · / filter · Esc clear ·
-        shift-drag box select · shift/ctrl-click add · created {age(summary.created_at)} ago by {summary.owner ?? "?"}
+        keys: h hold · u unhold · s skip · c cancel · r retry · v revert · p stop &amp; hold · e edit · a select all · / filter · Esc clear ·
+        shift-drag box select · shift/ctrl-click add · created {age(summary.created_at)} ago by {ownerOf(summary) ?? "?"}
       </footer>
     </div>
   );
+}
+
+const ALL: Filter = { statuses: new Set(), glob: "", kind: "" };
+
+function dryRun(id: string, req: Omit<ActionRequest, "selection">, selection: Selection): Promise<ActionAnswer> {
+  return api<ActionAnswer>(`/workflows/${id}/actions`, { method: "POST", json: { ...req, selection, dry_run: true } });
+}
+
+/** The consequences estimated from the graph (a server without dry runs). */
+async function localEstimate(id: string, model: WorkflowModel, action: BarAction, req: Omit<ActionRequest, "selection">, selection: Selection): Promise<Consequences> {
+  let idx: number[];
+  if (selection.names) idx = selection.names.map((n) => model.index.get(n)).filter((i): i is number => i !== undefined);
+  else {
+    let re: RegExp | null = null;
+    try {
+      re = selection.glob ? globToRegExp(selection.glob) : null;
+    } catch {
+      re = /(?!)/;
+    }
+    idx = resolveFilter(model, { statuses: new Set(selection.status ?? []), glob: "", kind: selection.kind?.[0] ?? "" }, re);
+  }
+  let patched: Map<number, boolean> | null = null;
+  if (action === "revert" && idx.length <= 50) {
+    patched = new Map();
+    const details = await Promise.all(idx.map((i) => api<NodeDetail>(`/workflows/${id}/nodes/${enc(model.names[i])}`).catch(() => null)));
+    details.forEach((d, k) => d && patched!.set(idx[k], Object.keys(d.patch ?? {}).length > 0));
+  }
+  void req;
+  return estimate(action, idx, (i) => model.statusOf(i), (i) => model.children(i), patched ? (i) => patched!.get(i) ?? null : undefined);
 }
 
 function deriveStatus(model: WorkflowModel): string | null {

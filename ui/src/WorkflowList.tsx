@@ -1,7 +1,7 @@
 // All workflows: status, progress, owner, age; filter; open a draft from a JSON file.
 import { useEffect, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
-import { api, type WorkflowSummary } from "./api";
+import { api, ownerOf, type WorkflowSummary } from "./api";
 import { COLOURS, STATUSES, age } from "./lifecycle";
 
 export function WorkflowList() {
@@ -123,7 +123,7 @@ export function WorkflowList() {
                     <span className="small">{Math.round((100 * done) / Math.max(1, w.total))}%</span>
                   </td>
                   <td>{w.total}</td>
-                  <td>{w.owner ?? "–"}</td>
+                  <td data-testid="wf-owner">{ownerOf(w) ?? "–"}</td>
                   <td>{age(w.created_at)}</td>
                 </tr>
               );

@@ -79,6 +79,8 @@ export interface WorkflowSummary {
   total: number;
   skipped: number;
   metadata?: Record<string, unknown>;
+  seq?: number; // the last event seq this answer reflects (newer servers)
+  phases?: { queued: number; executing: number }; // running nodes by attempt phase (newer servers)
 }
 
 export interface CompactGraph {
@@ -91,6 +93,7 @@ export interface CompactGraph {
     status: Status[];
     group: (string | null)[];
     frames: (string | null)[];
+    phase?: ("queued" | "executing" | null)[]; // newer servers
   };
   edges: [number, number][];
 }
@@ -115,6 +118,8 @@ export interface NodeRow {
   status: Status;
   group: string | null;
   frames: string | null;
+  phase?: "queued" | "executing" | null; // a running node's attempt phase (newer servers)
+  started_at?: Time; // the real start of the current attempt, or null
 }
 
 export interface NodeDetail extends NodeRow {
@@ -143,6 +148,7 @@ export interface ActionRequest {
   target?: "submitted" | "open" | "holding";
   snapshot?: number;
   strict?: boolean;
+  dry_run?: boolean; // the same answer, nothing stored (newer servers)
 }
 
 export interface ActionAnswer {
@@ -156,6 +162,7 @@ export interface ActionAnswer {
   first_seq: number | null;
   last_seq: number | null;
   replayed: boolean;
+  dry_run?: boolean;
 }
 
 export interface SnapshotOut {
@@ -228,3 +235,9 @@ export interface WorkflowDocument {
 }
 
 export const enc = encodeURIComponent;
+
+/** A workflow's owner: the document's `metadata.owner` when it names one, else the submitter. */
+export function ownerOf(s: { owner: string | null; metadata?: Record<string, unknown> }): string | null {
+  const m = s.metadata?.owner;
+  return typeof m === "string" && m.trim() ? m : s.owner;
+}

@@ -202,3 +202,35 @@ describe("layeredLayout", () => {
     expect(l.x[n - 1]).toBe(480);
   });
 });
+
+describe("wide layers wrap into a grid of rows", () => {
+  test("a fan-out of 100 between two nodes: a grid in reading order, the next layer after it", () => {
+    const n = 102;
+    const edges: Edge[] = [];
+    for (let i = 1; i <= 100; i++) edges.push([0, i], [i, 101]);
+    const l = layeredLayout(n, edges, { colWidth: 100, rowHeight: 100, wrapAbove: 16 });
+    const cols = Math.ceil(Math.sqrt(100)); // square extent with equal cell sides
+    expect(cols).toBe(10);
+    const xs = new Set(Array.from({ length: 100 }, (_, k) => l.x[k + 1]));
+    expect(xs.size).toBe(cols);
+    // row by row: 1..10 on the first row, left to right; 11 starts the second
+    expect(l.y[1]).toBe(l.y[10]);
+    expect(l.x[2] - l.x[1]).toBe(100);
+    expect(l.y[11]).toBe(l.y[1] + 100);
+    expect(l.x[11]).toBe(l.x[1]);
+    // the last layer starts after the grid's width
+    expect(l.x[101]).toBe(100 + cols * 100);
+    expect(new Set(positions(l)).size).toBe(n);
+  });
+
+  test("a preferred rank orders rows (natural names) and breaks ties", () => {
+    const rank = [2, 0, 1];
+    const l = layeredLayout(3, [], { rank });
+    expect([l.y[1], l.y[2], l.y[0]]).toEqual([0, 80, 160]);
+  });
+
+  test("narrow layers stay columns", () => {
+    const l = layeredLayout(5, [], { wrapAbove: 16 });
+    expect(new Set(Array.from(l.x)).size).toBe(1);
+  });
+});

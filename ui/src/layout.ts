@@ -5,6 +5,10 @@ export interface LayoutOptions {
   colWidth?: number;
   rowHeight?: number;
   sweeps?: number;
+  /** A layer of more than this many nodes wraps into a grid of rows (default: never). */
+  wrapAbove?: number;
+  /** Each node's rank in the preferred (natural name) order: the initial row order and tie break. */
+  rank?: ArrayLike<number>;
 }
 
 export interface Layout {
@@ -18,6 +22,9 @@ export function layeredLayout(n: number, edges: ReadonlyArray<readonly [number, 
   const colWidth = opts.colWidth ?? 240;
   const rowHeight = opts.rowHeight ?? 80;
   const sweeps = opts.sweeps ?? (n > 20000 ? 1 : 4);
+  const wrapAbove = opts.wrapAbove ?? Infinity;
+  const pref = opts.rank;
+  const tie = pref ? (p: number, q: number) => pref[p] - pref[q] || p - q : (p: number, q: number) => p - q;
   const outStart = new Int32Array(n + 1);
   const inStart = new Int32Array(n + 1);
   for (const [a, b] of edges) {
@@ -70,6 +77,7 @@ export function layeredLayout(n: number, edges: ReadonlyArray<readonly [number, 
   // Buckets per layer, initially in index (name) order.
   const buckets: number[][] = Array.from({ length: layers }, () => []);
   for (let v = 0; v < n; v++) buckets[layer[v]].push(v);
+  if (pref) for (const b of buckets) b.sort(tie);
   const rank = new Float64Array(n);
   const setRanks = (b: number[]) => b.forEach((v, i) => (rank[v] = i));
   buckets.forEach(setRanks);
@@ -86,20 +94,27 @@ export function layeredLayout(n: number, edges: ReadonlyArray<readonly [number, 
         else for (let k = outStart[v]; k < outStart[v + 1]; k++) { sum += rank[outAdj[k]]; cnt++; }
         bary[v] = cnt ? sum / cnt : rank[v];
       }
-      b.sort((p, q) => bary[p] - bary[q] || p - q);
+      b.sort((p, q) => bary[p] - bary[q] || tie(p, q));
       setRanks(b);
     }
   }
   const x = new Float64Array(n);
   const y = new Float64Array(n);
+  // A wide layer becomes a grid of about square extent, filled row by row (reading order);
+  // the layers after it move right by its width.
+  const cols = buckets.map((b) => (b.length > wrapAbove ? Math.max(1, Math.ceil(Math.sqrt((b.length * rowHeight) / colWidth))) : 1));
+  const height = buckets.map((b, li) => Math.ceil(b.length / cols[li]));
   let maxRows = 0;
-  for (const b of buckets) maxRows = Math.max(maxRows, b.length);
+  for (const h of height) maxRows = Math.max(maxRows, h);
+  let left = 0;
   buckets.forEach((b, li) => {
-    const offset = ((maxRows - b.length) * rowHeight) / 2;
+    const c = cols[li];
+    const offset = ((maxRows - height[li]) * rowHeight) / 2;
     b.forEach((v, i) => {
-      x[v] = li * colWidth;
-      y[v] = offset + i * rowHeight;
+      x[v] = left + (c > 1 ? (i % c) * colWidth : 0);
+      y[v] = offset + (c > 1 ? Math.floor(i / c) : i) * rowHeight;
     });
+    left += c * colWidth;
   });
   return { x, y, layer, layers };
 }

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import type { CompactGraph, EventOut } from "./api";
 import { STATUS_INDEX, type Status } from "./lifecycle";
-import { WorkflowModel } from "./model";
+import { AUTO_GROUP_MIN, WorkflowModel, naturalCompare, naturalOrder, runOfToken } from "./model";
 
 type Row = [name: string, kind: string, status: Status, group: string | null, frames: string | null];
 
@@ -195,13 +195,15 @@ describe("applyChanges (an action's answer)", () => {
     expect(m.counts.reduce((a, b) => a + b, 0)).toBe(6);
   });
 
-  test("a node that starts running gets attempt 1 since then; leaving running forgets it", () => {
+  test("a node that starts running gets attempt 1, queued (no start yet); leaving running forgets it", () => {
     const m = pipeline();
     m.buildUnits(new Set());
     m.applyChanges([{ node: "comp", new: "running" }], 5000);
-    expect(m.running.get(4)).toEqual({ attempt: 1, since: 5000 });
+    expect(m.running.get(4)).toMatchObject({ attempt: 1, since: null, phase: "queued" });
+    expect(m.queuedCount).toBe(1);
     m.applyChanges([{ node: "comp", new: "canceled" }], 6000);
     expect(m.running.has(4)).toBe(false);
+    expect(m.queuedCount).toBe(0);
   });
 });
 
@@ -209,11 +211,12 @@ describe("setRunInfo (attempts read from the API)", () => {
   test("only for a running node", () => {
     const m = pipeline();
     m.buildUnits(new Set());
-    m.setRunInfo("render.1-2", { attempt: 3, since: 1000 });
-    m.setRunInfo("comp", { attempt: 2, since: 1000 });
-    m.setRunInfo("nope", { attempt: 2, since: 1000 });
-    expect(m.running.get(1)).toEqual({ attempt: 3, since: 1000 });
+    m.setRunInfo("render.1-2", { attempt: 3, since: 1000, phase: "executing" });
+    m.setRunInfo("comp", { attempt: 2, since: 1000, phase: "executing" });
+    m.setRunInfo("nope", { attempt: 2, since: 1000, phase: "executing" });
+    expect(m.running.get(1)).toEqual({ attempt: 3, since: 1000, phase: "executing" });
     expect(m.running.has(4)).toBe(false);
+    expect([m.executingCount, m.queuedCount]).toEqual([1, 0]);
   });
 });
 
@@ -226,7 +229,7 @@ describe("SSE events", () => {
     m.flush();
     expect(m.statusOf(4)).toBe("running");
     // elapsed counts from the attempt's start, as after a reload (the API's started_at)
-    expect(m.running.get(4)).toEqual({ attempt: 1, since: 101_000 });
+    expect(m.running.get(4)).toMatchObject({ attempt: 1, since: 101_000, phase: "executing", worker: "w1" });
     m.push(
       ev("comp", "attempt-failed", {
         old: "running",
@@ -236,10 +239,12 @@ describe("SSE events", () => {
       }),
     );
     m.flush();
-    expect(m.running.get(4)?.attempt).toBe(2);
+    // the automatic retry waits for its backoff and a slot: queued, no timer
+    expect(m.running.get(4)).toMatchObject({ attempt: 2, since: null, phase: "queued" });
     m.push(ev("comp", "attempt-started", { at: 113, payload: { token: "comp#2", attempt: 2, worker: "w1" } }));
     m.flush();
-    expect(m.running.get(4)).toEqual({ attempt: 2, since: 113_000 });
+    expect(m.running.get(4)).toMatchObject({ attempt: 2, since: 113_000, phase: "executing" });
+    expect([m.executingCount, m.queuedCount]).toEqual([1, 0]);
     m.push(ev("comp", "succeed", { old: "running", new: "succeeded", at: 120, payload: { token: "comp#2", attempt: 2, exit_code: 0 } }));
     m.flush();
     expect(m.statusOf(4)).toBe("succeeded");
@@ -270,10 +275,10 @@ describe("SSE events", () => {
   test("a stale result for an old token changes nothing", () => {
     const m = pipeline();
     m.buildUnits(new Set());
-    m.setRunInfo("render.1-2", { attempt: 2, since: 5000 });
+    m.setRunInfo("render.1-2", { attempt: 2, since: 5000, phase: "executing" });
     m.push(ev("render.1-2", "stale-result", { old: "running", new: "running", at: 300, payload: { token: "render.1-2#1", result: "fail" } }));
     m.flush();
-    expect(m.running.get(1)).toEqual({ attempt: 2, since: 5000 });
+    expect(m.running.get(1)).toEqual({ attempt: 2, since: 5000, phase: "executing" });
   });
 
   test("attempt-started for a running node the model had no attempt for", () => {
@@ -281,7 +286,7 @@ describe("SSE events", () => {
     m.buildUnits(new Set());
     m.push(ev("render.1-2", "attempt-started", { at: 400, payload: { token: "render.1-2#7", attempt: 2 } }));
     m.flush();
-    expect(m.running.get(1)).toEqual({ attempt: 2, since: 400_000 });
+    expect(m.running.get(1)).toMatchObject({ attempt: 2, since: 400_000, phase: "executing", run: 7 });
     // ... and not for a node that is not running.
     m.push(ev("comp", "attempt-started", { at: 401, payload: { attempt: 1 } }));
     m.flush();
@@ -342,8 +347,118 @@ describe("SSE events", () => {
   test("event times are epoch seconds", () => {
     const m = pipeline();
     m.buildUnits(new Set());
-    m.push(ev("comp", "run", { old: "open", new: "running", at: 1_700_000_000.5, payload: { token: "comp#1" } }));
+    m.push(ev("comp", "run", { old: "open", new: "running", at: 1_700_000_000, payload: { token: "comp#1" } }));
+    m.push(ev("comp", "attempt-started", { at: 1_700_000_000.5, payload: { token: "comp#1", attempt: 1 } }));
     m.flush();
     expect(m.running.get(4)?.since).toBe(1_700_000_000_500);
+  });
+});
+
+describe("natural order", () => {
+  test("digit runs compare as numbers: frames and chunks", () => {
+    const names = ["render.10", "render.1", "render.100", "render.2", "render.13-16", "render.5-8", "render.1-4", "render.9-12"];
+    expect(Array.from(naturalOrder(names), (i) => names[i])).toEqual([
+      "render.1",
+      "render.1-4",
+      "render.2",
+      "render.5-8",
+      "render.9-12",
+      "render.10",
+      "render.13-16",
+      "render.100",
+    ]);
+    expect(naturalCompare("t000010", "t10")).toBeLessThan(0); // equal numbers: the text decides
+    expect(naturalCompare("a2", "a10")).toBeLessThan(0);
+    expect(naturalCompare("b", "a10")).toBeGreaterThan(0);
+  });
+
+  test("group members and units' ranks follow it; the graph's index order stays", () => {
+    const rows: Row[] = ["r.10", "r.2", "r.1"].map((n) => [n, "task", "open", "r", n.slice(2)] as Row);
+    const m = new WorkflowModel(graph(rows, []));
+    expect(m.groupMembers.get("r")).toEqual([2, 1, 0]);
+    m.buildUnits(new Set());
+    expect(m.units.map((u) => u.label)).toEqual(["r.10", "r.2", "r.1"]);
+    expect(Array.from(m.unitRank)).toEqual([2, 1, 0]);
+    m.buildUnits(new Set(["r"]));
+    expect(m.units[0].members).toEqual([2, 1, 0]);
+  });
+});
+
+describe("automatic groups", () => {
+  test("distinct-named siblings with a common prefix, parent and child collapse together", () => {
+    const n = AUTO_GROUP_MIN + 10;
+    const names = ["start", ...Array.from({ length: n }, (_, i) => `t${String(i).padStart(6, "0")}`), "end"];
+    const rows: Row[] = names.map((x) => [x, "task", "open", null, null]);
+    const edges: [string, string][] = names.slice(1, -1).flatMap((x) => [["start", x], [x, "end"]] as [string, string][]);
+    const m = new WorkflowModel(graph(rows, edges));
+    expect([...m.autoGroups]).toEqual(["t*"]);
+    expect(m.groupMembers.get("t*")).toHaveLength(n);
+    expect(m.unitGroup[0]).toBeNull();
+    m.buildUnits(new Set(m.autoGroups));
+    expect(m.units.map((u) => u.label)).toEqual(["start", "t*", "end"]);
+    expect(m.unitEdges).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
+  });
+
+  test("too few, or a chain (different parents), or the server's groups: left alone", () => {
+    const few = Array.from({ length: AUTO_GROUP_MIN - 1 }, (_, i) => [`x${i}`, "task", "open", null, null] as Row);
+    expect(new WorkflowModel(graph(few, [])).autoGroups.size).toBe(0);
+    const chain = Array.from({ length: AUTO_GROUP_MIN + 5 }, (_, i) => [`c${i}`, "task", "open", null, null] as Row);
+    const links = chain.slice(1).map((r, i) => [chain[i][0], r[0]] as [string, string]);
+    expect(new WorkflowModel(graph(chain, links)).autoGroups.size).toBe(0);
+    const chunks = Array.from({ length: AUTO_GROUP_MIN + 5 }, (_, i) => [`r.${i + 1}`, "task", "open", "r", String(i + 1)] as Row);
+    const m = new WorkflowModel(graph(chunks, []));
+    expect(m.autoGroups.size).toBe(0);
+    expect(m.unitGroup[0]).toBe("r");
+  });
+
+  test("names without a shared prefix group by kind", () => {
+    const words = Array.from({ length: AUTO_GROUP_MIN }, (_, i) => [`w${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + Math.floor(i / 26))}`, "email", "open", null, null] as Row);
+    const m = new WorkflowModel(graph(words, []));
+    expect([...m.autoGroups]).toEqual(["email nodes"]);
+  });
+});
+
+describe("phases: queued and executing", () => {
+  test("counted per phase; a running node's retry (running -> running) queues a new attempt", () => {
+    const m = pipeline();
+    m.buildUnits(new Set(["render"]));
+    m.push(ev("comp", "run", { old: "open", new: "running", at: 10, payload: { token: "comp#1" } }));
+    m.push(ev("render.5", "run", { old: "open", new: "running", at: 10, payload: { token: "render.5#1" } }));
+    m.push(ev("comp", "attempt-started", { at: 12, payload: { token: "comp#1", attempt: 1, worker: "h1" } }));
+    m.flush();
+    expect([m.queuedCount, m.executingCount]).toEqual([1, 1]);
+    expect(m.unitQueued(1)).toBe(1);
+    expect(m.phaseOf(4)).toBe("executing");
+    m.applyChanges([{ node: "comp", old: "running", new: "running" }]);
+    expect(m.running.get(4)).toMatchObject({ phase: "queued", since: null });
+    expect([m.queuedCount, m.executingCount]).toEqual([2, 0]);
+  });
+
+  test("read on open from the node list (setRunInfos), then kept by events", () => {
+    const m = pipeline();
+    m.buildUnits(new Set());
+    m.setRunInfos([
+      ["render.1-2", { attempt: 1, since: 5000, phase: "executing" }],
+      ["comp", { attempt: 1, since: null, phase: "queued" }], // not running: ignored
+    ]);
+    expect([m.queuedCount, m.executingCount]).toEqual([0, 1]);
+  });
+
+  test("a manual retry's new run counts runs across configurations (#1, run 3)", () => {
+    const m = pipeline();
+    m.buildUnits(new Set());
+    m.push(ev("comp", "run", { old: "open", new: "running", payload: { token: "comp#3" } }));
+    m.flush();
+    expect(m.running.get(4)).toMatchObject({ attempt: 1, run: 3 });
+    expect(runOfToken("render.1-4#12")).toBe(12);
+  });
+
+  test("downstream adjacency", () => {
+    const m = pipeline();
+    expect(Array.from(m.children(0))).toEqual([1, 2, 3]);
+    expect(Array.from(m.children(5))).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
 """`create_app`: the v1 HTTP API (docs/api.md) over a store, with an optional embedded scheduler.
 
-Layers, outermost first: the token check, the body size limit, FastAPI's routes
-under /api/v1. Every failure, ours or the framework's, leaves as the JSON error
-body (see `errors`).
+Layers, outermost first: the token check, the body size limit, the check that a
+JSON body holds only text a database can store, FastAPI's routes under /api/v1.
+Every failure, ours or the framework's, leaves as the JSON error body (see `errors`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from stormflow import web
 
 from . import errors, observe, schemas
 from .auth import TokenAuth
+from .bodies import TextCheck
 from .context import ApiContext, Ctx, OutcomeSink
 from .errors import ApiError, error_response
 from .observe import RequestFigures, RequestMetrics
@@ -85,11 +86,20 @@ def _health_router() -> APIRouter:
         """The only request that needs no token."""
         sink = ctx.scheduler
         running = sink is not None and bool(getattr(sink, "alive", True))
+        stats = sink.figures() if isinstance(sink, SchedulerProcess) else None
+        if stats is None:
+            found = getattr(getattr(sink, "scheduler", None), "stats", None)
+            stats = vars(found) if found is not None else {}
+        stuck = running and bool(getattr(sink, "stuck", False))
         process = sink.health() if isinstance(sink, SchedulerProcess) else None
         return {
             "status": "ok",
             "version": stormflow.__version__,
-            "scheduler": running,
+            "scheduler": running and not stuck,
+            "scheduler_stuck": stuck,
+            "scheduler_errors": int(stats.get("errors", 0)),
+            "scheduler_busy": int(stats.get("busy", 0)),
+            "scheduler_last_error": stats.get("last_error"),
             "scheduler_process": process,
         }
 
@@ -116,6 +126,7 @@ def create_app(
                 (401, "missing or wrong token"),
                 (404, "unknown workflow, node, draft or attempt"),
                 (413, "body too large"),
+                (415, "body not sent as JSON"),
                 (422, "invalid input"),
             )
         },
@@ -136,6 +147,7 @@ def create_app(
     _mount_ui(app)
 
     app.add_middleware(RequestMetrics, figures=app.state.request_figures)
+    app.add_middleware(TextCheck)  # inside BodyLimit: it reads bodies already limited
     app.add_middleware(BodyLimit)
     app.add_middleware(TokenAuth, token=token)
     _declare_bearer(app)

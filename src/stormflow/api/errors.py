@@ -77,6 +77,36 @@ def _validation(exc: RequestValidationError) -> ApiError:
     )
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> ApiError | None:
+    """The framework's "error parsing the body", said in our words from its cause."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return None
+    if isinstance(cause, RecursionError):
+        message = "the request body nests lists and objects too deeply to be read"
+        return ApiError(400, "malformed-json", message)
+    if isinstance(cause, UnicodeDecodeError):
+        byte = cause.object[cause.start : cause.start + 1].hex()
+        message = f"the request body is not UTF-8 text (byte 0x{byte} at offset {cause.start})"
+        return ApiError(400, "malformed-json", message)
+    return None
+
+
+def _not_json(request: Request, exc: RequestValidationError) -> ApiError | None:
+    """A body sent as something else than JSON (curl -d sends a form): name the header."""
+    if not any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors()):
+        return None
+    sent = request.headers.get("content-type")
+    if sent is None:
+        return None  # read as JSON all the same: the answer is about its content
+    media = sent.split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return None
+    got = f"it was {sent!r}" if sent.strip() else "it was empty"
+    message = f"send the body as JSON with the header Content-Type: application/json ({got})"
+    return ApiError(415, "unsupported-media-type", message, where="Content-Type")
+
+
 def as_api_error(exc: Exception) -> ApiError:
     """Map an exception to its answer; unknown ones are the server's fault (500)."""
     if isinstance(exc, ApiError):
@@ -101,6 +131,9 @@ def as_api_error(exc: Exception) -> ApiError:
         message = "the database cannot store this input (a NUL character? a huge number?)"
         return ApiError(422, "unstorable-input", message)
     if isinstance(exc, StarletteHTTPException):
+        unreadable = _unreadable_body(exc)
+        if unreadable is not None:
+            return unreadable
         code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
         return ApiError(exc.status_code, code, str(exc.detail))
     log.exception("internal error")
@@ -108,7 +141,11 @@ def as_api_error(exc: Exception) -> ApiError:
 
 
 def install(app: FastAPI) -> None:
-    async def handle(_request: Request, exc: Exception) -> JSONResponse:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, RequestValidationError):
+            media = _not_json(request, exc)
+            if media is not None:
+                return error_response(media)
         return error_response(as_api_error(exc))
 
     for kind in (

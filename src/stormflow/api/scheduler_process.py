@@ -40,7 +40,9 @@ MAX_BACKOFF = 30.0
 #: A child that ran this long before dying restarts after BACKOFF again.
 STABLE_AFTER = 60.0
 #: Counters summed over the children (a restarted child starts from zero).
-_COUNTERS = ("dispatched", "results", "stale", "lost")
+_COUNTERS = ("dispatched", "results", "stale", "lost", "errors", "busy")
+#: A live child that has not reported for this long has a loop that does not turn.
+STUCK_AFTER = 60.0
 _HISTOGRAMS = ("dispatch_seconds", "transaction_seconds")
 
 
@@ -78,6 +80,7 @@ class SchedulerProcess:
         self.last_error: str | None = None
         self.started_at: float | None = None
         self._figures: dict[str, Any] = {}  # the live child's last report
+        self._reported = time.monotonic()  # when it came (the loop reports as it turns)
         self._past: dict[str, Any] = {}  # the dead children's totals
 
     # -- the API's side ------------------------------------------------------------------
@@ -107,6 +110,12 @@ class SchedulerProcess:
         proc = self._proc
         return proc.pid if proc is not None and proc.poll() is None else None
 
+    @property
+    def stuck(self) -> bool:
+        """Alive, but silent for STUCK_AFTER seconds: its loop reports once a second as it
+        turns, so a step that never ends shows here."""
+        return self.alive and time.monotonic() - self._reported > STUCK_AFTER
+
     def health(self) -> dict[str, Any]:
         return {
             "alive": self.alive,
@@ -129,6 +138,7 @@ class SchedulerProcess:
                 if part:
                     total = total.add(Histogram.from_dict(part))
             out[key] = total
+        out["last_error"] = live.get("last_error") or past.get("last_error")
         out["running"] = int(live.get("running", 0)) if self.alive else 0
         out["free_slots"] = int(live.get("free_slots", 0)) if self.alive else 0
         return out
@@ -155,6 +165,7 @@ class SchedulerProcess:
         with self._lock:
             self._proc = proc
             self._figures = {}
+            self._reported = time.monotonic()
         self.started_at = time.time()
         return proc
 
@@ -212,6 +223,7 @@ class SchedulerProcess:
                 continue
             with self._lock:
                 self._figures = figures
+                self._reported = time.monotonic()
         errors.join(timeout=5)
         return tail
 
@@ -225,6 +237,8 @@ class SchedulerProcess:
                 if key in self._past:
                     last = last.add(Histogram.from_dict(self._past[key]))
                 self._past[key] = last.as_dict()
+        if self._figures.get("last_error"):
+            self._past["last_error"] = self._figures["last_error"]
         self._figures = {}
 
     def stop(self, timeout: float = 30.0) -> None:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 StatusName = Literal["open", "holding", "running", "succeeded", "skipped", "failed", "canceled"]
+PhaseName = Literal["queued", "executing"]
 WorkflowStatusName = Literal["running", "succeeded", "failed", "holding"]
 ActionName = Literal["hold", "unhold", "skip", "cancel", "update", "retry", "revert", "replay"]
 TargetName = Literal["submitted", "open", "holding"]
@@ -33,7 +34,13 @@ class SchedulerHealth(BaseModel):
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
-    scheduler: bool
+    scheduler: bool  # an embedded scheduler runs and its loop turns
+    scheduler_stuck: bool = False  # it runs, but its loop has not turned for a minute
+    # failures the embedded scheduler's loop survived (logged with their traceback), and
+    # the last one in a line; busy-store retries are counted apart
+    scheduler_errors: int = 0
+    scheduler_busy: int = 0
+    scheduler_last_error: str | None = None
     scheduler_process: SchedulerHealth | None = None
 
 
@@ -55,8 +62,10 @@ class WorkflowSummary(BaseModel):
     expired: bool = False  # its running attempts were stopped; nothing more runs
     status: WorkflowStatusName
     counts: dict[StatusName, int]
+    phases: dict[PhaseName, int]  # the running nodes, split: queued + executing = running
     total: int
     skipped: int
+    seq: int = Field(description="The last event seq these counts and status reflect.")
 
 
 class WorkflowDetail(WorkflowSummary):
@@ -75,6 +84,8 @@ class NodeRowOut(BaseModel):
     status: StatusName
     group: str | None
     frames: str | None
+    phase: PhaseName | None  # running: queued until its attempt's process starts; else null
+    started_at: float | None  # running: the live attempt's real start, or null
 
 
 class NodePage(BaseModel):
@@ -82,6 +93,7 @@ class NodePage(BaseModel):
     limit: int | None
     offset: int
     next: str | None = None  # the cursor of the following page (with `limit`)
+    seq: int = Field(description="The last event seq these rows reflect: stream after it.")
 
 
 class AttemptOut(BaseModel):
@@ -116,6 +128,7 @@ class CompactNodes(BaseModel):
     status: list[StatusName]
     group: list[str | None]
     frames: list[str | None]
+    phase: list[PhaseName | None]
 
 
 class CompactGraph(BaseModel):
@@ -124,6 +137,7 @@ class CompactGraph(BaseModel):
     limit: int
     nodes: CompactNodes
     edges: list[tuple[int, int]]
+    seq: int = Field(description="The last event seq these statuses reflect: stream after it.")
 
 
 class Selection(Strict):
@@ -163,6 +177,10 @@ class ActionRequest(Strict):
     target: TargetName = "submitted"
     snapshot: int | None = Field(None, ge=1, le=MAX_INT)
     strict: bool = False
+    dry_run: bool = Field(
+        False,
+        description="Answer what the action would do now, and store nothing.",
+    )
 
     @model_validator(mode="after")
     def _fits_action(self) -> ActionRequest:
@@ -196,6 +214,18 @@ class SnapshotRef(BaseModel):
     number: int
 
 
+class ActionCounts(BaseModel):
+    """How many: selected nodes, nodes the action itself changed (`direct`), nodes the cascade
+    reset, ineligible nodes, snapshots stored, running attempts stopped."""
+
+    selected: int
+    direct: int
+    cascaded: int
+    ineligible: int
+    snapshots: int
+    stopped: int
+
+
 class ActionAnswer(BaseModel):
     action: ActionName
     selected: int
@@ -204,9 +234,16 @@ class ActionAnswer(BaseModel):
     ineligible: list[IneligibleOut]
     changes: list[ChangeOut]
     snapshots: list[SnapshotRef]
+    counts: ActionCounts
     first_seq: int | None
     last_seq: int | None
     replayed: bool
+    dry_run: bool = False
+    seq: int | None = Field(
+        None,
+        description="The workflow's last event seq this answer reflects (a dry run: the "
+        "moment it read; an applied action: its last event, or null if it appended none).",
+    )
 
 
 class CurrentConfig(BaseModel):

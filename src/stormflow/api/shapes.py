@@ -12,10 +12,15 @@ from stormflow.store import EventRow, NodeRow, Store, StoredAttempt, WorkflowRow
 
 
 def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
-    return summary_of(row, store.counts(row.id), store.status(row.id).value)
+    """`seq`: the last event seq the counts and status reflect (read together)."""
+    counts, status, seq = store.state(row.id)
+    return summary_of(row, counts, status.value, store.phases(row.id, counts), seq)
 
 
-def summary_of(row: WorkflowRow, counts: Mapping[Status, int], status: str) -> dict[str, Any]:
+def summary_of(
+    row: WorkflowRow, counts: Mapping[Status, int], status: str, phases: dict[str, int], seq: int
+) -> dict[str, Any]:
+    """A WorkflowSummary from what it is made of (counted by the database or in memory)."""
     return {
         "id": row.id,
         "name": row.name,
@@ -26,19 +31,39 @@ def summary_of(row: WorkflowRow, counts: Mapping[Status, int], status: str) -> d
         "expired": row.expires_at is not None and row.expires_at <= time.time(),
         "status": status,
         "counts": {s.value: counts.get(s, 0) for s in Status},
+        "phases": phases,
         "total": sum(counts.values()),
         "skipped": counts.get(Status.SKIPPED, 0),
+        "seq": seq,
     }
 
 
-def node_row(row: NodeRow) -> dict[str, Any]:
+def node_row(row: NodeRow, starts: dict[str, float | None]) -> dict[str, Any]:
+    """`starts`: running nodes -> their live attempt's start (Store.starts)."""
+    running = row.status is Status.RUNNING
+    started_at = starts.get(row.name) if running else None
     return {
         "name": row.name,
         "kind": row.kind,
         "status": row.status.value,
         "group": row.group,
         "frames": row.frames,
+        "phase": phase(running, started_at),
+        "started_at": started_at,
     }
+
+
+def phase(running: bool, started_at: float | None) -> str | None:
+    """A running node is queued until its attempt's process starts, then executing."""
+    if not running:
+        return None
+    return "queued" if started_at is None else "executing"
+
+
+def node_starts(store: Store, workflow_id: str, rows: list[NodeRow]) -> dict[str, float | None]:
+    """The start times `node_row` needs for these rows, in one query (none if none runs)."""
+    running = [r.name for r in rows if r.status is Status.RUNNING]
+    return store.starts(workflow_id, running) if running else {}
 
 
 def attempt_out(attempt: Attempt, snapshot: int | None) -> dict[str, Any]:
@@ -102,4 +127,25 @@ def action_answer(outcome: Outcome, selected: int) -> dict[str, Any]:
             for c in outcome.changes
         ],
         "snapshots": [{"node": s.node, "number": s.number} for s in outcome.snapshots],
+        "counts": {
+            "selected": selected,
+            "direct": len(outcome.nodes) - len(outcome.cascaded),
+            "cascaded": len(outcome.cascaded),
+            "ineligible": len(outcome.ineligible),
+            "snapshots": len(outcome.snapshots),
+            "stopped": len(outcome.stop),
+        },
+    }
+
+
+def counts_of(answer: dict[str, Any]) -> dict[str, int]:
+    """An answer's counts from its lists (stopped attempts are not listed: 0)."""
+    cascaded = len(answer.get("cascaded") or ())
+    return {
+        "selected": int(answer.get("selected") or 0),
+        "direct": len(answer.get("changed") or ()) - cascaded,
+        "cascaded": cascaded,
+        "ineligible": len(answer.get("ineligible") or ()),
+        "snapshots": len(answer.get("snapshots") or ()),
+        "stopped": 0,
     }

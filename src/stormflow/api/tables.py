@@ -10,8 +10,10 @@ change is an event, spec: event log), so catching up is one indexed read of a fe
 Counts and node pages come from memory; a row's JSON is two pre-built halves around
 its status.
 
-The node order is the database's (`ORDER BY name`), kept as read, so pages and cursors
-agree with the database path whatever its collation.
+The node order is the store's (natural order of names, `Store.nodes_in`), kept as read,
+so pages and cursors agree with the database path. A running node's phase follows the
+log too: a new attempt (`run`, an automatic retry) is queued, `attempt-started` (whose
+time is the attempt's `started_at`) makes it executing.
 """
 
 from __future__ import annotations
@@ -35,15 +37,31 @@ BATCH = 5_000
 
 
 def _halves(row: NodeRow) -> tuple[str, str]:
+    """The JSON of a node row (shapes.node_row) before its status and after it, up to its
+    phase: `head + status + middle + phase and start + "}"`."""
     head = json.dumps({"name": row.name, "kind": row.kind}, separators=(",", ":"))
-    tail = json.dumps({"group": row.group, "frames": row.frames}, separators=(",", ":"))
-    return head[:-1] + ',"status":"', '",' + tail[1:]
+    middle = json.dumps({"group": row.group, "frames": row.frames}, separators=(",", ":"))
+    return head[:-1] + ',"status":"', '",' + middle[1:-1] + ',"phase":'
+
+
+def _phase_json(running: bool, started_at: float | None) -> str:
+    if not running:
+        return 'null,"started_at":null}'
+    if started_at is None:
+        return '"queued","started_at":null}'
+    return '"executing","started_at":' + json.dumps(started_at) + "}"
 
 
 class NodeTable:
     """One workflow at `seq`. Use under `lock`: `advance` and the readers must not overlap."""
 
-    def __init__(self, workflow: WorkflowRow, seq: int, rows: list[NodeRow]) -> None:
+    def __init__(
+        self,
+        workflow: WorkflowRow,
+        seq: int,
+        rows: list[NodeRow],
+        starts: dict[str, float | None],
+    ) -> None:
         self.lock = threading.Lock()
         self.workflow = workflow
         self.archived = workflow.archived
@@ -56,6 +74,11 @@ class NodeTable:
         self.heads = [h for h, _ in halves]
         self.tails = [t for _, t in halves]
         self.counts: Counter[str] = Counter(self.statuses)
+        running = Status.RUNNING.value
+        # running nodes (by index) -> their live attempt's start (None: queued)
+        self.started: dict[int, float | None] = {
+            i: starts.get(r.name) for i, r in enumerate(rows) if r.status.value == running
+        }
 
     def __len__(self) -> int:
         return len(self.names)
@@ -67,15 +90,32 @@ class NodeTable:
             self.seq = ev.seq
             if ev.type == "archive":
                 self.archived = True
-            if ev.node is None or ev.new is None:
-                continue
-            i = self.index.get(ev.node)
+            i = self.index.get(ev.node) if ev.node is not None else None
             if i is None:
+                continue
+            if ev.type == "attempt-started":
+                if i in self.started:
+                    self.started[i] = ev.at
+                continue
+            if ev.new is None or ev.type == "stale-result":
                 continue
             new = ev.new.value
             self.counts[self.statuses[i]] -= 1
             self.counts[new] += 1
             self.statuses[i] = new
+            if ev.new is Status.RUNNING:
+                self.started[i] = None  # a new attempt (run, or an automatic retry): queued
+            else:
+                self.started.pop(i, None)
+
+    def phases(self) -> dict[str, int]:
+        executing = sum(at is not None for at in self.started.values())
+        return {"queued": len(self.started) - executing, "executing": executing}
+
+    def row_json(self, i: int) -> str:
+        status = self.statuses[i]
+        phase = _phase_json(i in self.started, self.started.get(i))
+        return self.heads[i] + status + self.tails[i] + phase
 
     def status_counts(self) -> dict[Status, int]:
         return {s: self.counts.get(s.value, 0) for s in Status}
@@ -119,7 +159,7 @@ class NodeTable:
             picked.append(i)
             if limit is not None and len(picked) == limit:
                 break
-        items = ",".join(self.heads[i] + self.statuses[i] + self.tails[i] for i in picked)
+        items = ",".join(self.row_json(i) for i in picked)
         full = limit is not None and len(picked) == limit
         return "[" + items + "]", (self.names[picked[-1]] if full and picked else None)
 
@@ -158,8 +198,8 @@ class NodeTables:
         return self._load(store, workflow_id)
 
     def _load(self, store: Store, workflow_id: str) -> NodeTable:
-        workflow, seq, rows = store.node_table(workflow_id)
-        table = NodeTable(workflow, seq, rows)
+        workflow, seq, rows, starts = store.node_table(workflow_id)
+        table = NodeTable(workflow, seq, rows, starts)
         self.loads += 1
         with self._lock:
             old = self._tables.pop(workflow_id, None)

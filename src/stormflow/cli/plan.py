@@ -42,7 +42,7 @@ def plan_command(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, emoji=False)
     table = Table(title=f"{summary['name']}: {summary['nodes']} nodes, {summary['edges']} edges")
     for column in ("node", "kind", "chunks", "frames", "open", "holding"):
         table.add_column(

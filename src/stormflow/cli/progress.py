@@ -48,7 +48,9 @@ class Snapshot:
     status: WorkflowStatus
     counts: dict[Status, int]
     elapsed: float
-    running: list[tuple[str, int, float]] = field(default_factory=list)  # name, attempt, secs
+    phases: dict[str, int] = field(default_factory=dict)  # running, split: queued / executing
+    # name, attempt, seconds since its process started (None: queued, not started)
+    running: list[tuple[str, int, float | None]] = field(default_factory=list)
     failures: list[tuple[str, str | None, list[str]]] = field(default_factory=list)
 
     @property
@@ -70,11 +72,11 @@ def read(store: Store, workflow_id: str, started: float, *, max_running: int = 8
         counts=store.counts(workflow_id),
         elapsed=now - started,
     )
-    for row in store.nodes(workflow_id, statuses=[Status.RUNNING], limit=max_running):
-        node = store.node(workflow_id, row.name)
-        att = node.attempt
-        since = att.started_at if att and att.started_at else now
-        snap.running.append((row.name, att.number if att else 0, now - since))
+    snap.phases = store.phases(workflow_id, snap.counts)
+    for name, since in store.starts(workflow_id, limit=max_running).items():
+        att = store.node(workflow_id, name).attempt
+        secs = None if since is None else now - since
+        snap.running.append((name, att.number if att else 0, secs))
     for row in store.nodes(workflow_id, statuses=[Status.FAILED], limit=3):
         node = store.node(workflow_id, row.name)
         att = node.attempt
@@ -92,7 +94,7 @@ def render(snap: Snapshot) -> RenderableType:
     filled = round(40 * snap.done / max(snap.total, 1))
     bar = Text.assemble(("━" * filled, "green"), ("━" * (40 - filled), "bright_black"))
     counts = Text("  ").join(
-        Text(f"{status.value} {snap.counts.get(status, 0)}", style=COLOURS[status])
+        Text(count_text(snap, status), style=COLOURS[status])
         for status in Status
         if snap.counts.get(status, 0)
     )
@@ -103,12 +105,21 @@ def render(snap: Snapshot) -> RenderableType:
         table.add_column("attempt", justify="right")
         table.add_column("elapsed", justify="right")
         for name, attempt, secs in snap.running:
-            table.add_row(escape(name), str(attempt), f"{secs:0.1f}s")
+            table.add_row(escape(name), str(attempt), "queued" if secs is None else f"{secs:0.1f}s")
         parts.append(table)
     for name, error, lines in snap.failures:
         parts.append(Text(f"failed: {name}: {error or 'no error recorded'}", style="red"))
         parts.extend(Text("    " + line, style="dim") for line in lines)
     return Group(*parts)
+
+
+def count_text(snap: Snapshot, status: Status) -> str:
+    """`running 10 (2 executing, 8 queued)`; the other statuses: `succeeded 4`."""
+    text = f"{status.value} {snap.counts.get(status, 0)}"
+    if status is Status.RUNNING and snap.phases:
+        executing, queued = snap.phases.get("executing", 0), snap.phases.get("queued", 0)
+        text += f" ({executing} executing, {queued} queued)"
+    return text
 
 
 def _workflow_colour(status: WorkflowStatus) -> str:
@@ -131,4 +142,18 @@ def outputs(store: Store, workflow_id: str, workdir: Path) -> list[tuple[str, Pa
             path = (workdir / value).resolve()
             if path.exists():
                 found.append((row.name, path))
+    return found
+
+
+def emails(store: Store, workflow_id: str) -> list[tuple[str, str]]:
+    """(node, where its message went) for each email node that succeeded: the line its
+    attempt logged (`email to ... written to <outbox>/....eml (no SMTP server ...)`)."""
+    found: list[tuple[str, str]] = []
+    for row in store.nodes(workflow_id, statuses=[Status.SUCCEEDED], kinds=["email"]):
+        att = store.node(workflow_id, row.name).attempt
+        for line in reversed(tail(att.log if att else None, 20)):
+            _stamp, sep, text = line.partition("] ")
+            if sep and text.startswith("email "):
+                found.append((row.name, text))
+                break
     return found

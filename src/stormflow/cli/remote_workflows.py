@@ -155,6 +155,7 @@ def summarize(client: Client, workflow_id: str) -> dict[str, Any]:
     statuses = columns.get("status") or []
     groups_of = columns.get("group") or [None] * len(names)
     kinds = columns.get("kind") or [None] * len(names)
+    phases = columns.get("phase") or [None] * len(names)
     groups: dict[str, Counter[str]] = defaultdict(Counter)
     chunked: dict[str, bool] = {}
     group_kind: dict[str, Any] = {}
@@ -175,7 +176,10 @@ def summarize(client: Client, workflow_id: str) -> dict[str, Any]:
             for key, counts in groups.items()
         ],
         "running": [n for n, s in zip(names, statuses, strict=False) if s == "running"],
-        "failed": [n for n, s in zip(names, statuses, strict=False) if s in ("failed", "canceled")],
+        "executing": [n for n, p in zip(names, phases, strict=False) if p == "executing"],
+        "queued": [n for n, p in zip(names, phases, strict=False) if p == "queued"],
+        "failed": [n for n, s in zip(names, statuses, strict=False) if s == "failed"],
+        "canceled": [n for n, s in zip(names, statuses, strict=False) if s == "canceled"],
         "truncated": graph.get("total", len(names)) > len(names),
     }
 
@@ -200,7 +204,8 @@ def show_command(
         + (f"  expires {when(wf['expires_at'])}" if wf.get("expires_at") else "")
         + (f"  {marks(wf)}" if marks(wf) else "")
     )
-    out.print(f"{wf.get('total', 0)} nodes: {counts_line(wf.get('counts') or {})}")
+    counts = counts_line(wf.get("counts") or {}, wf.get("phases"))
+    out.print(f"{wf.get('total', 0)} nodes: {counts}")
     table = Table(box=None, pad_edge=False)
     table.add_column("node")
     table.add_column("kind")
@@ -216,10 +221,16 @@ def show_command(
             *[styled_count(s, counts.get(s, 0)) for s in STATUSES],
         )
     out.print(table)
-    for label, names in (("running", data["running"]), ("failed", data["failed"])):
+    for label, names in (
+        ("executing", data["executing"]),
+        ("queued", data["queued"]),
+        ("failed", data["failed"]),
+        ("canceled", data["canceled"]),
+    ):
         if names:
             shown = ", ".join(names[:20]) + (f" ... and {len(names) - 20} more" * (len(names) > 20))
-            out.print(f"{styled(label)}: {escape(shown)}")
+            colour = COLOURS["running"] if label in ("executing", "queued") else COLOURS[label]
+            out.print(f"[{colour}]{label}[/]: {escape(shown)}")
     if data["truncated"]:
         out.print("[dim](large workflow: only the first page of the graph was read)[/]")
 
@@ -269,7 +280,7 @@ def watch_command(
     else:
         out.print(
             f"{summary['id']} {escape(str(summary.get('name')))}: {styled(summary.get('status'))}"
-            f"  ({counts_line(summary.get('counts') or {})})"
+            f"  ({counts_line(summary.get('counts') or {}, summary.get('phases'))})"
         )
     raise typer.Exit(0 if summary.get("status") == "succeeded" else 1)
 
@@ -339,7 +350,7 @@ def _view(summary: dict[str, Any], recent: list[str]) -> Group:
     )
     return Group(
         head,
-        Text.from_markup(counts_line(counts)),
+        Text.from_markup(counts_line(counts, summary.get("phases"))),
         *[Text.from_markup(line) for line in recent],
     )
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stormflow.cli.common import fail, one_line_errors
+from stormflow.cli.common import fail, log_to_stderr, one_line_errors
 from stormflow.cli.run import DataDir, Slots
 from stormflow.paths import data_dir as default_data_dir
 
@@ -100,9 +100,13 @@ def scheduler_command(
     ] = False,
 ) -> None:
     """Run ready nodes of every workflow until stopped (SIGTERM/Ctrl-C: graceful)."""
+    from stormflow.cli.server import lock_embedded_store
     from stormflow.engine.executors import make_scheduler
 
+    log_to_stderr()
     store, settings = open_store(data_dir, db)
+    # `storm server`'s child runs under the lock its server holds (and dies with it)
+    owner = None if supervised else lock_embedded_store(store, settings.data_dir, "scheduler", None)
     settings.lease_seconds = lease_seconds
     settings.heartbeat_every = max(0.5, lease_seconds / 4)
     try:
@@ -131,6 +135,8 @@ def scheduler_command(
             scheduler.serve_forever()
     finally:
         scheduler.close(grace=5.0)
+        if owner is not None:
+            owner.release()
 
 
 def _serve_supervised(scheduler: Scheduler) -> None:

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 from types import FrameType
@@ -21,7 +22,7 @@ from typing import Annotated, Any
 
 import typer
 
-from stormflow.cli.common import fail, one_line_errors
+from stormflow.cli.common import fail, log_to_stderr, one_line_errors
 from stormflow.cli.run import DataDir, Slots
 from stormflow.cli.scheduler import Broker, DbUrl, ExecutorName, RedisUrl, open_store
 
@@ -128,9 +129,13 @@ def server_command(
     from stormflow.api.scheduler_process import SchedulerProcess
     from stormflow.engine.executors import EXECUTORS
 
+    log_to_stderr()
     store, settings = open_store(data_dir, db)
     root = settings.data_dir
+    url = local_url(host, port)
+    owner = lock_embedded_store(store, root, "server", url)
     token = load_token(root, host, token_file)
+    listening = listen(host, port)  # before any scheduler starts: a busy port changes nothing
     if not is_loopback(host):
         typer.echo(
             f"storm: warning: serving on {host}: anyone who can reach it and has the token "
@@ -169,9 +174,52 @@ def server_command(
     if child is not None:
         child.start()
     try:
-        _announcing_server(config, on_started).run()
+        _announcing_server(config, on_started).run(sockets=[listening])
     finally:
         if child is not None:
             child.stop()
-        info.unlink(missing_ok=True)
+        _remove_if_ours(info)
         store.close()
+        if owner is not None:
+            owner.release()
+
+
+def lock_embedded_store(store: Any, root: Path, kind: str, url: str | None) -> Any:
+    """Take the data directory's owner lock when the store is its SQLite file (PostgreSQL is
+    shared by many schedulers); a second owner is refused with one line naming the first."""
+    from stormflow.engine.ownership import DataDirBusy, OwnerLock
+
+    if not str(store.url).startswith("sqlite"):
+        return None
+    lock = OwnerLock(root)
+    try:
+        lock.acquire(kind, url)
+    except DataDirBusy as exc:
+        store.close()
+        fail(str(exc))
+    except OSError as exc:
+        store.close()
+        fail(f"cannot lock {lock.path}: {exc.strerror or exc}")
+    return lock
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a busy port is one clear line (exit 2)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        fail(f"cannot listen on {host}:{port}: {why.lower()}")
+    sock.set_inheritable(False)
+    return sock
+
+
+def _remove_if_ours(info: Path) -> None:
+    """server.json is removed only by the server it names (never another one's)."""
+    try:
+        pid = json.loads(info.read_text(encoding="utf-8")).get("pid")
+    except (OSError, ValueError, AttributeError):
+        return
+    if pid == os.getpid():
+        info.unlink(missing_ok=True)

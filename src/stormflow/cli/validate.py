@@ -60,7 +60,7 @@ def validate_command(
     entries = [_with_line(e, lines) for e in validate(data)] if not applied else validate(data)
 
     # With `--write -` the document owns stdout, so the report goes to stderr.
-    console = Console(stderr=write == "-", highlight=False, soft_wrap=True)
+    console = Console(stderr=write == "-", highlight=False, soft_wrap=True, emoji=False)
     if as_json:
         console.print_json(json.dumps([e.to_dict() for e in entries]))
     else:

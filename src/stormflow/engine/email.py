@@ -1,8 +1,9 @@
-"""Sending the emails of "email" nodes over SMTP (smtplib; settings from STORM_SMTP_* variables).
+"""Sending the emails of "email" nodes: over SMTP when STORM_SMTP_HOST is set, else into an outbox.
 
-An explicitly configured outbox directory (STORM_MAIL_OUTBOX) is the other transport: each
-message is written there as an .eml file. It serves machines without a mail server (the demo,
-a studio that collects notifications from disk); with neither configured, sending fails.
+The outbox is a directory where each message is written as an .eml file: STORM_MAIL_OUTBOX
+when set, else `<data dir>/outbox/` (the embedded default: a machine without a mail server
+still runs every example, and the run's summary and the node's log say where the message
+went). A sender built with neither an SMTP server nor an outbox fails every send.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from stormflow.engine.jobs import EmailSpec
+
+#: The embedded default outbox, inside the data directory.
+OUTBOX = "outbox"
 
 NOT_CONFIGURED = (
     "email not sent: no SMTP server configured "
@@ -75,12 +79,21 @@ class EmailSender:
         self.outbox = outbox
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> EmailSender:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, data_dir: Path | None = None
+    ) -> EmailSender:
+        """SMTP from STORM_SMTP_*; else the outbox STORM_MAIL_OUTBOX, else `data_dir/outbox`."""
         env = os.environ if environ is None else environ
+        settings = SmtpSettings.from_env(env)
         outbox = env.get("STORM_MAIL_OUTBOX", "").strip()
-        return cls(SmtpSettings.from_env(env), Path(outbox) if outbox else None)
+        if outbox:
+            return cls(settings, Path(outbox))
+        if settings is None and data_dir is not None:
+            return cls(None, Path(data_dir) / OUTBOX)
+        return cls(settings)
 
-    def send(self, spec: EmailSpec) -> None:
+    def send(self, spec: EmailSpec) -> str:
+        """Send (or write) the message; returns one line saying where it went."""
         settings = self.settings
         if settings is None and self.outbox is None:
             raise EmailError(NOT_CONFIGURED)
@@ -94,8 +107,11 @@ class EmailSender:
         message.set_content(spec.body)
         if settings is None:
             assert self.outbox is not None
-            self._write(message)
-            return
+            path = self._write(message)
+            return (
+                f"email to {message['To']} written to {path} "
+                "(no SMTP server configured: set STORM_SMTP_HOST to send it)"
+            )
         where = f"{settings.host}:{settings.port}"
         try:
             with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout) as smtp:
@@ -110,12 +126,14 @@ class EmailSender:
         if refused:
             # Some recipients got it, some did not: still a failure, the node's job is not done.
             raise EmailError(f"email refused by {where} for: {', '.join(sorted(refused))}")
+        return f"email to {message['To']} sent via {where}"
 
-    def _write(self, message: EmailMessage) -> None:
+    def _write(self, message: EmailMessage) -> Path:
         assert self.outbox is not None
-        name = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
+        path = self.outbox / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.eml"
         try:
             self.outbox.mkdir(parents=True, exist_ok=True)
-            (self.outbox / name).write_bytes(message.as_bytes())
+            path.write_bytes(message.as_bytes())
         except OSError as exc:
             raise EmailError(f"email not written to outbox {self.outbox}: {exc}") from exc
+        return path

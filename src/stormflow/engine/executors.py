@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stormflow.engine.email import EmailSender
 from stormflow.engine.scheduler import Scheduler, Settings, new_owner
 from stormflow.store import Store
 
@@ -43,6 +44,7 @@ def make_scheduler(
         slots=slots or 1000,
         heartbeat_ttl=heartbeat_ttl,
         owner=owner,
+        email_sender=EmailSender.from_env(data_dir=settings.data_dir),  # emails go out from here
     )
     try:
         built.append(Scheduler(store, settings, celery, owner=owner))

@@ -425,10 +425,26 @@ class LocalExecutor:
             if attempt.stop_reason is not None:
                 return None  # _run reports the stop reason
         try:
-            self._email_sender.send(job.email)
+            sent = self._email_sender.send(job.email)
         except Exception as exc:
-            return str(exc) or type(exc).__name__
+            error = str(exc) or type(exc).__name__
+            self._log_line(job.log_path, error)
+            return error
+        self._log_line(job.log_path, sent)  # where the message went: storm run shows it
         return None
+
+    @staticmethod
+    def _log_line(path: str | None, text: str) -> None:
+        if path is None:
+            return
+        try:
+            logfile = _open_log(path)
+        except OSError:
+            return  # the result still says it; a log is a convenience here
+        try:
+            _write(logfile, f"=== [{_now()}] {text}\n")
+        finally:
+            os.close(logfile)
 
 
 #: (command name, PATH) -> (absolute program or None, when resolved); see _executable.

@@ -70,6 +70,7 @@ class Workflow:
         cwd: str | None = None,
         instance_type: str | None = None,
         retries: int | None = None,
+        retry_delay: float | None = None,
         min_seconds: float | None = None,
         max_seconds: float | None = None,
         output: str | None = None,
@@ -84,6 +85,7 @@ class Workflow:
             cwd=cwd,
             instance_type=instance_type,
             retries=retries,
+            retry_delay=retry_delay,
             min_seconds=min_seconds,
             max_seconds=max_seconds,
             output=output,
@@ -102,6 +104,7 @@ class Workflow:
         body: str | None = None,
         status: str = "open",
         retries: int | None = None,
+        retry_delay: float | None = None,
     ) -> NodeRef:
         return self.node(
             name,
@@ -111,6 +114,7 @@ class Workflow:
             subject=subject,
             body=body,
             retries=retries,
+            retry_delay=retry_delay,
         )
 
     def edge(

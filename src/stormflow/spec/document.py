@@ -104,14 +104,40 @@ def _expanded_values(root: yaml.Node, limit: int) -> int:
     return sizes[id(root)]
 
 
+#: Lists and mappings inside each other, at most (a workflow needs five or six levels).
+MAX_DEPTH = 100
+TOO_DEEP = f"it nests lists and mappings more than {MAX_DEPTH} levels deep"
+
+
+def _depth_over(root: yaml.Node, limit: int) -> bool:
+    """Whether lists and mappings nest more than `limit` levels (iterative; aliases are
+    followed, which _expanded_values has checked to be finite)."""
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    seen: dict[int, int] = {}
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        if seen.get(id(node), 0) >= depth:
+            continue
+        seen[id(node)] = depth
+        stack.extend((child, depth + 1) for child in _children(node))
+    return False
+
+
 def _load(text: str) -> tuple[object, yaml.Node | None]:
     loader = _Loader(text)
     try:
-        root = loader.get_single_node()
+        try:
+            root = loader.get_single_node()
+        except RecursionError:  # PyYAML's parser recurses per level: far past MAX_DEPTH
+            raise ValueError(TOO_DEEP) from None
         if root is not None and _expanded_values(root, MAX_EXPANDED_VALUES) > MAX_EXPANDED_VALUES:
             raise ValueError(
                 f"it expands to more than {MAX_EXPANDED_VALUES:,} values (nested YAML aliases)"
             )
+        if root is not None and _depth_over(root, MAX_DEPTH):
+            raise ValueError(TOO_DEEP)
         return (loader.construct_document(root) if root is not None else None), root
     finally:
         loader.dispose()

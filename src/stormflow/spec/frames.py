@@ -49,13 +49,26 @@ def parse_frames(spec: object) -> FrameRange:
         frames = tuple(int(f) for f in frameset)
     except MaxSizeException:
         raise FrameSpecError(f"frame spec {text!r} has more than {MAX_FRAMES} frames") from None
-    except (ParseException, ValueError, TypeError, OverflowError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FrameSpecError(f"frame spec {text!r} cannot be parsed: {first_line}") from None
+    except (ParseException, ValueError, TypeError, OverflowError):
+        raise FrameSpecError(_not_a_range(text)) from None
     if not frames:
         raise FrameSpecError(f"frame spec {text!r} has no frames")
     # Overlapping pieces ("1-10,5-15") would render frames twice; fileseq drops repeats.
     return FrameRange(spec=text, frames=frames)
+
+
+def _not_a_range(text: str) -> str:
+    """In our words, naming the piece of a comma list that is wrong (the library's own
+    message names its parser's internals)."""
+    example = "write frames like 1-100, 1-100x2 (every 2nd frame), 1-10,20-30 or 5"
+    pieces = [p.strip() for p in text.split(",")]
+    if len(pieces) > 1:
+        for piece in pieces:
+            try:
+                FrameSet(piece)
+            except (ParseException, ValueError, TypeError, OverflowError, MaxSizeException):
+                return f"frame spec {text!r}: {piece!r} is not a frame range; {example}"
+    return f"frame spec {text!r} is not a frame range; {example}"
 
 
 def chunk_count(frame_count: int, chunk_size: int) -> int:

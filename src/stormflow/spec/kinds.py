@@ -81,6 +81,15 @@ Command = list[str] | str
 NODE_KEYS = ("name", "kind", "status")
 
 RETRIES = Param("retries", NonNegInt, "a whole number >= 0", "automatic retries", default=0)
+RETRY_DELAY = Param(
+    "retry_delay",
+    Annotated[float, Field(ge=0, allow_inf_nan=False)],
+    "a number of seconds >= 0",
+    "seconds before the first automatic retry, doubled per retry (at most 300 s; default 2)",
+)
+LOST_RETRIES = Param(
+    "lost_retries", NonNegInt, "a whole number >= 0", "reruns after a lost worker (default 3)"
+)
 
 TASK = register_kind(
     NodeKind(
@@ -101,6 +110,8 @@ TASK = register_kind(
             Param("cwd", str, "a string", "working directory, relative to the workflow's"),
             Param("instance_type", str, "a string", "hardware / queue routing"),
             RETRIES,
+            RETRY_DELAY,
+            LOST_RETRIES,
             Param("min_seconds", NonNegNumber, "a number >= 0", "shortest plausible run"),
             Param("max_seconds", NonNegNumber, "a number >= 0", "time limit of one attempt"),
             Param("output", str, "a string", "output path"),
@@ -144,6 +155,8 @@ EMAIL = register_kind(
                 default="Workflow ${workflow-name} (${workflow-id}): ${node-name} ${status}.",
             ),
             RETRIES,
+            RETRY_DELAY,
+            LOST_RETRIES,
         ),
     )
 )

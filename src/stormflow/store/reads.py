@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, literal, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from stormflow.core import (
+    STATUS_OF,
     Attempt,
     Event,
     Graph,
@@ -22,26 +23,29 @@ from stormflow.core import (
 
 from .db import Database
 from .persist import append_events
-from .queries import (
-    READY_VALUES,
-    glob_to_like,
-    has_runnable,
-    open_roots,
-    ready_children,
-    runnable_among,
-    runnable_query,
-)
+from .queries import find_runnable, glob_to_like
 from .records import EventRow, NodeRow, StoredAttempt, UnknownWorkflow, WorkflowRow
 from .schema import attempts, edges, events, nodes, snapshots, workflows
 from .view import (
     CHUNK,
     NODE_COLUMNS,
+    among,
     attempt_from_row,
     load_nodes,
     load_snapshots,
     node_from_row,
     snapshot_from_row,
 )
+
+
+def _live_attempt_join() -> ColumnElement[bool]:
+    """A node's attempt still owed a result in its current run (a running node has one)."""
+    return (
+        (attempts.c.workflow_id == nodes.c.workflow_id)
+        & (attempts.c.node == nodes.c.name)
+        & attempts.c.snapshot.is_(None)
+        & attempts.c.result.is_(None)
+    )
 
 
 def workflow_row(row: Any) -> WorkflowRow:
@@ -82,7 +86,12 @@ class Reads(Database):
 
     def workflow(self, workflow_id: str) -> WorkflowRow:
         with self.read() as conn:
-            row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
+            return self.workflow_in(conn, workflow_id)
+
+    @staticmethod
+    def workflow_in(conn: Connection, workflow_id: str) -> WorkflowRow:
+        """`workflow` inside the caller's transaction."""
+        row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
         if row is None:
             raise UnknownWorkflow(workflow_id)
         return workflow_row(row)
@@ -97,23 +106,24 @@ class Reads(Database):
             raise UnknownWorkflow(workflow_id)
         return int(found.last_seq)
 
-    def node_table(self, workflow_id: str) -> tuple[WorkflowRow, int, list[NodeRow]]:
-        """The workflow, its last event seq and every node row by name, from one snapshot
-        (what an in-memory copy starts from, to follow the event log after that seq)."""
+    def node_table(
+        self, workflow_id: str
+    ) -> tuple[WorkflowRow, int, list[NodeRow], dict[str, float | None]]:
+        """The workflow, its last event seq, every node row in natural order and the running
+        ones' live attempt start (None: queued), from one snapshot (what an in-memory copy
+        starts from, to follow the event log after that seq)."""
         with self.read() as conn:
             row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
             if row is None:
                 raise UnknownWorkflow(workflow_id)
+            rows = self.nodes_in(conn, workflow_id)
             query = (
-                select(nodes.c.name, nodes.c.kind, nodes.c.status, nodes.c.group, nodes.c.frames)
-                .where(nodes.c.workflow_id == workflow_id)
-                .order_by(nodes.c.name)
+                select(nodes.c.name, attempts.c.started_at)
+                .select_from(nodes.join(attempts, _live_attempt_join()))
+                .where(nodes.c.workflow_id == workflow_id, nodes.c.status == Status.RUNNING.value)
             )
-            rows = [
-                NodeRow(r.name, r.kind, Status(r.status), r.group, r.frames)
-                for r in conn.execute(query)
-            ]
-        return workflow_row(row), int(row.last_seq), rows
+            starts = {name: at for name, at in conn.execute(query)}
+        return workflow_row(row), int(row.last_seq), rows, starts
 
     def workflows(
         self,
@@ -158,29 +168,62 @@ class Reads(Database):
         offset: int = 0,
         after: str | None = None,
     ) -> list[NodeRow]:
-        """Node rows by name, filtered by status, kind and name glob; `after`: names after it
-        (a keyset page: stable while statuses change, unlike an offset)."""
+        """Node rows in natural order of names, filtered by status, kind and name glob."""
+        with self.read() as conn:
+            return self.nodes_in(conn, workflow_id, statuses, kinds, glob, limit, offset, after)
+
+    def nodes_in(
+        self,
+        conn: Connection,
+        workflow_id: str,
+        statuses: Iterable[Status | str] | None = None,
+        kinds: Iterable[str] | None = None,
+        glob: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        after: str | None = None,
+    ) -> list[NodeRow]:
+        """`nodes` inside the caller's transaction (with other reads of the same moment).
+
+        Natural order (render.2 before render.10) is not the database's: rows are ordered
+        by each name's cached rank. A page of an unfiltered list reads only its own rows.
+        `after`: only names after it in that order (a keyset page: stable while statuses
+        change, unlike an offset).
+        """
+        order = self.name_order(conn, workflow_id)
+        first = 0 if after is None else order.after(after)
         conds: list[ColumnElement[bool]] = [nodes.c.workflow_id == workflow_id]
-        if after is not None:
-            conds.append(nodes.c.name > after)
         if statuses is not None:
             conds.append(nodes.c.status.in_([Status(s).value for s in statuses]))
         if kinds is not None:
             conds.append(nodes.c.kind.in_(list(kinds)))
         if glob is not None:
             conds.append(nodes.c.name.like(glob_to_like(glob), escape="\\"))
-        query = (
-            select(nodes.c.name, nodes.c.kind, nodes.c.status, nodes.c.group, nodes.c.frames)
-            .where(*conds)
-            .order_by(nodes.c.name)
-            .limit(limit)
-            .offset(offset)
-        )
-        with self.read() as conn:
-            return [
-                NodeRow(r.name, r.kind, Status(r.status), r.group, r.frames)
-                for r in conn.execute(query)
-            ]
+        columns = (nodes.c.name, nodes.c.kind, nodes.c.status, nodes.c.group, nodes.c.frames)
+        query = select(*columns).where(*conds)
+        end = None if limit is None else offset + limit
+        found: list[Any] = []
+        if len(conds) == 1 and (offset or first or end is not None):  # names known
+            page = order.names[first + offset : None if end is None else first + end]
+            for i in range(0, len(page), CHUNK):
+                found.extend(conn.execute(among(conn, query, nodes.c.name, page[i : i + CHUNK])))
+            found.sort(key=lambda r: order.rank.get(r.name, -1))
+        else:
+            found = sorted(conn.execute(query), key=lambda r: order.rank.get(r.name, -1))
+            if first:
+                found = [r for r in found if order.rank.get(r.name, -1) >= first]
+            found = found[offset:end]
+        return [NodeRow(r.name, r.kind, STATUS_OF[r.status], r.group, r.frames) for r in found]
+
+    @staticmethod
+    def last_seq_in(conn: Connection, workflow_id: str) -> int:
+        """The workflow's last event sequence number as this transaction sees it."""
+        row = conn.execute(
+            select(workflows.c.last_seq).where(workflows.c.id == workflow_id)
+        ).first()
+        if row is None:
+            raise UnknownWorkflow(workflow_id)
+        return int(row.last_seq)
 
     def edges(self, workflow_id: str) -> list[tuple[str, str]]:
         query = (
@@ -225,6 +268,10 @@ class Reads(Database):
         with self.read() as conn:
             return self._counts(conn, workflow_id)
 
+    def node_count(self, conn: Connection, workflow_id: str) -> int:
+        """How many nodes the workflow has (fixed at submit)."""
+        return len(self.name_order(conn, workflow_id).names)
+
     def _counts(self, conn: Connection, workflow_id: str) -> dict[Status, int]:
         query = (
             select(nodes.c.status, func.count())
@@ -233,49 +280,84 @@ class Reads(Database):
         )
         return {Status(s): n for s, n in conn.execute(query)}
 
+    def phases(self, workflow_id: str, counts: dict[Status, int] | None = None) -> dict[str, int]:
+        """How many running nodes wait (queued: their attempt not started yet, for a slot,
+        a worker or a retry delay) and how many execute. One query over the running nodes'
+        live attempts; `counts` (already read) spares the count query."""
+        if counts is None:
+            counts = self.counts(workflow_id)
+        running = counts.get(Status.RUNNING, 0)
+        if not running:
+            return {"queued": 0, "executing": 0}
+        query = (
+            select(func.count())
+            .select_from(nodes.join(attempts, _live_attempt_join()))
+            .where(
+                nodes.c.workflow_id == workflow_id,
+                nodes.c.status == Status.RUNNING.value,
+                attempts.c.started_at.is_not(None),
+            )
+        )
+        with self.read() as conn:
+            executing = int(conn.execute(query).scalar_one())
+        return {"queued": running - executing, "executing": executing}
+
+    def starts(
+        self, workflow_id: str, names: Sequence[str] | None = None, limit: int | None = None
+    ) -> dict[str, float | None]:
+        """Running nodes (of `names`, or all) -> their live attempt's start time (None: queued).
+        Without `names`, at most `limit` of them: the executing ones first, by start."""
+        query = select(nodes.c.name, attempts.c.started_at).select_from(
+            nodes.outerjoin(attempts, _live_attempt_join())
+        )
+        query = query.where(
+            nodes.c.workflow_id == workflow_id, nodes.c.status == Status.RUNNING.value
+        )
+        found: dict[str, float | None] = {}
+        with self.read() as conn:
+            if names is None and limit is not None:
+                started = attempts.c.started_at
+                query = query.order_by(started.is_(None), started, nodes.c.name).limit(limit)
+                found.update((name, at) for name, at in conn.execute(query))
+            elif names is None or len(names) > CHUNK:
+                wanted = None if names is None else set(names)
+                for name, at in conn.execute(query):
+                    if wanted is None or name in wanted:
+                        found[name] = at
+            elif names:
+                rows = conn.execute(among(conn, query, nodes.c.name, names))
+                found.update((name, at) for name, at in rows)
+        return found
+
     def status(self, workflow_id: str) -> WorkflowStatus:
         """The derived status. Whether an open node could run is only asked when nothing
         runs, and answered by the first one found (derive_status needs no count)."""
         with self.read() as conn:
             self._require(conn, workflow_id)
-            counts = self._counts(conn, workflow_id)
-            runnable = 0
-            if not counts.get(Status.RUNNING) and counts.get(Status.OPEN):
-                roots = self.adjacency(conn, workflow_id).roots
-                runnable = int(has_runnable(conn, workflow_id, roots))
+            return self._status(conn, workflow_id, self._counts(conn, workflow_id))
+
+    def _status(
+        self, conn: Connection, workflow_id: str, counts: dict[Status, int]
+    ) -> WorkflowStatus:
+        runnable = 0
+        if not counts.get(Status.RUNNING) and counts.get(Status.OPEN):
+            adjacency = self.adjacency(conn, workflow_id)
+            runnable = len(find_runnable(conn, workflow_id, adjacency, limit=1))
         return derive_status(counts, runnable)
 
-    def runnable_nodes(self, workflow_id: str, limit: int | None = None) -> list[str]:
-        """Open nodes whose upstream nodes are all ready (recovery: run these).
-
-        Searched from whichever side is smaller: the open nodes (each checked against
-        its upstream nodes; a running render has few), or the ready nodes (their open
-        children) plus the open roots (a workflow just submitted or retried from the top).
-        """
+    def state(self, workflow_id: str) -> tuple[dict[Status, int], WorkflowStatus, int]:
+        """Counts per status, derived status and the last event seq, all of one moment:
+        a client that loads them and then streams the events after that seq misses none
+        and replays none."""
         with self.read() as conn:
-            opened = self._count(conn, workflow_id, [Status.OPEN.value], None)
-            if not opened:
-                return []
-            small = opened <= CHUNK
-            if small or self._count(conn, workflow_id, READY_VALUES, opened) >= opened:
-                query = runnable_query(workflow_id).order_by(nodes.c.name).limit(limit)
-                return [str(n) for n in conn.execute(query).scalars()]
-            roots = self.adjacency(conn, workflow_id).roots
-            children = [str(n) for n in conn.execute(ready_children(workflow_id)).scalars()]
-            found = open_roots(conn, workflow_id, roots)
-            found += runnable_among(conn, workflow_id, children)
-        return sorted(found)[:limit]
+            seq = self.last_seq_in(conn, workflow_id)
+            counts = self._counts(conn, workflow_id)
+            return counts, self._status(conn, workflow_id, counts), seq
 
-    @staticmethod
-    def _count(conn: Connection, workflow_id: str, statuses: list[str], upto: int | None) -> int:
-        """Nodes in these statuses, counted up to `upto` (an index range, stopped early)."""
-        rows = (
-            select(literal(1))
-            .where(nodes.c.workflow_id == workflow_id, nodes.c.status.in_(statuses))
-            .limit(upto)
-            .subquery()
-        )
-        return int(conn.execute(select(func.count()).select_from(rows)).scalar_one())
+    def runnable_nodes(self, workflow_id: str, limit: int | None = None) -> list[str]:
+        """Open nodes whose upstream nodes are all ready (recovery: run these), sorted."""
+        with self.read() as conn:
+            return find_runnable(conn, workflow_id, self.adjacency(conn, workflow_id), limit)
 
     def graph(self, workflow_id: str) -> Graph:
         """The whole workflow in memory: nodes with current attempts, edges, snapshots, events."""

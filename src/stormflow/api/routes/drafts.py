@@ -12,6 +12,7 @@ from stormflow.api.context import Actor, ApiContext, Ctx, IdempotencyKey, base_u
 from stormflow.api.errors import ApiError
 from stormflow.api.submission import invalid_document, submit_document
 from stormflow.spec import read_text, validate
+from stormflow.spec.text import unstorable
 from stormflow.store import DraftRow
 
 router = APIRouter(tags=["drafts"])
@@ -74,6 +75,11 @@ def _import(ctx: ApiContext, request: Request, raw: bytes) -> dict[str, Any]:
         kind = type(data).__name__ if data is not None else "empty"
         message = f"a workflow document is a mapping at the top level, not {kind}"
         raise ApiError(422, "invalid-document", message)
+    found = unstorable(data)  # YAML escapes (`"\0"`) reach here past the JSON body check
+    if found is not None:
+        path, what = found
+        message = f"{path} {what}, which cannot be stored"
+        raise ApiError(422, "unstorable-text", message, where=path)
     return create_draft(ctx, request, data)
 
 

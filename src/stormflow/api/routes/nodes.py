@@ -22,7 +22,8 @@ from stormflow.api.validators import (
     headers,
     not_modified,
 )
-from stormflow.core import ALLOWED, Action, Node
+from stormflow.core import Node
+from stormflow.spec.natural import natural_sorted
 from stormflow.store import NodeRow, StoredAttempt
 
 router = APIRouter(tags=["nodes"])
@@ -61,7 +62,8 @@ def list_nodes(
         str | None, Query(max_length=4000, description="`next` of the previous page")
     ] = None,
 ) -> Response:
-    """By name. `status` and `kind` repeat (`?status=failed&status=canceled`). With `limit`,
+    """In natural order of names (render.2 before render.10). `status` and `kind` repeat
+    (`?status=failed&status=canceled`). With `limit`,
     `next` is the cursor of the following page (null on the last one). With `ETag`;
     `If-None-Match` with the current one answers 304 (docs/api.md)."""
     after = decode_cursor(cursor) if cursor is not None else None
@@ -70,7 +72,7 @@ def list_nodes(
     key = ("nodes", workflow_id, statuses, kinds, glob, limit, offset, after)
     seq = ctx.store.last_seq(workflow_id)
     cache = cache_of(request.app.state)
-    if glob is None:  # from memory (a glob's matching is the database's)
+    if glob is None:  # from the in-memory copy (matching a glob is the database's)
         table = tables_of(request.app.state).at_least(ctx.store, workflow_id, seq)
         with table.lock:
             seq = table.seq
@@ -83,7 +85,7 @@ def list_nodes(
                 page = table.page(statuses, kinds, limit, offset, after)
                 if page is not None:
                     items, last = page
-                    body = _page_json(items, limit, offset, last)
+                    body = _page_json(items, limit, offset, last, seq)
                     cache.keep_page(key, seq, body)
         if body is not None:
             return Response(body, media_type="application/json", headers=headers(tag))
@@ -93,40 +95,45 @@ def list_nodes(
         return unchanged
     body = cache.page(key, seq)
     if body is None:
-        rows = ctx.store.nodes(
-            workflow_id,
-            statuses=statuses,
-            kinds=kinds,
-            glob=glob,
-            limit=limit,
-            offset=offset,
-            after=after,
-        )
-        items = json.dumps([shapes.node_row(r) for r in rows], separators=(",", ":"))
+        with ctx.store.read() as conn:  # the rows and the seq they reflect, of one moment
+            seq = ctx.store.last_seq_in(conn, workflow_id)
+            rows = ctx.store.nodes_in(
+                conn,
+                workflow_id,
+                statuses=statuses,
+                kinds=kinds,
+                glob=glob,
+                limit=limit,
+                offset=offset,
+                after=after,
+            )
+        tag = etag(workflow_id, seq, *key)
+        starts = shapes.node_starts(ctx.store, workflow_id, rows)
+        items = json.dumps([shapes.node_row(r, starts) for r in rows], separators=(",", ":"))
         full = limit is not None and len(rows) == limit
-        body = _page_json(items, limit, offset, rows[-1].name if full and rows else None)
-        if ctx.store.last_seq(workflow_id) == seq:  # else it may hold later changes
-            cache.keep_page(key, seq, body)
+        body = _page_json(items, limit, offset, rows[-1].name if full and rows else None, seq)
+        cache.keep_page(key, seq, body)
     return Response(body, media_type="application/json", headers=headers(tag))
 
 
-def _page_json(items: str, limit: int | None, offset: int, last: str | None) -> bytes:
+def _page_json(items: str, limit: int | None, offset: int, last: str | None, seq: int) -> bytes:
     """A NodePage around the items' JSON array; `next` from the page's last name if full."""
     tail = json.dumps(
-        {"limit": limit, "offset": offset, "next": encode_cursor(last) if last else None},
+        {
+            "limit": limit,
+            "offset": offset,
+            "next": encode_cursor(last) if last else None,
+            "seq": seq,
+        },
         separators=(",", ":"),
     )
     return ('{"items":' + items + "," + tail[1:]).encode()
 
 
 def allowed_actions(node: Node) -> list[str]:
-    """The table's actions, in a stable order; replay only when there is a snapshot to replay."""
-    allowed = ALLOWED[node.status]
-    return [
-        a.value
-        for a in Action
-        if a in allowed and (a is not Action.REPLAY or node.snapshot_count > 0)
-    ]
+    """The core's answer, in a stable order: revert only with a patch, replay only with a
+    snapshot."""
+    return [a.value for a in core.allowed_actions(node)]
 
 
 @router.get("/workflows/{workflow_id}/nodes/{name}", response_model=schemas.NodeDetail)
@@ -135,15 +142,16 @@ def node_detail(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
     row = _row(ctx, workflow_id, name)
     with ctx.store.read() as conn:
         adjacency = ctx.store.adjacency(conn, workflow_id)
-    return shapes.node_row(row) | {
+    started_at = node.attempt.started_at if node.live_token is not None and node.attempt else None
+    return shapes.node_row(row, {name: started_at}) | {
         "submitted": node.submitted.value,
         "base": dict(node.base),
         "patch": dict(node.patch),
         "current": node.current,
         "snapshot_count": node.snapshot_count,
         "attempts": [shapes.attempt_out(a, None) for a in node.attempts],
-        "upstream": list(adjacency.up.get(name, ())),
-        "downstream": list(adjacency.down.get(name, ())),
+        "upstream": natural_sorted(adjacency.up.get(name, ())),
+        "downstream": natural_sorted(adjacency.down.get(name, ())),
         "allowed_actions": allowed_actions(node),
     }
 

@@ -74,15 +74,13 @@ def get_workflow(ctx: Ctx, request: Request, workflow_id: str) -> Response:
     if not tables_of(request.app.state).loaded(workflow_id):
         # counted by the database; a small workflow is then read into memory for what follows
         cache = cache_of(request.app.state)
-        seq = ctx.store.last_seq(workflow_id)
-        body = cache.summary(workflow_id, seq)
+        body = cache.summary(workflow_id, ctx.store.last_seq(workflow_id))
         if body is None:
             row = ctx.store.workflow(workflow_id)
             body = shapes.workflow_summary(ctx.store, row) | {"metadata": row.metadata}
-            if ctx.store.last_seq(workflow_id) == seq:  # else it may hold later changes
-                cache.keep_summary(workflow_id, seq, body)
+            cache.keep_summary(workflow_id, body["seq"], body)  # the seq read with the counts
         if body["total"] > SUMMARY_NODES:
-            return _answer(request, workflow_id, seq, body)
+            return _answer(request, workflow_id, body["seq"], body)
     return _fresh(ctx, request, workflow_id)
 
 
@@ -98,7 +96,8 @@ def _fresh(ctx: ApiContext, request: Request, workflow_id: str) -> Response:
         if body is None:
             row = replace(table.workflow, archived=table.archived)
             counts = table.status_counts()
-            body = shapes.summary_of(row, counts, table.status(ctx.store))
+            status = table.status(ctx.store)
+            body = shapes.summary_of(row, counts, status, table.phases(), seq)
             body["metadata"] = row.metadata
             cache.keep_summary(workflow_id, seq, body)
     return _answer(request, workflow_id, seq, body)
@@ -128,14 +127,17 @@ def graph(
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=200_000)] = 200_000,
 ) -> dict[str, Any]:
-    """Column arrays and index pairs: 100,000 nodes without an object per node."""
-    ctx.store.workflow(workflow_id)
-    total = sum(ctx.store.counts(workflow_id).values())
-    rows = ctx.store.nodes(workflow_id, limit=limit, offset=offset)
+    """Column arrays and index pairs: 100,000 nodes without an object per node, in natural
+    order of names. `seq`: the last event seq the statuses reflect (read with them)."""
+    with ctx.store.read() as conn:
+        seq = ctx.store.last_seq_in(conn, workflow_id)
+        total = ctx.store.node_count(conn, workflow_id)
+        rows = ctx.store.nodes_in(conn, workflow_id, limit=limit, offset=offset)
     index = {r.name: i for i, r in enumerate(rows)}
     edges = [
         (index[u], index[d]) for u, d in ctx.store.edges(workflow_id) if u in index and d in index
     ]
+    starts = shapes.node_starts(ctx.store, workflow_id, rows)
     return {
         "total": total,
         "offset": offset,
@@ -146,6 +148,8 @@ def graph(
             "status": [r.status.value for r in rows],
             "group": [r.group for r in rows],
             "frames": [r.frames for r in rows],
+            "phase": [shapes.phase(r.status.value == "running", starts.get(r.name)) for r in rows],
         },
         "edges": edges,
+        "seq": seq,
     }
