@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.watchers:
         from . import watchers
 
+        # SIGTERM unwinds like Ctrl-C: every run's server and watchers are stopped
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         with scratch_dir(parent=args.dir) as work:
             for backend in backends:
                 watchers.measure(report, backend, work, args.quick, tasks=args.watch_tasks)
