@@ -1,6 +1,5 @@
 """`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big] [--submit-latency]
-[--many-workflows]`:
-print the figures.
+[--many-workflows] [--watchers]`: print the figures.
 
 No timing assertions: every figure is printed with its target and PASS/MISS; the exit code is 0
 unless the benchmark itself broke.
@@ -11,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
@@ -42,6 +42,14 @@ def main(argv: list[str] | None = None) -> int:
         "--many-workflows",
         action="store_true",
         help="only the many-workflows measurements (1,000 and 10,000 stored workflows)",
+    )
+    parser.add_argument(
+        "--watchers",
+        action="store_true",
+        help="only watchers (SSE, polling) on a real storm server: 0-500, both backends",
+    )
+    parser.add_argument(
+        "--watch-tasks", type=int, default=None, help="--watchers: tasks in the workflow"
     )
     parser.add_argument(
         "--dir",
@@ -92,6 +100,17 @@ def main(argv: list[str] | None = None) -> int:
             f"{cpu_slots()} CPUs, Python {platform.python_version()}; "
             f"total {time.perf_counter() - began:.0f} s" + (" (--quick)" if args.quick else "")
         )
+        print(report.table(), flush=True)
+        return 0
+    if args.watchers:
+        from . import watchers
+
+        # SIGTERM unwinds like Ctrl-C: every run's server and watchers are stopped
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        with scratch_dir(parent=args.dir) as work:
+            for backend in backends:
+                watchers.measure(report, backend, work, args.quick, tasks=args.watch_tasks)
+        report.note(f"{cpu_slots()} CPUs; total {time.perf_counter() - began:.0f} s")
         print(report.table(), flush=True)
         return 0
     with scratch_dir(parent=args.dir) as work:

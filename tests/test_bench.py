@@ -68,3 +68,25 @@ def test_many_workflows_bench_prints_every_measurement(tmp_path: Path) -> None:
     checked = [row for row in rows if row.rstrip().endswith(("PASS", "MISS"))]
     assert len(checked) == 2 * 6, rows  # per size: CPU, ratio, 3 lists, first start
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_watchers_bench_runs_on_a_real_server_and_loses_no_event(tmp_path: Path) -> None:
+    _pg_or_skip()
+    command = ["--watchers", "--quick", "--watch-tasks", "40", "--dir", str(tmp_path)]
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    for backend in ("sqlite", "postgres"):
+        rows = [line for line in run.stdout.splitlines() if line.startswith(backend)]
+        for needle in ("0 watchers: throughput", "100 both: GET summary p50 / p99"):
+            assert any(needle in row for row in rows), (backend, needle)
+        lost = [row for row in rows if "events lost" in row]
+        assert len(lost) == 2 and all(row.rstrip().endswith("PASS") for row in lost), lost
+        assert any("500 sse: API process peak RSS" in row for row in rows)

@@ -143,6 +143,25 @@ class Reads(Database):
             raise UnknownWorkflow(workflow_id)
         return int(found.last_seq)
 
+    def node_table(
+        self, workflow_id: str
+    ) -> tuple[WorkflowRow, int, list[NodeRow], dict[str, float | None]]:
+        """The workflow, its last event seq, every node row in natural order and the running
+        ones' live attempt start (None: queued), from one snapshot (what an in-memory copy
+        starts from, to follow the event log after that seq)."""
+        with self.read() as conn:
+            row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
+            if row is None:
+                raise UnknownWorkflow(workflow_id)
+            rows = self.nodes_in(conn, workflow_id)
+            query = (
+                select(nodes.c.name, attempts.c.started_at)
+                .select_from(nodes.join(attempts, _live_attempt_join()))
+                .where(nodes.c.workflow_id == workflow_id, nodes.c.status == Status.RUNNING.value)
+            )
+            starts = {name: at for name, at in conn.execute(query)}
+        return workflow_row(row), int(row.last_seq), rows, starts
+
     def workflows(
         self,
         archived: bool = False,

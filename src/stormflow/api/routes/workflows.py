@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from stormflow.api import pages, schemas, shapes
-from stormflow.api.context import Actor, Ctx, IdempotencyKey, now
+from stormflow.api.context import Actor, ApiContext, Ctx, IdempotencyKey, now
 from stormflow.api.schemas import MAX_INT
 from stormflow.api.submission import submit_document
+from stormflow.api.tables import SUMMARY_NODES, tables_of
 from stormflow.api.validators import cache_of, etag, headers, not_modified
 
 router = APIRouter(tags=["workflows"])
@@ -75,14 +77,39 @@ def list_workflows(
 )
 def get_workflow(ctx: Ctx, request: Request, workflow_id: str) -> Response:
     """With `ETag`; `If-None-Match` with the current one answers 304 (docs/api.md)."""
+    if not tables_of(request.app.state).loaded(workflow_id):
+        # counted by the database; a small workflow is then read into memory for what follows
+        cache = cache_of(request.app.state)
+        body = cache.summary(workflow_id, ctx.store.last_seq(workflow_id))
+        if body is None:
+            row = ctx.store.workflow(workflow_id)
+            body = shapes.workflow_summary(ctx.store, row) | {"metadata": row.metadata}
+            cache.keep_summary(workflow_id, body["seq"], body)  # the seq read with the counts
+        if body["total"] > SUMMARY_NODES:
+            return _answer(request, workflow_id, body["seq"], body)
+    return _fresh(ctx, request, workflow_id)
+
+
+def _fresh(ctx: ApiContext, request: Request, workflow_id: str) -> Response:
+    """The summary from the workflow's in-memory table (read now if need be)."""
     cache = cache_of(request.app.state)
-    seq = ctx.store.last_seq(workflow_id)
-    body = cache.summary(workflow_id, seq)
-    if body is None:
-        row = ctx.store.workflow(workflow_id)
-        body = shapes.workflow_summary(ctx.store, row) | {"metadata": row.metadata}
-        seq = row.last_seq  # the summary on the row is of this seq
-        cache.keep_summary(workflow_id, seq, body)
+    table = tables_of(request.app.state).at_least(
+        ctx.store, workflow_id, ctx.store.last_seq(workflow_id)
+    )
+    with table.lock:
+        seq = table.seq
+        body = cache.summary(workflow_id, seq)
+        if body is None:
+            row = replace(table.workflow, archived=table.archived)
+            counts = table.status_counts()
+            status = table.status(ctx.store)
+            body = shapes.summary_of(row, counts, status, table.phases(), seq)
+            body["metadata"] = row.metadata
+            cache.keep_summary(workflow_id, seq, body)
+    return _answer(request, workflow_id, seq, body)
+
+
+def _answer(request: Request, workflow_id: str, seq: int, body: dict[str, Any]) -> Response:
     expires = body["expires_at"]
     body["expired"] = expires is not None and expires <= now()
     tag = etag(workflow_id, seq, body["expired"])
