@@ -562,3 +562,76 @@ def test_the_composer_refits_after_adding_nodes(
         pg.wait_for_timeout(120)
         assert inside(node.bounding_box(), pane.bounding_box()), f"task{k} landed off-screen"
     console.check()
+
+
+# --- 12. frame previews (a server with the previews endpoints) ------------------------------
+
+WRITE_FRAMES = (
+    "import sys; from pathlib import Path;"
+    " from stormflow.demo.image import Image, frame_path, write_png;"
+    " a, b = int(sys.argv[1]), int(sys.argv[2]); Path('renders').mkdir(exist_ok=True);"
+    " [write_png(frame_path('renders', f, 'png'), Image(64, 36)) for f in range(a, b + 1)]"
+)
+
+
+def test_frame_previews_contact_sheet_and_a_frame_opened_large(
+    storm_server: Server, page: tuple[Any, Console], tmp_path: Path
+) -> None:
+    srv = storm_server
+    pg, console = page
+    doc = {
+        "schema": 1,
+        "name": "previews",
+        "nodes": [
+            {
+                "name": "render",
+                "frames": "1-12",
+                "chunk_size": 4,
+                "output": "renders/",
+                "commands": [[PY, "-c", WRITE_FRAMES, "{start}", "{end}"]],
+            }
+        ],
+    }
+    wid = submit(srv, doc)
+    wait_until(
+        lambda: set(statuses(srv, wid).values()) == {"succeeded"}, 60, "the renders to finish"
+    )
+    probe = srv.api.get(f"/workflows/{wid}/groups/render/previews")
+    if probe.status_code == 404 and "unknown-group" not in probe.text:
+        pytest.skip("this server has no frame previews (issue 13's server side not merged yet)")
+    assert probe.status_code == 200, probe.text
+    open_monitor(pg, srv, wid, "?view=both")
+    # the node panel's previews: the chunk's own four frames, in natural order
+    pg.locator('[data-testid="list-row"][data-name="render.9-12"]').click()
+    panel = pg.get_by_test_id("node-panel")
+    panel.get_by_test_id("tab-previews").click()
+    thumbs = panel.get_by_test_id("preview-thumb")
+    thumbs.nth(3).wait_for()
+    assert [thumbs.nth(k).get_attribute("data-frame") for k in range(4)] == ["9", "10", "11", "12"]
+    pg.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=preview-thumb]')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+    # the group's contact sheet: every frame, its chunk; one opened large, then its log
+    panel.get_by_test_id("open-sheet").click()
+    sheet = pg.get_by_test_id("contact-sheet")
+    frames = sheet.get_by_test_id("sheet-frame")
+    frames.nth(11).wait_for()
+    assert [frames.nth(k).get_attribute("data-frame") for k in range(12)] == [
+        str(f) for f in range(1, 13)
+    ]
+    screenshot(pg, tmp_path, "monitor-contact-sheet")
+    sheet.locator('[data-testid="sheet-frame"][data-frame="6"]').click()
+    large = sheet.get_by_test_id("frame-large")
+    large.wait_for()
+    assert "render.5-8" in large.inner_text() and "attempt #1" in large.inner_text()
+    assert large.get_by_test_id("frame-status").inner_text() == "succeeded"
+    pg.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=frame-image]');"
+        " return i && i.complete && i.naturalWidth === 64; }"
+    )
+    large.get_by_test_id("frame-log").click()
+    sheet.wait_for(state="detached")
+    panel.get_by_test_id("attempts").locator("tbody tr").first.wait_for()
+    assert panel.locator("h2").inner_text() == "render.5-8"
+    console.check()

@@ -21,6 +21,7 @@ import { ALLOWED, COLOURS, STATUSES, STATUS_INDEX, age, formatDuration, globToRe
 import { WorkflowModel, type RunInfo } from "./model";
 import { MonitorGraph } from "./MonitorGraph";
 import { ErrorBoundary } from "./ErrorBoundary";
+import { ContactSheetDialog } from "./Previews";
 import { ConfirmDialog, type Pending } from "./ConfirmDialog";
 import { DESTRUCTIVE, describe, estimate, fromAnswer, needsConfirmation, type Consequences } from "./consequences";
 import { QUEUED_FILL } from "./tiles";
@@ -163,6 +164,10 @@ function MonitorView(props: {
   // A selection made by a query (filter, status chip, select all) stays that query: it is
   // sent as such and resolved by the server when the action runs.
   const [liveQuery, setLiveQuery] = useState<Filter | null>(null);
+  // Frame previews came with `seq` (the same server release).
+  const previewsOn = typeof summary.seq === "number";
+  const [sheet, setSheet] = useState<string | null>(null);
+  const [panelTab, setPanelTab] = useState<"attributes" | "attempts" | "previews">("attributes");
   // Dry runs came with `seq` (the same server release): without `seq`, none is tried (and
   // no request is refused); a refused dry run also turns them off.
   const dryRunOk = useRef<boolean | null>(typeof summary.seq === "number" ? null : false);
@@ -510,6 +515,7 @@ function MonitorView(props: {
       anchor.current = i;
     }
     setSelection(next);
+    setPanelTab("attributes");
     setFocus(model.names[i]);
   };
 
@@ -525,7 +531,7 @@ function MonitorView(props: {
         if (e.key === "Escape") t.blur();
         return;
       }
-      if (e.ctrlKey || e.metaKey || e.altKey || editing || pending) return;
+      if (e.ctrlKey || e.metaKey || e.altKey || editing || pending || sheet) return;
       const k = e.key.toLowerCase();
       if (k === "escape") {
         clearSelection();
@@ -728,6 +734,7 @@ function MonitorView(props: {
                   onUnitClick={onUnitClick}
                   onPaneClick={() => {}}
                   toggleGroup={toggleGroup}
+                  onOpenSheet={previewsOn ? setSheet : undefined}
                 />
               </ReactFlowProvider>
             </ErrorBoundary>
@@ -776,12 +783,15 @@ function MonitorView(props: {
         ) : null}
         {focus ? (
           <NodePanel
-            key={focus}
+            key={focus + ":" + panelTab}
             workflowId={id}
             name={focus}
             model={model}
             onClose={() => setFocus(null)}
             runAction={panelAction}
+            previews={previewsOn}
+            tab={panelTab}
+            onOpenSheet={setSheet}
           />
         ) : null}
       </div>
@@ -797,6 +807,20 @@ function MonitorView(props: {
         />
       ) : null}
       {pending ? <ConfirmDialog pending={pending} busy={busy} /> : null}
+      {sheet ? (
+        <ContactSheetDialog
+          workflowId={id}
+          group={sheet}
+          onClose={() => setSheet(null)}
+          onOpenNode={(node) => {
+            setSheet(null);
+            const i = model.index.get(node);
+            if (i !== undefined) setSelection(new Set([i]));
+            setPanelTab("attempts");
+            setFocus(node);
+          }}
+        />
+      ) : null}
       <footer className="hint">
         keys: h hold · u unhold · s skip · c cancel · r retry · v revert · p stop &amp; hold · e edit · a select all · / filter · Esc clear ·
         shift-drag box select · shift/ctrl-click add · created {age(summary.created_at)} ago by {ownerOf(summary) ?? "?"}

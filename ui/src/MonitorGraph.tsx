@@ -27,6 +27,7 @@ import { QUEUED_BORDER, QUEUED_FILL, bounds, drawTiles, fitViewport, unitAt, typ
 interface Ctx {
   model: WorkflowModel;
   toggleGroup: (group: string) => void;
+  openSheet?: (group: string) => void;
 }
 const GraphCtx = createContext<Ctx | null>(null);
 
@@ -80,7 +81,7 @@ export function groupCountParts(counts: Int32Array, queued: number): { key: stri
 }
 
 const UnitNode = memo(function UnitNode({ data, selected }: NodeProps<UnitNodeType>) {
-  const { model, toggleGroup } = useContext(GraphCtx)!;
+  const { model, toggleGroup, openSheet } = useContext(GraphCtx)!;
   useUnit(model, data.u);
   const unit = model.units[data.u];
   if (!unit) return null;
@@ -111,6 +112,19 @@ const UnitNode = memo(function UnitNode({ data, selected }: NodeProps<UnitNodeTy
           >
             ▸ {total}
           </button>
+          {openSheet && !model.autoGroups.has(unit.group) && model.frames[unit.members[0]] !== null ? (
+            <button
+              className="expand nodrag"
+              title="Contact sheet: every frame's image"
+              data-testid="open-sheet"
+              onClick={(e) => {
+                e.stopPropagation();
+                openSheet(unit.group!);
+              }}
+            >
+              ▦
+            </button>
+          ) : null}
         </div>
         <div className="gbar">
           {parts.map((p) => (
@@ -181,6 +195,7 @@ export interface GraphProps {
   onUnitClick: (u: number, additive: boolean) => void;
   onPaneClick: () => void;
   toggleGroup: (group: string) => void;
+  onOpenSheet?: (group: string) => void;
 }
 
 /** `?debug=throw-graph` makes the graph throw while rendering: shows the error boundary at work. */
@@ -320,7 +335,7 @@ export function MonitorGraph(props: GraphProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [base],
   );
-  const ctx = useMemo(() => ({ model, toggleGroup: props.toggleGroup }), [model, props.toggleGroup]);
+  const ctx = useMemo(() => ({ model, toggleGroup: props.toggleGroup, openSheet: props.onOpenSheet }), [model, props.toggleGroup, props.onOpenSheet]);
 
   // Fit the content on open and after every expand/collapse (the units changed).
   const [ready, setReady] = useState(false);
