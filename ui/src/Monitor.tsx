@@ -322,7 +322,9 @@ function MonitorView(props: {
   useEffect(() => {
     setRevertable(null);
     const sel = model.selected;
-    if (!sel.size || sel.size > 20000) return;
+    // Large selections keep the table's count (a dry run of thousands of names on every
+    // selection change would load the server); their confirmation still counts exactly.
+    if (!sel.size || sel.size > REVERT_COUNT_MAX) return;
     const selVersion = selectionVersion;
     const t = setTimeout(async () => {
       const names = [...sel].map((i) => model.names[i]);
@@ -828,6 +830,8 @@ function MonitorView(props: {
     </div>
   );
 }
+
+const REVERT_COUNT_MAX = 2000;
 
 const ALL: Filter = { statuses: new Set(), glob: "", kind: "" };
 
