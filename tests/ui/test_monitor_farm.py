@@ -105,6 +105,18 @@ def test_a_5000_chunk_group_expands_and_collapses(
     assert pg.get_by_test_id("minimap").is_visible()
     assert pg.get_by_test_id("view-error").count() == 0
     screenshot(pg, tmp_path, "monitor-5000-expanded")
+    # a box drawn over the tiles (shift-drag) selects the chunks under it
+    box = wrap.bounding_box()
+    assert box
+    pg.keyboard.down("Shift")
+    pg.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+    pg.mouse.down()
+    pg.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=5)
+    pg.mouse.up()
+    pg.keyboard.up("Shift")
+    selected = int(pg.get_by_test_id("selection-count").inner_text().split()[0])
+    assert 10 < selected < 5000, selected
+    pg.keyboard.press("Escape")
     # zoom in on the top-left corner of the grid: full nodes, in natural order, by rows
     box = wrap.bounding_box()
     assert box

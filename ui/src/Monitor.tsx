@@ -106,7 +106,8 @@ export async function openWorkflow(id: string): Promise<{ summary: WorkflowSumma
   const seq = typeof s.seq === "number" ? s.seq : await lastEventSeq(id);
   const g = await api<CompactGraph>(`/workflows/${id}/graph`);
   const m = new WorkflowModel(g);
-  m.lastSeq = seq;
+  // The graph's own seq (read in its transaction) is exact: no event after it is in it.
+  m.lastSeq = typeof g.seq === "number" ? g.seq : seq;
   if (m.counts[STATUS_INDEX.running]) {
     // Phases (queued or executing) and real starts of the running nodes, from the node list.
     const page = await api<{ items: RunningRow[] }>(`/workflows/${id}/nodes?status=running`).catch(() => null);
@@ -490,6 +491,15 @@ function MonitorView(props: {
     [model, setSelection],
   );
 
+  const onBoxSelect = useCallback(
+    (units: number[], additive: boolean) => {
+      const next = new Set(additive ? model.selected : []);
+      for (const u of units) for (const i of model.units[u]?.members ?? []) next.add(i);
+      setSelection(next);
+    },
+    [model, setSelection],
+  );
+
   const onUnitClick = useCallback(
     (u: number, additive: boolean) => {
       const unit = model.units[u];
@@ -737,6 +747,7 @@ function MonitorView(props: {
                   onPaneClick={() => {}}
                   toggleGroup={toggleGroup}
                   onOpenSheet={previewsOn ? setSheet : undefined}
+                  onBoxSelect={onBoxSelect}
                 />
               </ReactFlowProvider>
             </ErrorBoundary>

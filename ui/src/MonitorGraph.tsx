@@ -12,6 +12,7 @@ import {
   Position,
   ReactFlow,
   useReactFlow,
+  useStoreApi,
   type Edge,
   type Node,
   type NodeChange,
@@ -196,6 +197,8 @@ export interface GraphProps {
   onPaneClick: () => void;
   toggleGroup: (group: string) => void;
   onOpenSheet?: (group: string) => void;
+  /** A box drawn far out (over tiles): the units inside it. */
+  onBoxSelect?: (units: number[], additive: boolean) => void;
 }
 
 /** `?debug=throw-graph` makes the graph throw while rendering: shows the error boundary at work. */
@@ -205,6 +208,7 @@ export function MonitorGraph(props: GraphProps) {
   const { model, unitsVersion, selectionVersion } = props;
   if (THROW) throw new Error("debug: the graph was asked to fail (?debug=throw-graph)");
   const flow = useReactFlow();
+  const storeApi = useStoreApi();
   const layout = useMemo(
     () =>
       layeredLayout(model.units.length, model.unitEdges, {
@@ -369,6 +373,38 @@ export function MonitorGraph(props: GraphProps) {
     [far, model, geometry],
   );
 
+  // Far out xyflow holds no nodes, so its selection box selects nothing: keep the last box
+  // drawn and select the tiles under it when the drag ends.
+  const lastBox = useRef<{ x: number; y: number; width: number; height: number } | null>(null);
+  useEffect(
+    () =>
+      storeApi.subscribe((st) => {
+        if (st.userSelectionRect) lastBox.current = { ...st.userSelectionRect };
+      }),
+    [storeApi],
+  );
+  const onSelectionEnd = useCallback(
+    (e: React.MouseEvent) => {
+      const b = lastBox.current;
+      lastBox.current = null;
+      if (!far || !b || !props.onBoxSelect) return;
+      const v = vpNow.current;
+      const x0 = (b.x - v.x) / v.zoom;
+      const y0 = (b.y - v.y) / v.zoom;
+      const x1 = (b.x + b.width - v.x) / v.zoom;
+      const y1 = (b.y + b.height - v.y) / v.zoom;
+      const inside: number[] = [];
+      for (let u = 0; u < model.units.length; u++) {
+        const x = geometry.x[u];
+        const y = geometry.y[u];
+        if (x + geometry.w >= x0 && x <= x1 && y + geometry.h(u) >= y0 && y <= y1) inside.push(u);
+      }
+      props.onBoxSelect(inside, e.ctrlKey || e.metaKey);
+    },
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [far, model, geometry, props.onBoxSelect],
+  );
+
   return (
     <GraphCtx.Provider value={ctx}>
       <div ref={wrap} style={{ width: "100%", height: "100%", position: "relative" }} data-testid="graph-canvas-wrap" data-lod={far ? "tiles" : "nodes"} data-zoom={vp.zoom.toFixed(3)}>
@@ -381,6 +417,7 @@ export function MonitorGraph(props: GraphProps) {
           onNodesChange={onNodesChange}
           onNodeClick={(e, node) => props.onUnitClick((node.data as UnitData).u, e.shiftKey || e.ctrlKey || e.metaKey)}
           onPaneClick={onPaneClick}
+          onSelectionEnd={onSelectionEnd}
           defaultViewport={{ x: 20, y: 20, zoom: 0.7 }}
           onlyRenderVisibleElements={!cull}
           minZoom={MIN_ZOOM}

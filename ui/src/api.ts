@@ -96,6 +96,7 @@ export interface CompactGraph {
     phase?: ("queued" | "executing" | null)[]; // newer servers
   };
   edges: [number, number][];
+  seq?: number; // the last event seq the graph reflects (newer servers)
 }
 
 export interface AttemptOut {
