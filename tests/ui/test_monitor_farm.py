@@ -284,6 +284,10 @@ def test_stop_and_hold_a_running_node_and_an_unchanged_update_with_holding(
     pg.locator('[data-testid="list-row"][data-name="s1"][data-status="holding"]').wait_for()
     hist = srv.api.get(f"/workflows/{wid}/nodes/s1/history").json()
     assert hist["snapshots"][0]["status"] == "running"  # stopped, its attempt kept
+    # released, it runs again: attempt 1 of its configuration, its second run (not "#1" alone)
+    act(srv, wid, {"action": "unhold", "selection": {"names": ["s1"]}})
+    badge = pg.locator('[data-testid="graph-node"][data-name="s1"] [data-testid="run-badge"]')
+    badge.get_by_text(re.compile(r"#1 \(run 2\)")).wait_for()
     # Edit -> "Update with holding" without changing a field: a retry to holding, no error
     pg.locator('[data-testid="list-row"][data-name="s2"]').click()
     pg.get_by_test_id("action-edit").click()
@@ -613,6 +617,9 @@ def test_frame_previews_contact_sheet_and_a_frame_opened_large(
         pytest.skip("this server has no frame previews (issue 13's server side not merged yet)")
     assert probe.status_code == 200, probe.text
     open_monitor(pg, srv, wid, "?view=both")
+    # on the graph, each finished chunk shows its latest frame
+    node = pg.locator('[data-testid="graph-node"][data-name="render.1-4"]')
+    node.get_by_test_id("node-thumb").wait_for()
     # the node panel's previews: the chunk's own four frames, in natural order
     pg.locator('[data-testid="list-row"][data-name="render.9-12"]').click()
     panel = pg.get_by_test_id("node-panel")

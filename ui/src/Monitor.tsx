@@ -748,6 +748,7 @@ function MonitorView(props: {
                   toggleGroup={toggleGroup}
                   onOpenSheet={previewsOn ? setSheet : undefined}
                   onBoxSelect={onBoxSelect}
+                  previewsOf={previewsOn ? id : undefined}
                 />
               </ReactFlowProvider>
             </ErrorBoundary>

@@ -23,12 +23,28 @@ import { layeredLayout } from "./layout";
 import { COLOURS, STATUS_INDEX, formatDuration, type Status } from "./lifecycle";
 import type { WorkflowModel } from "./model";
 import { useNow } from "./clock";
+import { useLatestImage, withToken } from "./Previews";
 import { QUEUED_BORDER, QUEUED_FILL, bounds, drawTiles, fitViewport, unitAt, type Geometry } from "./tiles";
 
 interface Ctx {
   model: WorkflowModel;
   toggleGroup: (group: string) => void;
   openSheet?: (group: string) => void;
+  /** Thumbnails on the nodes: the workflow id, when the server has previews and the graph is small. */
+  thumbs?: string;
+}
+
+/** Graphs of at most this many units show each node's latest image on it. */
+const THUMBS_UP_TO = 200;
+
+function NodeThumb({ workflowId, name, status, version }: { workflowId: string; name: string; status: Status; version: number }) {
+  // A running render's latest frame is looked for again every 5 s; a finished node's once
+  // per status change.
+  const now = useNow(status === "running");
+  const key = status === "running" ? `running:${Math.floor(now / 5000)}` : `${status}:${version}`;
+  const img = useLatestImage(workflowId, name, key, status === "running" || status === "succeeded");
+  if (!img) return null;
+  return <img className="nthumb" src={withToken(img.thumb, 96)} alt="" title={img.path} data-testid="node-thumb" />;
 }
 const GraphCtx = createContext<Ctx | null>(null);
 
@@ -82,8 +98,8 @@ export function groupCountParts(counts: Int32Array, queued: number): { key: stri
 }
 
 const UnitNode = memo(function UnitNode({ data, selected }: NodeProps<UnitNodeType>) {
-  const { model, toggleGroup, openSheet } = useContext(GraphCtx)!;
-  useUnit(model, data.u);
+  const { model, toggleGroup, openSheet, thumbs } = useContext(GraphCtx)!;
+  const unitVersion = useUnit(model, data.u);
   const unit = model.units[data.u];
   if (!unit) return null;
   if (unit.group) {
@@ -173,6 +189,7 @@ const UnitNode = memo(function UnitNode({ data, selected }: NodeProps<UnitNodeTy
           </button>
         ) : null}
       </div>
+      {thumbs ? <NodeThumb workflowId={thumbs} name={model.names[i]} status={st} version={unitVersion} /> : null}
       <div className="nstatus">
         {run?.phase === "queued" ? "queued" : run?.phase === "executing" ? "executing" : st}
         {run ? <RunningBadge since={run.phase === "executing" ? run.since : null} attempt={run.attempt} run={run.run} /> : null}
@@ -199,6 +216,8 @@ export interface GraphProps {
   onOpenSheet?: (group: string) => void;
   /** A box drawn far out (over tiles): the units inside it. */
   onBoxSelect?: (units: number[], additive: boolean) => void;
+  /** The workflow id, when the server has frame previews. */
+  previewsOf?: string;
 }
 
 /** `?debug=throw-graph` makes the graph throw while rendering: shows the error boundary at work. */
@@ -339,7 +358,11 @@ export function MonitorGraph(props: GraphProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [base],
   );
-  const ctx = useMemo(() => ({ model, toggleGroup: props.toggleGroup, openSheet: props.onOpenSheet }), [model, props.toggleGroup, props.onOpenSheet]);
+  const thumbs = props.previewsOf && model.units.length <= THUMBS_UP_TO ? props.previewsOf : undefined;
+  const ctx = useMemo(
+    () => ({ model, toggleGroup: props.toggleGroup, openSheet: props.onOpenSheet, thumbs }),
+    [model, props.toggleGroup, props.onOpenSheet, thumbs],
+  );
 
   // Fit the content on open and after every expand/collapse (the units changed).
   const [ready, setReady] = useState(false);

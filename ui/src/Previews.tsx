@@ -208,3 +208,46 @@ export function ImageLightbox(props: { img: PreviewImage; label: string; onClose
     </div>
   );
 }
+
+// The latest image of a node, for its thumbnail on the graph: fetched once per node and
+// status (a few at a time), shared by every component that asks.
+const latestCache = new Map<string, PreviewImage | null>();
+const waiting = new Map<string, Set<() => void>>();
+const queue: (() => Promise<void>)[] = [];
+let active = 0;
+
+function pump(): void {
+  while (active < 3 && queue.length) {
+    const job = queue.shift()!;
+    active++;
+    job().finally(() => {
+      active--;
+      pump();
+    });
+  }
+}
+
+export function useLatestImage(workflowId: string, name: string, key: string, enabled: boolean): PreviewImage | null {
+  const id = `${workflowId}\n${name}\n${key}`;
+  const [, bump] = useState(0);
+  useEffect(() => {
+    if (!enabled || latestCache.has(id)) return;
+    const cb = () => bump((v) => v + 1);
+    let set = waiting.get(id);
+    if (!set) {
+      waiting.set(id, (set = new Set()));
+      queue.push(async () => {
+        const p = await api<NodePreviews>(`/workflows/${workflowId}/nodes/${enc(name)}/previews`).catch(() => null);
+        latestCache.set(id, p?.latest ?? null);
+        waiting.get(id)?.forEach((f) => f());
+        waiting.delete(id);
+      });
+      pump();
+    }
+    set.add(cb);
+    return () => {
+      set!.delete(cb);
+    };
+  }, [id, enabled, workflowId, name]);
+  return enabled ? latestCache.get(id) ?? null : null;
+}
