@@ -558,6 +558,13 @@ def test_a_100_chunk_group_is_a_readable_grid_and_the_view_refits(
     group.get_by_test_id("expand-group").click()
     last.wait_for()
     assert inside(last.bounding_box(), pane.bounding_box())
+    # the list opens beside the graph: the narrower pane is fitted again (zoomed out)
+    z_wide = zoom(pg)
+    pg.get_by_test_id("view-both").click()
+    pg.locator('[data-testid="list-row"]').first.wait_for()
+    pg.wait_for_function(
+        f"() => +document.querySelector('[data-testid=graph-canvas-wrap]').dataset.zoom < {z_wide}"
+    )
     console.check()
 
 

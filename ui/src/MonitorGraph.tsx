@@ -282,7 +282,10 @@ export function MonitorGraph(props: GraphProps) {
   const [vp, setVp] = useState<Viewport>({ x: 20, y: 20, zoom: 0.7 });
   const vpFrame = useRef(0);
   const vpNow = useRef<Viewport>(vp);
-  const onMove = useCallback((_: unknown, v: Viewport) => {
+  // Whether the person moved the view since it was last fitted (then a resize keeps it).
+  const userMoved = useRef(false);
+  const onMove = useCallback((e: unknown, v: Viewport) => {
+    if (e) userMoved.current = true;
     vpNow.current = v;
     cancelAnimationFrame(vpFrame.current);
     vpFrame.current = requestAnimationFrame(() => setVp(v));
@@ -371,12 +374,28 @@ export function MonitorGraph(props: GraphProps) {
     if (!el) return;
     const v = fitViewport(bounds(model, geometry), el.clientWidth || 1500, el.clientHeight || 900, MIN_ZOOM, 1);
     vpNow.current = v;
+    userMoved.current = false;
     flow.setViewport(v);
     setVp(v);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [model, geometry]);
   useLayoutEffect(() => {
     if (ready) fit();
+  }, [ready, fit]);
+  // The pane resized (list or panel opened, window resized): fit again unless moved by hand.
+  useEffect(() => {
+    const el = wrap.current;
+    if (!el || !ready) return;
+    let w = el.clientWidth;
+    let h = el.clientHeight;
+    const ro = new ResizeObserver(() => {
+      if (el.clientWidth === w && el.clientHeight === h) return;
+      w = el.clientWidth;
+      h = el.clientHeight;
+      if (!userMoved.current) fit();
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
   }, [ready, fit]);
 
   // Far out: click a tile to select its unit (shift/ctrl adds), as a click on a node does.
