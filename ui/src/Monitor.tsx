@@ -584,7 +584,7 @@ function MonitorView(props: {
   useEffect(() => {
     setEndAt(finished ? Date.now() : null);
   }, [finished]);
-  const elapsed = ((endAt ?? now) - created) / 1000;
+  const elapsed = Math.max(0, ((endAt ?? now) - created) / 1000); // the shared clock ticks each second
   const selCount = model.selected.size;
   const runningCount = counts[STATUS_INDEX.running];
   const phaseKnown = model.queuedCount + model.executingCount > 0 || model.phasesKnown;

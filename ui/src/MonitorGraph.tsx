@@ -255,12 +255,18 @@ export function MonitorGraph(props: GraphProps) {
       draggable: false,
       connectable: false,
     }));
+    // Edges into or out of a grid (a wrapped layer) are many and cross it: drawn faint.
+    const perLayer = new Int32Array(layout.layers);
+    for (let u = 0; u < model.units.length; u++) perLayer[layout.layer[u]]++;
+    const inGrid = (u: number) => perLayer[layout.layer[u]] > WRAP_ABOVE;
+    const faint = { opacity: 0.18 };
     const edges: Edge[] = model.unitEdges.map(([a, b]) => ({
       id: `e${a}-${b}`,
       source: model.units[a].id,
       target: model.units[b].id,
       selectable: false,
       focusable: false,
+      style: inGrid(a) || inGrid(b) ? faint : undefined,
     }));
     const ids = new Map<string, number>();
     nodes.forEach((n, u) => ids.set(n.id, u));
