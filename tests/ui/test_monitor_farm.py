@@ -322,7 +322,10 @@ def test_queued_and_executing_are_told_apart(
     rows = pg.locator('[data-testid="list-row"][data-phase="queued"]')
     assert rows.count() == 3
     assert rows.first.get_by_test_id("row-duration").inner_text() == "\u2013"  # no duration
+    pg.locator('[data-testid="list-row"][data-phase="queued"]').first.click()
+    assert pg.get_by_test_id("panel-status").inner_text() == "running · queued"
     screenshot(pg, tmp_path, "monitor-phases")
+    pg.keyboard.press("Escape")
     # a live change: stop one executing node, a queued one starts executing
     act(srv, wid, {"action": "cancel", "selection": {"names": ["s1", "s2"]}})
     pg.get_by_test_id("count-queued").get_by_text("1 queued").wait_for(timeout=30_000)

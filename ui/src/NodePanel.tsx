@@ -27,6 +27,7 @@ export function NodePanel(props: {
     () => (unit >= 0 ? model.getUnitVersion(unit) : 0),
   );
   const status = idx === undefined ? null : model.statusOf(idx);
+  const run = idx === undefined ? undefined : model.running.get(idx);
   const [detail, setDetail] = useState<NodeDetail | null>(null);
   const [history, setHistory] = useState<History | null>(null);
   const [attempts, setAttempts] = useState<AttemptOut[]>([]);
@@ -58,6 +59,7 @@ export function NodePanel(props: {
         {status ? (
           <span className="badge" style={{ background: COLOURS[status].fill, color: COLOURS[status].text }} data-testid="panel-status">
             {status}
+            {run?.phase ? ` · ${run.phase}` : ""}
           </span>
         ) : null}
         <button className="link" onClick={props.onClose}>×</button>
