@@ -35,6 +35,8 @@ __all__ = ["Client", "NodeRef", "StormError", "Workflow", "discover"]
 
 API_PREFIX = "/api/v1"
 DEFAULT_TIMEOUT = 30.0
+#: GET answers kept with their ETag for conditional requests.
+MAX_VALIDATED = 256
 
 Command = Union[List[str], str]
 Document = Dict[str, Any]
@@ -259,6 +261,9 @@ class Client:
         self.token = token or _token_for(self.root, found)
         self.timeout = timeout
         self.user = user or _user()
+        # GET answers by URL with their ETag: asked again with If-None-Match, an unchanged
+        # answer costs the server one indexed read and comes back as an empty 304
+        self._validated = {}  # type: Dict[str, Any]
 
     def __repr__(self) -> str:
         return "Client({!r})".format(self.root)
@@ -292,6 +297,8 @@ class Client:
         try:
             return urllib.request.urlopen(request, timeout=wait)
         except urllib.error.HTTPError as exc:
+            if exc.code == 304:
+                return exc  # not modified: a response without a body (see request)
             raise _http_error(exc, method, path) from None
         except (urllib.error.URLError, OSError, HTTPException) as exc:
             reason = getattr(exc, "reason", None) or exc
@@ -310,8 +317,19 @@ class Client:
         body: Any = None,
         headers: Optional[Dict[str, str]] = None,
     ) -> Any:
-        """One call of the API (path below /api/v1): parsed JSON, text, or None for 204."""
+        """One call of the API (path below /api/v1): parsed JSON, text, or None for 204.
+
+        A GET sends the ETag of the answer it got last time for the same URL; a 304 returns
+        that answer again (a copy: changing it changes nothing kept).
+        """
+        key = path + "?" + _query(query) if method == "GET" else ""
+        kept = self._validated.get(key) if key else None
+        if kept is not None:
+            headers = dict(headers or {}, **{"If-None-Match": kept[0]})
         response = self._open(method, path, query, body, headers)
+        if kept is not None and response.status == 304:
+            response.close()
+            return json.loads(kept[1])
         with response:
             try:
                 raw = response.read()
@@ -323,9 +341,14 @@ class Client:
                 return None
             kind = response.headers.get("Content-Type", "")
             text = raw.decode("utf-8", "replace")
-            if "json" in kind:
-                return json.loads(text)
-            return text
+            if "json" not in kind:
+                return text
+            tag = response.headers.get("ETag")
+            if key and tag:
+                if len(self._validated) >= MAX_VALIDATED and key not in self._validated:
+                    self._validated.pop(next(iter(self._validated)))  # the oldest
+                self._validated[key] = (tag, text)
+            return json.loads(text)
 
     def _post(self, path: str, body: Any = None, idempotency_key: Optional[str] = None) -> Any:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
@@ -405,6 +428,26 @@ class Client:
         path = "/workflows/{}/nodes".format(_q(workflow_id))
         return self.request("GET", path, query)["items"]  # type: ignore[no-any-return]
 
+    def iter_nodes(
+        self,
+        workflow_id: str,
+        status: Names = None,
+        kind: Names = None,
+        glob: Optional[str] = None,
+        page: int = 1000,
+    ) -> Iterator[Dict[str, Any]]:
+        """Every node row, `page` at a time, following the server's cursors: each node once,
+        even while statuses change between pages. Unchanged pages cost a 304."""
+        path = "/workflows/{}/nodes".format(_q(workflow_id))
+        query = {"status": _as_list(status), "kind": _as_list(kind), "glob": glob, "limit": page}
+        while True:
+            answer = self.request("GET", path, query)
+            for row in answer["items"]:
+                yield row
+            if not answer.get("next"):
+                return
+            query["cursor"] = answer["next"]
+
     def node(self, workflow_id: str, name: str) -> Dict[str, Any]:
         return self.request("GET", _node_path(workflow_id, name))  # type: ignore[no-any-return]
 
@@ -423,12 +466,15 @@ class Client:
         snapshot: Optional[int] = None,
         strict: bool = False,
         idempotency_key: Optional[str] = None,
+        dry_run: bool = False,
     ) -> Dict[str, Any]:
         """One action on a selection, one transaction: the server's ActionAnswer.
 
         The selection is every node matching all given filters (exact names, a glob,
         statuses, kinds). Nodes the action is not allowed on come back in
         `ineligible` with the reason; with strict=True the server refuses instead (409).
+        dry_run=True answers what the action would do now (`counts` says how many
+        nodes restart, are reset downstream, ...) and changes nothing.
         """
         selection = {}  # type: Dict[str, Any]
         if names is not None:
@@ -450,6 +496,8 @@ class Client:
             body["target"] = target
         if snapshot is not None:
             body["snapshot"] = snapshot
+        if dry_run:
+            body["dry_run"] = True
         path = "/workflows/{}/actions".format(_q(workflow_id))
         return self._post(path, body, idempotency_key)  # type: ignore[no-any-return]
 
@@ -617,8 +665,9 @@ class Client:
                         if data is None:
                             continue
                         event = json.loads(data)
-                        if isinstance(event, dict) and isinstance(event.get("seq"), int):
-                            last = max(last, event["seq"])
+                        if not isinstance(event, dict) or not isinstance(event.get("seq"), int):
+                            continue  # `reconnect` (we fell behind): the stream ends; resume
+                        last = max(last, event["seq"])
                         yield event
             except (OSError, HTTPException, ValueError):
                 if not reconnect:

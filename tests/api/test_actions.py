@@ -182,10 +182,17 @@ def test_node_detail_allowed_actions(api: TestClient, store: Store) -> None:
         assert detail.status_code == 200
         return list(detail.json()["allowed_actions"])
 
-    assert allowed("render.5-6") == ["skip", "update", "retry", "revert"]
-    assert allowed("render.1-2") == ["cancel", "update", "retry", "revert"]
-    assert allowed("comp.5-8") == ["cancel", "update", "retry", "revert"]  # skipped
+    # nothing to revert without a patch; nothing to replay without a snapshot
+    assert allowed("render.5-6") == ["skip", "update", "retry"]
+    assert allowed("render.1-2") == ["cancel", "update", "retry"]
+    assert allowed("comp.5-8") == ["cancel", "update", "retry"]  # skipped
     act(api, wf, {"action": "retry", "selection": {"names": ["render.5-6"]}})
+    assert allowed("render.5-6") == ["hold", "skip", "update", "replay"]
+    act(
+        api,
+        wf,
+        {"action": "update", "selection": {"names": ["render.5-6"]}, "patch": {"retries": 2}},
+    )
     assert allowed("render.5-6") == ["hold", "skip", "update", "revert", "replay"]
     detail = api.get(f"{API}/workflows/{wf}/nodes/comp.1-4").json()
     assert detail["upstream"] == ["render.1-2", "render.3-4"]

@@ -4,6 +4,7 @@ graceful SIGTERM."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import stat
 import subprocess
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from tests.api.helpers import API, free_port
+from tests.api.prometheus import parse, value
 
 STORM = [sys.executable, "-m", "stormflow.cli.main"]
 
@@ -87,3 +89,73 @@ def test_binding_beyond_loopback_without_a_token_is_refused(tmp_path: Path) -> N
     assert done.returncode == 2
     assert "without a token is refused" in done.stderr
     assert not (tmp_path / "fresh" / "token").exists()
+
+
+@pytest.mark.slow
+def test_a_killed_scheduler_child_is_restarted_and_the_workflow_finishes(tmp_path: Path) -> None:
+    home, port = tmp_path / "home", free_port()
+    proc = subprocess.Popen(
+        [*STORM, "server", "--port", str(port), "--data-dir", str(home), "--slots", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for((home / "server.json").exists, 30, "server.json")
+        token = (home / "token").read_text().strip()
+        url = f"http://127.0.0.1:{port}"
+        auth = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=auth, timeout=10) as http:
+
+            def child() -> dict:  # type: ignore[type-arg]
+                return dict(http.get(f"{API}/health").json()["scheduler_process"])
+
+            first = child()
+            assert first["alive"] and first["pid"] != proc.pid and first["restarts"] == 0
+            doc = {
+                "schema": 1,
+                "name": "survivor",
+                "nodes": [
+                    {"name": "a", "frames": "1-6", "chunk_size": 1, "commands": [["sleep", "0.5"]]},
+                    {"name": "b", "commands": [["true"]]},
+                ],
+                "edges": [["a", "b"]],
+            }
+            wf = http.post(f"{API}/workflows", json=doc).json()["id"]
+            wait_for(
+                lambda: http.get(f"{API}/workflows/{wf}").json()["counts"]["running"] > 0,
+                30,
+                "a running task",
+            )
+            os.kill(first["pid"], signal.SIGKILL)  # mid-task: its attempts are recovered
+            second = wait_for(
+                lambda: (h := child())["alive"] and h["restarts"] == 1 and h,
+                30,
+                "the restarted child",
+            )
+            assert second["pid"] != first["pid"]
+            assert second["last_error"] == "killed by SIGKILL"
+
+            def status() -> str | None:
+                got = str(http.get(f"{API}/workflows/{wf}").json()["status"])
+                return got if got != "running" else None
+
+            assert wait_for(status, 60, "the workflow to finish") == "succeeded"
+
+            def figures() -> dict | None:  # type: ignore[type-arg]
+                found = parse(http.get("/metrics").text)[1]  # the child reports once a second
+                return found if value(found, "storm_results_total") > 0 else None
+
+            found = wait_for(figures, 10, "the child's figures")
+            assert value(found, "storm_scheduler_restarts_total") == 1
+            assert value(found, "storm_scheduler_up") == 1
+            assert value(found, "storm_dispatch_latency_seconds_count") > 0
+            assert value(found, "storm_transaction_seconds_count") > 0
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        with pytest.raises(ProcessLookupError):  # the child stopped with the server
+            os.kill(second["pid"], 0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -14,7 +14,13 @@ def test_health_needs_no_token_and_everything_else_does(api: TestClient) -> None
     bare = TestClient(api.app)
     health = bare.get(f"{API}/health")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "version": "0.1.0", "scheduler": False}
+    assert health.json() == {
+        "status": "ok",
+        "version": "0.1.0",
+        "scheduler": False,
+        "scheduler_stuck": False,
+        "scheduler_process": None,
+    }
     for path in (f"{API}/workflows", f"{API}/limits", "/", "/openapi.json"):
         answer = bare.get(path)
         assert answer.status_code == 401, path

@@ -118,3 +118,34 @@ def test_queue_is_the_instance_type(tmp_path: Path) -> None:
         ).queue
         is None
     )
+
+
+def test_claims_no_more_than_the_workers_can_start_soon(
+    farm: Farm,
+    executor: tuple[CeleryExecutor, queue.Queue[JobResult]],
+    redis_client: redis.Redis,
+) -> None:
+    """Issue 19, item 5: 1,000 slots, but messages wait in the queue only as far as the live
+    workers' announced capacity goes (QUEUE_AHEAD_MIN while none announced any)."""
+    from stormflow.engine.celery import keys
+    from stormflow.engine.celery.executor import QUEUE_AHEAD_MIN
+    from stormflow.engine.executor import NoFreeSlot
+
+    celery, _results = executor
+    sent = 0
+    while celery.free_slots() > 0:
+        celery.submit(make_job(farm, f"n{sent}", 1.0))
+        sent += 1
+    # no worker serves this test's queue; other tests' workers may announce some capacity
+    assert sent == max(QUEUE_AHEAD_MIN, celery._capacity) < 1000
+    with pytest.raises(NoFreeSlot):
+        celery.submit(make_job(farm, "over", 1.0))
+    fake = f"fake-worker-{farm.uid}"
+    redis_client.hset(keys.CAPACITY, fake, f"{sent + 6} {time.time() + 5:.0f}")
+    try:
+        deadline = time.monotonic() + 10
+        while celery.free_slots() < 6:  # the monitor reads announcements every second
+            assert time.monotonic() < deadline, celery.free_slots()
+            time.sleep(0.05)
+    finally:
+        redis_client.hdel(keys.CAPACITY, fake)

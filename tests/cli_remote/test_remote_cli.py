@@ -250,3 +250,36 @@ def test_server_and_token_options_override_discovery(server: Server, tmp_path: P
     assert isinstance(json.loads(result.stdout), list)
     line = one_line_error(server, "ls", "--server", server.url, "--token", "wrong", env=env)
     assert "STORM_TOKEN" in line
+
+
+def test_a_bad_update_exits_2_with_one_line_per_entry(server: Server, tmp_path: Path) -> None:
+    """Finding 1 of issue 11: `storm update --set frames=1-x` used to be stored."""
+    submitted = as_json(server, "submit", write(tmp_path, BATCH, "checked.yaml"), inproc=True)
+    wf = submitted["id"]
+    env = {"STORM_HOME": str(server.home), "STORM_SERVER": None, "STORM_TOKEN": None}
+    client = Client(url=server.url, token=server.token)
+
+    def edits() -> Any:  # the workflow runs meanwhile: compare what an update would change
+        updates = [e for e in client.events(wf)["items"] if e["type"] in ("update", "retry")]
+        return updates, [client.node(wf, f"render.{i}")["patch"] for i in range(1, 5)]
+
+    assert edits() == ([], [{}, {}, {}, {}])
+    for sets, needle in (
+        (["frames=1-x"], "frame spec '1-x'"),
+        (["commands=5"], "commands must be"),
+        (["env=5"], "env must be"),
+        (["limits=5"], "limits must be"),
+        (["retries=many"], "retries must be"),
+        (["retry_delay=abc"], "retry_delay must be"),
+        (["retires=2"], "did you mean 'retries'"),
+    ):
+        args = ["update", wf, "--glob", "render.*", "--yes"]
+        for item in sets:
+            args += ["--set", item]
+        result = CliRunner().invoke(app, args, env=env)
+        assert result.exit_code == 2, (sets, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 4, lines  # one per render chunk
+        assert all(line.startswith("storm: error: node 'render.") for line in lines), lines
+        assert all(needle in line for line in lines), lines
+    assert edits() == ([], [{}, {}, {}, {}])

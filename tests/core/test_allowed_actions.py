@@ -43,8 +43,10 @@ RESULT: dict[Action, Status] = {
 
 
 def node_in(status: Status) -> Graph:
-    """A single node with one snapshot in its history, then brought to `status`."""
+    """A single node with a patch (revert has something to undo) and one snapshot in its
+    history, then brought to `status`."""
     graph = Graph.build([("n", "open", {"frames": "1-10"})])
+    do(graph, core.update(graph, ["n"], {"frames": "1-8"}, at=T))
     do(graph, core.succeed(graph, "n", run(graph, "n"), at=T))
     do(graph, core.retry(graph, ["n"], at=T))
     drive(graph, "n", status)
@@ -72,3 +74,17 @@ def test_cell(status: Status, action: Action) -> None:
         assert out.nodes == {} and out.events == [] and out.snapshots == []
         with pytest.raises(core.ActionRefused):
             core.act(graph, action, ["n"], at=T, strict=True, **kwargs)
+
+
+@pytest.mark.parametrize("status", list(Status), ids=str)
+def test_allowed_actions_follow_the_table_and_the_nodes_patch_and_snapshots(
+    status: Status,
+) -> None:
+    graph = node_in(status)
+    assert set(core.allowed_actions(graph.node("n"))) == TABLE[status]
+    bare = Graph.build([("n", "open", {"frames": "1-10"})])
+    drive(bare, "n", status)  # no patch, no snapshot: neither revert nor replay
+    assert set(core.allowed_actions(bare.node("n"))) == TABLE[status] - {
+        Action.REVERT,
+        Action.REPLAY,
+    }

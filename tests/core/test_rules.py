@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from stormflow import core
-from stormflow.core import READY, Graph, Node, Snapshot, Status, WorkflowStatus
+from stormflow.core import READY, Action, Graph, Node, Snapshot, Status, WorkflowStatus
 
 from .helpers import T, chain, do, drive, run, succeed
 
@@ -276,6 +276,57 @@ def test_revert_empties_the_patch() -> None:
     do(graph, core.update(graph, ["a"], {"cmd": "x", "extra": 1}, at=T))
     do(graph, core.revert(graph, ["a"], at=T))
     assert graph.node("a").patch == {} and graph.node("a").current == {"cmd": "a"}
+
+
+@pytest.mark.parametrize("status", list(Status), ids=str)
+def test_revert_with_an_empty_patch_is_ineligible_nothing_to_revert(status: Status) -> None:
+    graph = chain("a", "b")
+    drive(graph, "a", status)
+    out = core.revert(graph, ["a"], at=T)
+    reason = core.NOTHING_TO_REVERT if core.is_allowed(status, Action.REVERT) else "cannot"
+    assert out.nodes == {} and out.events == [] and out.snapshots == []
+    assert reason in out.ineligible[0].reason
+    with pytest.raises(core.ActionRefused):
+        core.revert(graph, ["a"], at=T, strict=True)
+
+
+def test_revert_acts_only_on_the_patched_nodes_of_a_selection() -> None:
+    graph = chain("a", "b")
+    do(graph, core.update(graph, ["b"], {"cmd": "x"}, at=T))
+    out = do(graph, core.revert(graph, ["a", "b"], at=T))
+    assert out.changed == ["b"] and graph.node("b").patch == {}
+    assert [(i.node, i.reason) for i in out.ineligible] == [("a", core.NOTHING_TO_REVERT)]
+
+
+def test_an_update_that_changes_nothing_is_a_retry_with_the_given_target() -> None:
+    graph = chain("a", "b")
+    do(graph, core.update(graph, ["a"], {"cmd": "x"}, at=T))
+    succeed(graph, "a")
+    succeed(graph, "b")
+    out = do(graph, core.update(graph, ["a"], {"cmd": "x"}, at=T, target="holding"))
+    assert out.ineligible == [] and out.changed == ["a", "b"]
+    node = graph.node("a")
+    assert node.status is Status.HOLDING and node.patch == {"cmd": "x"}
+    assert graph.snapshots["a"][0].why == "retry" and out.events[0].type == "retry"
+    assert graph.node("b").status is Status.OPEN  # cascaded as by a retry
+
+
+def test_stop_and_hold_a_running_node_is_an_empty_update_with_target_holding() -> None:
+    graph = chain("a")
+    token = run(graph, "a")
+    out = do(graph, core.update(graph, ["a"], {}, at=T, target="holding"))
+    assert out.stop == [("a", token)] and graph.node("a").status is Status.HOLDING
+    assert graph.snapshots["a"][0].attempts[0].result == "stopped"
+
+
+@pytest.mark.parametrize("status", [Status.OPEN, Status.HOLDING])
+def test_an_update_that_changes_nothing_is_refused_where_retry_is(status: Status) -> None:
+    graph = chain("a", "b")
+    drive(graph, "a", status)
+    out = core.update(graph, ["a", "b"], {"cmd": "a"}, at=T, target="holding")
+    assert out.changed == ["b"]  # b's patch changes (its cmd is b): a real update
+    assert out.ineligible[0].node == "a" and "changes nothing" in out.ineligible[0].reason
+    assert graph.node("a").status is status
 
 
 def test_replay_restores_the_patch_stored_in_a_snapshot() -> None:

@@ -121,7 +121,11 @@ class Lifecycle(RuleBasedStateMachine):
         for name, new in out.nodes.items():
             old = before[name]
             if name in eligible:
-                assert core.is_allowed(old.status, action), (name, old.status, action)
+                noop = action is Action.UPDATE and (
+                    core.merge_edit(old.base, old.patch, patch) == old.patch
+                )
+                taken = Action.RETRY if noop else action
+                assert core.is_allowed(old.status, taken), (name, old.status, action)
                 assert name not in cascaded
             else:  # a cascade is the only other way a node changes
                 assert name in cascaded
@@ -129,7 +133,12 @@ class Lifecycle(RuleBasedStateMachine):
                 assert name in descendants(self.graph, roots)
                 assert new.patch == old.patch
         for item in out.ineligible:
-            assert not core.is_allowed(item.status, action) or action is Action.REPLAY
+            old = before[item.node]
+            if action is Action.UPDATE:  # one that changes nothing is a retry
+                assert core.merge_edit(old.base, old.patch, patch) == old.patch
+                assert core.refusal(old, Action.RETRY) is not None
+            else:
+                assert core.refusal(old, action) is not None or action is Action.REPLAY
         assert len({s.node for s in out.snapshots}) == len(out.snapshots)  # once per action
 
     # -- the engine ---------------------------------------------------------------

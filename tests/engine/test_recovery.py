@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,3 +214,41 @@ def test_sigterm_hands_attempts_back_at_once(store: Store, store_url: str, farm:
     assert handed_back >= 2
     assert set(farm.executions().values()) == {1}
     check_event_seqs(store, wf)
+
+
+@pytest.mark.parametrize(
+    "store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_survivor_takes_over_a_dead_zombie_schedulers_claims_at_once(
+    store: Store, store_url: str, farm: Farm
+) -> None:
+    """Issue 19, item 5: the survivor on the same host recovers the dead scheduler's claims
+    (kill -9, left a zombie nobody reaped) without waiting for their 60 s leases."""
+    names = [f"n{i}" for i in range(8)]
+    wf = submit(store, [farm.node(n, 3.0) for n in names])
+    victim = farm.scheduler(store_url, lease_seconds=60, slots=2)
+    wait_until(lambda: started_running(store, wf), timeout=30, what=f"a claim\n{farm.output()}")
+    survivor = farm.scheduler(store_url, lease_seconds=60, slots=2)
+
+    def both_claim() -> bool:
+        workers = {a.worker for a in claimed(store, wf)}
+        return all(any(f":{s.pid}." in (w or "") for w in workers) for s in (victim, survivor))
+
+    wait_until(both_claim, timeout=30, what=f"claims of both\n{farm.output()}")
+    time.sleep(1.0)  # past the survivor's first housekeeping (which looks for dead owners too)
+    victim.proc.kill()  # not reaped: a zombie until the fixture's cleanup
+    wait_until(lambda: not pid_alive(victim.pid), timeout=10, what="the victim to die")
+    began = time.monotonic()
+    # A wait for its leases would take 60 s at least.
+    wait_status(store, wf, farm, WorkflowStatus.SUCCEEDED, timeout=40)
+    assert time.monotonic() - began < 60
+    check_event_seqs(store, wf)
+
+
+def claimed(store: Store, wf: str) -> list[Any]:
+    return [
+        row.attempt
+        for node in store.nodes(wf)
+        for row in store.attempts(wf, node.name)
+        if row.attempt.result is None and row.attempt.started_at is not None
+    ]

@@ -17,12 +17,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 import stormflow
 from stormflow import web
 
-from . import errors, schemas
+from . import errors, observe, schemas
 from .auth import TokenAuth
 from .bodies import TextCheck
 from .context import ApiContext, Ctx, OutcomeSink
 from .errors import ApiError, error_response
+from .observe import RequestFigures, RequestMetrics
 from .routes import actions, drafts, events, limits, nodes, validation, workflows
+from .scheduler_process import SchedulerProcess
+from .validators import ReadCache
 
 PREFIX = "/api/v1"
 MAX_BODY = 64 * 1024 * 1024
@@ -82,7 +85,22 @@ def _health_router() -> APIRouter:
         """The only request that needs no token."""
         sink = ctx.scheduler
         running = sink is not None and bool(getattr(sink, "alive", True))
-        return {"status": "ok", "version": stormflow.__version__, "scheduler": running}
+        stats = sink.figures() if isinstance(sink, SchedulerProcess) else None
+        if stats is None:
+            found = getattr(getattr(sink, "scheduler", None), "stats", None)
+            stats = vars(found) if found is not None else {}
+        stuck = running and bool(getattr(sink, "stuck", False))
+        process = sink.health() if isinstance(sink, SchedulerProcess) else None
+        return {
+            "status": "ok",
+            "version": stormflow.__version__,
+            "scheduler": running and not stuck,
+            "scheduler_stuck": stuck,
+            "scheduler_errors": int(stats.get("errors", 0)),
+            "scheduler_busy": int(stats.get("busy", 0)),
+            "scheduler_last_error": stats.get("last_error"),
+            "scheduler_process": process,
+        }
 
     return router
 
@@ -116,13 +134,17 @@ def create_app(
         store=store, data_dir=Path(data_dir), token=token, scheduler=scheduler
     )
     app.state.keepalive = keepalive
+    app.state.read_cache = ReadCache()
+    app.state.request_figures = RequestFigures()
     errors.install(app)
     app.include_router(_health_router(), prefix=PREFIX)
     for module in (workflows, nodes, actions, events, validation, drafts, limits):
         app.include_router(module.router, prefix=PREFIX)
+    app.include_router(observe.router)
 
     _mount_ui(app)
 
+    app.add_middleware(RequestMetrics, figures=app.state.request_figures)
     app.add_middleware(TextCheck)  # inside BodyLimit: it reads bodies already limited
     app.add_middleware(BodyLimit)
     app.add_middleware(TokenAuth, token=token)

@@ -53,9 +53,18 @@ class EmbeddedScheduler:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    @property
+    def stuck(self) -> bool:
+        """Alive, but its loop has not turned for `Settings.stuck_after` seconds."""
+        return self.alive and self.scheduler.stuck
+
     def stop(self, grace: float = 5.0) -> None:
-        """Stop the loop, then stop running attempts and hand their leases back."""
+        """Stop the loop, then stop running attempts and hand their leases back.
+
+        Bounded however the loop is doing: it gets `grace` seconds to finish its step; a
+        loop stuck in a statement is left behind (its thread is a daemon) and `close` does
+        without it."""
         self.scheduler.stop()
         if self._thread is not None:
-            self._thread.join(timeout=30)
-        self.scheduler.close(grace=grace)
+            self._thread.join(timeout=grace)
+        self.scheduler.close(grace=grace if not self.alive else 0.1)

@@ -21,10 +21,27 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class SchedulerHealth(BaseModel):
+    """`storm server`'s scheduler child."""
+
+    alive: bool
+    pid: int | None
+    restarts: int
+    last_error: str | None
+    started_at: float | None
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     version: str
-    scheduler: bool
+    scheduler: bool  # an embedded scheduler runs and its loop turns
+    scheduler_stuck: bool = False  # it runs, but its loop has not turned for a minute
+    # failures the embedded scheduler's loop survived (logged with their traceback), and
+    # the last one in a line; busy-store retries are counted apart
+    scheduler_errors: int = 0
+    scheduler_busy: int = 0
+    scheduler_last_error: str | None = None
+    scheduler_process: SchedulerHealth | None = None
 
 
 class Submitted(BaseModel):
@@ -48,6 +65,7 @@ class WorkflowSummary(BaseModel):
     phases: dict[PhaseName, int]  # the running nodes, split: queued + executing = running
     total: int
     skipped: int
+    seq: int = Field(description="The last event seq these counts and status reflect.")
 
 
 class WorkflowDetail(WorkflowSummary):
@@ -74,6 +92,8 @@ class NodePage(BaseModel):
     items: list[NodeRowOut]
     limit: int | None
     offset: int
+    next: str | None = None  # the cursor of the following page (with `limit`)
+    seq: int = Field(description="The last event seq these rows reflect: stream after it.")
 
 
 class AttemptOut(BaseModel):
@@ -117,6 +137,7 @@ class CompactGraph(BaseModel):
     limit: int
     nodes: CompactNodes
     edges: list[tuple[int, int]]
+    seq: int = Field(description="The last event seq these statuses reflect: stream after it.")
 
 
 class Selection(Strict):
@@ -156,6 +177,10 @@ class ActionRequest(Strict):
     target: TargetName = "submitted"
     snapshot: int | None = Field(None, ge=1, le=MAX_INT)
     strict: bool = False
+    dry_run: bool = Field(
+        False,
+        description="Answer what the action would do now, and store nothing.",
+    )
 
     @model_validator(mode="after")
     def _fits_action(self) -> ActionRequest:
@@ -189,6 +214,18 @@ class SnapshotRef(BaseModel):
     number: int
 
 
+class ActionCounts(BaseModel):
+    """How many: selected nodes, nodes the action itself changed (`direct`), nodes the cascade
+    reset, ineligible nodes, snapshots stored, running attempts stopped."""
+
+    selected: int
+    direct: int
+    cascaded: int
+    ineligible: int
+    snapshots: int
+    stopped: int
+
+
 class ActionAnswer(BaseModel):
     action: ActionName
     selected: int
@@ -197,9 +234,16 @@ class ActionAnswer(BaseModel):
     ineligible: list[IneligibleOut]
     changes: list[ChangeOut]
     snapshots: list[SnapshotRef]
+    counts: ActionCounts
     first_seq: int | None
     last_seq: int | None
     replayed: bool
+    dry_run: bool = False
+    seq: int | None = Field(
+        None,
+        description="The workflow's last event seq this answer reflects (a dry run: the "
+        "moment it read; an applied action: its last event, or null if it appended none).",
+    )
 
 
 class CurrentConfig(BaseModel):

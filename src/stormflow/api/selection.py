@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
+
 from stormflow.core import Status
 from stormflow.store import Store
 
@@ -60,27 +62,41 @@ class Selection:
         return " and ".join(parts)
 
 
-def resolve(store: Store, workflow_id: str, selection: Selection | Mapping[str, Any]) -> list[str]:
-    """Names of the selected nodes; names-only selections keep their order, others are by name.
+def resolve(
+    store: Store,
+    workflow_id: str,
+    selection: Selection | Mapping[str, Any],
+    conn: Connection | None = None,
+) -> list[str]:
+    """Names of the selected nodes; names-only selections keep their order, others are in
+    natural order of names.
 
-    Raises `UnknownWorkflow`, and `SelectionError` when nothing is selected. Unknown
-    names in a names-only selection are returned as given: the core refuses them
-    (`UnknownNode`), which names them.
+    `conn`: resolve inside that transaction (an action's, so a query means "now", under its
+    lock, without a second pool connection). Raises `UnknownWorkflow`, and `SelectionError`
+    when nothing is selected. Unknown names in a names-only selection are returned as given:
+    the core refuses them (`UnknownNode`), which names them.
     """
     sel = selection if isinstance(selection, Selection) else Selection.of(selection)
     if sel.names is None and sel.glob is None and sel.status is None and sel.kind is None:
         raise SelectionError("a selection needs at least one of names, glob, status, kind")
-    store.workflow(workflow_id)  # UnknownWorkflow before "matches nothing"
     if sel.status is not None:
         for s in sel.status:
             try:
                 Status(s)
             except ValueError:
                 raise SelectionError(f"unknown status {s!r} in selection") from None
+    if conn is None:
+        with store.read() as own:
+            return _names(store, own, workflow_id, sel)
+    return _names(store, conn, workflow_id, sel)
+
+
+def _names(store: Store, conn: Connection, workflow_id: str, sel: Selection) -> list[str]:
+    store.workflow_in(conn, workflow_id)  # UnknownWorkflow before "matches nothing"
     if sel.glob is None and sel.status is None and sel.kind is None:
         names = list(dict.fromkeys(sel.names or ()))
     else:
-        rows = store.nodes(workflow_id, statuses=sel.status, kinds=sel.kind, glob=sel.glob)
+        rows = store.nodes_in(conn, workflow_id, statuses=sel.status, kinds=sel.kind, glob=sel.glob)
         wanted = set(sel.names) if sel.names is not None else None
         names = [r.name for r in rows if wanted is None or r.name in wanted]
     if not names:

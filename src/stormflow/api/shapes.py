@@ -11,7 +11,8 @@ from stormflow.store import EventRow, NodeRow, Store, StoredAttempt, WorkflowRow
 
 
 def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
-    counts = store.counts(row.id)
+    """`seq`: the last event seq the counts and status reflect (read together)."""
+    counts, status, seq = store.state(row.id)
     return {
         "id": row.id,
         "name": row.name,
@@ -20,11 +21,12 @@ def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
         "archived": row.archived,
         "expires_at": row.expires_at,
         "expired": row.expires_at is not None and row.expires_at <= time.time(),
-        "status": store.status(row.id).value,
+        "status": status.value,
         "counts": {s.value: counts.get(s, 0) for s in Status},
         "phases": store.phases(row.id, counts),
         "total": sum(counts.values()),
         "skipped": counts.get(Status.SKIPPED, 0),
+        "seq": seq,
     }
 
 
@@ -117,4 +119,25 @@ def action_answer(outcome: Outcome, selected: int) -> dict[str, Any]:
             for c in outcome.changes
         ],
         "snapshots": [{"node": s.node, "number": s.number} for s in outcome.snapshots],
+        "counts": {
+            "selected": selected,
+            "direct": len(outcome.nodes) - len(outcome.cascaded),
+            "cascaded": len(outcome.cascaded),
+            "ineligible": len(outcome.ineligible),
+            "snapshots": len(outcome.snapshots),
+            "stopped": len(outcome.stop),
+        },
+    }
+
+
+def counts_of(answer: dict[str, Any]) -> dict[str, int]:
+    """An answer's counts from its lists (stopped attempts are not listed: 0)."""
+    cascaded = len(answer.get("cascaded") or ())
+    return {
+        "selected": int(answer.get("selected") or 0),
+        "direct": len(answer.get("changed") or ()) - cascaded,
+        "cascaded": cascaded,
+        "ineligible": len(answer.get("ineligible") or ()),
+        "snapshots": len(answer.get("snapshots") or ()),
+        "stopped": 0,
     }

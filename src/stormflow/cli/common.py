@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
@@ -65,3 +66,14 @@ def entry_location(entry: Entry) -> str:
     if entry.field:
         parts.append(entry.field)
     return ", ".join(parts)
+
+
+def log_to_stderr(level: int = logging.WARNING) -> None:
+    """Storm's own log records (a scheduler error with its traceback, a busy store) on stderr,
+    for the long-running commands (`storm server`, `storm scheduler`)."""
+    logger = logging.getLogger("stormflow")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("storm: %(levelname)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(level)

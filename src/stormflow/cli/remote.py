@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stormflow.cli.common import UserError, fail, one_line_errors
+from stormflow.cli.common import EXIT_BAD_INPUT, UserError, fail, one_line_errors
 from stormflow.client import Client, StormError
 
 P = ParamSpec("P")
@@ -60,11 +60,25 @@ def remote_command(fn: Callable[P, T]) -> Callable[P, T]:
         try:
             return fn(*args, **kwargs)
         except StormError as exc:
+            lines = entry_lines(exc)
+            if lines:  # a refused edit: every problem, one line each
+                for line in lines:
+                    typer.echo(f"storm: error: {line}", err=True)
+                raise typer.Exit(EXIT_BAD_INPUT) from None
             raise UserError(error_line(exc)) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
 
     return one_line_errors(wrapper)
+
+
+def entry_lines(exc: StormError) -> list[str]:
+    """One line per validation entry of a refused update (empty for other errors)."""
+    details = exc.details
+    entries = details.get("entries") if isinstance(details, dict) else None
+    if exc.code != "invalid-update" or not isinstance(entries, list):
+        return []
+    return [" ".join(str(e.get("message", "")).split()) for e in entries if isinstance(e, dict)]
 
 
 def error_line(exc: StormError) -> str:

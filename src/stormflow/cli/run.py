@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import getpass
 import signal
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -20,6 +22,7 @@ from stormflow.cli.common import fail, one_line_errors, read_document_data
 from stormflow.paths import data_dir as default_data_dir
 
 if TYPE_CHECKING:  # imported where used: every `storm` call loads this module
+    from stormflow.engine.ownership import Holder
     from stormflow.engine.scheduler import Scheduler
     from stormflow.store import Store
 
@@ -105,20 +108,35 @@ def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, qui
 
     console = Console(highlight=False, soft_wrap=True, emoji=False)  # paths stay whole when piped
     console.print(f"workflow [bold]{workflow_id}[/] (data: {root})")
-    scheduler = Scheduler(store, Settings(data_dir=root, workflows={workflow_id}), slots=slots)
+    # A server or scheduler owning this data directory runs it: we only follow (see _follow).
+    owner = _owner(store, root)
+    scheduler = None
+    if owner is None:
+        scheduler = Scheduler(store, Settings(data_dir=root, workflows={workflow_id}), slots=slots)
+    else:
+        console.print(f"run by {owner.describe()}, which serves {root}")
     started = time.time()
     interrupted = False
+    stopped = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         nonlocal interrupted
         interrupted = True
-        scheduler.stop()
+        stopped.set()
+        if scheduler is not None:
+            scheduler.stop()
+
+    def loop(tick: Callable[[], None] | None) -> None:
+        if scheduler is not None:
+            _loop(scheduler, workflow_id, tick)
+        else:
+            _follow(store, root, workflow_id, stopped, tick)
 
     old = signal.signal(signal.SIGTERM, on_signal)
     old_int = signal.signal(signal.SIGINT, on_signal)
     try:
         if quiet or not console.is_terminal:
-            _loop(scheduler, workflow_id, None)
+            loop(None)
         else:
             with Live(console=console, refresh_per_second=4, transient=False) as live:
                 last = 0.0
@@ -130,19 +148,26 @@ def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, qui
                         last = now
                         live.update(progress.render(progress.read(store, workflow_id, started)))
 
-                _loop(scheduler, workflow_id, tick)
+                loop(tick)
                 live.update(progress.render(progress.read(store, workflow_id, started)))
     finally:
-        scheduler.close(grace=5.0)
+        if scheduler is not None:
+            scheduler.close(grace=5.0)
         signal.signal(signal.SIGTERM, old)
         signal.signal(signal.SIGINT, old_int)
 
     snap = progress.read(store, workflow_id, started)
     if quiet or not console.is_terminal:
         console.print(progress.render(snap))
+    if interrupted and scheduler is None:
+        console.print(f"stopped following: {workflow_id} runs on in {owner_text(owner)}")
+        raise typer.Exit(130)
     if interrupted:
         console.print(f"interrupted: continue with `storm resume {workflow_id}`")
         raise typer.Exit(130)
+    if snap.status is WorkflowStatus.RUNNING:  # the owner stopped before the workflow ended
+        console.print(f"[yellow]the owner stopped[/]: continue with `storm resume {workflow_id}`")
+        raise typer.Exit(1)
     for name, path in progress.outputs(store, workflow_id, workflow_dir(root, workflow_id)):
         console.print(f"output of {name}: {path}")
     for name, line in progress.emails(store, workflow_id):
@@ -157,6 +182,34 @@ def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, qui
     else:
         console.print(f"[red]{snap.status.value}[/]")
     raise typer.Exit(1)
+
+
+def _owner(store: Store, root: Path) -> Holder | None:
+    from stormflow.engine.ownership import holder
+
+    return holder(root) if str(store.url).startswith("sqlite") else None
+
+
+def owner_text(owner: Holder | None) -> str:
+    return "the server" if owner is None else owner.describe()
+
+
+def _follow(
+    store: Store,
+    root: Path,
+    workflow_id: str,
+    stopped: threading.Event,
+    tick: Callable[[], None] | None,
+) -> None:
+    """Wait for the owner of the data directory to finish the workflow (or to stop: then the
+    workflow waits for `storm resume`, which runs it here, or for the next owner)."""
+    from stormflow.core import WorkflowStatus
+
+    while not stopped.wait(0.1):
+        if tick is not None:
+            tick()
+        if store.status(workflow_id) is not WorkflowStatus.RUNNING or _owner(store, root) is None:
+            return
 
 
 def _loop(scheduler: Scheduler, workflow_id: str, tick: object) -> None:

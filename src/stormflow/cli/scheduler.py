@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stormflow.cli.common import fail, one_line_errors
+from stormflow.cli.common import fail, log_to_stderr, one_line_errors
 from stormflow.cli.run import DataDir, Slots
 from stormflow.paths import data_dir as default_data_dir
 
 if TYPE_CHECKING:  # imported where used: every `storm` call loads this module
-    from stormflow.engine.scheduler import Settings
+    from stormflow.engine.scheduler import Scheduler, Settings
     from stormflow.store import Store
 
 DbUrl = Annotated[
@@ -90,11 +90,23 @@ def scheduler_command(
     broker: Broker = None,
     redis_url: RedisUrl = None,
     heartbeat_ttl: HeartbeatTtl = 10.0,
+    supervised: Annotated[
+        bool,
+        typer.Option(
+            "--supervised",
+            hidden=True,
+            help="Run as `storm server`'s child: hand-overs on stdin, figures on stdout.",
+        ),
+    ] = False,
 ) -> None:
     """Run ready nodes of every workflow until stopped (SIGTERM/Ctrl-C: graceful)."""
+    from stormflow.cli.server import lock_embedded_store
     from stormflow.engine.executors import make_scheduler
 
+    log_to_stderr()
     store, settings = open_store(data_dir, db)
+    # `storm server`'s child runs under the lock its server holds (and dies with it)
+    owner = None if supervised else lock_embedded_store(store, settings.data_dir, "scheduler", None)
     settings.lease_seconds = lease_seconds
     settings.heartbeat_every = max(0.5, lease_seconds / 4)
     try:
@@ -117,6 +129,29 @@ def scheduler_command(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        scheduler.serve_forever()
+        if supervised:
+            _serve_supervised(scheduler)
+        else:
+            scheduler.serve_forever()
     finally:
         scheduler.close(grace=5.0)
+        if owner is not None:
+            owner.release()
+
+
+def _serve_supervised(scheduler: Scheduler) -> None:
+    """The loop of `storm server`'s child: the server's hand-overs arrive on stdin (its end
+    means the server is gone: stop, gracefully), the figures leave on stdout."""
+    import sys
+
+    from stormflow.engine.handover import Inbox, Reporter
+
+    inbox = Inbox(scheduler, sys.stdin, on_eof=scheduler.stop)
+    reporter = Reporter(scheduler, sys.stdout)
+    inbox.start()
+
+    def tick() -> None:
+        inbox.drain()
+        reporter.tick()
+
+    scheduler.run_until(lambda: False, on_tick=tick)

@@ -1,10 +1,10 @@
-"""`storm server`: the HTTP API (docs/api.md) with the scheduler in the same process.
+"""`storm server`: the HTTP API (docs/api.md) with its scheduler in a supervised child process.
 
 The token is created on first start in `<data dir>/token` (0600). Binding to an
 address other than loopback never creates one: the token must already exist (from
 an earlier local start, or `--token-file`), so a server is never reachable from
 the network with a secret nobody has seen. SIGTERM/Ctrl-C: uvicorn stops, then the
-scheduler stops and hands its attempts back, then `server.json` is removed.
+scheduler child stops and hands its attempts back, then `server.json` is removed.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ import json
 import logging
 import os
 import signal
+import socket
+import sys
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
 
 import typer
 
-from stormflow.cli.common import fail, one_line_errors
+from stormflow.cli.common import fail, log_to_stderr, one_line_errors
 from stormflow.cli.run import DataDir, Slots
 from stormflow.cli.scheduler import Broker, DbUrl, ExecutorName, RedisUrl, open_store
 
@@ -83,6 +85,28 @@ def _announcing_server(config: Any, on_started: Any) -> Any:
     return Server(config)
 
 
+def scheduler_child(
+    root: Path,
+    db: str | None,
+    slots: int | None,
+    executor: str,
+    broker: str | None,
+    redis_url: str | None,
+) -> tuple[list[str], dict[str, str]]:
+    """The command line of the scheduler child; the database URL goes in its environment
+    (a password in it would show in `ps`)."""
+    argv = [sys.executable, "-m", "stormflow.cli.main", "scheduler", "--supervised"]
+    argv += ["--data-dir", str(root), "--executor", executor]
+    if slots is not None:
+        argv += ["--slots", str(slots)]
+    env = dict(os.environ)
+    for name, value in (("STORM_DB", db), ("STORM_BROKER", broker), ("STORM_REDIS", redis_url)):
+        env.pop(name, None)
+        if value is not None:
+            env[name] = value
+    return argv, env
+
+
 @one_line_errors
 def server_command(
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
@@ -102,28 +126,29 @@ def server_command(
 ) -> None:
     """Serve the HTTP API (and run workflows) until SIGTERM/Ctrl-C."""
     from stormflow.api.app import create_app
-    from stormflow.api.embedded import EmbeddedScheduler
-    from stormflow.engine.executors import make_scheduler
+    from stormflow.api.scheduler_process import SchedulerProcess
+    from stormflow.engine.executors import EXECUTORS
 
+    log_to_stderr()
     store, settings = open_store(data_dir, db)
     root = settings.data_dir
+    url = local_url(host, port)
+    owner = lock_embedded_store(store, root, "server", url)
     token = load_token(root, host, token_file)
+    listening = listen(host, port)  # before any scheduler starts: a busy port changes nothing
     if not is_loopback(host):
         typer.echo(
             f"storm: warning: serving on {host}: anyone who can reach it and has the token "
             "controls every workflow; the connection is not encrypted (use a TLS proxy)",
             err=True,
         )
-    embedded = None
+    child = None
     if not no_scheduler:
-        try:
-            scheduler = make_scheduler(
-                store, settings, executor=executor, slots=slots, broker=broker, redis_url=redis_url
-            )
-        except ValueError as exc:
-            fail(str(exc))
-        embedded = EmbeddedScheduler(scheduler)
-    app = create_app(store, data_dir=root, token=token, scheduler=embedded)
+        if executor not in EXECUTORS:
+            fail(f"unknown executor {executor!r} (choose from {', '.join(EXECUTORS)})")
+        argv, env = scheduler_child(root, db, slots, executor, broker, redis_url)
+        child = SchedulerProcess(argv, env)
+    app = create_app(store, data_dir=root, token=token, scheduler=child)
     url = local_url(host, port)
     info = root / "server.json"
 
@@ -146,12 +171,55 @@ def server_command(
         lifespan="off",
         timeout_graceful_shutdown=3,  # event streams never end on their own
     )
-    if embedded is not None:
-        embedded.start()
+    if child is not None:
+        child.start()
     try:
-        _announcing_server(config, on_started).run()
+        _announcing_server(config, on_started).run(sockets=[listening])
     finally:
-        if embedded is not None:
-            embedded.stop(grace=5.0)
-        info.unlink(missing_ok=True)
+        if child is not None:
+            child.stop()
+        _remove_if_ours(info)
         store.close()
+        if owner is not None:
+            owner.release()
+
+
+def lock_embedded_store(store: Any, root: Path, kind: str, url: str | None) -> Any:
+    """Take the data directory's owner lock when the store is its SQLite file (PostgreSQL is
+    shared by many schedulers); a second owner is refused with one line naming the first."""
+    from stormflow.engine.ownership import DataDirBusy, OwnerLock
+
+    if not str(store.url).startswith("sqlite"):
+        return None
+    lock = OwnerLock(root)
+    try:
+        lock.acquire(kind, url)
+    except DataDirBusy as exc:
+        store.close()
+        fail(str(exc))
+    except OSError as exc:
+        store.close()
+        fail(f"cannot lock {lock.path}: {exc.strerror or exc}")
+    return lock
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a busy port is one clear line (exit 2)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=2048)
+    except OSError as exc:
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        fail(f"cannot listen on {host}:{port}: {why.lower()}")
+    sock.set_inheritable(False)
+    return sock
+
+
+def _remove_if_ours(info: Path) -> None:
+    """server.json is removed only by the server it names (never another one's)."""
+    try:
+        pid = json.loads(info.read_text(encoding="utf-8")).get("pid")
+    except (OSError, ValueError, AttributeError):
+        return
+    if pid == os.getpid():
+        info.unlink(missing_ok=True)

@@ -68,13 +68,14 @@ def worker_command(
         fail(str(exc))
     root = default_data_dir(data_dir)
     root.mkdir(parents=True, exist_ok=True)
-    runtime = worker.configure(root, redis_target)
+    slots = concurrency or os.cpu_count() or 1
+    runtime = worker.configure(root, redis_target, capacity=slots)
     app = make_app(broker)
     worker.register(app)
     node = name or f"storm-{os.getpid()}@{socket.gethostname()}"
     typer.echo(f"storm worker {runtime.name} ({node}) queues {queues}", err=True)
     argv = ["worker", "--queues", queues, "--pool", pool, "--hostname", node]
-    argv += ["--concurrency", str(concurrency or os.cpu_count() or 1), "--loglevel", loglevel]
+    argv += ["--concurrency", str(slots), "--loglevel", loglevel]
     # Storm keeps its own heartbeats in Redis: Celery's cluster chatter only slows start-up.
     argv += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
     app.worker_main(argv=argv)

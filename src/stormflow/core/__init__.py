@@ -6,7 +6,21 @@ calls these functions; nothing else decides a transition. An action returns an
 transaction and an engine acts on (attempts to stop and to start).
 """
 
-from .actions import act, cancel, hold, replay, retry, revert, skip, target_status, unhold, update
+from .actions import (
+    NOTHING_TO_REVERT,
+    act,
+    allowed_actions,
+    cancel,
+    hold,
+    refusal,
+    replay,
+    retry,
+    revert,
+    skip,
+    target_status,
+    unhold,
+    update,
+)
 from .graph import Graph, GraphView
 from .integrity import WorkflowStatus, derive_status, violations, workflow_status
 from .model import (
@@ -43,6 +57,7 @@ __all__ = [
     "ALLOWED",
     "BAD",
     "FINAL",
+    "NOTHING_TO_REVERT",
     "READY",
     "RETRYABLE",
     "START",
@@ -66,6 +81,7 @@ __all__ = [
     "UnknownNode",
     "WorkflowStatus",
     "act",
+    "allowed_actions",
     "apply_patch",
     "cancel",
     "current_config",
@@ -76,6 +92,7 @@ __all__ = [
     "is_allowed",
     "is_runnable",
     "merge_edit",
+    "refusal",
     "replay",
     "retry",
     "revert",

@@ -101,13 +101,32 @@ def _article(status: Status) -> str:
     return "an" if status.value[0] in "aeiou" else "a"
 
 
-def _refusal(node: Node, action: Action) -> str | None:
-    if is_allowed(node.status, action):
-        return None
-    if action is Action.RETRY:
-        article = _article(node.status)
-        return f"cannot retry {article} {node.status} node: it has not run (update it instead)"
-    return f"cannot {action} {_article(node.status)} {node.status} node"
+NOTHING_TO_REVERT = "nothing to revert: its patch is empty (retry runs it again)"
+
+
+def refusal(node: Node, action: Action) -> str | None:
+    """Why `action` is not allowed on `node` (None: it is), by the table and the node's patch.
+
+    Replay's snapshot number is checked by `act`, which knows the snapshots.
+    """
+    if not is_allowed(node.status, action):
+        if action is Action.RETRY:
+            article = _article(node.status)
+            return f"cannot retry {article} {node.status} node: it has not run (update it instead)"
+        return f"cannot {action} {_article(node.status)} {node.status} node"
+    if action is Action.REVERT and not node.patch:
+        return NOTHING_TO_REVERT  # spec Decision: revert needs a patch to undo
+    return None
+
+
+def allowed_actions(node: Node) -> list[Action]:
+    """The actions a person may take on this node now, in the table's order: revert only
+    with a patch to undo, replay only with a snapshot to restore."""
+    return [
+        a
+        for a in Action
+        if refusal(node, a) is None and (a is not Action.REPLAY or node.snapshot_count > 0)
+    ]
 
 
 def target_status(node: Node, target: Target) -> Status:
@@ -146,23 +165,32 @@ def act(
         raise UnknownNode(unknown)
 
     work = _Work(graph, Outcome(action=action.value, actor=actor, at=at))
-    eligible: list[Node] = []
+    eligible: list[tuple[Node, Action]] = []
+    edited: dict[str, Mapping[str, Any]] = {}  # update: each node's new patch
     for name in names:
         node = graph.node(name)
-        reason = _refusal(node, action)
+        step = action
+        if action is Action.UPDATE:
+            assert patch is not None
+            edited[name] = merge_edit(node.base, node.patch, patch)
+            if edited[name] == dict(node.patch):
+                step = Action.RETRY  # spec Decision: an update that changes nothing is a retry
+        reason = refusal(node, step)
+        if reason is not None and step is not action:
+            reason = f"the patch changes nothing, and a {node.status} node has not run to retry"
         if reason is None and action is Action.REPLAY:
             assert snapshot is not None
             if graph.snapshot(name, snapshot) is None:
                 reason = f"has no snapshot {snapshot}"
         if reason is None:
-            eligible.append(node)
+            eligible.append((node, step))
         else:
             work.out.ineligible.append(Ineligible(name, node.status, reason))
     if strict and work.out.ineligible:
         raise ActionRefused(action.value, work.out.ineligible)
 
     roots: list[str] = []
-    for node in eligible:
+    for node, step in eligible:
         if action is Action.HOLD:
             work.put(replace(node, status=Status.HOLDING), "hold")
         elif action is Action.UNHOLD:
@@ -174,28 +202,26 @@ def act(
             if node.status in READY:  # withdraws readiness: descendants must start over
                 roots.append(node.name)
         else:
-            new_patch = _new_patch(graph, node, action, patch, snapshot)
+            new_patch = (
+                edited[node.name]
+                if node.name in edited
+                else _new_patch(graph, node, step, snapshot)
+            )
             new = node
             if node.status in RETRYABLE:
-                new = work.snapshot(node, action.value, None)
+                new = work.snapshot(node, step.value, None)
                 roots.append(node.name)
             new = replace(new, patch=new_patch, status=target_status(node, target))
-            work.put(new, action.value, patch=dict(new_patch))
+            work.put(new, step.value, patch=dict(new_patch))
 
-    _cascade(work, roots, done={n.name for n in eligible})
+    _cascade(work, roots, done={n.name for n, _ in eligible})
     return work.out
 
 
 def _new_patch(
-    graph: GraphView,
-    node: Node,
-    action: Action,
-    edit: Mapping[str, Any] | None,
-    snapshot: int | None,
+    graph: GraphView, node: Node, action: Action, snapshot: int | None
 ) -> Mapping[str, Any]:
-    if action is Action.UPDATE:
-        assert edit is not None
-        return merge_edit(node.base, node.patch, edit)
+    """The patch revert, replay and retry give a node (an update's is merged by `act`)."""
     if action is Action.REVERT:
         return {}
     if action is Action.REPLAY:
@@ -269,11 +295,14 @@ def replay(
 
 
 __all__ = [
+    "NOTHING_TO_REVERT",
     "START",
     "UPDATE_FAMILY",
     "act",
+    "allowed_actions",
     "cancel",
     "hold",
+    "refusal",
     "replay",
     "retry",
     "revert",

@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -82,14 +82,20 @@ def _carries(pid: int, token: str) -> bool:
     return f"STORM_ATTEMPT={token}".encode() in environ.split(b"\0")
 
 
-def reap_dir(owner_dir: Path) -> int:
-    """Kill the recorded process groups that still run their attempt; remove the directory."""
+def reap_dir(owner_dir: Path, prefixes: Collection[str] | None = None) -> int:
+    """Kill the recorded process groups that still run their attempt; remove the directory.
+
+    With `prefixes`, only attempts whose token starts with one of them (a workflow's: "<id>/")
+    are killed, and the directory is kept for whoever serves the other workflows.
+    """
     killed = 0
     for path in owner_dir.glob("*.pid"):
         try:
             pgid_text, token = path.read_text(encoding="utf-8").split("\n")[:2]
             pgid = int(pgid_text)
         except (OSError, ValueError):
+            continue
+        if prefixes is not None and not token.startswith(tuple(prefixes)):
             continue
         if _carries(pgid, token):
             try:
@@ -98,11 +104,14 @@ def reap_dir(owner_dir: Path) -> int:
                 log.info("killed orphaned attempt %s (process group %d)", token, pgid)
             except (ProcessLookupError, PermissionError):
                 pass
-    shutil.rmtree(owner_dir, ignore_errors=True)
+    if prefixes is None:
+        shutil.rmtree(owner_dir, ignore_errors=True)
     return killed
 
 
-def reap_dead_owners(run_dir: Path, is_dead: Callable[[str], bool]) -> int:
+def reap_dead_owners(
+    run_dir: Path, is_dead: Callable[[str], bool], prefixes: Collection[str] | None = None
+) -> int:
     """Reap every owner directory under run_dir whose owner `is_dead(owner)` says is gone."""
     if not run_dir.is_dir():
         return 0
@@ -113,7 +122,7 @@ def reap_dead_owners(run_dir: Path, is_dead: Callable[[str], bool]) -> int:
         except OSError:
             continue
         if is_dead(owner):
-            killed += reap_dir(owner_dir)
+            killed += reap_dir(owner_dir, prefixes)
     return killed
 
 

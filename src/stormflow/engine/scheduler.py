@@ -31,18 +31,22 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from stormflow import core
 from stormflow.core import Outcome, Status
-from stormflow.engine import orphans
+from stormflow.engine import liveness, orphans
 from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import STOPPED, Executor, ExecutorError
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
+from stormflow.metrics import Histogram
 from stormflow.store import Lease, Store, StoreView
+from stormflow.store.busy import is_busy
+from stormflow.store.db import is_timeout
 from stormflow.store.view import Adjacency
 
 log = logging.getLogger(__name__)
@@ -56,28 +60,26 @@ PREFETCH_CHILDREN = 4
 #: queueing it: about one transaction (another thread's result), not a whole busy step.
 INLINE_WAIT = 0.005
 
+#: Seconds between looks for dead schedulers whose claims this one takes over at once.
+TAKEOVER_EVERY = 1.0
+
 
 def new_owner() -> str:
-    """A lease owner id: host and pid (so a restart on this host can spot its dead self)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    """A lease owner id: host, pid and start time (so a restart on this host spots its dead
+    self, and a reused pid is not mistaken for it), and a random tag."""
+    return f"{socket.gethostname()}:{liveness.identity()}:{uuid.uuid4().hex[:6]}"
 
 
 def owner_is_dead_here(owner: str) -> bool:
-    """True when the owner ran on this host and its process is gone."""
+    """True when the owner ran on this host and its process is gone (exited, a zombie, or its
+    pid now names another process)."""
     host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    process = rest.partition(":")[0]
+    if host != socket.gethostname() or not process.partition(".")[0].isdigit():
         return False
-    pid = int(pid_text)
-    if pid == os.getpid():
+    if int(process.partition(".")[0]) == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not liveness.identity_alive(process)
 
 
 def _no_summary(_outcome: Outcome) -> dict[str, object]:
@@ -116,6 +118,11 @@ class Settings:
     # Apply a result in the executor thread that reports it, when the loop is not busy: no
     # hand-over to the loop's thread and back for the job it makes ready (see `deliver`).
     inline_results: bool = True
+    # PostgreSQL: every statement of the scheduler's transactions is cancelled after this
+    # long (logged, retried on the next turn): no query can hold the loop for good.
+    statement_timeout: float = 30.0
+    # /health reports the loop as stuck when it has not turned for this long.
+    stuck_after: float = 60.0
 
 
 @dataclass
@@ -125,6 +132,34 @@ class Stats:
     stale: int = 0
     lost: int = 0
     dispatch_latency: list[float] = field(default_factory=list)
+    # Failures the loop survived: unexpected errors (logged with their traceback) and busy
+    # store errors (logged, retried); the last one as one line, for /health.
+    errors: int = 0
+    busy: int = 0
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+    # the same figures as /metrics reports them (bounded, unlike the list above)
+    dispatch_seconds: Histogram = field(default_factory=Histogram)
+    transaction_seconds: Histogram = field(default_factory=Histogram)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "dispatched": self.dispatched,
+            "results": self.results,
+            "stale": self.stale,
+            "lost": self.lost,
+            "errors": self.errors,
+            "busy": self.busy,
+            "last_error": self.last_error,
+            "dispatch_seconds": self.dispatch_seconds.as_dict(),
+            "transaction_seconds": self.transaction_seconds.as_dict(),
+        }
+
+
+#: Backoff after a failed step or workflow transaction: doubled per consecutive failure.
+BACKOFF_FIRST = 0.1
+BACKOFF_MAX = 30.0
 
 
 class Scheduler:
@@ -168,16 +203,34 @@ class Scheduler:
         self._next_heartbeat = 0.0
         self._next_housekeeping = 0.0
         self._next_statistics = 0.0
+        self._next_takeover = 0.0
         self._stop = threading.Event()
         self._shutting_down: set[str] = set()  # job tokens stopped by close()
-        self._recover_dead_owners()
-        self.rescan()
+        # A workflow whose transaction failed waits (backoff) while the others go on; its
+        # results wait beside it, none dropped. workflow -> (retry at, current delay)
+        self._paused: dict[str, tuple[float, float]] = {}
+        self._held: defaultdict[str, list[JobResult]] = defaultdict(list)
+        self.turned = time.monotonic()  # when the loop last finished a step (see `stuck`)
+        self.timeouts = 0  # statements cancelled by the statement timeout, retried
+        with self._limited():
+            self._recover_dead_owners()
+            self.rescan()
+
+    def _limited(self) -> AbstractContextManager[None]:
+        """The scheduler's statement timeout for this thread's transactions inside."""
+        return self.store.statement_timeout(self.settings.statement_timeout)
+
+    @property
+    def stuck(self) -> bool:
+        """The loop has not turned for `Settings.stuck_after` seconds (a step never ends)."""
+        return time.monotonic() - self.turned > self.settings.stuck_after
 
     # -- the loop ------------------------------------------------------------------
     def step(self, wait: float | None = None) -> bool:
         """One pass of the loop; returns whether anything happened."""
         first = self._next_result(wait)  # waits without the lock: results may come inline
-        with self._lock:
+        with self._lock, self._limited():
+            self._resume_paused()
             busy = self._apply_results(first)
             busy |= self._run_ready()
             busy |= self._dispatch()
@@ -185,7 +238,8 @@ class Scheduler:
             if now >= self._next_housekeeping:
                 self._next_housekeeping = now + self.settings.housekeeping_every
                 busy |= self._housekeeping(now)
-            return busy
+        self.turned = time.monotonic()
+        return busy
 
     def deliver(self, result: JobResult) -> None:
         """The executor's result callback (any thread): applied at once in the calling thread
@@ -200,7 +254,9 @@ class Scheduler:
         """
         if self.settings.inline_results and self._lock.acquire(timeout=INLINE_WAIT):
             try:
-                if not self._handed_back(result):
+                if self._handed_back(result):
+                    return
+                with self._limited():
                     self._advance(result.workflow_id, [result])
                 return
             except Exception:
@@ -212,14 +268,78 @@ class Scheduler:
     def run_until(
         self, done: Callable[[], bool], on_tick: Callable[[], None] | None = None
     ) -> None:
-        """Loop until `done()` (checked when idle) or `stop()`."""
+        """Loop until `done()` (checked when idle) or `stop()`.
+
+        The loop never ends on an error: an unexpected one is logged with its traceback and
+        counted (`stats`, reported by /health), a busy store is logged; either way the loop
+        waits (doubling from BACKOFF_FIRST to BACKOFF_MAX while failures repeat) and goes on.
+        """
+        delay = BACKOFF_FIRST
         while not self._stop.is_set():
-            busy = self.step(wait=None if self._has_pending_work() else self.settings.idle_wait)
-            if on_tick is not None:
-                with self._lock:
-                    on_tick()
-            if not busy and done():
-                return
+            try:
+                wait = None if self._has_pending_work() else self.settings.idle_wait
+                busy = self.step(wait=wait)
+                if on_tick is not None:
+                    with self._lock:
+                        on_tick()
+                if not busy and done():
+                    return
+            except Exception as exc:
+                if is_timeout(exc):
+                    # a statement cancelled by the statement timeout (or a lock not granted in
+                    # time): what the step was doing was put back; it is retried next turn
+                    self.timeouts += 1
+                    log.warning("a scheduler statement timed out (retried): %s", exc)
+                    self.turned = time.monotonic()
+                    self._stop.wait(self.settings.idle_wait)
+                    continue
+                self._record_error("the scheduler loop", exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, BACKOFF_MAX)
+                continue
+            delay = BACKOFF_FIRST
+
+    def _record_error(self, where: str, exc: Exception, delay: float) -> None:
+        self.stats.last_error = f"{where}: {type(exc).__name__}: {exc}".splitlines()[0][:500]
+        self.stats.last_error_at = self.clock()
+        if is_busy(exc):
+            self.stats.busy += 1
+            log.warning("%s: the store is busy (%s); retrying in %.1fs", where, exc, delay)
+        else:
+            self.stats.errors += 1
+            log.error("%s failed; retrying in %.1fs", where, delay, exc_info=exc)
+
+    def _trouble(self, workflow_id: str, exc: Exception) -> None:
+        """A transaction of one workflow failed: it waits, the others go on."""
+        delay = self._paused.get(workflow_id, (0.0, BACKOFF_FIRST / 2))[1] * 2
+        delay = min(delay, BACKOFF_MAX)
+        self._paused[workflow_id] = (self.clock() + delay, delay)
+        self._record_error(f"workflow {workflow_id}", exc, delay)
+
+    def _is_paused(self, workflow_id: str) -> bool:
+        paused = self._paused.get(workflow_id)
+        return paused is not None and paused[0] > self.clock()
+
+    def _resume_paused(self) -> None:
+        """Workflows whose wait is over get their held results back (their backoff stays
+        until a transaction of theirs succeeds)."""
+        for workflow_id in [w for w in self._held if not self._is_paused(w)]:
+            for result in self._held.pop(workflow_id):
+                self.results.put(result)
+
+    def _advance_isolated(self, workflow_id: str, results: list[JobResult]) -> int:
+        """`_advance`, with a failure kept to its workflow (see `_trouble`)."""
+        if self._is_paused(workflow_id):
+            self._held[workflow_id].extend(results)
+            return 0
+        try:
+            sent = self._advance(workflow_id, results)
+        except Exception as exc:
+            self._held[workflow_id].extend(results)  # nothing is dropped
+            self._trouble(workflow_id, exc)
+            return 0
+        self._paused.pop(workflow_id, None)
+        return sent
 
     def serve_forever(self) -> None:
         self.run_until(lambda: False)
@@ -233,18 +353,35 @@ class Scheduler:
         An attempt stopped by the shutdown did not fail: its "stopped" result is not
         recorded (that would use up a retry, or fail the node); its lease is released,
         so the next scheduler records it as lost and runs it again at once.
+
+        The loop's lock is waited for `grace` seconds at most: a loop stuck in a statement
+        holds it, and shutdown must end anyway. Then the processes are stopped and the
+        leases handed back without it (results that finished meanwhile are left to the
+        next scheduler, which finds their attempts lost and runs them again).
         """
-        with self._lock:  # no result is applied inline from here on: they queue
-            self._shutting_down.update(self.executor.running())
-            self.executor.close(grace)
-            while not self.results.empty():  # record what finished while closing
-                self._apply_results(self._next_result(None))
-            self.store.release_owner(self.owner)
+        locked = self._lock.acquire(timeout=max(grace, 0.1))
+        if not locked:
+            log.warning("the scheduler's loop is stuck: closing without it")
+        try:
+            with self._limited():
+                self._shutting_down.update(self.executor.running())
+                self.executor.close(grace)
+                while locked and not self.results.empty():  # record what finished meanwhile
+                    self._apply_results(self._next_result(None))
+                self.store.release_owner(self.owner)
+        except Exception as exc:
+            if not is_timeout(exc):
+                raise
+            log.warning("handing the leases back timed out; they expire by themselves: %s", exc)
+        finally:
+            if locked:
+                self._lock.release()
         shutil.rmtree(orphans.owner_dir(self._run_dir, self.owner), ignore_errors=True)
 
     # -- results ---------------------------------------------------------------------
     def _has_pending_work(self) -> bool:
-        return bool(self._check) or not self.results.empty()
+        waiting = any(not self._is_paused(w) for w in self._check)
+        return waiting or not self.results.empty()
 
     def _next_result(self, wait: float | None) -> JobResult | None:
         try:
@@ -263,15 +400,8 @@ class Scheduler:
         for result in [first, *self._more_results()]:
             if not self._handed_back(result):
                 by_workflow[result.workflow_id].append(result)
-        pending = list(by_workflow.items())
-        for i, (workflow_id, results) in enumerate(pending):
-            try:
-                self._advance(workflow_id, results)
-            except Exception:
-                for _, unapplied in pending[i:]:  # back to the queue: nothing is dropped
-                    for result in unapplied:
-                        self.results.put(result)
-                raise
+        for workflow_id, results in by_workflow.items():
+            self._advance_isolated(workflow_id, results)
         return True
 
     def _more_results(self) -> Iterator[JobResult]:
@@ -381,6 +511,7 @@ class Scheduler:
             for name, _ in due:
                 yield name
 
+        began = time.perf_counter()
         try:
             applied = self.store.transact(
                 workflow_id, decide, lease=lease, response=_no_summary, prefetch=wanted
@@ -390,6 +521,7 @@ class Scheduler:
             for name, token in due:
                 heapq.heappush(self._due[workflow_id], (now, name, token))
             raise
+        self.stats.transaction_seconds.observe(time.perf_counter() - began)
         self.stats.results += len(results)
         for name, token in due:
             if token not in handled:  # no slot left in this transaction: next time
@@ -398,13 +530,18 @@ class Scheduler:
             return 0
         self.stats.stale += sum(e.type == "stale-result" for e in applied.outcome.events)
         self._after(workflow_id, applied.outcome, leased=set(lease.tokens))
+        # Committed: from here a failure must not send the results back (they are recorded);
+        # an attempt left unsent lapses into a lost one, rerun at once.
         sent = 0
-        for name, logfile in claimed:
-            node = applied.outcome.nodes[name]
-            token = node.attempts[-1].token
-            sent += self._submit(workflow_id, node, token, logfile)
-        for name, token in limited:
-            sent += self._send(workflow_id, name, token, now)
+        try:
+            for name, logfile in claimed:
+                node = applied.outcome.nodes[name]
+                token = node.attempts[-1].token
+                sent += self._submit(workflow_id, node, token, logfile)
+            for name, token in limited:
+                sent += self._send(workflow_id, name, token, now)
+        except Exception as exc:
+            self._trouble(workflow_id, exc)
         return sent
 
     def _pop_due(self, workflow_id: str, now: float, count: int) -> list[tuple[str, str]]:
@@ -442,9 +579,12 @@ class Scheduler:
     def _run_ready(self) -> bool:
         if not self._check:
             return False
+        ran = False
         for workflow_id in list(self._check):
-            self._advance(workflow_id, [])  # runs them, and claims as slots allow
-        return True
+            if not self._is_paused(workflow_id):
+                ran = True
+                self._advance_isolated(workflow_id, [])  # runs them, claims as slots allow
+        return ran
 
     def rescan(self) -> None:
         """Examine every runnable node of every workflow with work (start, recovery, polling)."""
@@ -471,61 +611,114 @@ class Scheduler:
         for head, workflow_id in heads:
             if head > now or self.executor.free_slots() <= 0:
                 break
-            sent += self._advance(workflow_id, [])
+            sent += self._advance_isolated(workflow_id, [])
         free = self.executor.free_slots()
         if free <= 0 or now < self._next_poll:
             return sent > 0
         self._next_poll = now + self.settings.housekeeping_every
         polled = 0
+        # One workflow (`storm run`): asked of the database, not filtered from everybody's.
+        only = next(iter(wanted)) if wanted is not None and len(wanted) == 1 else None
         for item in self.store.pending_attempts(
-            now, limit=max(free * 2, self.settings.claim_batch)
+            now, limit=max(free * 2, self.settings.claim_batch), workflow_id=only
         ):
             if polled >= free:
                 break
             if wanted is not None and item.workflow_id not in wanted:
                 continue
-            polled += self._send(item.workflow_id, item.node, item.token, now)
+            if self._is_paused(item.workflow_id):
+                continue
+            try:
+                polled += self._send(item.workflow_id, item.node, item.token, now)
+            except Exception as exc:
+                self._trouble(item.workflow_id, exc)
         return sent + polled > 0
 
     def _send(self, workflow_id: str, name: str, token: str, now: float) -> bool:
         logfile = str(log_path(self.settings.data_dir, workflow_id, token))
-        node = self.store.claim(
-            workflow_id,
-            name,
-            token,
-            owner=self.owner,
-            now=now,
-            lease_seconds=self.settings.lease_seconds,
-            worker=self.owner,
-            log=logfile,
-        )
+        try:
+            node = self.store.claim(
+                workflow_id,
+                name,
+                token,
+                owner=self.owner,
+                now=now,
+                lease_seconds=self.settings.lease_seconds,
+                worker=self.owner,
+                log=logfile,
+            )
+        except Exception as exc:
+            if is_busy(exc):
+                raise
+            # e.g. `limits: 5` written into the database by hand: this node's fault alone
+            self._not_started(workflow_id, name, token, logfile, "cannot claim it", exc)
+            return False
         if node is None:
             return False
         return self._submit(workflow_id, node, token, logfile)
 
     def _submit(self, workflow_id: str, node: core.Node, token: str, logfile: str) -> bool:
-        """Hand a claimed attempt to the executor."""
+        """Hand a claimed attempt to the executor. An attempt that cannot be rendered or
+        started (whatever its stored configuration holds) fails alone: see `_not_started`."""
         name = node.name
-        job = render_job(
-            data_dir=self.settings.data_dir,
-            workflow_id=workflow_id,
-            workflow_name=self._workflow_name(workflow_id),
-            kind=self._kind(workflow_id, name),
-            node=node,
-            token=job_token(workflow_id, token),
-            status=self._status_for_job(workflow_id) if uses_status(node) else "running",
-            log=logfile,
-        )
+        try:
+            job = render_job(
+                data_dir=self.settings.data_dir,
+                workflow_id=workflow_id,
+                workflow_name=self._workflow_name(workflow_id),
+                kind=self._kind(workflow_id, name),
+                node=node,
+                token=job_token(workflow_id, token),
+                status=self._status_for_job(workflow_id) if uses_status(node) else "running",
+                log=logfile,
+            )
+        except Exception as exc:
+            if is_busy(exc):
+                raise  # the store, not the node: retried by the loop
+            self._not_started(workflow_id, name, token, logfile, "cannot render its job", exc)
+            return False
         try:
             self.executor.submit(job)
         except ExecutorError as exc:  # the slot went away: let the lease lapse into a retry
             log.warning("could not dispatch %s/%s: %s", workflow_id, name, exc)
             return False
+        except Exception as exc:
+            self._not_started(workflow_id, name, token, logfile, "the executor refused it", exc)
+            return False
         self.stats.dispatched += 1
         ready = self._ready_at.pop((workflow_id, token), None)
         if ready is not None:
-            self.stats.dispatch_latency.append(max(0.0, self.clock() - ready))
+            waited = max(0.0, self.clock() - ready)
+            self.stats.dispatch_latency.append(waited)
+            self.stats.dispatch_seconds.observe(waited)
         return True
+
+    def _not_started(
+        self, workflow_id: str, name: str, token: str, logfile: str, what: str, exc: Exception
+    ) -> None:
+        """Record a claimed attempt that could not start as failed, with the reason in its log
+        and (through the failure's event) in the workflow's events; the loop goes on."""
+        reason = f"could not start: {what}: {type(exc).__name__}: {exc}"
+        log.error("%s/%s (%s) %s", workflow_id, name, token, reason, exc_info=exc)
+        try:
+            Path(logfile).parent.mkdir(parents=True, exist_ok=True)
+            with open(logfile, "a", encoding="utf-8") as out:
+                out.write(f"storm: {reason}\n")
+        except OSError as err:  # the log is a courtesy: the event holds the reason too
+            log.warning("could not write %s: %s", logfile, err)
+        now = self.clock()
+        self.results.put(
+            JobResult(
+                workflow_id=workflow_id,
+                node=name,
+                token=job_token(workflow_id, token),
+                ok=False,
+                exit_code=None,
+                error=reason,
+                started_at=now,
+                ended_at=now,
+            )
+        )
 
     def _kind(self, workflow_id: str, name: str) -> str:
         kinds = self._kinds.get(workflow_id)
@@ -558,7 +751,9 @@ class Scheduler:
         expires = self._expires.get(workflow_id)
 
         def decide(view: core.GraphView) -> Outcome:
-            running = [r.name for r in self.store.nodes(workflow_id, statuses=["running"])]
+            assert isinstance(view, StoreView)  # read on its connection: no second checkout
+            rows = self.store.nodes_in(view.conn, workflow_id, statuses=["running"])
+            running = [r.name for r in rows]
             out = (
                 core.cancel(view, running, at=now, actor="engine")
                 if running
@@ -604,39 +799,69 @@ class Scheduler:
                 busy = True
         wanted = self.settings.workflows
         for workflow_id in self.store.expired_running(now):
-            if wanted is None or workflow_id in wanted:
-                self._remember_workflow(workflow_id)
-                self._expire(workflow_id, now)
+            if (wanted is None or workflow_id in wanted) and not self._is_paused(workflow_id):
                 busy = True
-        for workflow_id, name, token in self.store.expired(now):
+                try:
+                    self._remember_workflow(workflow_id)
+                    self._expire(workflow_id, now)
+                except Exception as exc:
+                    self._trouble(workflow_id, exc)
+        if now >= self._next_takeover:
+            # Another scheduler of this host died (kill -9, OOM): its claims are ours now,
+            # not after its leases run out.
+            self._next_takeover = now + TAKEOVER_EVERY
+            busy |= self._recover_dead_owners() > 0
+        for workflow_id, name, token in self.store.expired(now, workflow_ids=wanted):
+            if self._is_paused(workflow_id):
+                continue
             busy = True
-            self.stats.lost += 1
             lost = functools.partial(
                 core.fail, name=name, token=token, at=now, lost=True, error="worker lost"
             )
             key = f"lost:{workflow_id}:{token}"
-            applied = self.store.transact(workflow_id, lost, idempotency_key=key)
+            try:
+                applied = self.store.transact(workflow_id, lost, idempotency_key=key)
+            except Exception as exc:
+                self._trouble(workflow_id, exc)
+                continue
+            self.stats.lost += 1
             if applied.outcome is not None:
                 self._after(workflow_id, applied.outcome)
         self.rescan()
         return busy
 
-    def _recover_dead_owners(self) -> None:
+    def _recover_dead_owners(self) -> int:
         """Leases held by a dead scheduler on this host are lost now, not after they expire.
 
         Its commands may still run (they have their own process groups, or run on Celery
         workers): stop them first, so a lost attempt never runs beside its retry. Local ones
         through its pid files; remote ones through the executor (`abandon`).
         """
-        killed = orphans.reap_dead_owners(self._run_dir, owner_is_dead_here)
+        wanted = self.settings.workflows  # `storm run`/`resume`: its own workflow's only
+        prefixes = None if wanted is None else {job_token(w, "") for w in wanted}
+        killed = orphans.reap_dead_owners(self._run_dir, owner_is_dead_here, prefixes)
         if killed:
             log.info("killed %d orphaned command(s) of dead schedulers", killed)
+        recovered = 0
         for owner in self.store.lease_owners():
-            if owner != self.owner and owner_is_dead_here(owner):
+            if owner != self.owner and (owner_is_dead_here(owner) or self._gone(owner)):
+                live = [
+                    (wf, token)
+                    for wf, token in self.store.live_tokens(owner)
+                    if wanted is None or wf in wanted
+                ]
+                if not live:
+                    continue
                 log.info("recovering attempts of dead scheduler %s", owner)
-                live = self.store.live_tokens(owner)
                 self.executor.abandon([job_token(wf, token) for wf, token in live])
-                self.store.release_owner(owner)
+                recovered += self.store.release_owner(owner, wanted)
+        return recovered
+
+    def _gone(self, owner: str) -> bool:
+        """Whether the executor knows that scheduler's heartbeat lapsed (Celery: its owner
+        key in Redis), wherever it ran."""
+        gone = getattr(self.executor, "owner_gone", None)
+        return bool(gone(owner)) if callable(gone) else False
 
 
 def run_workflows(scheduler: Scheduler, workflow_ids: Iterable[str]) -> None:

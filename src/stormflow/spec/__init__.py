@@ -22,6 +22,7 @@ from stormflow.spec.entries import DocumentError, Entry, Fixer, Severity
 from stormflow.spec.expand import Plan, PlannedNode, expand
 from stormflow.spec.frames import FrameRange, FrameSpecError, parse_frames
 from stormflow.spec.kinds import NodeKind, Param, get_kind, register_kind
+from stormflow.spec.natural import natural_key, natural_sorted
 from stormflow.spec.tokens import render_commands, render_text
 from stormflow.spec.validate import RuleContext, register_rule, unregister_rule, validate
 
@@ -47,6 +48,8 @@ __all__ = [
     "expand",
     "get_kind",
     "load_document",
+    "natural_key",
+    "natural_sorted",
     "parse_document",
     "parse_frames",
     "parse_ttl",

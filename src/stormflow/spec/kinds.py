@@ -87,6 +87,9 @@ RETRY_DELAY = Param(
     "a number of seconds >= 0",
     "seconds before the first automatic retry, doubled per retry (at most 300 s; default 2)",
 )
+LOST_RETRIES = Param(
+    "lost_retries", NonNegInt, "a whole number >= 0", "reruns after a lost worker (default 3)"
+)
 
 TASK = register_kind(
     NodeKind(
@@ -108,6 +111,7 @@ TASK = register_kind(
             Param("instance_type", str, "a string", "hardware / queue routing"),
             RETRIES,
             RETRY_DELAY,
+            LOST_RETRIES,
             Param("min_seconds", NonNegNumber, "a number >= 0", "shortest plausible run"),
             Param("max_seconds", NonNegNumber, "a number >= 0", "time limit of one attempt"),
             Param("output", str, "a string", "output path"),
@@ -152,6 +156,7 @@ EMAIL = register_kind(
             ),
             RETRIES,
             RETRY_DELAY,
+            LOST_RETRIES,
         ),
     )
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeGuard
 
 from stormflow.core.statuses import SUBMITTABLE
 from stormflow.spec import fixers as fx
@@ -696,6 +696,41 @@ def task_count(ctx: RuleContext) -> Iterator[Entry]:
             f"consider larger chunk_size",
             field="nodes",
         )
+
+
+#: Automatic retries allowed per node: a slip (`retries: 100000`) must not rerun a broken
+#: task for days.
+MAX_RETRIES = 100
+
+
+def _number(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@register_rule
+def lifecycle_bounds(ctx: RuleContext) -> Iterator[Entry]:
+    """Retries within MAX_RETRIES; min_seconds no larger than max_seconds."""
+    for node in ctx.nodes:
+        if node.kind is None:
+            continue
+        p = node.params
+        for key in ("retries", "lost_retries"):
+            value = p.get(key)
+            if key in node.kind.params and _number(value) and value > MAX_RETRIES:
+                yield error(
+                    "too-many-retries",
+                    f"node {node.label!r}: {key} must be at most {MAX_RETRIES}, got {value}",
+                    nodes=_names(node),
+                    field=key,
+                )
+        low, high = p.get("min_seconds"), p.get("max_seconds")
+        if _number(low) and _number(high) and high > 0 and low > high:
+            yield error(
+                "min-above-max",
+                f"node {node.label!r}: min_seconds {low} is larger than max_seconds {high}",
+                nodes=_names(node),
+                field="min_seconds",
+            )
 
 
 def _names(node: RawNode) -> tuple[str, ...]:

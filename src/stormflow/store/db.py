@@ -10,11 +10,13 @@ serialized and each reads what the previous one committed.
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -23,9 +25,10 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from stormflow.core import Node
+from stormflow.spec.natural import natural_key, natural_sorted
 
 from . import migrate
-from .driver import driver, read
+from .driver import Driver, driver, read
 from .records import UnknownWorkflow
 from .view import CHUNK, Adjacency, load_adjacency, send_nodes
 
@@ -85,6 +88,9 @@ def make_engine(url: str) -> Engine:
 #: A pooled PostgreSQL connection idle longer than this is pinged before use.
 IDLE_PING = 2.0
 
+#: Workflows whose natural name order stays cached (a dict per node: fewer than adjacency).
+ORDER_CACHE = 32
+
 #: Write connections kept checked out between transactions (see Database.write). They
 #: count against the pool (SQLAlchemy's default: 5 + 10 overflow), so only a few: the
 #: scheduler's per-task writes on one workflow are serialized by its lock anyway.
@@ -119,6 +125,15 @@ def _ping_when_idle(engine: Engine) -> Engine:
     return engine
 
 
+def is_timeout(exc: BaseException) -> bool:
+    """A statement cancelled by its statement timeout, or a lock not granted in time
+    (PostgreSQL; raised by psycopg directly, or wrapped by SQLAlchemy): worth retrying."""
+    import psycopg
+
+    cause = getattr(exc, "orig", None) or exc
+    return isinstance(cause, psycopg.errors.QueryCanceled | psycopg.errors.LockNotAvailable)
+
+
 class Database:
     """Engine, transactions and the process-wide adjacency cache shared by the store's parts."""
 
@@ -128,7 +143,9 @@ class Database:
         self.dialect = self.engine.dialect.name
         migrate.upgrade(self.engine)
         self._adjacency: OrderedDict[str, Adjacency] = OrderedDict()
+        self._orders: OrderedDict[str, NameOrder] = OrderedDict()
         self._adjacency_lock = threading.Lock()
+        self._local = threading.local()  # per thread: the statement timeout (statement_timeout)
         # (connection, when it was given back), the last one given back taken first
         self._writers: list[tuple[Connection, float]] = []
 
@@ -137,7 +154,9 @@ class Database:
             self._writers.pop()[0].close()
         self.engine.dispose()
 
-    def refresh_statistics(self, grown: dict[str, int] | None = None) -> list[str]:
+    def refresh_statistics(
+        self, grown: dict[str, int] | None = None, conn: Connection | None = None
+    ) -> list[str]:
         """PostgreSQL: ANALYZE the store's tables that changed by more than autovacuum's
         default threshold (50 rows + 10%) since their last analyze; returns their names.
 
@@ -146,28 +165,57 @@ class Database:
         autovacuum comes round: up to a minute, or never where it is off. `grown`: rows
         just written per table, for a caller that knows (the statistics views lag ~1 s).
         Without the right to analyze a table PostgreSQL skips it with a warning.
+
+        `conn`: inside that transaction, before it commits (a submit): ANALYZE counts the
+        transaction's own rows, and the statistics become visible with them, so no reader
+        ever plans the new rows with the old statistics (issue 19: a rescan in that window
+        planned a nested loop that never ended).
         """
         if self.dialect != "postgresql":
             return []
-        grown = grown or {}
-        with self.engine.connect() as conn:
-            db = driver(conn)
-            ours, params = db.among("s.relname", STATS)
-            rows = db.rows(
-                "SELECT s.relname, s.n_mod_since_analyze, greatest(c.reltuples, 0)"
-                " FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
-                f" WHERE s.schemaname = current_schema() AND {ours}",
-                params,
-            )
-            stale = [
-                name
-                for name, changed, tuples in rows
-                if max(changed, grown.get(name, 0)) > 50 + 0.1 * tuples
-            ]
-            for name in stale:
-                conn.exec_driver_sql(f'ANALYZE "{name}"')
-            conn.commit()
+        if conn is not None:
+            return self._analyze(conn, grown or {})
+        with self.engine.connect() as own:
+            stale = self._analyze(own, grown or {})
+            own.commit()
         return stale
+
+    @staticmethod
+    def _analyze(conn: Connection, grown: dict[str, int]) -> list[str]:
+        db = driver(conn)
+        ours, params = db.among("s.relname", STATS)
+        rows = db.rows(
+            "SELECT s.relname, s.n_mod_since_analyze, greatest(c.reltuples, 0)"
+            " FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid"
+            f" WHERE s.schemaname = current_schema() AND {ours}",
+            params,
+        )
+        stale = sorted(  # one order for every caller: two analyzing transactions never deadlock
+            name
+            for name, changed, tuples in rows
+            if max(changed, grown.get(name, 0)) > 50 + 0.1 * tuples
+        )
+        for name in stale:
+            conn.exec_driver_sql(f'ANALYZE "{name}"')
+        return stale
+
+    @contextmanager
+    def statement_timeout(self, seconds: float | None) -> Iterator[None]:
+        """PostgreSQL: every statement of this thread's transactions inside is cancelled after
+        `seconds` (`SET LOCAL`, so it ends with each transaction; the scheduler's loop runs
+        inside one). The cancel raises `psycopg.errors.QueryCanceled`: see `is_timeout`."""
+        before = getattr(self._local, "timeout_ms", None)
+        self._local.timeout_ms = None if seconds is None else max(1, int(seconds * 1000))
+        try:
+            yield
+        finally:
+            self._local.timeout_ms = before
+
+    def _limit_statements(self, db: Driver) -> None:
+        """Set the thread's statement timeout for this transaction (sent; pipelined or not)."""
+        ms = getattr(self._local, "timeout_ms", None)
+        if ms is not None and db.postgres:
+            db.run("SELECT set_config('statement_timeout', ?, true)", (f"{ms}ms",))
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -181,20 +229,24 @@ class Database:
             if self.dialect == "postgresql":
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
+                self._limit_statements(driver(conn))
                 yield conn
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, limited: bool = True) -> Iterator[Connection]:
         """A write transaction (SQLite: BEGIN IMMEDIATE).
 
         Its connection stays checked out afterwards for the next write: a pool checkout
         and check-in cost ~25% of the scheduler's per-task transaction. At most
         KEPT_WRITERS wait; a PostgreSQL one idle past IDLE_PING is pinged first, as the
-        pool would.
+        pool would. `limited=False`: the caller sets the statement timeout itself (`locked`
+        sends it in its first round trip).
         """
         conn = self._writer()
         try:
             with conn.begin():
+                if limited:
+                    self._limit_statements(driver(conn))
                 yield conn
         finally:
             if conn.invalidated or conn.closed or conn.in_transaction():
@@ -238,10 +290,11 @@ class Database:
         run) once the lock is held. On PostgreSQL BEGIN, the lock and those reads go in one
         round trip (a pipeline; the server runs them in order, so the reads see the locked
         state)."""
-        with self.write() as conn:
+        with self.write(limited=False) as conn:
             db = driver(conn)
             lock = " FOR UPDATE" if db.postgres else ""  # SQLite: BEGIN IMMEDIATE locked already
             with db.pipeline():
+                self._limit_statements(db)
                 cursor = db.send(
                     f"SELECT last_seq FROM workflows WHERE id = ?{lock}", (workflow_id,)
                 )
@@ -269,3 +322,39 @@ class Database:
             while len(self._adjacency) > ADJACENCY_CACHE:
                 self._adjacency.popitem(last=False)
         return adj
+
+    def name_order(self, conn: Connection, workflow_id: str) -> NameOrder:
+        """The workflow's node names in natural order (render.2 before render.10), cached:
+        names never change after submit, and sorting 100,000 of them costs ~0.3 s."""
+        with self._adjacency_lock:
+            order = self._orders.get(workflow_id)
+            if order is not None:
+                self._orders.move_to_end(workflow_id)
+                return order
+        order = NameOrder.of(self.adjacency(conn, workflow_id).names)
+        if order.names:  # an unknown workflow (no names) is not remembered
+            with self._adjacency_lock:
+                self._orders[workflow_id] = order
+                while len(self._orders) > ORDER_CACHE:
+                    self._orders.popitem(last=False)
+        return order
+
+
+@dataclass(frozen=True, slots=True)
+class NameOrder:
+    """Node names in natural order, and each name's place in it."""
+
+    names: tuple[str, ...]
+    rank: dict[str, int]
+
+    def after(self, name: str) -> int:
+        """The place of the first name after `name` (which need not be one of them)."""
+        found = self.rank.get(name)
+        if found is not None:
+            return found + 1
+        return bisect.bisect_right([natural_key(n) for n in self.names], natural_key(name))
+
+    @classmethod
+    def of(cls, names: Iterable[str]) -> NameOrder:
+        ordered = tuple(natural_sorted(names))
+        return cls(ordered, {n: i for i, n in enumerate(ordered)})

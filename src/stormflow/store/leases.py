@@ -18,7 +18,7 @@ from stormflow.core import Node, Status, started
 
 from .db import Database, chunks
 from .persist import persist
-from .queries import has_runnable
+from .queries import find_runnable
 from .records import LimitRow, PendingAttempt
 from .schema import attempts, limit_usage, limits, nodes, workflows
 from .view import StoreView
@@ -35,19 +35,17 @@ class Leases(Database):
     def pending_attempts(
         self, now: float, limit: int = 100, workflow_id: str | None = None
     ) -> list[PendingAttempt]:
-        """Live, unleased attempts due by `now`, oldest first, across workflows."""
+        """Live, unleased attempts due by `now`, oldest first, across workflows.
+
+        One table, read along its partial index: no join whose plan depends on statistics
+        (a claim re-checks that the attempt is its node's live one)."""
         query = (
             select(attempts.c.workflow_id, attempts.c.node, attempts.c.token, attempts.c.not_before)
-            .join(
-                nodes,
-                (nodes.c.workflow_id == attempts.c.workflow_id) & (nodes.c.name == attempts.c.node),
-            )
             .where(
                 attempts.c.result.is_(None),
                 attempts.c.lease_owner.is_(None),
                 attempts.c.snapshot.is_(None),
                 attempts.c.not_before <= now,
-                nodes.c.status == Status.RUNNING.value,
             )
             .order_by(attempts.c.not_before, attempts.c.id)
             .limit(limit)
@@ -147,8 +145,13 @@ class Leases(Database):
                 renewed += result.rowcount
         return renewed
 
-    def expired(self, now: float, limit: int = 100) -> list[tuple[str, str, str]]:
-        """(workflow, node, token) of live attempts whose lease ran out: their worker is lost."""
+    def expired(
+        self, now: float, limit: int = 100, workflow_ids: Iterable[str] | None = None
+    ) -> list[tuple[str, str, str]]:
+        """(workflow, node, token) of live attempts whose lease ran out: their worker is lost.
+
+        `workflow_ids`: only these workflows' (a `storm run` acts on its own workflow only).
+        """
         query = (
             select(attempts.c.workflow_id, attempts.c.node, attempts.c.token)
             .where(
@@ -160,6 +163,8 @@ class Leases(Database):
             .order_by(attempts.c.lease_expires, attempts.c.id)
             .limit(limit)
         )
+        if workflow_ids is not None:
+            query = query.where(attempts.c.workflow_id.in_(list(workflow_ids)))
         with self.read() as conn:
             return [(w, n, t) for w, n, t in conn.execute(query)]
 
@@ -201,15 +206,18 @@ class Leases(Database):
         with self.read() as conn:
             return [(str(w), str(t)) for w, t in conn.execute(query).all()]
 
-    def release_owner(self, owner: str) -> int:
-        """Graceful shutdown: expire the owner's leases now so another scheduler recovers them."""
+    def release_owner(self, owner: str, workflow_ids: Iterable[str] | None = None) -> int:
+        """Graceful shutdown: expire the owner's leases now so another scheduler recovers them
+        (only those of `workflow_ids`, when given)."""
+        query = (
+            update(attempts)
+            .where(attempts.c.lease_owner == owner, attempts.c.result.is_(None))
+            .values(lease_expires=0.0)
+        )
+        if workflow_ids is not None:
+            query = query.where(attempts.c.workflow_id.in_(list(workflow_ids)))
         with self.write() as conn:
-            result = conn.execute(
-                update(attempts)
-                .where(attempts.c.lease_owner == owner, attempts.c.result.is_(None))
-                .values(lease_expires=0.0)
-            )
-            return result.rowcount
+            return conn.execute(query).rowcount
 
     def set_limit(self, name: str, capacity: int) -> None:
         if capacity < 0:
@@ -241,7 +249,7 @@ class Leases(Database):
 
         Candidates (a running or open node: index probes) are found in SQL; whether an
         open node of a candidate without running nodes may run is answered per workflow
-        by `has_runnable` (open roots first, then the first runnable node found).
+        by `find_runnable`.
         """
 
         def has(status: Status) -> Exists:
@@ -265,5 +273,5 @@ class Leases(Database):
             return [
                 wf
                 for wf, running in conn.execute(query).all()
-                if running or has_runnable(conn, wf, self.adjacency(conn, wf).roots)
+                if running or find_runnable(conn, wf, self.adjacency(conn, wf), limit=1)
             ]

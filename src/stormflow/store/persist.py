@@ -301,9 +301,15 @@ def append_events(
 
     insert_rows(conn, events, _EVENT_COLUMNS, rows())
     last = first + len(items) - 1
-    driver(conn).run("UPDATE workflows SET last_seq = ? WHERE id = ?", (last, workflow_id))
+    db = driver(conn)
+    db.run("UPDATE workflows SET last_seq = ? WHERE id = ?", (last, workflow_id))
+    if db.postgres:  # delivered at commit, to every server's event pump (api/pump.py)
+        db.run(f"SELECT pg_notify('{EVENTS_CHANNEL}', ?)", (workflow_id,))
     return first, last
 
+
+#: The PostgreSQL notification channel told the workflow id of every commit that appends events.
+EVENTS_CHANNEL = "storm_events"
 
 _EVENT_COLUMNS = (
     "workflow_id",

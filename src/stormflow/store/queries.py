@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from sqlalchemy import Connection, Select, exists, select
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import Connection
 
 from stormflow.core import READY, Status
 
-from .schema import edges, nodes
-from .view import CHUNK, among
-
-_READY = sorted(s.value for s in READY)
-READY_VALUES = _READY
+from .driver import driver
+from .view import Adjacency
 
 
 def glob_to_like(glob: str) -> str:
@@ -31,76 +25,30 @@ def glob_to_like(glob: str) -> str:
     return "".join(out)
 
 
-def _blocked() -> Select[tuple[int]]:
-    """Correlated to `nodes`: an unready upstream node of it."""
-    up = nodes.alias("up")
-    return (
-        select(1)
-        .select_from(
-            edges.join(
-                up, (up.c.workflow_id == edges.c.workflow_id) & (up.c.name == edges.c.upstream)
-            )
-        )
-        .where(
-            edges.c.workflow_id == nodes.c.workflow_id,
-            edges.c.downstream == nodes.c.name,
-            up.c.status.not_in(_READY),
-        )
+_UNREADY = sorted(s.value for s in Status if s not in READY)
+
+
+def find_runnable(
+    conn: Connection, workflow_id: str, adjacency: Adjacency, limit: int | None = None
+) -> list[str]:
+    """Open nodes whose upstream nodes are all ready, sorted (at most `limit`).
+
+    One single-table read (the workflow's unready nodes: name and status) and the cached
+    edges, joined here: no plan the database could choose makes it worse than one pass over
+    the workflow's rows. The joined forms (`runnable_query`) are planned from statistics,
+    and on stale ones PostgreSQL chose a nested loop that never finished (issue 19).
+    """
+    db = driver(conn)
+    among_, params = db.among("status", _UNREADY)
+    rows = db.rows(
+        f"SELECT name, status FROM nodes WHERE workflow_id = ? AND {among_}",
+        (workflow_id, *params),
     )
-
-
-def runnable_query(workflow_id: str | ColumnElement[str]) -> Select[tuple[str]]:
-    """Open nodes none of whose direct upstream nodes is unready: they may run now."""
-    return select(nodes.c.name).where(
-        nodes.c.workflow_id == workflow_id,
-        nodes.c.status == Status.OPEN.value,
-        ~exists(_blocked()),
+    unready = {name for name, _ in rows}
+    up = adjacency.up
+    found = sorted(
+        name
+        for name, status in rows
+        if status == Status.OPEN.value and not any(p in unready for p in up.get(name, ()))
     )
-
-
-def ready_children(workflow_id: str) -> Select[tuple[str]]:
-    """Nodes with a ready upstream node (the only non-root nodes that may be runnable)."""
-    ready = select(nodes.c.name).where(
-        nodes.c.workflow_id == workflow_id, nodes.c.status.in_(_READY)
-    )
-    return (
-        select(edges.c.downstream)
-        .where(edges.c.workflow_id == workflow_id, edges.c.upstream.in_(ready))
-        .distinct()
-    )
-
-
-def runnable_among(conn: Connection, workflow_id: str, names: Sequence[str]) -> list[str]:
-    """The runnable ones of these nodes, sorted."""
-    found: list[str] = []
-    for i in range(0, len(names), CHUNK):
-        query = select(nodes.c.name).where(
-            nodes.c.workflow_id == workflow_id,
-            nodes.c.status == Status.OPEN.value,
-            ~exists(_blocked()),
-        )
-        found.extend(conn.execute(among(conn, query, nodes.c.name, names[i : i + CHUNK])).scalars())
-    return sorted(found)
-
-
-def open_roots(conn: Connection, workflow_id: str, roots: Sequence[str]) -> list[str]:
-    """The open ones of the workflow's roots (nodes without upstream): runnable by
-    definition. `roots` comes from the cached adjacency."""
-    found: list[str] = []
-    for i in range(0, len(roots), CHUNK):
-        query = select(nodes.c.name, nodes.c.status).where(nodes.c.workflow_id == workflow_id)
-        rows = conn.execute(among(conn, query, nodes.c.name, roots[i : i + CHUNK]))
-        found.extend(n for n, s in rows if s == Status.OPEN.value)
-    return sorted(found)
-
-
-def has_runnable(conn: Connection, workflow_id: str, roots: Sequence[str]) -> bool:
-    """Whether some open node may run now: an open root; else, if any node is ready, the
-    first open node found with every upstream node ready. Without a ready node, every
-    non-root node has an unready upstream node, so none may run."""
-    if open_roots(conn, workflow_id, roots):
-        return True
-    ready = exists().where(nodes.c.workflow_id == workflow_id, nodes.c.status.in_(_READY))
-    if not conn.execute(select(ready)).scalar():
-        return False
-    return bool(conn.execute(select(exists(runnable_query(workflow_id)))).scalar())
+    return found if limit is None else found[:limit]

@@ -6,10 +6,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, literal, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from stormflow.core import (
+    STATUS_OF,
     Attempt,
     Event,
     Graph,
@@ -22,15 +23,7 @@ from stormflow.core import (
 
 from .db import Database
 from .persist import append_events
-from .queries import (
-    READY_VALUES,
-    glob_to_like,
-    has_runnable,
-    open_roots,
-    ready_children,
-    runnable_among,
-    runnable_query,
-)
+from .queries import find_runnable, glob_to_like
 from .records import EventRow, NodeRow, StoredAttempt, UnknownWorkflow, WorkflowRow
 from .schema import attempts, edges, events, nodes, snapshots, workflows
 from .view import (
@@ -93,10 +86,25 @@ class Reads(Database):
 
     def workflow(self, workflow_id: str) -> WorkflowRow:
         with self.read() as conn:
-            row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
+            return self.workflow_in(conn, workflow_id)
+
+    @staticmethod
+    def workflow_in(conn: Connection, workflow_id: str) -> WorkflowRow:
+        """`workflow` inside the caller's transaction."""
+        row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
         if row is None:
             raise UnknownWorkflow(workflow_id)
         return workflow_row(row)
+
+    def last_seq(self, workflow_id: str) -> int:
+        """The seq of the workflow's last event (what every change of it moves)."""
+        with self.read() as conn:
+            found = conn.execute(
+                select(workflows.c.last_seq).where(workflows.c.id == workflow_id)
+            ).first()
+        if found is None:
+            raise UnknownWorkflow(workflow_id)
+        return int(found.last_seq)
 
     def workflows(
         self,
@@ -139,8 +147,32 @@ class Reads(Database):
         glob: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        after: str | None = None,
     ) -> list[NodeRow]:
-        """Node rows by name, filtered by status, kind and name glob."""
+        """Node rows in natural order of names, filtered by status, kind and name glob."""
+        with self.read() as conn:
+            return self.nodes_in(conn, workflow_id, statuses, kinds, glob, limit, offset, after)
+
+    def nodes_in(
+        self,
+        conn: Connection,
+        workflow_id: str,
+        statuses: Iterable[Status | str] | None = None,
+        kinds: Iterable[str] | None = None,
+        glob: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        after: str | None = None,
+    ) -> list[NodeRow]:
+        """`nodes` inside the caller's transaction (with other reads of the same moment).
+
+        Natural order (render.2 before render.10) is not the database's: rows are ordered
+        by each name's cached rank. A page of an unfiltered list reads only its own rows.
+        `after`: only names after it in that order (a keyset page: stable while statuses
+        change, unlike an offset).
+        """
+        order = self.name_order(conn, workflow_id)
+        first = 0 if after is None else order.after(after)
         conds: list[ColumnElement[bool]] = [nodes.c.workflow_id == workflow_id]
         if statuses is not None:
             conds.append(nodes.c.status.in_([Status(s).value for s in statuses]))
@@ -148,18 +180,31 @@ class Reads(Database):
             conds.append(nodes.c.kind.in_(list(kinds)))
         if glob is not None:
             conds.append(nodes.c.name.like(glob_to_like(glob), escape="\\"))
-        query = (
-            select(nodes.c.name, nodes.c.kind, nodes.c.status, nodes.c.group, nodes.c.frames)
-            .where(*conds)
-            .order_by(nodes.c.name)
-            .limit(limit)
-            .offset(offset)
-        )
-        with self.read() as conn:
-            return [
-                NodeRow(r.name, r.kind, Status(r.status), r.group, r.frames)
-                for r in conn.execute(query)
-            ]
+        columns = (nodes.c.name, nodes.c.kind, nodes.c.status, nodes.c.group, nodes.c.frames)
+        query = select(*columns).where(*conds)
+        end = None if limit is None else offset + limit
+        found: list[Any] = []
+        if len(conds) == 1 and (offset or first or end is not None):  # names known
+            page = order.names[first + offset : None if end is None else first + end]
+            for i in range(0, len(page), CHUNK):
+                found.extend(conn.execute(among(conn, query, nodes.c.name, page[i : i + CHUNK])))
+            found.sort(key=lambda r: order.rank.get(r.name, -1))
+        else:
+            found = sorted(conn.execute(query), key=lambda r: order.rank.get(r.name, -1))
+            if first:
+                found = [r for r in found if order.rank.get(r.name, -1) >= first]
+            found = found[offset:end]
+        return [NodeRow(r.name, r.kind, STATUS_OF[r.status], r.group, r.frames) for r in found]
+
+    @staticmethod
+    def last_seq_in(conn: Connection, workflow_id: str) -> int:
+        """The workflow's last event sequence number as this transaction sees it."""
+        row = conn.execute(
+            select(workflows.c.last_seq).where(workflows.c.id == workflow_id)
+        ).first()
+        if row is None:
+            raise UnknownWorkflow(workflow_id)
+        return int(row.last_seq)
 
     def edges(self, workflow_id: str) -> list[tuple[str, str]]:
         query = (
@@ -203,6 +248,10 @@ class Reads(Database):
     def counts(self, workflow_id: str) -> dict[Status, int]:
         with self.read() as conn:
             return self._counts(conn, workflow_id)
+
+    def node_count(self, conn: Connection, workflow_id: str) -> int:
+        """How many nodes the workflow has (fixed at submit)."""
+        return len(self.name_order(conn, workflow_id).names)
 
     def _counts(self, conn: Connection, workflow_id: str) -> dict[Status, int]:
         query = (
@@ -266,44 +315,30 @@ class Reads(Database):
         runs, and answered by the first one found (derive_status needs no count)."""
         with self.read() as conn:
             self._require(conn, workflow_id)
-            counts = self._counts(conn, workflow_id)
-            runnable = 0
-            if not counts.get(Status.RUNNING) and counts.get(Status.OPEN):
-                roots = self.adjacency(conn, workflow_id).roots
-                runnable = int(has_runnable(conn, workflow_id, roots))
+            return self._status(conn, workflow_id, self._counts(conn, workflow_id))
+
+    def _status(
+        self, conn: Connection, workflow_id: str, counts: dict[Status, int]
+    ) -> WorkflowStatus:
+        runnable = 0
+        if not counts.get(Status.RUNNING) and counts.get(Status.OPEN):
+            adjacency = self.adjacency(conn, workflow_id)
+            runnable = len(find_runnable(conn, workflow_id, adjacency, limit=1))
         return derive_status(counts, runnable)
 
-    def runnable_nodes(self, workflow_id: str, limit: int | None = None) -> list[str]:
-        """Open nodes whose upstream nodes are all ready (recovery: run these).
-
-        Searched from whichever side is smaller: the open nodes (each checked against
-        its upstream nodes; a running render has few), or the ready nodes (their open
-        children) plus the open roots (a workflow just submitted or retried from the top).
-        """
+    def state(self, workflow_id: str) -> tuple[dict[Status, int], WorkflowStatus, int]:
+        """Counts per status, derived status and the last event seq, all of one moment:
+        a client that loads them and then streams the events after that seq misses none
+        and replays none."""
         with self.read() as conn:
-            opened = self._count(conn, workflow_id, [Status.OPEN.value], None)
-            if not opened:
-                return []
-            small = opened <= CHUNK
-            if small or self._count(conn, workflow_id, READY_VALUES, opened) >= opened:
-                query = runnable_query(workflow_id).order_by(nodes.c.name).limit(limit)
-                return [str(n) for n in conn.execute(query).scalars()]
-            roots = self.adjacency(conn, workflow_id).roots
-            children = [str(n) for n in conn.execute(ready_children(workflow_id)).scalars()]
-            found = open_roots(conn, workflow_id, roots)
-            found += runnable_among(conn, workflow_id, children)
-        return sorted(found)[:limit]
+            seq = self.last_seq_in(conn, workflow_id)
+            counts = self._counts(conn, workflow_id)
+            return counts, self._status(conn, workflow_id, counts), seq
 
-    @staticmethod
-    def _count(conn: Connection, workflow_id: str, statuses: list[str], upto: int | None) -> int:
-        """Nodes in these statuses, counted up to `upto` (an index range, stopped early)."""
-        rows = (
-            select(literal(1))
-            .where(nodes.c.workflow_id == workflow_id, nodes.c.status.in_(statuses))
-            .limit(upto)
-            .subquery()
-        )
-        return int(conn.execute(select(func.count()).select_from(rows)).scalar_one())
+    def runnable_nodes(self, workflow_id: str, limit: int | None = None) -> list[str]:
+        """Open nodes whose upstream nodes are all ready (recovery: run these), sorted."""
+        with self.read() as conn:
+            return find_runnable(conn, workflow_id, self.adjacency(conn, workflow_id), limit)
 
     def graph(self, workflow_id: str) -> Graph:
         """The whole workflow in memory: nodes with current attempts, edges, snapshots, events."""

@@ -178,7 +178,8 @@ class Store(Reads, Leases, Drafts):
                         last_seq=last,
                     )
                 )
-        self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)})
+            # before commit: the rows and their statistics become visible together
+            self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)}, conn)
         return workflow_id
 
     def transact(
@@ -235,3 +236,15 @@ class Store(Reads, Leases, Drafts):
                     )
                 )
         return Applied(outcome, first, last, answer)
+
+    def preview(self, workflow_id: str, fn: Callable[[GraphView], Outcome]) -> tuple[Outcome, int]:
+        """Run `fn` as `transact` would and store nothing: a dry run.
+
+        It reads one consistent moment of the workflow (a read transaction, no lock: it
+        never waits for a writer) and returns the outcome with the last event seq that
+        moment reflects. Raises what `fn` raises, and `UnknownWorkflow`.
+        """
+        with self.read() as conn:
+            seq = self.last_seq_in(conn, workflow_id)
+            view = StoreView(conn, workflow_id, self.adjacency(conn, workflow_id))
+            return fn(view), seq

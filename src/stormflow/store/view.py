@@ -439,6 +439,21 @@ class StoreView:
         self._status_upto: dict[Batch, str | None] = {}
         self._snapshots: dict[tuple[str, int], Snapshot | None] = {}
 
+    @property
+    def conn(self) -> Connection:
+        """The transaction it reads in: other reads of the same moment go through it."""
+        return self._conn
+
+    def kinds(self, names: Sequence[str]) -> dict[str, str]:
+        """The kind of each named node."""
+        found: dict[str, str] = {}
+        for part in (names[i : i + CHUNK] for i in range(0, len(names), CHUNK)):
+            query = select(nodes.c.name, nodes.c.kind).where(
+                nodes.c.workflow_id == self.workflow_id, nodes.c.name.in_(list(part))
+            )
+            found.update((n, k) for n, k in self._conn.execute(query))
+        return found
+
     # -- GraphView -------------------------------------------------------
     def node(self, name: str) -> Node:
         found = self._nodes.get(name)

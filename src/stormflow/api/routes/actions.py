@@ -13,6 +13,9 @@ from stormflow.api.context import Actor, Ctx, IdempotencyKey, now
 from stormflow.api.errors import ApiError
 from stormflow.api.selection import Selection, SelectionError, resolve
 from stormflow.core import GraphView, Outcome
+from stormflow.core.actions import UPDATE_FAMILY
+from stormflow.spec.edits import check_config
+from stormflow.store import StoreView
 
 router = APIRouter(tags=["actions"])
 
@@ -34,6 +37,9 @@ def act(
     actor: Actor,
     key: IdempotencyKey = None,
 ) -> dict[str, Any]:
+    """One action on a selection, all or nothing. With `dry_run` the same answer (or the same
+    refusal) for the workflow as it is now, and nothing is stored: no event, no snapshot, no
+    idempotency record, no attempt stopped."""
     sel = body.selection
     selection = Selection(
         names=None if sel.names is None else tuple(sel.names),
@@ -44,18 +50,20 @@ def act(
     selected: list[str] = []
 
     def decide(view: GraphView) -> Outcome:
-        # resolved under the workflow's lock, so "every failed chunk" means at this moment;
-        # and only on a first request: a replay answers before this runs
-        expires = ctx.store.workflow(workflow_id).expires_at
+        # resolved in the action's own transaction (under the workflow's lock when it is
+        # applied), so "every failed chunk" means at this moment; and only on a first
+        # request: a replay answers before this runs
+        assert isinstance(view, StoreView)
+        expires = ctx.store.workflow_in(view.conn, workflow_id).expires_at
         if expires is not None and expires <= now():
             when = datetime.fromtimestamp(expires, UTC).isoformat(timespec="seconds")
             message = f"workflow {workflow_id} expired at {when}: it runs nothing more"
             raise ApiError(409, "workflow-expired", message, where=workflow_id)
         try:
-            selected.extend(resolve(ctx.store, workflow_id, selection))
+            selected.extend(resolve(ctx.store, workflow_id, selection, view.conn))
         except SelectionError as exc:
             raise ApiError(422, "empty-selection", str(exc), where="selection") from None
-        return core.act(
+        outcome = core.act(
             view,
             body.action,
             selected,
@@ -66,7 +74,19 @@ def act(
             snapshot=body.snapshot,
             strict=body.strict,
         )
+        if core.Action(body.action) in UPDATE_FAMILY:
+            check_edits(view, outcome, selected)
+        return outcome
 
+    if body.dry_run:
+        outcome, seq = ctx.store.preview(workflow_id, decide)
+        return shapes.action_answer(outcome, len(selected)) | {
+            "first_seq": None,
+            "last_seq": None,
+            "replayed": False,
+            "dry_run": True,
+            "seq": seq,
+        }
     applied = ctx.store.transact(
         workflow_id,
         decide,
@@ -75,8 +95,34 @@ def act(
         response=lambda outcome: shapes.action_answer(outcome, len(selected)),
     )
     ctx.told(workflow_id, applied.outcome)
-    return applied.response | {
+    answer = dict(applied.response)
+    if "counts" not in answer:  # a first answer stored before answers had counts
+        answer["counts"] = shapes.counts_of(answer)
+    return answer | {
         "first_seq": applied.first_seq,
         "last_seq": applied.last_seq,
         "replayed": applied.replayed,
+        "dry_run": False,
+        "seq": applied.last_seq,
     }
+
+
+def check_edits(view: StoreView, outcome: Outcome, selected: list[str]) -> None:
+    """Refuse the whole action (422, nothing stored) when a selected node's resulting
+    configuration breaks the rules of a submitted node of its kind (spec: Updates)."""
+    changed = [name for name in selected if name in outcome.nodes]
+    kinds = view.kinds(changed)
+    entries = []
+    for name in changed:
+        config = outcome.nodes[name].current
+        entries.extend(check_config(kinds.get(name, "task"), name, config))
+    if entries:
+        first = entries[0].message
+        more = f" (and {len(entries) - 1} more)" if len(entries) > 1 else ""
+        raise ApiError(
+            422,
+            "invalid-update",
+            f"{first}{more}",
+            where=entries[0].field,
+            details={"entries": shapes.entries_out(entries)},
+        )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from stormflow import core
@@ -12,7 +13,16 @@ from stormflow.api import logs, schemas, shapes
 from stormflow.api.context import ApiContext, Ctx
 from stormflow.api.errors import ApiError
 from stormflow.api.schemas import MAX_INT
-from stormflow.core import ALLOWED, Action, Node
+from stormflow.api.validators import (
+    cache_of,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    headers,
+    not_modified,
+)
+from stormflow.core import Node
+from stormflow.spec.natural import natural_sorted
 from stormflow.store import NodeRow, StoredAttempt
 
 router = APIRouter(tags=["nodes"])
@@ -33,34 +43,71 @@ def _row(ctx: ApiContext, workflow_id: str, name: str) -> NodeRow:
     raise ApiError(404, "unknown-node", f"unknown node {name!r}", where=name)
 
 
-@router.get("/workflows/{workflow_id}/nodes", response_model=schemas.NodePage)
+@router.get(
+    "/workflows/{workflow_id}/nodes",
+    response_model=schemas.NodePage,
+    responses={304: {"description": "unchanged since the ETag sent in If-None-Match"}},
+)
 def list_nodes(
     ctx: Ctx,
+    request: Request,
     workflow_id: str,
     status: Annotated[list[schemas.StatusName] | None, Query()] = None,
     kind: Annotated[list[str] | None, Query()] = None,
     glob: Annotated[str | None, Query(min_length=1, max_length=1000)] = None,
     limit: Annotated[int | None, Query(ge=1, le=200_000)] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
-) -> dict[str, Any]:
-    """By name. `status` and `kind` repeat (`?status=failed&status=canceled`)."""
-    ctx.store.workflow(workflow_id)
-    rows = ctx.store.nodes(
-        workflow_id, statuses=status, kinds=kind, glob=glob, limit=limit, offset=offset
-    )
-    starts = shapes.node_starts(ctx.store, workflow_id, rows)
-    items = [shapes.node_row(r, starts) for r in rows]
-    return {"items": items, "limit": limit, "offset": offset}
+    cursor: Annotated[
+        str | None, Query(max_length=4000, description="`next` of the previous page")
+    ] = None,
+) -> Response:
+    """In natural order of names (render.2 before render.10). `status` and `kind` repeat
+    (`?status=failed&status=canceled`). With `limit`,
+    `next` is the cursor of the following page (null on the last one). With `ETag`;
+    `If-None-Match` with the current one answers 304 (docs/api.md)."""
+    after = decode_cursor(cursor) if cursor is not None else None
+    statuses = tuple(sorted({str(getattr(s, "value", s)) for s in status})) if status else None
+    kinds = tuple(sorted(set(kind))) if kind else None
+    key = ("nodes", workflow_id, statuses, kinds, glob, limit, offset, after)
+    seq = ctx.store.last_seq(workflow_id)
+    tag = etag(workflow_id, seq, *key)
+    unchanged = not_modified(request, tag)
+    if unchanged is not None:
+        return unchanged
+    cache = cache_of(request.app.state)
+    body = cache.page(key, seq)
+    if body is None:
+        with ctx.store.read() as conn:  # the rows and the seq they reflect, of one moment
+            seq = ctx.store.last_seq_in(conn, workflow_id)
+            rows = ctx.store.nodes_in(
+                conn,
+                workflow_id,
+                statuses=statuses,
+                kinds=kinds,
+                glob=glob,
+                limit=limit,
+                offset=offset,
+                after=after,
+            )
+        tag = etag(workflow_id, seq, *key)
+        starts = shapes.node_starts(ctx.store, workflow_id, rows)
+        more = limit is not None and len(rows) == limit
+        page = {
+            "items": [shapes.node_row(r, starts) for r in rows],
+            "limit": limit,
+            "offset": offset,
+            "next": encode_cursor(rows[-1].name) if more else None,
+            "seq": seq,
+        }
+        body = json.dumps(page, separators=(",", ":")).encode()
+        cache.keep_page(key, seq, body)
+    return Response(body, media_type="application/json", headers=headers(tag))
 
 
 def allowed_actions(node: Node) -> list[str]:
-    """The table's actions, in a stable order; replay only when there is a snapshot to replay."""
-    allowed = ALLOWED[node.status]
-    return [
-        a.value
-        for a in Action
-        if a in allowed and (a is not Action.REPLAY or node.snapshot_count > 0)
-    ]
+    """The core's answer, in a stable order: revert only with a patch, replay only with a
+    snapshot."""
+    return [a.value for a in core.allowed_actions(node)]
 
 
 @router.get("/workflows/{workflow_id}/nodes/{name}", response_model=schemas.NodeDetail)
@@ -77,8 +124,8 @@ def node_detail(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
         "current": node.current,
         "snapshot_count": node.snapshot_count,
         "attempts": [shapes.attempt_out(a, None) for a in node.attempts],
-        "upstream": list(adjacency.up.get(name, ())),
-        "downstream": list(adjacency.down.get(name, ())),
+        "upstream": natural_sorted(adjacency.up.get(name, ())),
+        "downstream": natural_sorted(adjacency.down.get(name, ())),
         "allowed_actions": allowed_actions(node),
     }
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from stormflow.api import schemas, shapes
 from stormflow.api.context import Actor, Ctx, IdempotencyKey, now
 from stormflow.api.schemas import MAX_INT
 from stormflow.api.submission import submit_document
+from stormflow.api.validators import cache_of, etag, headers, not_modified
 
 router = APIRouter(tags=["workflows"])
 
@@ -60,10 +62,25 @@ def list_workflows(
     return {"items": items, "limit": limit, "offset": offset}
 
 
-@router.get("/workflows/{workflow_id}", response_model=schemas.WorkflowDetail)
-def get_workflow(ctx: Ctx, workflow_id: str) -> dict[str, Any]:
-    row = ctx.store.workflow(workflow_id)
-    return shapes.workflow_summary(ctx.store, row) | {"metadata": row.metadata}
+@router.get(
+    "/workflows/{workflow_id}",
+    response_model=schemas.WorkflowDetail,
+    responses={304: {"description": "unchanged since the ETag sent in If-None-Match"}},
+)
+def get_workflow(ctx: Ctx, request: Request, workflow_id: str) -> Response:
+    """With `ETag`; `If-None-Match` with the current one answers 304 (docs/api.md)."""
+    cache = cache_of(request.app.state)
+    seq = ctx.store.last_seq(workflow_id)
+    body = cache.summary(workflow_id, seq)
+    if body is None:
+        row = ctx.store.workflow(workflow_id)
+        body = shapes.workflow_summary(ctx.store, row) | {"metadata": row.metadata}
+        if ctx.store.last_seq(workflow_id) == seq:  # else it may hold later changes
+            cache.keep_summary(workflow_id, seq, body)
+    expires = body["expires_at"]
+    body["expired"] = expires is not None and expires <= now()
+    tag = etag(workflow_id, seq, body["expired"])
+    return not_modified(request, tag) or JSONResponse(body, headers=headers(tag))
 
 
 @router.post("/workflows/{workflow_id}/archive", response_model=schemas.WorkflowSummary)
@@ -83,10 +100,12 @@ def graph(
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=200_000)] = 200_000,
 ) -> dict[str, Any]:
-    """Column arrays and index pairs: 100,000 nodes without an object per node."""
-    ctx.store.workflow(workflow_id)
-    total = sum(ctx.store.counts(workflow_id).values())
-    rows = ctx.store.nodes(workflow_id, limit=limit, offset=offset)
+    """Column arrays and index pairs: 100,000 nodes without an object per node, in natural
+    order of names. `seq`: the last event seq the statuses reflect (read with them)."""
+    with ctx.store.read() as conn:
+        seq = ctx.store.last_seq_in(conn, workflow_id)
+        total = ctx.store.node_count(conn, workflow_id)
+        rows = ctx.store.nodes_in(conn, workflow_id, limit=limit, offset=offset)
     index = {r.name: i for i, r in enumerate(rows)}
     edges = [
         (index[u], index[d]) for u, d in ctx.store.edges(workflow_id) if u in index and d in index
@@ -105,4 +124,5 @@ def graph(
             "phase": [shapes.phase(r.status.value == "running", starts.get(r.name)) for r in rows],
         },
         "edges": edges,
+        "seq": seq,
     }

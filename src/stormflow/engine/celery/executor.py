@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 WORKER_LOST = "worker lost"
 _CHUNK = 500  # tokens per Redis round trip in the monitor
+#: Messages queued ahead of the workers when they announced no capacity (none started yet).
+QUEUE_AHEAD_MIN = 4
 
 
 class CeleryExecutor:
@@ -70,9 +72,12 @@ class CeleryExecutor:
         self._local = LocalExecutor(on_result, slots=slots, email_sender=email_sender)
         self._lock = threading.Lock()
         self._sent: dict[str, Job] = {}  # token -> job: sent, not reported yet
+        self._untaken = 0  # of those, not taken by a worker yet (as of the last check)
+        self._capacity = 0  # attempts the live workers run at once (their announcements)
         self._closed = threading.Event()  # no more submits
         self._finished = threading.Event()  # the threads end
         self._keep_owner_alive()
+        self._read_capacity()
         self._threads = [
             threading.Thread(target=self._read, name="storm-celery-results", daemon=True),
             threading.Thread(target=self._monitor, name="storm-celery-monitor", daemon=True),
@@ -95,7 +100,12 @@ class CeleryExecutor:
                 raise ExecutorError(f"attempt {job.token} of {job.node} was already sent")
             if len(self._sent) + len(self._local.running()) >= self._slots:
                 raise NoFreeSlot(f"cannot run {job.workflow_id}/{job.node}: all slots are busy")
+            if self._untaken >= max(QUEUE_AHEAD_MIN, self._capacity):
+                raise NoFreeSlot(
+                    f"cannot run {job.workflow_id}/{job.node}: the workers have enough queued"
+                )
             self._sent[job.token] = job
+            self._untaken += 1
         message = job_to_wire(job, owner=self.owner, heartbeat_ttl=self._ttl)
         try:
             # The token is the task id: a redelivered or duplicated message carries it too.
@@ -143,8 +153,26 @@ class CeleryExecutor:
         pipe.execute()
 
     def free_slots(self) -> int:
+        """Slots, but never more messages waiting in the queues than the live workers can
+        start soon (their announced capacity; QUEUE_AHEAD_MIN while none announced any): a
+        claim waiting in a queue is one no other scheduler can run."""
         with self._lock:
-            return self._slots - len(self._sent) - len(self._local.running())
+            free = self._slots - len(self._sent) - len(self._local.running())
+            ahead = max(QUEUE_AHEAD_MIN, self._capacity) - self._untaken
+            return min(free, ahead)
+
+    def owner_gone(self, owner: str) -> bool:
+        """Whether that Celery scheduler's heartbeat (its owner key) lapsed: its claims can be
+        taken over now, not after their leases run out."""
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.exists(keys.seen(owner))
+            pipe.exists(keys.owner(owner))
+            seen, alive = pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("checking scheduler %s: %s", owner, exc)
+            return False
+        return bool(seen) and not alive
 
     def running(self) -> list[str]:
         """Attempts sent and not reported: queued, or running with a live heartbeat."""
@@ -224,13 +252,34 @@ class CeleryExecutor:
     # -- liveness ------------------------------------------------------------------------------
 
     def _keep_owner_alive(self) -> None:
-        self._redis.set(keys.owner(self.owner), str(time.time()), px=int(self._ttl * 1000))
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.set(keys.owner(self.owner), str(time.time()), px=int(self._ttl * 1000))
+        pipe.set(keys.seen(self.owner), "1", ex=keys.DAY)
+        pipe.execute()
+
+    def _read_capacity(self) -> None:
+        now = time.time()
+        total = 0
+        lapsed = []
+        for worker, value in self._redis.hgetall(keys.CAPACITY).items():
+            count, _, until = str(value).partition(" ")
+            try:
+                if float(until) < now:
+                    lapsed.append(worker)
+                else:
+                    total += int(count)
+            except ValueError:
+                lapsed.append(worker)
+        if lapsed:
+            self._redis.hdel(keys.CAPACITY, *lapsed)
+        self._capacity = total
 
     def _monitor(self) -> None:
         every = min(self._ttl / 3, 1.0)
         while not self._finished.wait(every):
             try:
                 self._keep_owner_alive()
+                self._read_capacity()
                 self._check_heartbeats()
             except redis.RedisError as exc:
                 log.warning("checking heartbeats: %s; retrying", exc)
@@ -238,6 +287,7 @@ class CeleryExecutor:
     def _check_heartbeats(self) -> None:
         with self._lock:
             tokens = list(self._sent)
+        untaken = 0
         for start in range(0, len(tokens), _CHUNK):
             chunk = tokens[start : start + _CHUNK]
             pipe = self._redis.pipeline(transaction=False)
@@ -245,12 +295,16 @@ class CeleryExecutor:
             pipe.mget([keys.started(t) for t in chunk])
             beats, starts = pipe.execute()
             for token, beat, started in zip(chunk, beats, starts, strict=True):
+                if beat is None and started is None:
+                    untaken += 1
                 if beat is not None or started is None:
                     continue  # running, finished (result on its way), or still queued
                 # Taken by a worker whose heartbeat lapsed. NX: only if no worker holds it now.
                 if self._redis.set(keys.hb(token), keys.LOST, nx=True, ex=keys.DAY):
                     log.warning("attempt %s: the worker %s is lost", token, started)
                     self._report(token, ok=False, error=WORKER_LOST, lost=True)
+        with self._lock:  # sent since the read above are untaken too
+            self._untaken = untaken + max(0, len(self._sent) - len(tokens))
 
 
 def _loads(text: str | bytes) -> dict[str, Any]:

@@ -46,3 +46,15 @@ def results(owner: str) -> str:
 def owner(owner: str) -> str:
     """Present while that scheduler lives: workers stop its commands when it lapses."""
     return f"{PREFIX}owner:{owner}"
+
+
+def seen(owner: str) -> str:
+    """Set for a day by a scheduler while it runs: its owner key missing then means it is gone
+    (not a scheduler that never used Celery)."""
+    return f"{PREFIX}seen:{owner}"
+
+
+#: Hash of worker id -> "<concurrency> <unix time it lapses>": how many attempts the live
+#: workers can run, so a scheduler queues no more than they can start soon.
+CAPACITY = f"{PREFIX}capacity"
+CAPACITY_EVERY = 5.0  # seconds between a worker's refreshes; it lapses after three missed

@@ -35,7 +35,7 @@ from typing import Any
 
 import redis
 
-from stormflow.engine import orphans
+from stormflow.engine import liveness, orphans
 from stormflow.engine.celery import keys
 from stormflow.engine.celery.app import TASK
 from stormflow.engine.celery.wire import job_from_wire, result_to_wire
@@ -54,7 +54,7 @@ SCHEDULER_LOST = "scheduler lost"
 
 def new_worker_id() -> str:
     """host:pid:random, the scheduler owner format, so a restart here spots its dead self."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    return f"{socket.gethostname()}:{liveness.identity()}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass
@@ -78,8 +78,11 @@ class Runtime:
 _runtime: Runtime | None = None
 
 
-def configure(data_dir: Path, redis_url: str, name: str | None = None) -> Runtime:
-    """Set up this worker process: reap dead predecessors' commands, record ours."""
+def configure(
+    data_dir: Path, redis_url: str, name: str | None = None, capacity: int | None = None
+) -> Runtime:
+    """Set up this worker process: reap dead predecessors' commands, record ours, and (with
+    `capacity`) announce how many attempts it runs at once."""
     from stormflow.engine.scheduler import owner_is_dead_here  # the same test as schedulers
 
     global _runtime
@@ -97,7 +100,23 @@ def configure(data_dir: Path, redis_url: str, name: str | None = None) -> Runtim
     runtime = Runtime(name=name, data_dir=data_dir, redis=client, local=local)
     holder.append(runtime)
     _runtime = runtime
+    if capacity is not None:
+        threading.Thread(
+            target=_announce, args=(redis_url, name, capacity), name="storm-capacity", daemon=True
+        ).start()
     return runtime
+
+
+def _announce(redis_url: str, name: str, capacity: int) -> None:
+    """Keep this worker's entry of the capacity hash fresh while the process lives."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    while True:
+        lapses = time.time() + 3 * keys.CAPACITY_EVERY
+        try:
+            client.hset(keys.CAPACITY, name, f"{capacity} {lapses:.0f}")
+        except redis.RedisError as exc:
+            log.warning("announcing capacity: %s", exc)
+        time.sleep(keys.CAPACITY_EVERY)
 
 
 def register(app: Any) -> None:
