@@ -16,6 +16,7 @@ import {
   type Selection,
   type WorkflowSummary,
   ownerOf,
+  serverCapabilities,
 } from "./api";
 import { ALLOWED, COLOURS, STATUSES, STATUS_INDEX, age, formatDuration, globToRegExp, toMs, type Action, type Status } from "./lifecycle";
 import { WorkflowModel, type RunInfo } from "./model";
@@ -165,13 +166,25 @@ function MonitorView(props: {
   // A selection made by a query (filter, status chip, select all) stays that query: it is
   // sent as such and resolved by the server when the action runs.
   const [liveQuery, setLiveQuery] = useState<Filter | null>(null);
-  // Frame previews came with `seq` (the same server release).
-  const previewsOn = typeof summary.seq === "number";
+  // Frame previews and dry runs, where the server has them (its OpenAPI schema says).
+  const [previewsOn, setPreviewsOn] = useState(false);
+  useEffect(() => {
+    let alive = true;
+    serverCapabilities().then((c) => {
+      if (!alive) return;
+      setPreviewsOn(c.previews);
+      if (!c.dryRun) dryRunOk.current = false;
+      else if (dryRunOk.current === false) dryRunOk.current = null;
+    });
+    return () => {
+      alive = false;
+    };
+  }, []);
   const [sheet, setSheet] = useState<string | null>(null);
   const [panelTab, setPanelTab] = useState<"attributes" | "attempts" | "previews">("attributes");
-  // Dry runs came with `seq` (the same server release): without `seq`, none is tried (and
-  // no request is refused); a refused dry run also turns them off.
-  const dryRunOk = useRef<boolean | null>(typeof summary.seq === "number" ? null : false);
+  // Dry runs are tried once the server's schema lists them (so no request is refused); a
+  // refused dry run also turns them off.
+  const dryRunOk = useRef<boolean | null>(false);
   const filterRef = useRef<HTMLInputElement>(null);
   const anchor = useRef<number | null>(null);
 
