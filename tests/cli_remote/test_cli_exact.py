@@ -87,7 +87,7 @@ def test_every_json_output_is_the_documented_shape(served: tuple[str, str], tmp_
     doc = tmp_path / "wf.yaml"
     doc.write_text(yaml.safe_dump({"name": "w", "nodes": [{"name": "a", "commands": ["true"]}]}))
     summary = {"id", "name", "owner", "created_at", "archived", "expires_at", "expired", "status"}
-    summary |= {"counts", "phases", "total", "skipped"}
+    summary |= {"counts", "phases", "total", "skipped", "seq"}
     submitted = json.loads(storm(url, "submit", str(doc), "--hold", "--json"))
     assert set(submitted) == {"id", "name", "status", "url", "replayed"}
     listed = json.loads(storm(url, "ls", "--json"))
