@@ -111,14 +111,25 @@ class Scanner:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._dirs: dict[Path, list[Found]] = {}
+        self._outputs: dict[str, tuple[list[Found], dict[int, list[Found]]]] = {}
 
     def images(self, output: object, frames: Iterable[int] | None = None) -> list[Found]:
         """Images of an `output` value, those of `frames` only if given, in natural order."""
-        found = self._of(output)
-        if frames is not None:
-            wanted = set(frames)
-            found = [f for f in found if f.frame in wanted]
-        return found
+        if not isinstance(output, str):
+            return []
+        known = self._outputs.get(output)
+        if known is None:
+            found = self._of(output)
+            by_frame: dict[int, list[Found]] = {}
+            for f in found:
+                if f.frame is not None:
+                    by_frame.setdefault(f.frame, []).append(f)
+            known = self._outputs[output] = (found, by_frame)
+        if frames is None:
+            return known[0]
+        picked = [f for frame in dict.fromkeys(frames) for f in known[1].get(frame, ())]
+        picked.sort(key=lambda f: natural_key(f.path))
+        return picked
 
     def _of(self, output: object) -> list[Found]:
         if not isinstance(output, str) or not output.strip() or "\0" in output:
@@ -169,29 +180,39 @@ class Scanner:
         return cached
 
     def _walk(self, top: Path) -> list[Found]:
+        """Image files under `top` (itself resolved inside the root), a few levels deep.
+        Symlinked directories are not entered; a symlinked file counts only if it resolves
+        inside the root (the common case, a plain file, costs no resolve)."""
         found: list[Found] = []
         seen = 0
-        for dirpath, dirnames, filenames in os.walk(top):  # symlinked directories: not entered
-            depth = len(Path(dirpath).relative_to(top).parts)
-            if depth >= MAX_DEPTH:
-                dirnames[:] = []
-            for name in filenames:
+        pending = [(top, 0)]
+        while pending and seen <= MAX_FILES:
+            directory, depth = pending.pop()
+            try:
+                entries = list(os.scandir(directory))
+            except OSError:
+                continue
+            for entry in entries:
                 seen += 1
                 if seen > MAX_FILES:
                     break
-                fmt = image_format(name)
-                if fmt is None:
-                    continue
-                path = Path(dirpath, name)
                 try:
-                    real = path.resolve()
-                    if not real.is_relative_to(self.root):
-                        continue  # a symlink out of the workflow's directory
-                    stat = real.stat()
+                    if entry.is_dir(follow_symlinks=False):
+                        if depth + 1 < MAX_DEPTH:
+                            pending.append((Path(entry.path), depth + 1))
+                        continue
+                    fmt = image_format(entry.name)
+                    if fmt is None:
+                        continue
+                    if entry.is_symlink():
+                        real = Path(entry.path).resolve()
+                        if not real.is_relative_to(self.root) or not real.is_file():
+                            continue  # a symlink out of the workflow's directory
+                    stat = entry.stat()
                 except (OSError, ValueError, RuntimeError):
                     continue
-                rel = path.relative_to(self.root).as_posix()
-                found.append(Found(rel, frame_of(name), fmt, stat.st_size, stat.st_mtime))
+                rel = Path(entry.path).relative_to(self.root).as_posix()
+                found.append(Found(rel, frame_of(entry.name), fmt, stat.st_size, stat.st_mtime))
         found.sort(key=lambda f: natural_key(f.path))
         return found
 

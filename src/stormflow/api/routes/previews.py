@@ -3,6 +3,8 @@ and full images (docs/api.md, "Frame previews")."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -70,10 +72,19 @@ def _attempt(node: Node) -> dict[str, Any] | None:
     }
 
 
-def _frames(node: Node, fallback: str | None) -> tuple[int, ...] | None:
+_SIMPLE_RANGE = re.compile(r"^(-?\d+)(?:-(-?\d+))?$")
+
+
+def _frames(node: Node, fallback: str | None) -> Sequence[int] | None:
     spec = node.current.get("frames", fallback)
     if spec is None:
         return None
+    simple = _SIMPLE_RANGE.match(str(spec).strip())
+    if simple is not None:  # "5-8" or "12": what chunks are named with, without fileseq
+        first = int(simple.group(1))
+        last = int(simple.group(2)) if simple.group(2) is not None else first
+        if first <= last and last - first < 1_000_000:
+            return range(first, last + 1)
     try:
         return parse_frames(spec).frames
     except FrameSpecError:
@@ -126,37 +137,47 @@ def contact_sheet(
     with ctx.store.read() as conn:
         nodes = load_nodes(conn, workflow_id, [r.name for r in rows])
     scanner = previews.Scanner(previews.root_of(ctx.data_dir, workflow_id))
-    sheet: dict[int, dict[str, Any]] = {}
+    # frame -> (chunk, status, attempt number, image); a frame two chunks share: the first's
+    sheet: dict[int, tuple[str, str, int | None, previews.Found | None]] = {}
     for row in rows:
         node = nodes.get(row.name)
         if node is None:
             continue
+        current = node.current
         frames = _frames(node, row.frames) or ()
         by_frame: dict[int, previews.Found] = {}
-        for found in scanner.images(node.current.get("output"), frames):
+        for found in scanner.images(current.get("output"), frames):
             if found.frame is not None:
                 by_frame.setdefault(found.frame, found)
-        attempt = node.attempt
+        number = None if node.attempt is None else node.attempt.number
         for frame in frames:
-            image = by_frame.get(frame)
-            sheet.setdefault(
-                frame,
-                {
-                    "frame": frame,
-                    "node": row.name,
-                    "status": node.status.value,
-                    "attempt": None if attempt is None else attempt.number,
-                    "image": None if image is None else _image_out(workflow_id, image),
-                },
-            )
-    ordered = [sheet[f] for f in sorted(sheet)]
+            if frame not in sheet:
+                sheet[frame] = (row.name, node.status.value, number, by_frame.get(frame))
+    ordered = sorted(sheet)
     return {
         "group": group,
         "total": len(ordered),
-        "with_image": sum(1 for f in ordered if f["image"] is not None),
+        "with_image": sum(1 for entry in sheet.values() if entry[3] is not None),
         "offset": offset,
         "limit": limit,
-        "frames": ordered[offset : offset + limit],
+        "frames": [_frame_out(workflow_id, f, *sheet[f]) for f in ordered[offset : offset + limit]],
+    }
+
+
+def _frame_out(
+    workflow_id: str,
+    frame: int,
+    node: str,
+    status: str,
+    attempt: int | None,
+    image: previews.Found | None,
+) -> dict[str, Any]:
+    return {
+        "frame": frame,
+        "node": node,
+        "status": status,
+        "attempt": attempt,
+        "image": None if image is None else _image_out(workflow_id, image),
     }
 
 
