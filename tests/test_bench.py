@@ -42,3 +42,23 @@ def test_quick_bench_prints_every_measurement(tmp_path: Path) -> None:
     assert "floor with PostgreSQL commits" in table
     assert "creating a file in the scratch directory" in table
     assert list(tmp_path.iterdir()) == []  # scratch data removed afterwards
+
+
+@pytest.mark.postgres
+def test_quick_submit_latency_bench_prints_every_phase(tmp_path: Path) -> None:
+    """`python -m bench --submit-latency --quick`: a real server, probed during a submit."""
+    _pg_or_skip()
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--submit-latency", "--quick", "--dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    for backend in ("sqlite", "postgres"):
+        rows = [line for line in run.stdout.splitlines() if line.startswith(backend)]
+        assert any("during start: API p99" in row for row in rows), rows
+        assert any("during start: answers not 2xx" in row for row in rows), rows
+        assert any("submit request" in row for row in rows), rows
+    assert list(tmp_path.iterdir()) == []
