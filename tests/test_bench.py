@@ -90,3 +90,23 @@ def test_watchers_bench_runs_on_a_real_server_and_loses_no_event(tmp_path: Path)
         lost = [row for row in rows if "events lost" in row]
         assert len(lost) == 2 and all(row.rstrip().endswith("PASS") for row in lost), lost
         assert any("500 sse: API process peak RSS" in row for row in rows)
+
+
+@pytest.mark.postgres
+def test_quick_submit_latency_bench_prints_every_phase(tmp_path: Path) -> None:
+    """`python -m bench --submit-latency --quick`: a real server, probed during a submit."""
+    _pg_or_skip()
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--submit-latency", "--quick", "--dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    for backend in ("sqlite", "postgres"):
+        rows = [line for line in run.stdout.splitlines() if line.startswith(backend)]
+        assert any("during start: API p99" in row for row in rows), rows
+        assert any("during start: answers not 2xx" in row for row in rows), rows
+        assert any("submit request" in row for row in rows), rows
+    assert list(tmp_path.iterdir()) == []

@@ -60,7 +60,7 @@ PREFETCH_CHILDREN = 4
 
 #: Nodes examined (and run) per transaction at most: a fan-out of 200,000 ready nodes runs
 #: in batches, each a short transaction, so other workflows and requests get the store too.
-RUN_BATCH = 1000
+RUN_BATCH = 250
 
 #: A batched submit still unfinished after this long was abandoned (its process died).
 UNFINISHED_SUBMIT_AGE = 3600.0
