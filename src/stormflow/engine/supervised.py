@@ -65,6 +65,7 @@ class SupervisedExecutor:
         self._answers: dict[int, list[str]] = {}
         self._answered = threading.Condition(self._lock)
         self._next_id = 0
+        self._delivering = 0  # results taken off _running, being handed to on_result
         self._env: dict[bytes, bytes] | None = None  # as last sent
         self._sock: socket.socket | None = None
         self._reader: threading.Thread | None = None
@@ -174,8 +175,11 @@ class SupervisedExecutor:
         self._local.close(grace)
         deadline = time.monotonic() + grace + 5.0
         with self._lock:
+            # (called from a result callback, that delivery is our caller's own)
+            own = 1 if threading.current_thread() is self._reader else 0
             self._answered.wait_for(
-                lambda: not self._running, max(0.0, deadline - time.monotonic())
+                lambda: not self._running and self._delivering <= own,
+                max(0.0, deadline - time.monotonic()),
             )
         sock = self._sock
         if sock is not None:
@@ -312,19 +316,24 @@ class SupervisedExecutor:
         with self._lock:
             if self._running.pop(token, None) is None:
                 return  # not ours (forgotten), or reported already
-            self._answered.notify_all()
-        self._deliver(
-            JobResult(
-                str(message["workflow_id"]),
-                str(message["node"]),
-                token,
-                bool(message["ok"]),
-                message["exit_code"],  # type: ignore[arg-type]
-                message["error"],  # type: ignore[arg-type]
-                float(message["started_at"]),  # type: ignore[arg-type]
-                float(message["ended_at"]),  # type: ignore[arg-type]
+            self._delivering += 1
+        try:
+            self._deliver(
+                JobResult(
+                    str(message["workflow_id"]),
+                    str(message["node"]),
+                    token,
+                    bool(message["ok"]),
+                    message["exit_code"],  # type: ignore[arg-type]
+                    message["error"],  # type: ignore[arg-type]
+                    float(message["started_at"]),  # type: ignore[arg-type]
+                    float(message["ended_at"]),  # type: ignore[arg-type]
+                )
             )
-        )
+        finally:  # close() returns only once every result is in the scheduler's hands
+            with self._lock:
+                self._delivering -= 1
+                self._answered.notify_all()
 
     def _deliver(self, result: JobResult) -> None:
         try:

@@ -318,9 +318,13 @@ def _write_exit(log_path: str, result: JobResult) -> None:
     }
     target = exit_path(log_path)
     temporary = f"{target}.{os.getpid()}.tmp"
-    try:
-        with open(temporary, "w", encoding="utf-8") as fh:
-            json.dump(data, fh)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+    try:  # written whole under another name, then renamed: a reader never sees half of it
+        fd = os.open(temporary, flags, 0o644)
+        try:
+            os.write(fd, json.dumps(data, separators=(",", ":")).encode())
+        finally:
+            os.close(fd)
         os.replace(temporary, target)
     except OSError as exc:  # the result still reaches a watching scheduler
         log.warning("cannot record the exit of %s: %s", result.token, exc)
