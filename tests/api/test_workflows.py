@@ -188,3 +188,11 @@ def test_numbers_beyond_the_database_are_invalid_input(api: TestClient) -> None:
     assert api.post(f"{API}/workflows/{wf}/actions", json=replay).status_code == 422
     stream = api.get(f"{API}/workflows/{wf}/events/stream", headers={"Last-Event-ID": huge})
     assert stream.status_code == 422
+
+
+def test_the_owner_is_the_documents_metadata_owner_else_the_submitter(api: TestClient) -> None:
+    named = submit(api, DOC | {"metadata": {"owner": "ann"}})
+    plain = submit(api, DOC)
+    owners = {w["id"]: w["owner"] for w in api.get(f"{API}/workflows").json()["items"]}
+    assert owners[named] == "ann"
+    assert owners[plain] not in (None, "ann")

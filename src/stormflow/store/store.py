@@ -125,7 +125,11 @@ class Store(Reads, Leases, Drafts, Archive):
         published whole (or discarded on failure).
 
         Nodes and edges go in with COPY on PostgreSQL, chunked executemany on SQLite.
+        The owner is `owner`, else the document's `metadata.owner` (a DCC submitting for an
+        artist names them there), else the submitter.
         """
+        if owner is None and isinstance(metadata.get("owner"), str) and metadata["owner"].strip():
+            owner = metadata["owner"].strip()
         planned = list(nodes)
         pairs = list(dict.fromkeys((u, d) for u, d in edges))
         names = {p.name for p in planned}
