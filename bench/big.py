@@ -76,6 +76,8 @@ def set_all_succeeded(store: Any, workflow_id: str, at: float) -> None:
     """
     from sqlalchemy import text
 
+    from stormflow.store.summary import COUNT_COLUMNS
+
     with store.write() as conn:
         conn.execute(
             text(
@@ -91,6 +93,15 @@ def set_all_succeeded(store: Any, workflow_id: str, at: float) -> None:
             text(
                 "UPDATE nodes SET status = 'succeeded', attempt_seq = attempt_seq + 1"
                 " WHERE workflow_id = :wf"
+            ),
+            {"wf": workflow_id},
+        )
+        # and the summary the transactions keep on the workflow's row (store/summary.py)
+        zero = ", ".join(f"{c} = 0" for c in COUNT_COLUMNS if c != "count_succeeded")
+        conn.execute(
+            text(
+                f"UPDATE workflows SET status = 'succeeded', {zero}, count_succeeded ="
+                " (SELECT count(*) FROM nodes WHERE workflow_id = :wf) WHERE id = :wf"
             ),
             {"wf": workflow_id},
         )

@@ -247,11 +247,10 @@ class SchedulerProcess:
         self._stopping.set()
         with self._lock:
             proc = self._proc
-            if proc is not None and proc.stdin is not None:
-                with contextlib.suppress(OSError):
-                    proc.stdin.close()
         if proc is not None and proc.poll() is None:
             try:
+                # SIGTERM first: the end of its input alone means "the server died" to the
+                # child, which then leaves its commands running for the next one to adopt
                 os.kill(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=timeout)
             except ProcessLookupError:
@@ -260,5 +259,8 @@ class SchedulerProcess:
                 log.warning("the scheduler child %d did not stop; killing it", proc.pid)
                 proc.kill()
                 proc.wait()
+        if proc is not None and proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
         if self._thread is not None:
             self._thread.join(timeout=10)

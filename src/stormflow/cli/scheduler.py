@@ -7,6 +7,8 @@ processes are stopped and their attempts handed back at once, so nothing is lost
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
@@ -129,13 +131,21 @@ def scheduler_command(
 
 
 def _serve_supervised(scheduler: Scheduler) -> None:
-    """The loop of `storm server`'s child: the server's hand-overs arrive on stdin (its end
-    means the server is gone: stop, gracefully), the figures leave on stdout."""
+    """The loop of `storm server`'s child: the server's hand-overs arrive on stdin, the figures
+    leave on stdout. The end of stdin without a SIGTERM first means the server died (kill -9,
+    a crash): the child then exits as abruptly, leaving its commands running under the
+    supervisor or their workers, so that the restarted server's child adopts them instead of
+    running them again (a graceful stop comes as SIGTERM)."""
     import sys
 
     from stormflow.engine.handover import Inbox, Reporter
 
-    inbox = Inbox(scheduler, sys.stdin, on_eof=scheduler.stop)
+    def orphaned() -> None:
+        logging.getLogger(__name__).warning("the server is gone: leaving the commands running")
+        logging.shutdown()
+        os._exit(0)
+
+    inbox = Inbox(scheduler, sys.stdin, on_eof=orphaned)
     reporter = Reporter(scheduler, sys.stdout)
     inbox.start()
 

@@ -43,6 +43,7 @@ from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import ExecutorError
 from stormflow.engine.jobs import Job, JobResult
 from stormflow.engine.local import LocalExecutor
+from stormflow.paths import PRIVATE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +321,7 @@ def _write_exit(log_path: str, result: JobResult) -> None:
     temporary = f"{target}.{os.getpid()}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
     try:  # written whole under another name, then renamed: a reader never sees half of it
-        fd = os.open(temporary, flags, 0o644)
+        fd = os.open(temporary, flags, PRIVATE_FILE)
         try:
             os.write(fd, json.dumps(data, separators=(",", ":")).encode())
         finally:
