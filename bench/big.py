@@ -94,6 +94,16 @@ def set_all_succeeded(store: Any, workflow_id: str, at: float) -> None:
             ),
             {"wf": workflow_id},
         )
+        # the summary the transactions would have kept (migration 0004)
+        conn.execute(
+            text(
+                "UPDATE workflows SET status = 'succeeded', count_succeeded = (SELECT count(*)"
+                " FROM nodes WHERE workflow_id = :wf), count_open = 0, count_holding = 0,"
+                " count_running = 0, count_skipped = 0, count_failed = 0, count_canceled = 0"
+                " WHERE id = :wf"
+            ),
+            {"wf": workflow_id},
+        )
 
 
 def _hold_leaves(store: Any, wf: str, leaves: list[str]) -> list[float]:
