@@ -244,6 +244,7 @@ class Scheduler:
                     raise
                 self.timeouts += 1
                 log.warning("a scheduler statement timed out (retried): %s", exc)
+                self._seen.clear()  # the next rescan examines every workflow with work again
                 self.turned = time.monotonic()
                 self._stop.wait(self.settings.idle_wait)
                 continue
@@ -336,11 +337,11 @@ class Scheduler:
         No idempotency key: a duplicate result is not the live attempt's any more, so
         the core records it as a stale result and changes nothing (spec: Procedural).
         """
-        candidates = self._check.pop(workflow_id, set())
         now = self.clock()
+        expired = self._expired(workflow_id, now)  # may read the store: before taking work
+        candidates = self._check.pop(workflow_id, set())
         free = self.executor.free_slots()
         due = self._pop_due(workflow_id, now, free)
-        expired = self._expired(workflow_id, now)
         if expired:  # record results; run and claim nothing more
             candidates, free, due = set(), 0, []
             self._due.pop(workflow_id, None)
