@@ -76,8 +76,6 @@ def set_all_succeeded(store: Any, workflow_id: str, at: float) -> None:
     """
     from sqlalchemy import text
 
-    from stormflow.store.summary import COUNT_COLUMNS
-
     with store.write() as conn:
         conn.execute(
             text(
@@ -96,12 +94,13 @@ def set_all_succeeded(store: Any, workflow_id: str, at: float) -> None:
             ),
             {"wf": workflow_id},
         )
-        # and the summary the transactions keep on the workflow's row (store/summary.py)
-        zero = ", ".join(f"{c} = 0" for c in COUNT_COLUMNS if c != "count_succeeded")
+        # the summary the transactions would have kept (migration 0004)
         conn.execute(
             text(
-                f"UPDATE workflows SET status = 'succeeded', {zero}, count_succeeded ="
-                " (SELECT count(*) FROM nodes WHERE workflow_id = :wf) WHERE id = :wf"
+                "UPDATE workflows SET status = 'succeeded', count_succeeded = (SELECT count(*)"
+                " FROM nodes WHERE workflow_id = :wf), count_open = 0, count_holding = 0,"
+                " count_running = 0, count_skipped = 0, count_failed = 0, count_canceled = 0"
+                " WHERE id = :wf"
             ),
             {"wf": workflow_id},
         )

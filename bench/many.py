@@ -140,7 +140,8 @@ def populate(url: str, count: int) -> None:
         insert_rows(conn, attempts, attempt_columns, iter(attempt_rows))
         event_columns = ("workflow_id", "seq", "type", "actor", "at", "payload")
         insert_rows(conn, events, event_columns, iter(event_rows))
-    store.refresh_statistics()
+    grown = {"workflows": count, "nodes": len(node_rows), "edges": len(edge_rows)}
+    store.refresh_statistics(grown | {"attempts": len(attempt_rows), "events": count})
     store.close()
 
 

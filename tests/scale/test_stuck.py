@@ -55,7 +55,7 @@ def _lock_table(url: str, table: str) -> psycopg.Connection:
 def test_a_timed_out_statement_is_logged_and_retried(pg_url: str, tmp_path: Path) -> None:
     store = Store(pg_url)
     wf = submit(store, [task("a", "true"), task("b", "true")], [("a", "b")])
-    settings = Settings(data_dir=tmp_path, statement_timeout=0.2)
+    settings = Settings(data_dir=tmp_path, statement_timeout=1.0)
     embedded = EmbeddedScheduler(Scheduler(store, settings, slots=2))
     blocker = _lock_table(store.url, "workflows")
     embedded.start()

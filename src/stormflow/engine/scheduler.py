@@ -323,6 +323,7 @@ class Scheduler:
                     # time): what the step was doing was put back; it is retried next turn
                     self.timeouts += 1
                     log.warning("a scheduler statement timed out (retried): %s", exc)
+                    self._seen.clear()  # the next rescan examines every workflow with work again
                     self.turned = time.monotonic()
                     self._stop.wait(self.settings.idle_wait)
                     continue
@@ -451,11 +452,11 @@ class Scheduler:
         No idempotency key: a duplicate result is not the live attempt's any more, so
         the core records it as a stale result and changes nothing (spec: Procedural).
         """
-        candidates = self._take_candidates(workflow_id)
         now = self.clock()
+        expired = self._expired(workflow_id, now)  # may read the store: before taking work
+        candidates = self._take_candidates(workflow_id)
         free = self.executor.free_slots()
         due = self._pop_due(workflow_id, now, free)
-        expired = self._expired(workflow_id, now)
         if expired:  # record results; run and claim nothing more
             candidates, free, due = set(), 0, []
             self._due.pop(workflow_id, None)

@@ -41,7 +41,7 @@ T = TypeVar("T")
 
 
 #: Tables whose planner statistics the store keeps fresh on PostgreSQL.
-STATS = ("nodes", "edges", "attempts", "events")
+STATS = ("workflows", "nodes", "edges", "attempts", "events")
 
 #: Workflows whose adjacency stays cached (edges never change after submit).
 ADJACENCY_CACHE = 256

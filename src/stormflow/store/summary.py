@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from stormflow.core import Outcome, Status, derive_status
+from stormflow.core import READY, Outcome, Status, WorkflowStatus, derive_status
 
-from .driver import driver
+from .driver import Driver, driver
 from .queries import find_runnable
-from .view import StoreView
+from .view import Adjacency, StoreView
 
 #: The count columns, in `Status` order.
 COUNT_COLUMNS = tuple(f"count_{s.value}" for s in Status)
@@ -55,14 +55,74 @@ def counts_of(row: Any) -> dict[Status, int]:
 
 
 def status_of(
-    conn: Connection, workflow_id: str, counts: Mapping[Status, int], view: StoreView | None
+    conn: Connection,
+    workflow_id: str,
+    counts: Mapping[Status, int],
+    view: StoreView | None,
+    *,
+    candidates: set[str] | None = None,
+    was_idle: bool = False,
 ) -> str:
     """The derived status from these counts. Whether an open node may run is asked only when
-    nothing runs (a read of the workflow's unready nodes, after this transaction's writes)."""
+    nothing runs (`any_runnable`). `candidates`: the only nodes that may have become
+    runnable by this transaction; `was_idle`: before it, nothing ran and nothing could, so
+    only they can run now."""
     runnable = 0
     if not counts.get(Status.RUNNING) and counts.get(Status.OPEN) and view is not None:
-        runnable = len(find_runnable(conn, workflow_id, view.adjacency, limit=1))
+        runnable = int(any_runnable(conn, workflow_id, view.adjacency, candidates, was_idle))
     return derive_status(counts, runnable).value
+
+
+#: Candidates (with their parents) checked by name; more: the whole workflow is read.
+FEW_CANDIDATES = 2000
+
+
+def any_runnable(
+    conn: Connection,
+    workflow_id: str,
+    adjacency: Adjacency,
+    candidates: set[str] | None = None,
+    was_idle: bool = False,
+) -> bool:
+    """Whether some open node has every upstream node ready. Single-table reads only (no
+    plan that statistics could make quadratic): an open root answers at once (a workflow
+    not started yet); then the candidates and their parents, by name; then, unless the
+    candidates were the only possibility, the workflow's unready nodes (`find_runnable`)."""
+    db = driver(conn)
+    roots = list(adjacency.roots[:FEW_CANDIDATES])
+    if roots and _statuses(db, workflow_id, roots).count(Status.OPEN.value):
+        return True
+    if candidates is not None:
+        names = set(candidates)
+        for name in candidates:
+            names.update(adjacency.up.get(name, ()))
+        if len(names) <= FEW_CANDIDATES:
+            found = dict(_named(db, workflow_id, sorted(names)))
+            for name in candidates:
+                if found.get(name) == Status.OPEN.value and all(
+                    found.get(up) in READY_VALUES for up in adjacency.up.get(name, ())
+                ):
+                    return True
+            if was_idle:
+                return False
+    return bool(find_runnable(conn, workflow_id, adjacency, limit=1))
+
+
+READY_VALUES = frozenset(s.value for s in READY)
+
+
+def _named(db: Driver, workflow_id: str, names: Sequence[str]) -> list[tuple[Any, ...]]:
+    if not names:
+        return []
+    among, params = db.among("name", names)
+    return db.rows(
+        f"SELECT name, status FROM nodes WHERE workflow_id = ? AND {among}",
+        (workflow_id, *params),
+    )
+
+
+def _statuses(db: Driver, workflow_id: str, names: Sequence[str]) -> list[str]:
+    return [str(status) for _, status in _named(db, workflow_id, names)]
 
 
 def summarize_outcome(
@@ -70,16 +130,26 @@ def summarize_outcome(
 ) -> tuple[dict[Status, int], str] | None:
     """The new (counts, status) after the outcome's node changes, or None if none changed."""
     counts = dict(head.counts)
+    candidates: set[str] = set()
+    down = view.adjacency.down
     changed = False
     for name, node in outcome.nodes.items():
         old = view.original(name).status
         if old is not node.status:
+            changed = True
             counts[old] -= 1
             counts[node.status] += 1
-            changed = True
+            if node.status is Status.OPEN:
+                candidates.add(name)
+            elif node.status in READY and old not in READY:
+                candidates.update(down.get(name, ()))
     if not changed:
         return None
-    return counts, status_of(conn, view.workflow_id, counts, view)
+    was_idle = head.status != WorkflowStatus.RUNNING.value
+    status = status_of(
+        conn, view.workflow_id, counts, view, candidates=candidates, was_idle=was_idle
+    )
+    return counts, status
 
 
 def summary_sets(counts: Mapping[Status, int], status: str) -> tuple[str, tuple[Any, ...]]:
