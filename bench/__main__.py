@@ -1,4 +1,5 @@
-"""`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big]`: print the figures.
+"""`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big] [--submit-latency]
+[--many-workflows] [--watchers]`: print the figures.
 
 No timing assertions: every figure is printed with its target and PASS/MISS; the exit code is 0
 unless the benchmark itself broke.
@@ -9,11 +10,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import sys
 import time
 from pathlib import Path
 
-from . import big, latency, throughput
+from . import big, latency, many, throughput
 from .common import Report, Unavailable, cpu_slots, log, pg_role, scratch_dir
 
 
@@ -32,6 +34,24 @@ def main(argv: list[str] | None = None) -> int:
         "--celery", action="store_true", help="only Storm over Celery vs local vs plain Celery"
     )
     parser.add_argument(
+        "--submit-latency",
+        action="store_true",
+        help="only the API's latency while a 200,000-node workflow is submitted and started",
+    )
+    parser.add_argument(
+        "--many-workflows",
+        action="store_true",
+        help="only the many-workflows measurements (1,000 and 10,000 stored workflows)",
+    )
+    parser.add_argument(
+        "--watchers",
+        action="store_true",
+        help="only watchers (SSE, polling) on a real storm server: 0-500, both backends",
+    )
+    parser.add_argument(
+        "--watch-tasks", type=int, default=None, help="--watchers: tasks in the workflow"
+    )
+    parser.add_argument(
         "--dir",
         type=Path,
         default=None,
@@ -46,6 +66,19 @@ def main(argv: list[str] | None = None) -> int:
             celery_bench.measure(report, work, args.quick)
         print(report.table(), flush=True)
         return 0
+    if args.submit_latency:
+        from . import submit_latency
+
+        report = Report()
+        wanted = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+        with scratch_dir(parent=args.dir) as work:
+            for backend in wanted:
+                try:
+                    submit_latency.measure(report, backend, work, args.quick)
+                except Unavailable as exc:
+                    report.note(f"{backend} skipped: {exc}")
+        print(report.table(), flush=True)
+        return 0
     repeats = args.repeats or (1 if args.quick else 3)
 
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
@@ -56,6 +89,30 @@ def main(argv: list[str] | None = None) -> int:
         print(message, flush=True)
         report.note(message)
         backends.remove("postgres")
+    if args.many_workflows:
+        with scratch_dir(parent=args.dir) as work:
+            for backend in backends:
+                try:
+                    many.measure(report, backend, work, args.quick)
+                except Unavailable as exc:
+                    report.note(f"{backend} skipped: {exc}")
+        report.note(
+            f"{cpu_slots()} CPUs, Python {platform.python_version()}; "
+            f"total {time.perf_counter() - began:.0f} s" + (" (--quick)" if args.quick else "")
+        )
+        print(report.table(), flush=True)
+        return 0
+    if args.watchers:
+        from . import watchers
+
+        # SIGTERM unwinds like Ctrl-C: every run's server and watchers are stopped
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        with scratch_dir(parent=args.dir) as work:
+            for backend in backends:
+                watchers.measure(report, backend, work, args.quick, tasks=args.watch_tasks)
+        report.note(f"{cpu_slots()} CPUs; total {time.perf_counter() - began:.0f} s")
+        print(report.table(), flush=True)
+        return 0
     with scratch_dir(parent=args.dir) as work:
         latency.measure_probe(report, work, args.quick)
         throughput.file_creation(report, work)

@@ -200,7 +200,7 @@ def measure(report: Report, backend: str, work: Path, quick: bool, tracemalloc: 
     info = lambda name, value: report.info(backend, section, name, value)  # noqa: E731
     info("validate document (parse + rules)", sec(plan["validate_s"]))
     info(f"expand ({plan['nodes']} nodes, {plan['edges']} edges)", sec(plan["expand_s"]))
-    info("submit (one transaction)", sec(plan["submit_s"]))
+    info("submit (transactions of 5,000 rows)", sec(plan["submit_s"]))
     info(
         "plan+submit process: peak RSS (start -> peak)",
         f"{plan['rss_start_mb']:.0f} -> {plan['rss_peak_mb']:.0f} MB",

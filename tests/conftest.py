@@ -15,7 +15,7 @@ from functools import cache
 import psycopg
 import pytest
 
-from stormflow.store import Store
+from stormflow.store import Store, db
 
 PG_ROLES = ("postgres", "root")
 PG_HOST = "127.0.0.1:5432"
@@ -41,6 +41,14 @@ def _pg_or_skip() -> str:
             pytest.fail(f"{message}; CI=true requires it", pytrace=False)
         pytest.skip(message)
     return role
+
+
+@pytest.fixture(autouse=True)
+def checkout_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs with nested checkouts failing loudly (issue 11, finding 6): code that
+    checks out a second connection inside its write transaction can hang for good once the
+    pool is full of requests waiting for that transaction's lock."""
+    monkeypatch.setattr(db, "CHECKOUT_GUARD", True)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

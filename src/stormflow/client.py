@@ -394,14 +394,30 @@ class Client:
     # -- workflows and nodes
 
     def workflows(self, **filters: Any) -> List[Dict[str, Any]]:
-        """Summaries, newest first; filters: status, name (glob), archived, limit, offset."""
+        """Summaries, newest first; filters: status, name (glob), archived, limit, offset,
+        cursor (a page's `next_cursor`: see `workflow_pages`)."""
         return self.request("GET", "/workflows", filters)["items"]  # type: ignore[no-any-return]
+
+    def workflow_pages(self, **filters: Any) -> Iterator[List[Dict[str, Any]]]:
+        """Every page of summaries, newest first, followed by keyset cursor."""
+        query = dict(filters)
+        while True:
+            page = self.request("GET", "/workflows", query)
+            yield page["items"]
+            if not page.get("next_cursor"):
+                return
+            query["cursor"] = page["next_cursor"]
 
     def workflow(self, workflow_id: str) -> Dict[str, Any]:
         return self.request("GET", "/workflows/" + _q(workflow_id))  # type: ignore[no-any-return]
 
     def archive(self, workflow_id: str) -> Dict[str, Any]:
+        """Archive and stop it: its running nodes are canceled; nothing more of it runs."""
         return self._post("/workflows/{}/archive".format(_q(workflow_id)))  # type: ignore[no-any-return]
+
+    def unarchive(self, workflow_id: str) -> Dict[str, Any]:
+        """Back in the list; nothing resumes by itself (retry the canceled nodes)."""
+        return self._post("/workflows/{}/unarchive".format(_q(workflow_id)))  # type: ignore[no-any-return]
 
     def graph(self, workflow_id: str, offset: int = 0, limit: Optional[int] = None) -> Any:
         """The compact graph: `{"total", "nodes": {"name": [...], ...}, "edges": [[i, j]]}`."""

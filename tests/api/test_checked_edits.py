@@ -119,3 +119,19 @@ def test_retry_and_revert_check_the_resulting_configuration_too(
     reverted = act(api, wf, {"action": "revert", "selection": {"names": ["simulate"]}})
     assert reverted.status_code == 200, reverted.text  # back to base: valid
     assert api.get(f"{API}/workflows/{wf}/nodes/simulate").json()["patch"] == {}
+
+
+def test_a_workflow_over_the_node_limit_is_refused_and_nothing_is_stored(
+    api: TestClient, store: Store
+) -> None:
+    doc = {
+        "schema": 1,
+        "name": "huge",
+        "nodes": [{"name": "r", "frames": "1-1000000", "commands": [["true"]]}],
+    }
+    answer = api.post(f"{API}/workflows", json=doc)
+    assert answer.status_code == 422, answer.text
+    error = answer.json()["error"]
+    assert error["details"]["entries"][0]["code"] == "too-many-nodes"
+    assert "--max-nodes" in error["message"] and "STORM_MAX_NODES" in error["message"]
+    assert api.get(f"{API}/workflows").json()["items"] == []

@@ -159,3 +159,55 @@ def test_a_killed_scheduler_child_is_restarted_and_the_workflow_finishes(tmp_pat
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.slow
+def test_a_killed_server_takes_its_scheduler_child_down_gracefully(tmp_path: Path) -> None:
+    """kill -9 of the server: its child sees the pipe close, stops its commands and hands
+    their attempts back (no lease left), so the next server runs them again at once."""
+    from stormflow.store import Store
+
+    home, port = tmp_path / "home", free_port()
+    proc = subprocess.Popen(
+        [*STORM, "server", "--port", str(port), "--data-dir", str(home), "--slots", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for((home / "server.json").exists, 30, "server.json")
+        token = (home / "token").read_text().strip()
+        auth = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=auth, timeout=10) as http:
+            child = http.get(f"{API}/health").json()["scheduler_process"]["pid"]
+            doc = {
+                "schema": 1,
+                "name": "long",
+                "nodes": [{"name": "a", "commands": [["sleep", "60"]]}],
+            }
+            wf = http.post(f"{API}/workflows", json=doc).json()["id"]
+            wait_for(
+                lambda: http.get(f"{API}/workflows/{wf}").json()["counts"]["running"] == 1,
+                30,
+                "the task to run",
+            )
+        proc.kill()
+        proc.wait()
+
+        def child_gone() -> bool:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                return True
+            return False
+
+        wait_for(child_gone, 30, "the child to stop")
+        store = Store.default(home)
+        try:
+            # handed back (its lease expired now), not left to run out in 30 s
+            assert [(w, n) for w, n, _ in store.expired(time.time())] == [(wf, "a")]
+        finally:
+            store.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

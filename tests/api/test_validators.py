@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from stormflow.api.app import create_app
+from stormflow.api.validators import encode_cursor
 from stormflow.client import Client
+from stormflow.core import Status
 from stormflow.store import Store
-from tests.api.helpers import API, DOC, TOKEN, act, live_server, submit
+from tests.api.helpers import API, DOC, TOKEN, act, live_server, run_node, submit
 
 
 @contextmanager
@@ -169,3 +172,61 @@ def test_the_client_revalidates_and_pages_by_cursor(store: Store, data_dir: Path
         assert len(rows) == 8
         client.hold(wf, ["notify"])
         assert client.workflow(wf)["counts"]["holding"] == 1
+
+
+def test_the_in_memory_copy_follows_every_change_as_the_database_has_it(
+    api: TestClient, store: Store
+) -> None:
+    """Node lists from memory (no glob) agree with the database's (a glob) after every kind
+    of change: actions, cascades, engine transitions, archiving."""
+    wf = submit(api)
+
+    def agree() -> None:
+        memory = api.get(f"{API}/workflows/{wf}/nodes").json()["items"]
+        database = api.get(f"{API}/workflows/{wf}/nodes", params={"glob": "*"}).json()["items"]
+        assert memory == database
+        summary = api.get(f"{API}/workflows/{wf}").json()
+        counts = store.counts(wf)
+        assert summary["counts"] == {s.value: counts.get(s, 0) for s in Status}
+        assert summary["status"] == store.status(wf).value
+        failed = api.get(f"{API}/workflows/{wf}/nodes", params={"status": "failed", "limit": 1})
+        direct = store.nodes(wf, statuses=["failed"], limit=1)
+        assert [r["name"] for r in failed.json()["items"]] == [r.name for r in direct]
+
+    agree()
+    run_node(store, wf, "simulate")
+    agree()
+    run_node(store, wf, "render.1-2", ok=False)
+    run_node(store, wf, "render.3-4")
+    agree()
+    act(api, wf, {"action": "hold", "selection": {"names": ["render.5-6"]}})
+    act(api, wf, {"action": "skip", "selection": {"names": ["render.7-8"]}})
+    agree()
+    act(api, wf, {"action": "retry", "selection": {"names": ["simulate"]}})  # cascade
+    agree()
+    act(api, wf, {"action": "update", "selection": {"glob": "comp.*"}, "patch": {"retries": 2}})
+    api.post(f"{API}/workflows/{wf}/archive")
+    agree()
+    assert api.get(f"{API}/workflows/{wf}").json()["archived"] is True
+
+
+def test_a_cursor_past_a_missing_name_is_answered_by_the_database(api: TestClient) -> None:
+    wf = submit(api)
+    cursor = encode_cursor("render.4")  # between render.3-4 and render.5-6; no such node
+    page = api.get(f"{API}/workflows/{wf}/nodes", params={"cursor": cursor, "limit": 2}).json()
+    assert [r["name"] for r in page["items"]] == ["render.5-6", "render.7-8"]
+
+
+def test_a_big_workflow_summary_is_counted_by_the_database_and_cached(
+    api: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("stormflow.api.routes.workflows.SUMMARY_NODES", 3)  # DOC has 8
+    wf = submit(api)
+    first = api.get(f"{API}/workflows/{wf}")
+    assert first.json()["total"] == 8
+    assert not api.app.state.node_tables.loaded(wf)  # not read into memory
+    with statements(store) as seen:
+        again = api.get(f"{API}/workflows/{wf}", headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304 and len(seen) == 1
+    act(api, wf, {"action": "hold", "selection": {"names": ["notify"]}})
+    assert api.get(f"{API}/workflows/{wf}").json()["counts"]["holding"] == 1

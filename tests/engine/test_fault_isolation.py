@@ -229,3 +229,32 @@ def test_the_loop_survives_an_unexpected_error_and_backs_off(
     assert scheduler.stats.errors == 3
     assert "housekeeping bug" in (scheduler.stats.last_error or "")
     assert time.monotonic() - began >= 0.1 + 0.2 + 0.4 - 0.05  # it waited, doubling
+
+
+def test_a_big_fan_out_runs_in_batches_of_bounded_transactions(
+    store: Store, scheduler: Scheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nodes made ready together (200,000 chunks behind one sim) run RUN_BATCH per
+    transaction: every one of them runs, and no transaction starts more than the batch."""
+    import stormflow.engine.scheduler as module
+
+    monkeypatch.setattr(module, "RUN_BATCH", 4)
+    fan = [task(f"c{i:02d}", "true") for i in range(20)]
+    wf = submit(
+        store,
+        [task("root", "true"), *fan, task("end", "true")],
+        [("root", c.name) for c in fan] + [(c.name, "end") for c in fan],
+    )
+    real = store.transact
+    runs: list[int] = []
+
+    def counting(workflow_id: str, fn: Any, **kw: Any) -> Any:
+        applied = real(workflow_id, fn, **kw)
+        if applied.outcome is not None:
+            runs.append(sum(e.type == "run" for e in applied.outcome.events))
+        return applied
+
+    monkeypatch.setattr(store, "transact", counting)
+    drive(scheduler, finished(store, wf), timeout=60)
+    assert store.status(wf) is WorkflowStatus.SUCCEEDED
+    assert max(runs) <= 4 and sum(runs) == 22

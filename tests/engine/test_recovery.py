@@ -115,54 +115,36 @@ def chain_and_fanout(farm: Farm) -> tuple[list[Planned], list[tuple[str, str]]]:
     return [*chain, *fan, join], edges
 
 
-def test_kill_9_and_restart_loses_nothing_and_reruns_only_lost_attempts(
+def test_kill_9_and_restart_adopts_running_attempts_and_reruns_nothing(
     store: Store, store_url: str, farm: Farm
 ) -> None:
+    """Issue 11, finding 7: the commands of a scheduler killed with SIGKILL run on under the
+    data directory's supervisor; its successor adopts them: nothing runs twice, nothing is lost."""
     nodes, edges = chain_and_fanout(farm)
     wf = submit(store, nodes, edges)
     first = farm.scheduler(store_url, lease_seconds=3, slots=3)
 
     def progressed() -> bool:
         done = store.counts(wf).get(Status.SUCCEEDED, 0)
-        return done >= 3 and bool(started_running(store, wf))
+        return done >= 3 and len(started_running(store, wf)) >= 2
 
     wait_until(progressed, timeout=30, what=f"progress before the kill\n{farm.output()}")
-    succeeded_before = {r.name for r in store.nodes(wf, statuses=[Status.SUCCEEDED])}
     first.kill()
     running_at_kill = set(started_running(store, wf))
     assert running_at_kill, "nothing was running at the kill"
-    orphans = [pid for pid in pids_in(farm.pids) if pid_alive(pid)]
+    commands = [pid for pid in pids_in(farm.pids) if pid_alive(pid)]
+    assert commands, "no command was running at the kill"
 
     farm.scheduler(store_url, lease_seconds=3, slots=3)
-    # the successor kills the dead scheduler's commands before running them again
-    wait_until(lambda: not any(pid_alive(p) for p in orphans), timeout=15, what="orphans reaped")
     wait_status(store, wf, farm, WorkflowStatus.SUCCEEDED, timeout=60)
 
-    ran = farm.per_node()
     executions = farm.executions()
-    assert all(count == 1 for count in executions.values()), executions  # no attempt ran twice
-    lost_nodes = set()
+    assert all(count == 1 for count in executions.values()), executions  # nothing ran twice
     for node in nodes:
-        rows = store.attempts(wf, node.name)
-        assert all(r.snapshot is None for r in rows)
-        *earlier, last = [r.attempt for r in rows]
-        assert store.node(wf, node.name).status is Status.SUCCEEDED
-        assert last.result == "succeeded"
-        assert executions[job_token(wf, last.token)] == 1
-        for att in earlier:
-            assert (att.result, att.error) == ("lost", "worker lost"), rows
-        if earlier:
-            lost_nodes.add(node.name)
-        # a node runs again only if it was lost; each lost attempt ran at most once
-        assert ran[node.name] <= len(rows), (node.name, rows)
-        assert ran[node.name] == 1 or earlier
-    assert lost_nodes, "the kill lost no attempt"
-    assert lost_nodes == running_at_kill  # every claimed, unfinished attempt, and only those
-    assert not lost_nodes & succeeded_before
-    for name in succeeded_before:
-        assert ran[name] == 1 and len(store.attempts(wf, name)) == 1
-    lost_events = [e for e in store.events(wf, limit=10_000) if e.type == "attempt-lost"]
-    assert sorted(e.node or "" for e in lost_events) == sorted(lost_nodes)
+        (row,) = store.attempts(wf, node.name)  # one attempt each: none lost, none retried
+        assert row.attempt.result == "succeeded", row
+        assert executions[job_token(wf, row.attempt.token)] == 1
+    assert not [e for e in store.events(wf, limit=10_000) if e.type == "attempt-lost"]
     check_event_seqs(store, wf)
 
 

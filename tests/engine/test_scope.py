@@ -133,7 +133,7 @@ def test_a_killed_runs_commands_and_leases_wait_for_its_own_resume(tmp_path: Pat
 def test_resume_after_kill_9_with_the_dead_run_a_zombie(tmp_path: Path) -> None:
     """Issue 11, finding 5: the killed `storm run` is left a zombie (not reaped, as in a
     container without an init); `storm resume` still sees it dead at once (not after its 30 s
-    leases) and never leaves its command running beside a retry."""
+    leases), adopts its still running command and runs nothing twice."""
     data = tmp_path / "data"
     argv = [*storm_argv(), "run", str(document(tmp_path, "a", 3)), "--data-dir", str(data)]
     proc = subprocess.Popen(
@@ -154,4 +154,9 @@ def test_resume_after_kill_9_with_the_dead_run_a_zombie(tmp_path: Path) -> None:
         proc.wait()
     assert not [pid for pid in pids_in(tmp_path / "pids.txt") if pid_alive(pid)]
     per_node = [line.split()[1] for line in started(tmp_path, "a")]
-    assert per_node.count("two") == 1
+    assert per_node == ["one", "two"]  # the dead run's command was adopted, not run again
+    store = Store.default(data)
+    try:
+        assert [r.attempt.result for r in store.attempts(wf, "one")] == ["succeeded"]
+    finally:
+        store.close()

@@ -105,6 +105,18 @@ def test_a_5000_chunk_group_expands_and_collapses(
     assert pg.get_by_test_id("minimap").is_visible()
     assert pg.get_by_test_id("view-error").count() == 0
     screenshot(pg, tmp_path, "monitor-5000-expanded")
+    # a box drawn over the tiles (shift-drag) selects the chunks under it
+    box = wrap.bounding_box()
+    assert box
+    pg.keyboard.down("Shift")
+    pg.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3)
+    pg.mouse.down()
+    pg.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=5)
+    pg.mouse.up()
+    pg.keyboard.up("Shift")
+    selected = int(pg.get_by_test_id("selection-count").inner_text().split()[0])
+    assert 10 < selected < 5000, selected
+    pg.keyboard.press("Escape")
     # zoom in on the top-left corner of the grid: full nodes, in natural order, by rows
     box = wrap.bounding_box()
     assert box
@@ -272,6 +284,10 @@ def test_stop_and_hold_a_running_node_and_an_unchanged_update_with_holding(
     pg.locator('[data-testid="list-row"][data-name="s1"][data-status="holding"]').wait_for()
     hist = srv.api.get(f"/workflows/{wid}/nodes/s1/history").json()
     assert hist["snapshots"][0]["status"] == "running"  # stopped, its attempt kept
+    # released, it runs again: attempt 1 of its configuration, its second run (not "#1" alone)
+    act(srv, wid, {"action": "unhold", "selection": {"names": ["s1"]}})
+    badge = pg.locator('[data-testid="graph-node"][data-name="s1"] [data-testid="run-badge"]')
+    badge.get_by_text(re.compile(r"#1 \(run 2\)")).wait_for()
     # Edit -> "Update with holding" without changing a field: a retry to holding, no error
     pg.locator('[data-testid="list-row"][data-name="s2"]').click()
     pg.get_by_test_id("action-edit").click()
@@ -306,7 +322,10 @@ def test_queued_and_executing_are_told_apart(
     rows = pg.locator('[data-testid="list-row"][data-phase="queued"]')
     assert rows.count() == 3
     assert rows.first.get_by_test_id("row-duration").inner_text() == "\u2013"  # no duration
+    pg.locator('[data-testid="list-row"][data-phase="queued"]').first.click()
+    assert pg.get_by_test_id("panel-status").inner_text() == "running · queued"
     screenshot(pg, tmp_path, "monitor-phases")
+    pg.keyboard.press("Escape")
     # a live change: stop one executing node, a queued one starts executing
     act(srv, wid, {"action": "cancel", "selection": {"names": ["s1", "s2"]}})
     pg.get_by_test_id("count-queued").get_by_text("1 queued").wait_for(timeout=30_000)
@@ -542,6 +561,13 @@ def test_a_100_chunk_group_is_a_readable_grid_and_the_view_refits(
     group.get_by_test_id("expand-group").click()
     last.wait_for()
     assert inside(last.bounding_box(), pane.bounding_box())
+    # the list opens beside the graph: the narrower pane is fitted again (zoomed out)
+    z_wide = zoom(pg)
+    pg.get_by_test_id("view-both").click()
+    pg.locator('[data-testid="list-row"]').first.wait_for()
+    pg.wait_for_function(
+        f"() => +document.querySelector('[data-testid=graph-canvas-wrap]').dataset.zoom < {z_wide}"
+    )
     console.check()
 
 
@@ -561,4 +587,80 @@ def test_the_composer_refits_after_adding_nodes(
         node.wait_for()
         pg.wait_for_timeout(120)
         assert inside(node.bounding_box(), pane.bounding_box()), f"task{k} landed off-screen"
+    console.check()
+
+
+# --- 12. frame previews (a server with the previews endpoints) ------------------------------
+
+WRITE_FRAMES = (
+    "import sys; from pathlib import Path;"
+    " from stormflow.demo.image import Image, frame_path, write_png;"
+    " a, b = int(sys.argv[1]), int(sys.argv[2]); Path('renders').mkdir(exist_ok=True);"
+    " [write_png(frame_path('renders', f, 'png'), Image(64, 36)) for f in range(a, b + 1)]"
+)
+
+
+def test_frame_previews_contact_sheet_and_a_frame_opened_large(
+    storm_server: Server, page: tuple[Any, Console], tmp_path: Path
+) -> None:
+    srv = storm_server
+    pg, console = page
+    doc = {
+        "schema": 1,
+        "name": "previews",
+        "nodes": [
+            {
+                "name": "render",
+                "frames": "1-12",
+                "chunk_size": 4,
+                "output": "renders/",
+                "commands": [[PY, "-c", WRITE_FRAMES, "{start}", "{end}"]],
+            }
+        ],
+    }
+    wid = submit(srv, doc)
+    wait_until(
+        lambda: set(statuses(srv, wid).values()) == {"succeeded"}, 60, "the renders to finish"
+    )
+    probe = srv.api.get(f"/workflows/{wid}/groups/render/previews")
+    if probe.status_code == 404 and "unknown-group" not in probe.text:
+        pytest.skip("this server has no frame previews (issue 13's server side not merged yet)")
+    assert probe.status_code == 200, probe.text
+    open_monitor(pg, srv, wid, "?view=both")
+    # on the graph, each finished chunk shows its latest frame
+    node = pg.locator('[data-testid="graph-node"][data-name="render.1-4"]')
+    node.get_by_test_id("node-thumb").wait_for()
+    # the node panel's previews: the chunk's own four frames, in natural order
+    pg.locator('[data-testid="list-row"][data-name="render.9-12"]').click()
+    panel = pg.get_by_test_id("node-panel")
+    panel.get_by_test_id("tab-previews").click()
+    thumbs = panel.get_by_test_id("preview-thumb")
+    thumbs.nth(3).wait_for()
+    assert [thumbs.nth(k).get_attribute("data-frame") for k in range(4)] == ["9", "10", "11", "12"]
+    pg.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=preview-thumb]')]"
+        ".every(i => i.complete && i.naturalWidth > 0)"
+    )
+    # the group's contact sheet: every frame, its chunk; one opened large, then its log
+    panel.get_by_test_id("open-sheet").click()
+    sheet = pg.get_by_test_id("contact-sheet")
+    frames = sheet.get_by_test_id("sheet-frame")
+    frames.nth(11).wait_for()
+    assert [frames.nth(k).get_attribute("data-frame") for k in range(12)] == [
+        str(f) for f in range(1, 13)
+    ]
+    screenshot(pg, tmp_path, "monitor-contact-sheet")
+    sheet.locator('[data-testid="sheet-frame"][data-frame="6"]').click()
+    large = sheet.get_by_test_id("frame-large")
+    large.wait_for()
+    assert "render.5-8" in large.inner_text() and "attempt #1" in large.inner_text()
+    assert large.get_by_test_id("frame-status").inner_text() == "succeeded"
+    pg.wait_for_function(
+        "() => { const i = document.querySelector('[data-testid=frame-image]');"
+        " return i && i.complete && i.naturalWidth === 64; }"
+    )
+    large.get_by_test_id("frame-log").click()
+    sheet.wait_for(state="detached")
+    panel.get_by_test_id("attempts").locator("tbody tr").first.wait_for()
+    assert panel.locator("h2").inner_text() == "render.5-8"
     console.check()

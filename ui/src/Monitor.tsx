@@ -16,11 +16,13 @@ import {
   type Selection,
   type WorkflowSummary,
   ownerOf,
+  serverCapabilities,
 } from "./api";
 import { ALLOWED, COLOURS, STATUSES, STATUS_INDEX, age, formatDuration, globToRegExp, toMs, type Action, type Status } from "./lifecycle";
 import { WorkflowModel, type RunInfo } from "./model";
 import { MonitorGraph } from "./MonitorGraph";
 import { ErrorBoundary } from "./ErrorBoundary";
+import { ContactSheetDialog } from "./Previews";
 import { ConfirmDialog, type Pending } from "./ConfirmDialog";
 import { DESTRUCTIVE, describe, estimate, fromAnswer, needsConfirmation, type Consequences } from "./consequences";
 import { QUEUED_FILL } from "./tiles";
@@ -105,7 +107,8 @@ export async function openWorkflow(id: string): Promise<{ summary: WorkflowSumma
   const seq = typeof s.seq === "number" ? s.seq : await lastEventSeq(id);
   const g = await api<CompactGraph>(`/workflows/${id}/graph`);
   const m = new WorkflowModel(g);
-  m.lastSeq = seq;
+  // The graph's own seq (read in its transaction) is exact: no event after it is in it.
+  m.lastSeq = typeof g.seq === "number" ? g.seq : seq;
   if (m.counts[STATUS_INDEX.running]) {
     // Phases (queued or executing) and real starts of the running nodes, from the node list.
     const page = await api<{ items: RunningRow[] }>(`/workflows/${id}/nodes?status=running`).catch(() => null);
@@ -163,9 +166,25 @@ function MonitorView(props: {
   // A selection made by a query (filter, status chip, select all) stays that query: it is
   // sent as such and resolved by the server when the action runs.
   const [liveQuery, setLiveQuery] = useState<Filter | null>(null);
-  // Dry runs came with `seq` (the same server release): without `seq`, none is tried (and
-  // no request is refused); a refused dry run also turns them off.
-  const dryRunOk = useRef<boolean | null>(typeof summary.seq === "number" ? null : false);
+  // Frame previews and dry runs, where the server has them (its OpenAPI schema says).
+  const [previewsOn, setPreviewsOn] = useState(false);
+  useEffect(() => {
+    let alive = true;
+    serverCapabilities().then((c) => {
+      if (!alive) return;
+      setPreviewsOn(c.previews);
+      if (!c.dryRun) dryRunOk.current = false;
+      else if (dryRunOk.current === false) dryRunOk.current = null;
+    });
+    return () => {
+      alive = false;
+    };
+  }, []);
+  const [sheet, setSheet] = useState<string | null>(null);
+  const [panelTab, setPanelTab] = useState<"attributes" | "attempts" | "previews">("attributes");
+  // Dry runs are tried once the server's schema lists them (so no request is refused); a
+  // refused dry run also turns them off.
+  const dryRunOk = useRef<boolean | null>(false);
   const filterRef = useRef<HTMLInputElement>(null);
   const anchor = useRef<number | null>(null);
 
@@ -317,7 +336,9 @@ function MonitorView(props: {
   useEffect(() => {
     setRevertable(null);
     const sel = model.selected;
-    if (!sel.size || sel.size > 20000) return;
+    // Large selections keep the table's count (a dry run of thousands of names on every
+    // selection change would load the server); their confirmation still counts exactly.
+    if (!sel.size || sel.size > REVERT_COUNT_MAX) return;
     const selVersion = selectionVersion;
     const t = setTimeout(async () => {
       const names = [...sel].map((i) => model.names[i]);
@@ -483,6 +504,15 @@ function MonitorView(props: {
     [model, setSelection],
   );
 
+  const onBoxSelect = useCallback(
+    (units: number[], additive: boolean) => {
+      const next = new Set(additive ? model.selected : []);
+      for (const u of units) for (const i of model.units[u]?.members ?? []) next.add(i);
+      setSelection(next);
+    },
+    [model, setSelection],
+  );
+
   const onUnitClick = useCallback(
     (u: number, additive: boolean) => {
       const unit = model.units[u];
@@ -510,6 +540,7 @@ function MonitorView(props: {
       anchor.current = i;
     }
     setSelection(next);
+    setPanelTab("attributes");
     setFocus(model.names[i]);
   };
 
@@ -525,7 +556,7 @@ function MonitorView(props: {
         if (e.key === "Escape") t.blur();
         return;
       }
-      if (e.ctrlKey || e.metaKey || e.altKey || editing || pending) return;
+      if (e.ctrlKey || e.metaKey || e.altKey || editing || pending || sheet) return;
       const k = e.key.toLowerCase();
       if (k === "escape") {
         clearSelection();
@@ -566,7 +597,7 @@ function MonitorView(props: {
   useEffect(() => {
     setEndAt(finished ? Date.now() : null);
   }, [finished]);
-  const elapsed = ((endAt ?? now) - created) / 1000;
+  const elapsed = Math.max(0, ((endAt ?? now) - created) / 1000); // the shared clock ticks each second
   const selCount = model.selected.size;
   const runningCount = counts[STATUS_INDEX.running];
   const phaseKnown = model.queuedCount + model.executingCount > 0 || model.phasesKnown;
@@ -728,6 +759,9 @@ function MonitorView(props: {
                   onUnitClick={onUnitClick}
                   onPaneClick={() => {}}
                   toggleGroup={toggleGroup}
+                  onOpenSheet={previewsOn ? setSheet : undefined}
+                  onBoxSelect={onBoxSelect}
+                  previewsOf={previewsOn ? id : undefined}
                 />
               </ReactFlowProvider>
             </ErrorBoundary>
@@ -776,12 +810,15 @@ function MonitorView(props: {
         ) : null}
         {focus ? (
           <NodePanel
-            key={focus}
+            key={focus + ":" + panelTab}
             workflowId={id}
             name={focus}
             model={model}
             onClose={() => setFocus(null)}
             runAction={panelAction}
+            previews={previewsOn}
+            tab={panelTab}
+            onOpenSheet={setSheet}
           />
         ) : null}
       </div>
@@ -797,6 +834,20 @@ function MonitorView(props: {
         />
       ) : null}
       {pending ? <ConfirmDialog pending={pending} busy={busy} /> : null}
+      {sheet ? (
+        <ContactSheetDialog
+          workflowId={id}
+          group={sheet}
+          onClose={() => setSheet(null)}
+          onOpenNode={(node) => {
+            setSheet(null);
+            const i = model.index.get(node);
+            if (i !== undefined) setSelection(new Set([i]));
+            setPanelTab("attempts");
+            setFocus(node);
+          }}
+        />
+      ) : null}
       <footer className="hint">
         keys: h hold · u unhold · s skip · c cancel · r retry · v revert · p stop &amp; hold · e edit · a select all · / filter · Esc clear ·
         shift-drag box select · shift/ctrl-click add · created {age(summary.created_at)} ago by {ownerOf(summary) ?? "?"}
@@ -804,6 +855,8 @@ function MonitorView(props: {
     </div>
   );
 }
+
+const REVERT_COUNT_MAX = 2000;
 
 const ALL: Filter = { statuses: new Set(), glob: "", kind: "" };
 

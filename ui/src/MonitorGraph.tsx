@@ -12,6 +12,7 @@ import {
   Position,
   ReactFlow,
   useReactFlow,
+  useStoreApi,
   type Edge,
   type Node,
   type NodeChange,
@@ -22,11 +23,28 @@ import { layeredLayout } from "./layout";
 import { COLOURS, STATUS_INDEX, formatDuration, type Status } from "./lifecycle";
 import type { WorkflowModel } from "./model";
 import { useNow } from "./clock";
+import { useLatestImage, withToken } from "./Previews";
 import { QUEUED_BORDER, QUEUED_FILL, bounds, drawTiles, fitViewport, unitAt, type Geometry } from "./tiles";
 
 interface Ctx {
   model: WorkflowModel;
   toggleGroup: (group: string) => void;
+  openSheet?: (group: string) => void;
+  /** Thumbnails on the nodes: the workflow id, when the server has previews and the graph is small. */
+  thumbs?: string;
+}
+
+/** Graphs of at most this many units show each node's latest image on it. */
+const THUMBS_UP_TO = 200;
+
+function NodeThumb({ workflowId, name, status, version }: { workflowId: string; name: string; status: Status; version: number }) {
+  // A running render's latest frame is looked for again every 5 s; a finished node's once
+  // per status change.
+  const now = useNow(status === "running");
+  const key = status === "running" ? `running:${Math.floor(now / 5000)}` : `${status}:${version}`;
+  const img = useLatestImage(workflowId, name, key, status === "running" || status === "succeeded");
+  if (!img) return null;
+  return <img className="nthumb" src={withToken(img.thumb, 96)} alt="" title={img.path} data-testid="node-thumb" />;
 }
 const GraphCtx = createContext<Ctx | null>(null);
 
@@ -80,8 +98,8 @@ export function groupCountParts(counts: Int32Array, queued: number): { key: stri
 }
 
 const UnitNode = memo(function UnitNode({ data, selected }: NodeProps<UnitNodeType>) {
-  const { model, toggleGroup } = useContext(GraphCtx)!;
-  useUnit(model, data.u);
+  const { model, toggleGroup, openSheet, thumbs } = useContext(GraphCtx)!;
+  const unitVersion = useUnit(model, data.u);
   const unit = model.units[data.u];
   if (!unit) return null;
   if (unit.group) {
@@ -111,6 +129,19 @@ const UnitNode = memo(function UnitNode({ data, selected }: NodeProps<UnitNodeTy
           >
             ▸ {total}
           </button>
+          {openSheet && !model.autoGroups.has(unit.group) && model.frames[unit.members[0]] !== null ? (
+            <button
+              className="expand nodrag"
+              title="Contact sheet: every frame's image"
+              data-testid="open-sheet"
+              onClick={(e) => {
+                e.stopPropagation();
+                openSheet(unit.group!);
+              }}
+            >
+              ▦
+            </button>
+          ) : null}
         </div>
         <div className="gbar">
           {parts.map((p) => (
@@ -158,6 +189,7 @@ const UnitNode = memo(function UnitNode({ data, selected }: NodeProps<UnitNodeTy
           </button>
         ) : null}
       </div>
+      {thumbs ? <NodeThumb workflowId={thumbs} name={model.names[i]} status={st} version={unitVersion} /> : null}
       <div className="nstatus">
         {run?.phase === "queued" ? "queued" : run?.phase === "executing" ? "executing" : st}
         {run ? <RunningBadge since={run.phase === "executing" ? run.since : null} attempt={run.attempt} run={run.run} /> : null}
@@ -181,6 +213,11 @@ export interface GraphProps {
   onUnitClick: (u: number, additive: boolean) => void;
   onPaneClick: () => void;
   toggleGroup: (group: string) => void;
+  onOpenSheet?: (group: string) => void;
+  /** A box drawn far out (over tiles): the units inside it. */
+  onBoxSelect?: (units: number[], additive: boolean) => void;
+  /** The workflow id, when the server has frame previews. */
+  previewsOf?: string;
 }
 
 /** `?debug=throw-graph` makes the graph throw while rendering: shows the error boundary at work. */
@@ -190,6 +227,7 @@ export function MonitorGraph(props: GraphProps) {
   const { model, unitsVersion, selectionVersion } = props;
   if (THROW) throw new Error("debug: the graph was asked to fail (?debug=throw-graph)");
   const flow = useReactFlow();
+  const storeApi = useStoreApi();
   const layout = useMemo(
     () =>
       layeredLayout(model.units.length, model.unitEdges, {
@@ -217,12 +255,18 @@ export function MonitorGraph(props: GraphProps) {
       draggable: false,
       connectable: false,
     }));
+    // Edges into or out of a grid (a wrapped layer) are many and cross it: drawn faint.
+    const perLayer = new Int32Array(layout.layers);
+    for (let u = 0; u < model.units.length; u++) perLayer[layout.layer[u]]++;
+    const inGrid = (u: number) => perLayer[layout.layer[u]] > WRAP_ABOVE;
+    const faint = { opacity: 0.18 };
     const edges: Edge[] = model.unitEdges.map(([a, b]) => ({
       id: `e${a}-${b}`,
       source: model.units[a].id,
       target: model.units[b].id,
       selectable: false,
       focusable: false,
+      style: inGrid(a) || inGrid(b) ? faint : undefined,
     }));
     const ids = new Map<string, number>();
     nodes.forEach((n, u) => ids.set(n.id, u));
@@ -244,7 +288,10 @@ export function MonitorGraph(props: GraphProps) {
   const [vp, setVp] = useState<Viewport>({ x: 20, y: 20, zoom: 0.7 });
   const vpFrame = useRef(0);
   const vpNow = useRef<Viewport>(vp);
-  const onMove = useCallback((_: unknown, v: Viewport) => {
+  // Whether the person moved the view since it was last fitted (then a resize keeps it).
+  const userMoved = useRef(false);
+  const onMove = useCallback((e: unknown, v: Viewport) => {
+    if (e) userMoved.current = true;
     vpNow.current = v;
     cancelAnimationFrame(vpFrame.current);
     vpFrame.current = requestAnimationFrame(() => setVp(v));
@@ -320,7 +367,11 @@ export function MonitorGraph(props: GraphProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [base],
   );
-  const ctx = useMemo(() => ({ model, toggleGroup: props.toggleGroup }), [model, props.toggleGroup]);
+  const thumbs = props.previewsOf && model.units.length <= THUMBS_UP_TO ? props.previewsOf : undefined;
+  const ctx = useMemo(
+    () => ({ model, toggleGroup: props.toggleGroup, openSheet: props.onOpenSheet, thumbs }),
+    [model, props.toggleGroup, props.onOpenSheet, thumbs],
+  );
 
   // Fit the content on open and after every expand/collapse (the units changed).
   const [ready, setReady] = useState(false);
@@ -329,12 +380,28 @@ export function MonitorGraph(props: GraphProps) {
     if (!el) return;
     const v = fitViewport(bounds(model, geometry), el.clientWidth || 1500, el.clientHeight || 900, MIN_ZOOM, 1);
     vpNow.current = v;
+    userMoved.current = false;
     flow.setViewport(v);
     setVp(v);
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [model, geometry]);
   useLayoutEffect(() => {
     if (ready) fit();
+  }, [ready, fit]);
+  // The pane resized (list or panel opened, window resized): fit again unless moved by hand.
+  useEffect(() => {
+    const el = wrap.current;
+    if (!el || !ready) return;
+    let w = el.clientWidth;
+    let h = el.clientHeight;
+    const ro = new ResizeObserver(() => {
+      if (el.clientWidth === w && el.clientHeight === h) return;
+      w = el.clientWidth;
+      h = el.clientHeight;
+      if (!userMoved.current) fit();
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
   }, [ready, fit]);
 
   // Far out: click a tile to select its unit (shift/ctrl adds), as a click on a node does.
@@ -354,6 +421,38 @@ export function MonitorGraph(props: GraphProps) {
     [far, model, geometry],
   );
 
+  // Far out xyflow holds no nodes, so its selection box selects nothing: keep the last box
+  // drawn and select the tiles under it when the drag ends.
+  const lastBox = useRef<{ x: number; y: number; width: number; height: number } | null>(null);
+  useEffect(
+    () =>
+      storeApi.subscribe((st) => {
+        if (st.userSelectionRect) lastBox.current = { ...st.userSelectionRect };
+      }),
+    [storeApi],
+  );
+  const onSelectionEnd = useCallback(
+    (e: React.MouseEvent) => {
+      const b = lastBox.current;
+      lastBox.current = null;
+      if (!far || !b || !props.onBoxSelect) return;
+      const v = vpNow.current;
+      const x0 = (b.x - v.x) / v.zoom;
+      const y0 = (b.y - v.y) / v.zoom;
+      const x1 = (b.x + b.width - v.x) / v.zoom;
+      const y1 = (b.y + b.height - v.y) / v.zoom;
+      const inside: number[] = [];
+      for (let u = 0; u < model.units.length; u++) {
+        const x = geometry.x[u];
+        const y = geometry.y[u];
+        if (x + geometry.w >= x0 && x <= x1 && y + geometry.h(u) >= y0 && y <= y1) inside.push(u);
+      }
+      props.onBoxSelect(inside, e.ctrlKey || e.metaKey);
+    },
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [far, model, geometry, props.onBoxSelect],
+  );
+
   return (
     <GraphCtx.Provider value={ctx}>
       <div ref={wrap} style={{ width: "100%", height: "100%", position: "relative" }} data-testid="graph-canvas-wrap" data-lod={far ? "tiles" : "nodes"} data-zoom={vp.zoom.toFixed(3)}>
@@ -366,6 +465,7 @@ export function MonitorGraph(props: GraphProps) {
           onNodesChange={onNodesChange}
           onNodeClick={(e, node) => props.onUnitClick((node.data as UnitData).u, e.shiftKey || e.ctrlKey || e.metaKey)}
           onPaneClick={onPaneClick}
+          onSelectionEnd={onSelectionEnd}
           defaultViewport={{ x: 20, y: 20, zoom: 0.7 }}
           onlyRenderVisibleElements={!cull}
           minZoom={MIN_ZOOM}

@@ -4,10 +4,21 @@ import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "
 import { api, enc, token, API, type ActionAnswer, type ActionRequest, type AttemptOut, type DiffOut, type History, type NodeDetail } from "./api";
 import { COLOURS, formatDuration, toMs } from "./lifecycle";
 import type { WorkflowModel } from "./model";
+import { ImageLightbox, NodePreviewsView, type PreviewImage } from "./Previews";
 
 type Run = (req: Omit<ActionRequest, "selection">, names?: string[]) => Promise<ActionAnswer | undefined>;
 
-export function NodePanel(props: { workflowId: string; name: string; model: WorkflowModel; onClose: () => void; runAction: Run }) {
+export function NodePanel(props: {
+  workflowId: string;
+  name: string;
+  model: WorkflowModel;
+  onClose: () => void;
+  runAction: Run;
+  /** The server lists frame previews (newer servers). */
+  previews?: boolean;
+  tab?: "attributes" | "history" | "attempts" | "previews";
+  onOpenSheet?: (group: string) => void;
+}) {
   const { workflowId, name, model } = props;
   const idx = model.index.get(name);
   const unit = idx === undefined ? -1 : model.unitOf[idx];
@@ -16,10 +27,13 @@ export function NodePanel(props: { workflowId: string; name: string; model: Work
     () => (unit >= 0 ? model.getUnitVersion(unit) : 0),
   );
   const status = idx === undefined ? null : model.statusOf(idx);
+  const run = idx === undefined ? undefined : model.running.get(idx);
   const [detail, setDetail] = useState<NodeDetail | null>(null);
   const [history, setHistory] = useState<History | null>(null);
   const [attempts, setAttempts] = useState<AttemptOut[]>([]);
-  const [tab, setTab] = useState<"attributes" | "history" | "attempts">("attributes");
+  const [tab, setTab] = useState<"attributes" | "history" | "attempts" | "previews">(props.tab ?? "attributes");
+  const [large, setLarge] = useState<{ img: PreviewImage; label: string } | null>(null);
+  const group = idx === undefined ? null : model.groups[idx];
   const [err, setErr] = useState<string | null>(null);
   const path = `/workflows/${workflowId}/nodes/${enc(name)}`;
 
@@ -45,12 +59,13 @@ export function NodePanel(props: { workflowId: string; name: string; model: Work
         {status ? (
           <span className="badge" style={{ background: COLOURS[status].fill, color: COLOURS[status].text }} data-testid="panel-status">
             {status}
+            {run?.phase ? ` · ${run.phase}` : ""}
           </span>
         ) : null}
         <button className="link" onClick={props.onClose}>×</button>
       </div>
       <div className="tabs">
-        {(["attributes", "history", "attempts"] as const).map((t) => (
+        {(props.previews ? (["attributes", "history", "attempts", "previews"] as const) : (["attributes", "history", "attempts"] as const)).map((t) => (
           <button key={t} className={tab === t ? "on" : ""} data-testid={"tab-" + t} onClick={() => setTab(t)}>
             {t}
             {t === "history" && detail ? ` (${detail.snapshot_count})` : ""}
@@ -64,6 +79,19 @@ export function NodePanel(props: { workflowId: string; name: string; model: Work
         <HistoryView path={path} history={history} detail={detail} name={name} runAction={props.runAction} />
       ) : null}
       {tab === "attempts" ? <Attempts path={path} attempts={attempts} live={status === "running"} /> : null}
+      {tab === "previews" ? (
+        <>
+          {group && props.onOpenSheet ? (
+            <div className="panel">
+              <button data-testid="open-sheet" onClick={() => props.onOpenSheet!(group)}>
+                Contact sheet of {group}
+              </button>
+            </div>
+          ) : null}
+          <NodePreviewsView workflowId={workflowId} name={name} version={ver} onOpen={(img, label) => setLarge({ img, label })} />
+        </>
+      ) : null}
+      {large ? <ImageLightbox img={large.img} label={large.label} onClose={() => setLarge(null)} /> : null}
     </aside>
   );
 }

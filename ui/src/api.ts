@@ -96,6 +96,7 @@ export interface CompactGraph {
     phase?: ("queued" | "executing" | null)[]; // newer servers
   };
   edges: [number, number][];
+  seq?: number; // the last event seq the graph reflects (newer servers)
 }
 
 export interface AttemptOut {
@@ -240,4 +241,33 @@ export const enc = encodeURIComponent;
 export function ownerOf(s: { owner: string | null; metadata?: Record<string, unknown> }): string | null {
   const m = s.metadata?.owner;
   return typeof m === "string" && m.trim() ? m : s.owner;
+}
+
+export interface Capabilities {
+  /** `"dry_run": true` on the actions endpoint. */
+  dryRun: boolean;
+  /** The frame previews endpoints. */
+  previews: boolean;
+}
+
+let capabilities: Promise<Capabilities> | null = null;
+
+/** What this server offers, read once from its OpenAPI schema (nothing on failure). */
+export function serverCapabilities(): Promise<Capabilities> {
+  capabilities ??= (async () => {
+    const headers = new Headers();
+    const t = token();
+    if (t) headers.set("Authorization", `Bearer ${t}`);
+    try {
+      const r = await fetch("/openapi.json", { headers, credentials: "same-origin" });
+      if (!r.ok) return { dryRun: false, previews: false };
+      const spec = (await r.json()) as { paths?: Record<string, unknown>; components?: { schemas?: Record<string, { properties?: Record<string, unknown> }> } };
+      const paths = Object.keys(spec.paths ?? {});
+      const request = spec.components?.schemas?.ActionRequest?.properties ?? {};
+      return { dryRun: "dry_run" in request, previews: paths.some((p) => p.endsWith("/previews")) };
+    } catch {
+      return { dryRun: false, previews: false };
+    }
+  })();
+  return capabilities;
 }

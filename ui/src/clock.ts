@@ -7,6 +7,9 @@ let timer: ReturnType<typeof setInterval> | null = null;
 
 function subscribe(cb: () => void): () => void {
   listeners.add(cb);
+  // A first subscriber after a pause: the cached time may be stale (a page opened after
+  // the ticker stopped showed "elapsed –" for a new workflow until the next tick).
+  if (!timer) now = Date.now();
   if (!timer)
     timer = setInterval(() => {
       now = Date.now();

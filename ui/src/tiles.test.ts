@@ -45,11 +45,12 @@ describe("tiles", () => {
   test("one rect per unit in view, selected ones outlined; off-canvas skipped", () => {
     const m = model(["open", "failed", "succeeded"]);
     m.setSelection(new Set([1]));
-    const ctx = { clearRect: vi.fn(), fillRect: vi.fn(), strokeRect: vi.fn(), fillStyle: "", strokeStyle: "", lineWidth: 1 };
+    const ctx = { clearRect: vi.fn(), fillRect: vi.fn(), strokeRect: vi.fn(), beginPath: vi.fn(), rect: vi.fn(), stroke: vi.fn(), fillStyle: "", strokeStyle: "", lineWidth: 1 };
     drawTiles(ctx as unknown as CanvasRenderingContext2D, m, geo([0, 20, 5000], [0, 0, 0]), 1, 0, 0, 100, 100, true);
     expect(ctx.fillRect).toHaveBeenCalledTimes(2);
-    expect(ctx.strokeRect).toHaveBeenCalledTimes(1);
-    expect(ctx.strokeRect.mock.calls[0][0]).toBe(20);
+    expect(ctx.rect).toHaveBeenCalledTimes(1); // the selected tile's outline, in one path
+    expect(ctx.rect.mock.calls[0][0]).toBe(20);
+    expect(ctx.stroke).toHaveBeenCalledTimes(1);
   });
 
   test("the unit under a point", () => {

@@ -136,9 +136,12 @@ export function drawTiles(
     if (outline && model.unitSelectedCount(u)) selected.push(u);
   }
   if (selected.length) {
+    // One path for every outline: one stroke instead of one per selected tile.
     ctx.strokeStyle = "#1d4ed8";
     ctx.lineWidth = Math.max(1, Math.min(3, tw / 8));
-    for (const u of selected) ctx.strokeRect(g.x[u] * scale + dx, g.y[u] * scale + dy, tw, Math.max(1, g.h(u) * scale * 0.92));
+    ctx.beginPath();
+    for (const u of selected) ctx.rect(g.x[u] * scale + dx, g.y[u] * scale + dy, tw, Math.max(1, g.h(u) * scale * 0.92));
+    ctx.stroke();
   }
 }
 

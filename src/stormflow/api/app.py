@@ -25,6 +25,7 @@ from .errors import ApiError, error_response
 from .observe import RequestFigures, RequestMetrics
 from .routes import actions, drafts, events, limits, nodes, previews, validation, workflows
 from .scheduler_process import SchedulerProcess
+from .tables import NodeTables
 from .validators import ReadCache
 
 PREFIX = "/api/v1"
@@ -127,6 +128,7 @@ def create_app(
                 (413, "body too large"),
                 (415, "body not sent as JSON"),
                 (422, "invalid input"),
+                (503, "the store is busy: retry after the Retry-After header's seconds"),
             )
         },
     )
@@ -135,6 +137,7 @@ def create_app(
     )
     app.state.keepalive = keepalive
     app.state.read_cache = ReadCache()
+    app.state.node_tables = NodeTables()
     app.state.request_figures = RequestFigures()
     errors.install(app)
     app.include_router(_health_router(), prefix=PREFIX)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stormflow.core import ActionRefused, LifecycleError, UnknownNode
 from stormflow.store import UnknownDraft, UnknownWorkflow
+from stormflow.store.busy import is_busy
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,7 @@ class ApiError(Exception):
         *,
         where: str | None = None,
         details: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -35,6 +40,7 @@ class ApiError(Exception):
         self.message = message
         self.where = where
         self.details = details
+        self.headers = headers
 
 
 def not_found(what: str, name: str) -> ApiError:
@@ -49,7 +55,22 @@ def error_body(
 
 def error_response(err: ApiError) -> JSONResponse:
     return JSONResponse(
-        error_body(err.code, err.message, err.where, err.details), status_code=err.status
+        error_body(err.code, err.message, err.where, err.details),
+        status_code=err.status,
+        headers=err.headers,
+    )
+
+
+#: Seconds a client should wait before retrying a request the store was too busy for.
+RETRY_AFTER = 1
+
+
+def busy() -> ApiError:
+    return ApiError(
+        503,
+        "busy",
+        "the store is busy (a lock or a connection was not free in time); retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER)},
     )
 
 
@@ -130,6 +151,9 @@ def as_api_error(exc: Exception) -> ApiError:
     if isinstance(exc, DataError | OverflowError):  # NUL characters on PostgreSQL, huge ints
         message = "the database cannot store this input (a NUL character? a huge number?)"
         return ApiError(422, "unstorable-input", message)
+    if is_busy(exc):
+        log.warning("busy store: %s", str(exc).splitlines()[0] if str(exc) else type(exc))
+        return busy()
     if isinstance(exc, StarletteHTTPException):
         unreadable = _unreadable_body(exc)
         if unreadable is not None:
@@ -158,6 +182,11 @@ def install(app: FastAPI) -> None:
         ValueError,
         DataError,
         OverflowError,
+        # a busy store (503): handled here, not as a server error (which Starlette re-raises)
+        DBAPIError,
+        PoolTimeout,
+        sqlite3.Error,  # raised by the store's driver SQL, unwrapped
+        psycopg.Error,
         Exception,
     ):
         app.add_exception_handler(kind, handle)

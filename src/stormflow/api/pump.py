@@ -234,11 +234,12 @@ class EventPump:
     def _moved(self, following: dict[str, int]) -> dict[str, int]:
         """The watched workflows whose last_seq moved past the pump's cursor (one query)."""
         ids = list(following)
-        self.stats.reads += 1
+        rows: list[Any] = []
         with self.store.read() as conn:
-            rows = conn.execute(
-                select(workflows.c.id, workflows.c.last_seq).where(workflows.c.id.in_(ids))
-            ).all()
+            for i in range(0, len(ids), 500):  # SQLite allows 999 parameters
+                self.stats.reads += 1
+                chosen = workflows.c.id.in_(ids[i : i + 500])
+                rows += conn.execute(select(workflows.c.id, workflows.c.last_seq).where(chosen))
         return {w: following[w] for w, last in rows if last > following[w]}
 
     def _read(self, workflow_id: str, seq: int) -> None:

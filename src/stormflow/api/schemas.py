@@ -76,6 +76,7 @@ class WorkflowPage(BaseModel):
     items: list[WorkflowSummary]
     limit: int
     offset: int
+    next_cursor: str | None = None  # the next page's `cursor`; null on the last page
 
 
 class NodeRowOut(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from stormflow.core import Attempt, Outcome, Status
@@ -11,8 +12,17 @@ from stormflow.store import EventRow, NodeRow, Store, StoredAttempt, WorkflowRow
 
 
 def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
-    """`seq`: the last event seq the counts and status reflect (read together)."""
-    counts, status, seq = store.state(row.id)
+    """From the row: its summary (status, counts) is kept on it by the transactions that
+    change its nodes (store/summary.py), of the last event seq it carries; `phases` costs
+    one query, and only while nodes run."""
+    counts = row.counts
+    return summary_of(row, counts, row.status, store.phases(row.id, counts), row.last_seq)
+
+
+def summary_of(
+    row: WorkflowRow, counts: Mapping[Status, int], status: str, phases: dict[str, int], seq: int
+) -> dict[str, Any]:
+    """A WorkflowSummary from what it is made of (counted by the database or in memory)."""
     return {
         "id": row.id,
         "name": row.name,
@@ -21,9 +31,9 @@ def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
         "archived": row.archived,
         "expires_at": row.expires_at,
         "expired": row.expires_at is not None and row.expires_at <= time.time(),
-        "status": status.value,
+        "status": status,
         "counts": {s.value: counts.get(s, 0) for s in Status},
-        "phases": store.phases(row.id, counts),
+        "phases": phases,
         "total": sum(counts.values()),
         "skipped": counts.get(Status.SKIPPED, 0),
         "seq": seq,

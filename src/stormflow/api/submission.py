@@ -8,7 +8,8 @@ from fastapi import Request
 from sqlalchemy import select
 
 from stormflow.core import Outcome
-from stormflow.spec import DocumentError, Severity, expand, validate
+from stormflow.spec import DocumentError, Severity, expand, limits, validate
+from stormflow.spec.entries import error
 from stormflow.store.schema import requests
 
 from . import shapes
@@ -63,6 +64,15 @@ def _store(ctx: ApiContext, document: dict[str, Any], *, actor: str, key: str | 
         plan = expand(document)
     except DocumentError as exc:
         raise invalid_document(exc.entries) from None
+    most = limits.current().max_edges
+    if len(plan.edges) > most:  # validation estimated them; this is the exact count
+        entry = error(
+            "too-many-edges",
+            f"the workflow expands to {len(plan.edges)} edges, more than the limit of {most} "
+            f"per workflow ({limits.how_to_raise('max_edges')})",
+            field="edges",
+        )
+        raise invalid_document([entry])
     at = now()
     workflow_id = ctx.store.submit(
         plan.nodes,

@@ -124,13 +124,52 @@ def server_command(
     executor: ExecutorName = "local",
     broker: Broker = None,
     redis_url: RedisUrl = None,
+    max_nodes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-nodes", min=1, help="Nodes per workflow (default 200000; STORM_MAX_NODES)."
+        ),
+    ] = None,
+    max_edges: Annotated[
+        int | None,
+        typer.Option(
+            "--max-edges", min=1, help="Edges per workflow (default 1000000; STORM_MAX_EDGES)."
+        ),
+    ] = None,
+    max_depth: Annotated[
+        int | None,
+        typer.Option("--max-depth", min=1, help="Nesting in a document (32; STORM_MAX_DEPTH)."),
+    ] = None,
+    max_string: Annotated[
+        int | None,
+        typer.Option(
+            "--max-string", min=1, help="Characters per string (100000; STORM_MAX_STRING)."
+        ),
+    ] = None,
+    prune_after: Annotated[
+        str | None,
+        typer.Option(
+            "--prune-after",
+            envvar="STORM_PRUNE_AFTER",
+            help="Remove workflows archived longer ago than this (90d), checked hourly.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (and run workflows) until SIGTERM/Ctrl-C."""
     from stormflow.api.app import create_app
     from stormflow.api.scheduler_process import SchedulerProcess
     from stormflow.engine.executors import EXECUTORS
+    from stormflow.engine.retention import Pruner, parse_duration
+    from stormflow.spec import limits
 
     log_to_stderr()
+    limits.configure(
+        max_nodes=max_nodes, max_edges=max_edges, max_depth=max_depth, max_string=max_string
+    )
+    try:
+        retention = parse_duration(prune_after) if prune_after is not None else None
+    except ValueError as exc:
+        fail(f"--prune-after: {exc}")
     store, settings = open_store(data_dir, db)
     root = settings.data_dir
     url = local_url(host, port)
@@ -172,11 +211,16 @@ def server_command(
         lifespan="off",
         timeout_graceful_shutdown=3,  # event streams never end on their own
     )
+    pruner = Pruner(store, root, retention) if retention is not None else None
     if child is not None:
         child.start()
+    if pruner is not None:
+        pruner.start()
     try:
         _announcing_server(config, on_started).run(sockets=[listening])
     finally:
+        if pruner is not None:
+            pruner.stop()
         if child is not None:
             child.stop()
         _remove_if_ours(info)

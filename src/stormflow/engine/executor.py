@@ -9,6 +9,7 @@ callback may submit the next job straight away.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from stormflow.engine.jobs import Job, JobResult
@@ -16,6 +17,16 @@ from stormflow.engine.jobs import Job, JobResult
 ResultCallback = Callable[[JobResult], None]
 
 STOPPED = "stopped"  # the error of an attempt ended by stop() or close()
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """An attempt a dead scheduler leased, offered to a successor's executor (`adopt`)."""
+
+    token: str  # job token ("<workflow>/<attempt token>")
+    workflow_id: str
+    node: str
+    log: str | None  # the attempt's log path: an outcome recorded meanwhile lies beside it
 
 
 class ExecutorError(RuntimeError):
@@ -45,3 +56,14 @@ class Executor(Protocol):
     def abandon(self, tokens: list[str]) -> None:
         """Stop attempts that a dead scheduler sent (not this executor), best effort, before
         they are retried: a lost attempt must not run beside its retry. No result comes."""
+
+
+# Optional, found with getattr (executors that cannot adopt leave a dead scheduler's attempts to
+# be recorded lost and retried):
+#
+#     def adopt(self, owner: str, orphans: Sequence[Orphan]) -> tuple[list[str], list[JobResult]]
+#         Watch these attempts of the dead `owner`: returns the tokens still running, whose
+#         results this executor reports from now on, and the results of those that ended while
+#         nobody watched. The others are not known to it (lost).
+#     def forget(self, tokens: Sequence[str]) -> None
+#         Adopted attempts another scheduler took first: drop them, report nothing.

@@ -45,6 +45,7 @@ def make_scheduler(
         heartbeat_ttl=heartbeat_ttl,
         owner=owner,
         email_sender=EmailSender.from_env(data_dir=settings.data_dir),  # emails go out from here
+        orphan_grace=settings.orphan_grace,
     )
     try:
         built.append(Scheduler(store, settings, celery, owner=owner))

@@ -9,6 +9,7 @@ and a zombie counts as dead.
 from __future__ import annotations
 
 import os
+import socket
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -61,3 +62,14 @@ def identity_alive(text: str) -> bool:
     if not pid_text.isdigit() or (started_text and not started_text.isdigit()):
         return True
     return alive(int(pid_text), int(started_text) if started_text else None)
+
+
+def owner_dead_here(owner: str) -> bool:
+    """True when the owner id ("<host>:<pid>[.<start>]:<tag>") names a process of this host
+    that is gone (exited, a zombie, or its pid now names another process)."""
+    host, _, rest = owner.partition(":")
+    process = rest.partition(":")[0]
+    pid_text = process.partition(".")[0]
+    if host != socket.gethostname() or not pid_text.isdigit() or int(pid_text) == os.getpid():
+        return False
+    return not identity_alive(process)

@@ -122,8 +122,12 @@ class LocalExecutor:
 
     # -- the Executor interface ----------------------------------------------------------------
 
-    def submit(self, job: Job) -> None:
-        attempt = _Attempt(job, _environ() if job.kind == "task" else None)
+    def submit(self, job: Job, environ: dict[bytes, bytes] | None = None) -> None:
+        """Run the job; its commands get `environ` (default: this process's environment now)
+        under the job's own env."""
+        if job.kind == "task":
+            environ = _environ() if environ is None else environ.copy()
+        attempt = _Attempt(job, environ if job.kind == "task" else None)
         with self._lock:
             if self._closed:
                 raise ExecutorError(f"cannot run {job.workflow_id}/{job.node}: executor is closed")
@@ -152,11 +156,11 @@ class LocalExecutor:
                 # Every worker is busy, one of them past its job: it takes this one next.
                 self._queued.append(attempt)
 
-    def stop(self, token: str) -> None:
+    def stop(self, token: str, grace: float | None = None) -> None:
         with self._lock:
             attempt = self._attempts.get(token)
         if attempt is not None:
-            self._terminate(attempt, STOPPED, self._grace)
+            self._terminate(attempt, STOPPED, self._grace if grace is None else grace)
 
     def abandon(self, tokens: list[str]) -> None:
         """A dead scheduler's local commands are reaped through its pid files (orphans)."""

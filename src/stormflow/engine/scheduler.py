@@ -39,10 +39,11 @@ from stormflow import core
 from stormflow.core import Outcome, Status
 from stormflow.engine import liveness, orphans
 from stormflow.engine.email import EmailSender
-from stormflow.engine.executor import STOPPED, Executor, ExecutorError
+from stormflow.engine.executor import STOPPED, Executor, ExecutorError, Orphan
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
+from stormflow.engine.supervised import SupervisedExecutor
 from stormflow.metrics import Histogram
 from stormflow.paths import private_dir
 from stormflow.store import Lease, Store, StoreView
@@ -56,6 +57,13 @@ log = logging.getLogger(__name__)
 #: A finished node's children (or candidates) are read with the workflow's lock when there
 #: are at most this many: a chain's next task, not a fan-out's 500 (read as a batch).
 PREFETCH_CHILDREN = 4
+
+#: Nodes examined (and run) per transaction at most: a fan-out of 200,000 ready nodes runs
+#: in batches, each a short transaction, so other workflows and requests get the store too.
+RUN_BATCH = 250
+
+#: A batched submit still unfinished after this long was abandoned (its process died).
+UNFINISHED_SUBMIT_AGE = 3600.0
 
 #: How long an executor thread waits for the loop's lock to apply its result inline before
 #: queueing it: about one transaction (another thread's result), not a whole busy step.
@@ -74,13 +82,7 @@ def new_owner() -> str:
 def owner_is_dead_here(owner: str) -> bool:
     """True when the owner ran on this host and its process is gone (exited, a zombie, or its
     pid now names another process)."""
-    host, _, rest = owner.partition(":")
-    process = rest.partition(":")[0]
-    if host != socket.gethostname() or not process.partition(".")[0].isdigit():
-        return False
-    if int(process.partition(".")[0]) == os.getpid():
-        return False
-    return not liveness.identity_alive(process)
+    return liveness.owner_dead_here(owner)
 
 
 def _no_summary(_outcome: Outcome) -> dict[str, object]:
@@ -124,6 +126,20 @@ class Settings:
     statement_timeout: float = 30.0
     # /health reports the loop as stuck when it has not turned for this long.
     stuck_after: float = 60.0
+    # Local commands run under the data directory's supervisor (supervisor.py), so that a
+    # restarted scheduler adopts them; False: in this process (they die with a kill -9 of it).
+    supervised: bool = field(default_factory=lambda: os.environ.get("STORM_SUPERVISED") != "0")
+    # How long commands run on without a scheduler (it died; none adopted them yet) before
+    # they are killed: the supervisor's orphans here, Celery workers' remote ones.
+    orphan_grace: float = field(default_factory=lambda: _env_seconds("STORM_ORPHAN_GRACE", 600.0))
+
+
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value >= 0 else default
 
 
 @dataclass
@@ -185,9 +201,17 @@ class Scheduler:
         root = private_dir(settings.data_dir)  # attempts' logs and pids live below
         private_dir(root / "logs")
         self._run_dir = private_dir(root / "run")
-        if executor is None:
+        sender = EmailSender.from_env(data_dir=settings.data_dir)
+        if executor is None and settings.supervised:
+            executor = SupervisedExecutor(
+                self.deliver,
+                settings.data_dir,
+                slots=slots,
+                orphan_grace=settings.orphan_grace,
+                email_sender=sender,
+            )
+        elif executor is None:
             pid_dir = orphans.claim_dir(self._run_dir, self.owner)
-            sender = EmailSender.from_env(data_dir=settings.data_dir)
             executor = LocalExecutor(
                 self.deliver, slots=slots, pid_dir=pid_dir, email_sender=sender
             )
@@ -203,6 +227,8 @@ class Scheduler:
         # Others' attempts (a dead scheduler's, another process's) are found by polling.
         self._due: defaultdict[str, list[tuple[float, str, str]]] = defaultdict(list)
         self._next_poll = 0.0
+        # workflow -> the last event seq this scheduler examined or wrote itself (rescan)
+        self._seen: dict[str, int] = {}
         self._next_heartbeat = 0.0
         self._next_housekeeping = 0.0
         self._next_statistics = 0.0
@@ -217,6 +243,10 @@ class Scheduler:
         self.timeouts = 0  # statements cancelled by the statement timeout, retried
         with self._limited():
             self._recover_dead_owners()
+            # a submit killed half way left an invisible partial workflow: gone after a while
+            discarded = self.store.discard_unfinished(older_than=UNFINISHED_SUBMIT_AGE)
+            if discarded:
+                log.warning("discarded %d workflow(s) whose submit never finished", discarded)
             self.rescan()
 
     def _limited(self) -> AbstractContextManager[None]:
@@ -421,7 +451,7 @@ class Scheduler:
         No idempotency key: a duplicate result is not the live attempt's any more, so
         the core records it as a stale result and changes nothing (spec: Procedural).
         """
-        candidates = self._check.pop(workflow_id, set())
+        candidates = self._take_candidates(workflow_id)
         now = self.clock()
         free = self.executor.free_slots()
         due = self._pop_due(workflow_id, now, free)
@@ -435,6 +465,8 @@ class Scheduler:
         claimed: list[tuple[str, str]] = []  # (node, log file) started in this transaction
         limited: list[tuple[str, str]] = []  # due, but holding named limits: the claim path
         handled: set[str] = set()  # due tokens claimed, gone or limited (others: next time)
+        deferred: list[str] = []  # candidates beyond RUN_BATCH: the next transaction's
+        archived: list[bool] = []  # decide found the workflow archived
 
         def claim(overlay: core.Overlay, total: Outcome, name: str, token: str) -> None:
             logfile = str(log_path(self.settings.data_dir, workflow_id, token))
@@ -450,6 +482,8 @@ class Scheduler:
             claimed.clear()
             limited.clear()
             handled.clear()
+            deferred.clear()
+            archived.clear()
             # The nodes read whole for sure, in one query (a due node's siblings are not
             # loaded with it, as they would be through its edge batch)
             view.prefetch([*(r.node for r in results), *(name for name, _ in due)])
@@ -471,8 +505,19 @@ class Scheduler:
                     )
                 overlay.lay(out)
                 total.absorb(out)
+            if view.head is not None and view.head.archived:  # read with the lock
+                archived.append(True)  # results recorded; nothing more runs or is claimed
+                handled.update(token for _, token in due)
+                total.check = set()
+                return total
             if not expired:  # its ttl ran out: nothing more runs
-                ready = core.run_ready(overlay, sorted(candidates | total.check), at=now)
+                wanted = candidates | total.check
+                if len(wanted) > RUN_BATCH:  # a fan-out of 200,000: a batch per transaction
+                    ordered = sorted(wanted)
+                    wanted, deferred[:] = set(ordered[:RUN_BATCH]), ordered[RUN_BATCH:]
+                if len(wanted) > PREFETCH_CHILDREN:  # a batch: read whole in a few queries
+                    view.prefetch(sorted(wanted - total.nodes.keys()))
+                ready = core.run_ready(overlay, sorted(wanted), at=now)
                 overlay.lay(ready)
                 total.absorb(ready)
             total.check = set()  # examined just now
@@ -526,6 +571,13 @@ class Scheduler:
             raise
         self.stats.transaction_seconds.observe(time.perf_counter() - began)
         self.stats.results += len(results)
+        if deferred:
+            self._check[workflow_id].update(deferred)
+        if archived:
+            self._due.pop(workflow_id, None)
+        first = applied.first_seq
+        if first is not None and self._seen.get(workflow_id) == first - 1:
+            self._seen[workflow_id] = applied.last_seq or first  # nothing new by others
         for name, token in due:
             if token not in handled:  # no slot left in this transaction: next time
                 heapq.heappush(self._due[workflow_id], (now, name, token))
@@ -546,6 +598,17 @@ class Scheduler:
         except Exception as exc:
             self._trouble(workflow_id, exc)
         return sent
+
+    def _take_candidates(self, workflow_id: str) -> set[str]:
+        """Up to RUN_BATCH of the workflow's nodes to examine (the rest wait their turn), so
+        that no transaction runs 200,000 nodes at once while everything else waits."""
+        pending = self._check.get(workflow_id)
+        if not pending:
+            self._check.pop(workflow_id, None)
+            return set()
+        if len(pending) <= RUN_BATCH:
+            return self._check.pop(workflow_id)
+        return {pending.pop() for _ in range(RUN_BATCH)}
 
     def _pop_due(self, workflow_id: str, now: float, count: int) -> list[tuple[str, str]]:
         """Up to `count` of this workflow's attempts that are due by `now`, earliest first."""
@@ -590,16 +653,29 @@ class Scheduler:
         return ran
 
     def rescan(self) -> None:
-        """Examine every runnable node of every workflow with work (start, recovery, polling)."""
-        for workflow_id in self._workflows_with_work():
+        """Examine the runnable nodes of the workflows with work that changed since this
+        scheduler last looked (start, recovery, actions by other processes).
+
+        The workflows with work come from one read along the status index (their summary
+        says "running"): held, failed and finished ones cost nothing however many are kept.
+        A workflow whose last event is one this scheduler saw (or wrote) is not read again.
+        """
+        wanted = self.settings.workflows
+        live: set[str] = set()
+        for workflow_id, seq in self.store.work(self.clock()):
+            if wanted is not None and workflow_id not in wanted:
+                continue
+            live.add(workflow_id)
+            if self._seen.get(workflow_id) == seq or self._check.get(workflow_id):
+                # seen already; or still working through its candidates (a fan-out of
+                # 200,000 runs in batches: searching all its runnable nodes again costs seconds)
+                continue
             names = self.store.runnable_nodes(workflow_id)
             if names:
                 self._check[workflow_id].update(names)
-
-    def _workflows_with_work(self) -> list[str]:
-        ids = self.store.workflows_with_work(self.clock())
-        wanted = self.settings.workflows
-        return [w for w in ids if wanted is None or w in wanted]
+            self._seen[workflow_id] = seq
+        for gone in self._seen.keys() - live:
+            del self._seen[gone]
 
     # -- dispatch --------------------------------------------------------------------
     def _dispatch(self) -> bool:
@@ -814,10 +890,14 @@ class Scheduler:
             # not after its leases run out.
             self._next_takeover = now + TAKEOVER_EVERY
             busy |= self._recover_dead_owners() > 0
-        for workflow_id, name, token in self.store.expired(now, workflow_ids=wanted):
+        for workflow_id, name, token, owner, logfile in self.store.expired_leases(
+            now, workflow_ids=wanted
+        ):
             if self._is_paused(workflow_id):
                 continue
             busy = True
+            if owner != self.owner and self._adopt(owner, [(workflow_id, name, token, logfile)]):
+                continue  # still running (or ended) under a supervisor or worker: ours now
             lost = functools.partial(
                 core.fail, name=name, token=token, at=now, lost=True, error="worker lost"
             )
@@ -847,18 +927,61 @@ class Scheduler:
             log.info("killed %d orphaned command(s) of dead schedulers", killed)
         recovered = 0
         for owner in self.store.lease_owners():
-            if owner != self.owner and (owner_is_dead_here(owner) or self._gone(owner)):
-                live = [
-                    (wf, token)
-                    for wf, token in self.store.live_tokens(owner)
-                    if wanted is None or wf in wanted
-                ]
-                if not live:
-                    continue
-                log.info("recovering attempts of dead scheduler %s", owner)
-                self.executor.abandon([job_token(wf, token) for wf, token in live])
-                recovered += self.store.release_owner(owner, wanted)
+            if owner == self.owner or not (owner_is_dead_here(owner) or self._gone(owner)):
+                continue
+            live = [
+                item
+                for item in self.store.live_attempts(owner)
+                if wanted is None or item[0] in wanted
+            ]
+            if not live:
+                continue
+            log.info("recovering attempts of dead scheduler %s", owner)
+            adopted = self._adopt(owner, live)
+            rest = [(wf, token) for wf, _node, token, _log in live if (wf, token) not in adopted]
+            if rest:  # not running anywhere we can watch: stopped, then retried at once
+                self.executor.abandon([job_token(wf, token) for wf, token in rest])
+                self.store.release_owner(owner, wanted)
+            recovered += len(live)
         return recovered
+
+    def _adopt(
+        self, owner: str, live: list[tuple[str, str, str, str | None]]
+    ) -> set[tuple[str, str]]:
+        """Take over a dead scheduler's attempts that still run (or ended unseen) where our
+        executor can watch them: their leases become ours and their results come to us, so
+        nothing that was fine runs twice. Returns the (workflow, token) pairs taken."""
+        adopt = getattr(self.executor, "adopt", None)
+        if adopt is None or not live:
+            return set()
+        offered = [Orphan(job_token(wf, token), wf, node, lg) for wf, node, token, lg in live]
+        try:
+            running, finished = adopt(owner, offered)
+        except Exception:
+            log.exception("adopting the attempts of %s failed", owner)
+            return set()
+        # Stopped when its scheduler shut down (handed back) or by the supervisor (nobody came
+        # within the grace): not a failure of the task, so not adopted, but lost and retried.
+        finished = [r for r in finished if r.error != STOPPED]
+        wanted = [split_job_token(t) for t in running]
+        wanted += [(r.workflow_id, attempt_token(r.token)) for r in finished]
+        now = self.clock()
+        moved = set(
+            self.store.adopt_leases(owner, self.owner, wanted, now + self.settings.lease_seconds)
+        )
+        missed = [job_token(wf, token) for wf, token in wanted if (wf, token) not in moved]
+        forget = getattr(self.executor, "forget", None)
+        if missed and callable(forget):
+            forget(missed)
+        for result in finished:
+            if (result.workflow_id, attempt_token(result.token)) in moved:
+                self.results.put(result)  # ended while nobody watched: recorded as it ended
+        if moved:
+            log.info(
+                "adopted %d attempt(s) of %s (%d still running)",
+                len(moved), owner, len(moved) - len(finished),
+            )  # fmt: skip
+        return moved
 
     def _gone(self, owner: str) -> bool:
         """Whether the executor knows that scheduler's heartbeat lapsed (Celery: its owner

@@ -18,8 +18,11 @@ from stormflow.spec.validate import validate
 EXPANSION_KEYS = ("step",)
 
 #: Entries about the stand-in document, not about the node's configuration: chunk names
-#: ("render.1-4") are not authorable node names, and the document's own name is ours.
-_DOCUMENT_CODES = frozenset({"bad-node-name", "bad-workflow-name", "missing-node-name"})
+#: ("render.1-4") are not authorable node names, the document's own name is ours, and a
+#: stored node is one node whatever its frames (the workflow's size was checked at submit).
+_DOCUMENT_CODES = frozenset(
+    {"bad-node-name", "bad-workflow-name", "missing-node-name", "too-many-nodes", "too-many-edges"}
+)
 
 
 def check_config(kind: str, name: str, config: Mapping[str, Any]) -> list[Entry]:

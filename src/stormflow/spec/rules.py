@@ -9,6 +9,7 @@ from typing import Any, TypeGuard
 
 from stormflow.core.statuses import SUBMITTABLE
 from stormflow.spec import fixers as fx
+from stormflow.spec import limits
 from stormflow.spec.document import NAME_PATTERN, SCHEMA_VERSIONS, parse_ttl
 from stormflow.spec.entries import Entry, Fixer, error, info, warning
 from stormflow.spec.frames import (
@@ -683,13 +684,31 @@ def _cycle_in(graph: dict[str, list[str]], members: set[str], start: str) -> lis
     return [start]
 
 
-@register_rule
-def task_count(ctx: RuleContext) -> Iterator[Entry]:
-    total = 0
+def _node_counts(ctx: RuleContext) -> dict[str, int]:
+    """How many nodes each authored node expands to (1 unless it has frames)."""
+    counts: dict[str, int] = {}
     for node in ctx.nodes:
         frange = ctx.frame_range(node)
-        total += 1 if frange is None else chunk_count(len(frange), ctx.chunk_size(node))
-    if total > MAX_TASKS:
+        count = 1 if frange is None else chunk_count(len(frange), ctx.chunk_size(node))
+        if node.name is not None:
+            counts[node.name] = count
+    return counts
+
+
+@register_rule
+def task_count(ctx: RuleContext) -> Iterator[Entry]:
+    """Many nodes are a warning; more than the limit per workflow an error (hard limit)."""
+    counts = _node_counts(ctx)
+    total = sum(counts.values()) + sum(1 for n in ctx.nodes if n.name is None)
+    most = limits.current().max_nodes
+    if total > most:
+        yield error(
+            "too-many-nodes",
+            f"the workflow expands to {total} nodes, more than the limit of {most} per "
+            f"workflow: use a larger chunk_size or split it ({limits.how_to_raise('max_nodes')})",
+            field="nodes",
+        )
+    elif total > MAX_TASKS:
         yield warning(
             "too-many-tasks",
             f"the workflow expands to {total} nodes (more than {MAX_TASKS}); "
@@ -731,6 +750,47 @@ def lifecycle_bounds(ctx: RuleContext) -> Iterator[Entry]:
                 nodes=_names(node),
                 field="min_seconds",
             )
+
+
+@register_rule
+def edge_count(ctx: RuleContext) -> Iterator[Entry]:
+    """The edges the expansion makes, before it makes them: every chunk to every chunk for
+    `mode: all` or a plain end; about one per chunk for `mode: frames`."""
+    counts = _node_counts(ctx)
+    ranged = {n.name for n in ctx.nodes if n.name is not None and ctx.frame_range(n) is not None}
+    total = 0
+    for edge in ctx.edges:
+        up, down = counts.get(edge.upstream, 1), counts.get(edge.downstream, 1)
+        both = edge.upstream in ranged and edge.downstream in ranged and edge.mode != "all"
+        total += up + down - 1 if both else up * down
+    most = limits.current().max_edges
+    if total > most:
+        yield error(
+            "too-many-edges",
+            f"the workflow expands to about {total} edges, more than the limit of {most} per "
+            f"workflow (mode: all links every chunk to every chunk; "
+            f"{limits.how_to_raise('max_edges')})",
+            field="edges",
+        )
+
+
+@register_rule
+def document_size(ctx: RuleContext) -> Iterator[Entry]:
+    """No nesting deeper than the limit, no string longer than the limit."""
+    bounds = limits.current()
+    depth, longest = limits.depth_and_longest(ctx.data, bounds.max_depth)
+    if depth > bounds.max_depth:
+        yield error(
+            "too-deep",
+            f"the document nests lists and mappings more than {bounds.max_depth} deep "
+            f"({limits.how_to_raise('max_depth')})",
+        )
+    if longest > bounds.max_string:
+        yield error(
+            "string-too-long",
+            f"the document holds a string of {longest} characters, more than the limit of "
+            f"{bounds.max_string} ({limits.how_to_raise('max_string')})",
+        )
 
 
 def _names(node: RawNode) -> tuple[str, ...]:

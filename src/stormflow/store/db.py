@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from stormflow.core import Node
@@ -31,7 +32,9 @@ from stormflow.spec.natural import natural_key, natural_sorted
 
 from . import migrate
 from .driver import Driver, driver, read
+from .fairlock import FairLock
 from .records import UnknownWorkflow
+from .summary import HEAD_COLUMNS, Head, head_from_row
 from .view import CHUNK, Adjacency, load_adjacency, send_nodes
 
 T = TypeVar("T")
@@ -49,19 +52,83 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[i : i + size]
 
 
-def make_engine(url: str) -> Engine:
+def _seconds(name: str, default: float) -> float:
+    """A timeout from the environment (seconds), or its default when unset or unusable."""
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long anything waits for the database before giving up: a busy store is an answer
+    (HTTP 503 with Retry-After; the scheduler retries), never a hang."""
+
+    pool: float = 10.0  # a free pool connection (STORM_POOL_TIMEOUT)
+    lock: float = 10.0  # a row lock (PostgreSQL lock_timeout) / the write lock (SQLite busy)
+    statement: float = 120.0  # one statement (PostgreSQL statement_timeout)
+
+    @classmethod
+    def from_env(cls) -> Timeouts:
+        return cls(
+            pool=_seconds("STORM_POOL_TIMEOUT", cls.pool),
+            lock=_seconds("STORM_LOCK_TIMEOUT", cls.lock),
+            statement=_seconds("STORM_STATEMENT_TIMEOUT", cls.statement),
+        )
+
+
+#: Tests set this (or STORM_CHECKOUT_GUARD=1) to make a pool checkout by a thread that has a
+#: write transaction open fail at once: such a nested checkout can wait for ever when
+#: every pooled connection belongs to a request waiting for the first one's lock.
+CHECKOUT_GUARD = os.environ.get("STORM_CHECKOUT_GUARD") == "1"
+
+_writing = threading.local()
+
+
+class NestedCheckout(RuntimeError):
+    """A connection was checked out inside a write transaction of the same thread."""
+
+
+def _guard_checkouts(engine: Engine) -> None:
+    @event.listens_for(engine, "checkout")
+    def _checkout(_dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if CHECKOUT_GUARD and getattr(_writing, "depth", 0) > 0:
+            raise NestedCheckout(
+                "a second pool connection was checked out inside a write transaction "
+                "(read through the transaction's own connection)"
+            )
+
+
+def make_engine(url: str, timeouts: Timeouts | None = None) -> Engine:
+    timeouts = timeouts or Timeouts.from_env()
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return _ping_when_idle(create_engine(parsed))
+        engine = create_engine(parsed, pool_timeout=timeouts.pool)
+        lock_ms, statement_ms = int(timeouts.lock * 1000), int(timeouts.statement * 1000)
+
+        @event.listens_for(engine, "connect")
+        def _pg_connect(dbapi_conn: Any, _record: Any) -> None:
+            # session defaults: every transaction of this connection waits this long at most
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET lock_timeout = {lock_ms}")
+                cur.execute(f"SET statement_timeout = {statement_ms}")
+            dbapi_conn.commit()
+
+        _guard_checkouts(engine)
+        return _ping_when_idle(engine)
     memory = parsed.database in (None, "", ":memory:")
     engine = create_engine(
         parsed,
-        connect_args={"timeout": 30, "check_same_thread": False},
+        connect_args={"timeout": timeouts.lock, "check_same_thread": False},
         poolclass=StaticPool if memory else None,
         # the connection used last goes out first: its page cache is warm (one that sat
         # idle while others wrote re-reads the pages they changed)
-        **({} if memory else {"pool_use_lifo": True}),
+        **({} if memory else {"pool_use_lifo": True, "pool_timeout": timeouts.pool}),
     )
+    _guard_checkouts(engine)
+    busy_ms = int(timeouts.lock * 1000)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
@@ -71,7 +138,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; safe with WAL
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
         cur.execute("PRAGMA case_sensitive_like=ON")  # globs behave as on PostgreSQL
         cur.close()
 
@@ -82,7 +149,11 @@ def make_engine(url: str) -> Engine:
         # Python as the rest of a small transaction's statements together.
         raw = conn.connection.driver_connection
         assert raw is not None
-        raw.execute("BEGIN IMMEDIATE" if write else "BEGIN").close()
+        statement = "BEGIN IMMEDIATE" if write else "BEGIN"
+        try:
+            raw.execute(statement).close()
+        except sqlite3.OperationalError as exc:  # "database is locked": as SQLAlchemy wraps it
+            raise OperationalError(statement, None, exc) from exc
 
     return engine
 
@@ -157,8 +228,11 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         _private_sqlite(url)
-        self.engine = make_engine(url)
+        self.timeouts = Timeouts.from_env()
+        self.engine = make_engine(url, self.timeouts)
         self.dialect = self.engine.dialect.name
+        # SQLite has one writer: this process's writers take turns in order (see fairlock)
+        self._turns = FairLock() if self.dialect == "sqlite" else None
         migrate.upgrade(self.engine)
         self._adjacency: OrderedDict[str, Adjacency] = OrderedDict()
         self._orders: OrderedDict[str, NameOrder] = OrderedDict()
@@ -260,13 +334,27 @@ class Database:
         pool would. `limited=False`: the caller sets the statement timeout itself (`locked`
         sends it in its first round trip).
         """
-        conn = self._writer()
+        if CHECKOUT_GUARD and getattr(_writing, "depth", 0) > 0:
+            raise NestedCheckout("a write transaction was opened inside another one")
+        turns = self._turns
+        if turns is not None:
+            turns.acquire(self.timeouts.lock)
+        try:
+            conn = self._writer()
+        except BaseException:
+            if turns is not None:
+                turns.release()
+            raise
+        _writing.depth = getattr(_writing, "depth", 0) + 1
         try:
             with conn.begin():
                 if limited:
                     self._limit_statements(driver(conn))
                 yield conn
         finally:
+            _writing.depth -= 1
+            if turns is not None:
+                turns.release()
             if conn.invalidated or conn.closed or conn.in_transaction():
                 conn.close()
             elif len(self._writers) < KEPT_WRITERS:
@@ -297,31 +385,32 @@ class Database:
     @contextmanager
     def on_workflow(self, workflow_id: str) -> Iterator[tuple[Connection, int]]:
         """A write transaction holding the workflow's lock; yields (conn, last event seq)."""
-        with self.locked(workflow_id) as (conn, last_seq, _nodes):
-            yield conn, last_seq
+        with self.locked(workflow_id) as (conn, head, _nodes):
+            yield conn, head.last_seq
 
     @contextmanager
     def locked(
         self, workflow_id: str, prefetch: Sequence[str] = ()
-    ) -> Iterator[tuple[Connection, int, dict[str, Node]]]:
-        """`on_workflow`, also reading the nodes named in `prefetch` (whole, with their current
-        run) once the lock is held. On PostgreSQL BEGIN, the lock and those reads go in one
-        round trip (a pipeline; the server runs them in order, so the reads see the locked
-        state)."""
+    ) -> Iterator[tuple[Connection, Head, dict[str, Node]]]:
+        """`on_workflow`, yielding the workflow's row as locked (`Head`: last event seq,
+        archived, summary) and the nodes named in `prefetch` (whole, with their current
+        run). On PostgreSQL BEGIN, the lock and those reads go in one round trip (a
+        pipeline; the server runs them in order, so the reads see the locked state)."""
         with self.write(limited=False) as conn:
             db = driver(conn)
             lock = " FOR UPDATE" if db.postgres else ""  # SQLite: BEGIN IMMEDIATE locked already
             with db.pipeline():
                 self._limit_statements(db)
                 cursor = db.send(
-                    f"SELECT last_seq FROM workflows WHERE id = ?{lock}", (workflow_id,)
+                    f"SELECT {', '.join(HEAD_COLUMNS)} FROM workflows WHERE id = ?{lock}",
+                    (workflow_id,),
                 )
                 read_nodes = send_nodes(db, workflow_id, prefetch) if prefetch else None
                 rows = read(cursor)
                 found = read_nodes() if read_nodes is not None else {}
-            if not rows:
+            if not rows or rows[0][0] < 0:  # < 0: its batched submit is under way
                 raise UnknownWorkflow(workflow_id)
-            yield conn, rows[0][0], found
+            yield conn, head_from_row(rows[0]), found
 
     def cached_adjacency(self, workflow_id: str) -> Adjacency | None:
         """The workflow's adjacency if a transaction loaded it already (edges never change)."""

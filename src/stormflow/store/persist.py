@@ -16,13 +16,14 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from stormflow.core import Attempt, Event, Outcome
+from stormflow.core import Attempt, Event, Outcome, Status
 
 from .bulk import SMALL, dumps, insert_rows, update_rows
 from .db import chunks
 from .driver import Driver, driver
 from .records import Lease
 from .schema import attempts, events, nodes, snapshots
+from .summary import read_head, summarize_outcome, summary_sets
 from .view import StoreView
 
 _ATTEMPT_FIELDS = (
@@ -112,6 +113,8 @@ def _persist(
     for chunk in chunks(ended):
         among, names = db.among("token", chunk)
         db.run(f"DELETE FROM limit_usage WHERE workflow_id = ? AND {among}", (wf, *names))
+    head = view.head if view.head is not None else read_head(conn, wf)
+    summary = summarize_outcome(conn, view, outcome, head) if head is not None else None
     return append_events(
         conn,
         wf,
@@ -119,6 +122,7 @@ def _persist(
         last_seq=last_seq,
         correlation=correlation,
         idempotency_key=idempotency_key,
+        summary=summary,
     )
 
 
@@ -268,13 +272,18 @@ def append_events(
     last_seq: int,
     correlation: str | None = None,
     idempotency_key: str | None = None,
+    summary: tuple[Mapping[Status, int], str] | None = None,
 ) -> tuple[int | None, int | None]:
     """Append events with consecutive seqs (the caller holds the workflow lock).
 
     With an idempotency key the first event carries it and the others `key#2`,
     `key#3`..., so the unique index refuses a second application of the request.
+    `summary`: the workflow's new (counts, status), written with its last seq.
     """
     if not items:
+        if summary is not None:
+            sets, values = summary_sets(*summary)
+            driver(conn).run(f"UPDATE workflows SET {sets} WHERE id = ?", (*values, workflow_id))
         return None, None
     first = last_seq + 1
 
@@ -302,7 +311,13 @@ def append_events(
     insert_rows(conn, events, _EVENT_COLUMNS, rows())
     last = first + len(items) - 1
     db = driver(conn)
-    db.run("UPDATE workflows SET last_seq = ? WHERE id = ?", (last, workflow_id))
+    if summary is None:
+        db.run("UPDATE workflows SET last_seq = ? WHERE id = ?", (last, workflow_id))
+    else:
+        sets, values = summary_sets(*summary)
+        db.run(
+            f"UPDATE workflows SET last_seq = ?, {sets} WHERE id = ?", (last, *values, workflow_id)
+        )
     if db.postgres:  # delivered at commit, to every server's event pump (api/pump.py)
         db.run(f"SELECT pg_notify('{EVENTS_CHANNEL}', ?)", (workflow_id,))
     return first, last

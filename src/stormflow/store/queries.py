@@ -35,7 +35,7 @@ def find_runnable(
 
     One single-table read (the workflow's unready nodes: name and status) and the cached
     edges, joined here: no plan the database could choose makes it worse than one pass over
-    the workflow's rows. The joined forms (`runnable_query`) are planned from statistics,
+    the workflow's rows. The joined forms (an anti-join over edges) are planned from statistics,
     and on stale ones PostgreSQL chose a nested loop that never finished (issue 19).
     """
     db = driver(conn)

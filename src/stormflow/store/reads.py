@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Text, cast, func, select, update
+from sqlalchemy import Connection, Text, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from stormflow.core import (
@@ -18,14 +19,14 @@ from stormflow.core import (
     Snapshot,
     Status,
     WorkflowStatus,
-    derive_status,
 )
 
 from .db import Database
-from .persist import append_events
+from .driver import driver
 from .queries import find_runnable, glob_to_like
 from .records import EventRow, NodeRow, StoredAttempt, UnknownWorkflow, WorkflowRow
 from .schema import attempts, edges, events, nodes, snapshots, workflows
+from .summary import COUNT_COLUMNS, counts_of
 from .view import (
     CHUNK,
     NODE_COLUMNS,
@@ -57,6 +58,42 @@ def workflow_row(row: Any) -> WorkflowRow:
         archived=row.archived,
         expires_at=row.expires_at,
         owner=row.owner,
+        status=row.status,
+        counts=counts_of(row),
+        last_seq=row.last_seq,
+    )
+
+
+#: The workflows columns `_summary_row` reads by position (then the metadata).
+_ROW_COLUMNS = (
+    "id",
+    "name",
+    "created_at",
+    "archived",
+    "expires_at",
+    "owner",
+    "status",
+    "last_seq",
+    *COUNT_COLUMNS,
+)
+_STATUSES = tuple(Status)
+
+
+def _summary_row(r: Sequence[Any]) -> WorkflowRow:
+    meta = r[15]
+    if isinstance(meta, str):  # SQLite's JSON is text; PostgreSQL's jsonb comes decoded
+        meta = json.loads(meta)
+    return WorkflowRow(
+        id=r[0],
+        name=r[1],
+        metadata=meta if meta is not None else {},
+        created_at=r[2],
+        archived=bool(r[3]),
+        expires_at=r[4],
+        owner=r[5],
+        status=r[6],
+        counts=dict(zip(_STATUSES, r[8:15], strict=True)),
+        last_seq=r[7],
     )
 
 
@@ -92,7 +129,7 @@ class Reads(Database):
     def workflow_in(conn: Connection, workflow_id: str) -> WorkflowRow:
         """`workflow` inside the caller's transaction."""
         row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
-        if row is None:
+        if row is None or row.last_seq < 0:  # < 0: a batched submit under way (SUBMITTING)
             raise UnknownWorkflow(workflow_id)
         return workflow_row(row)
 
@@ -106,30 +143,70 @@ class Reads(Database):
             raise UnknownWorkflow(workflow_id)
         return int(found.last_seq)
 
+    def node_table(
+        self, workflow_id: str
+    ) -> tuple[WorkflowRow, int, list[NodeRow], dict[str, float | None]]:
+        """The workflow, its last event seq, every node row in natural order and the running
+        ones' live attempt start (None: queued), from one snapshot (what an in-memory copy
+        starts from, to follow the event log after that seq)."""
+        with self.read() as conn:
+            row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
+            if row is None:
+                raise UnknownWorkflow(workflow_id)
+            rows = self.nodes_in(conn, workflow_id)
+            query = (
+                select(nodes.c.name, attempts.c.started_at)
+                .select_from(nodes.join(attempts, _live_attempt_join()))
+                .where(nodes.c.workflow_id == workflow_id, nodes.c.status == Status.RUNNING.value)
+            )
+            starts = {name: at for name, at in conn.execute(query)}
+        return workflow_row(row), int(row.last_seq), rows, starts
+
     def workflows(
         self,
         archived: bool = False,
         limit: int | None = 100,
         offset: int = 0,
         name_glob: str | None = None,
+        status: str | None = None,
+        after: tuple[float, str] | None = None,
+        *,
+        metadata: bool = True,
     ) -> list[WorkflowRow]:
-        """Newest first. `archived=True` lists the archived ones instead."""
-        query = select(workflows).where(workflows.c.archived == archived)
-        if name_glob is not None:
-            query = query.where(workflows.c.name.like(glob_to_like(name_glob), escape="\\"))
-        query = query.order_by(workflows.c.created_at.desc(), workflows.c.id)
-        query = query.limit(limit).offset(offset)
-        with self.read() as conn:
-            return [workflow_row(r) for r in conn.execute(query)]
+        """Newest first (ties: the greater id first), with their summaries. `archived=True`
+        lists the archived ones instead; `status`: only those whose derived status it is;
+        `after`: (created_at, id) of the last row of the previous page (keyset pagination:
+        the next page starts right after it, along the index, however deep). `metadata`:
+        False leaves it out (`{}`; the list does not show it).
 
-    def archive(self, workflow_id: str, *, actor: str = "user", at: float = 0.0) -> None:
-        with self.on_workflow(workflow_id) as (conn, last_seq):
-            conn.execute(
-                update(workflows).where(workflows.c.id == workflow_id).values(archived=True)
-            )
-            append_events(
-                conn, workflow_id, [Event("archive", None, actor=actor, at=at)], last_seq=last_seq
-            )
+        Driver SQL, rows read by position: a page of 1,000 summaries costs the database's
+        time, not SQLAlchemy's per-row processing."""
+        conds = ["archived = ?", "last_seq >= 0"]  # last_seq < 0: a batched submit under way
+        params: list[Any] = [archived]
+        if status is not None:
+            conds.append("status = ?")
+            params.append(status)
+        if name_glob is not None:
+            conds.append("name LIKE ? ESCAPE '\\'")
+            params.append(glob_to_like(name_glob))
+        if after is not None:
+            conds.append("(created_at < ? OR (created_at = ? AND id < ?))")
+            params += [after[0], after[0], after[1]]
+        meta = "metadata" if metadata else "NULL"
+        sql = (
+            f"SELECT {', '.join(_ROW_COLUMNS)}, {meta} FROM workflows WHERE {' AND '.join(conds)}"
+            " ORDER BY created_at DESC, id DESC"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        if offset:
+            sql += " OFFSET ?" if limit is not None else " LIMIT -1 OFFSET ?"
+            params.append(offset)
+        with self.read() as conn:
+            db = driver(conn)
+            rows = db.rows(sql, params)
+        return [_summary_row(r) for r in rows]
 
     def node(self, workflow_id: str, name: str) -> Node:
         with self.read() as conn:
@@ -246,8 +323,8 @@ class Reads(Database):
             return [_event_row(r) for r in conn.execute(query)]
 
     def counts(self, workflow_id: str) -> dict[Status, int]:
-        with self.read() as conn:
-            return self._counts(conn, workflow_id)
+        """Nodes per status (statuses without nodes left out), from the workflow's summary."""
+        return {s: n for s, n in self.workflow(workflow_id).counts.items() if n}
 
     @staticmethod
     def edited_in(conn: Connection, workflow_id: str) -> dict[str, tuple[bool, int]]:
@@ -266,14 +343,6 @@ class Reads(Database):
     def node_count(self, conn: Connection, workflow_id: str) -> int:
         """How many nodes the workflow has (fixed at submit)."""
         return len(self.name_order(conn, workflow_id).names)
-
-    def _counts(self, conn: Connection, workflow_id: str) -> dict[Status, int]:
-        query = (
-            select(nodes.c.status, func.count())
-            .where(nodes.c.workflow_id == workflow_id)
-            .group_by(nodes.c.status)
-        )
-        return {Status(s): n for s, n in conn.execute(query)}
 
     def phases(self, workflow_id: str, counts: dict[Status, int] | None = None) -> dict[str, int]:
         """How many running nodes wait (queued: their attempt not started yet, for a slot,
@@ -325,29 +394,16 @@ class Reads(Database):
         return found
 
     def status(self, workflow_id: str) -> WorkflowStatus:
-        """The derived status. Whether an open node could run is only asked when nothing
-        runs, and answered by the first one found (derive_status needs no count)."""
-        with self.read() as conn:
-            self._require(conn, workflow_id)
-            return self._status(conn, workflow_id, self._counts(conn, workflow_id))
-
-    def _status(
-        self, conn: Connection, workflow_id: str, counts: dict[Status, int]
-    ) -> WorkflowStatus:
-        runnable = 0
-        if not counts.get(Status.RUNNING) and counts.get(Status.OPEN):
-            adjacency = self.adjacency(conn, workflow_id)
-            runnable = len(find_runnable(conn, workflow_id, adjacency, limit=1))
-        return derive_status(counts, runnable)
+        """The derived status, kept on the workflow's row by every transaction."""
+        return WorkflowStatus(self.workflow(workflow_id).status)
 
     def state(self, workflow_id: str) -> tuple[dict[Status, int], WorkflowStatus, int]:
-        """Counts per status, derived status and the last event seq, all of one moment:
-        a client that loads them and then streams the events after that seq misses none
-        and replays none."""
-        with self.read() as conn:
-            seq = self.last_seq_in(conn, workflow_id)
-            counts = self._counts(conn, workflow_id)
-            return counts, self._status(conn, workflow_id, counts), seq
+        """Counts per status, derived status and the last event seq, all of one moment (the
+        summary kept on the row): a client that loads them and then streams the events after
+        that seq misses none and replays none."""
+        row = self.workflow(workflow_id)
+        counts = {s: n for s, n in row.counts.items() if n}
+        return counts, WorkflowStatus(row.status), row.last_seq
 
     def runnable_nodes(self, workflow_id: str, limit: int | None = None) -> list[str]:
         """Open nodes whose upstream nodes are all ready (recovery: run these), sorted."""

@@ -52,6 +52,10 @@ class WorkflowRow:
     archived: bool
     expires_at: float | None
     owner: str | None
+    # the summary kept on the row (migration 0004): derived status and nodes per status
+    status: str = "succeeded"
+    counts: dict[Status, int] = field(default_factory=dict)
+    last_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,20 @@ workflows = Table(
     Column("owner", Text),
     # last event sequence number: bumped under the workflow lock, so seqs are gap-free
     Column("last_seq", Integer, nullable=False, default=0),
+    # The summary, kept by every transaction that changes a node's status (migration 0004):
+    # the derived status and the nodes per status. The scheduler finds work, and the list
+    # filters, along an index instead of reading every workflow's nodes.
+    Column("status", String(16), nullable=False, server_default=text("'succeeded'")),
+    *(
+        Column(f"count_{s}", Integer, nullable=False, server_default=text("0"))
+        for s in ("open", "holding", "running", "succeeded", "skipped", "failed", "canceled")
+    ),
+    # when it was archived (null: it is not): retention removes the old ones (storm prune)
+    Column("archived_at", Double),
+    # the list, newest first (keyset pages), and the scheduler's "workflows with work"
+    Index("ix_workflows_list", "archived", "created_at", "id"),
+    Index("ix_workflows_status", "archived", "status", "created_at", "id"),
+    Index("ix_workflows_archived_at", "archived_at"),
 )
 
 nodes = Table(

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, delete, select, update
 
-from stormflow.core import START, Event, GraphView, Outcome, Status
+from stormflow.core import START, Event, GraphView, Outcome, Status, derive_status
 from stormflow.paths import private_dir
 
+from .archive import Archive
+from .bulk import batched as batched_rows
 from .bulk import dumps, insert_rows
 from .drafts import Drafts
 from .leases import Leases
@@ -21,6 +25,7 @@ from .records import Applied, Lease, PlannedNodeLike, summarize
 from .schema import edges as edge_table
 from .schema import nodes as node_table
 from .schema import requests, workflows
+from .summary import COUNT_COLUMNS
 from .view import Adjacency, StoreView
 
 _ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids are read aloud
@@ -55,6 +60,16 @@ def check_dag(names: set[str], pairs: list[tuple[str, str]]) -> None:
         raise ValueError("the edges form a cycle")
 
 
+#: Rows per transaction of a big submit (nodes, then edges): each holds the write lock for
+#: tens of milliseconds at most.
+SUBMIT_BATCH = 5000
+
+#: `last_seq` of a workflow whose batched submit is under way: invisible to every read,
+#: to `transact` and to the scheduler (it is also archived) until the last batch commits.
+SUBMITTING = -1
+
+_EDGE_COLUMNS = ("workflow_id", "upstream", "downstream")
+
 _NODE_COLUMNS = (
     "workflow_id",
     "name",
@@ -70,7 +85,17 @@ _NODE_COLUMNS = (
 )
 
 
-class Store(Reads, Leases, Drafts):
+def _first_summary(planned: list[PlannedNodeLike], pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """The summary columns of a workflow just submitted. Every node is open or holding, so no
+    node is ready and only an open root (no upstream node) may run."""
+    counts = Counter(Status(p.status) for p in planned)
+    has_up = {d for _, d in pairs}
+    runnable = sum(1 for p in planned if Status(p.status) is Status.OPEN and p.name not in has_up)
+    columns = dict(zip(COUNT_COLUMNS, (counts.get(s, 0) for s in Status), strict=True))
+    return {"status": derive_status(counts, runnable).value, **columns}
+
+
+class Store(Reads, Leases, Drafts, Archive):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
     `Store(url)` opens the database and migrates it to the newest schema.
@@ -95,7 +120,9 @@ class Store(Reads, Leases, Drafts):
         owner: str | None = None,
         expires_at: float | None = None,
     ) -> str:
-        """Store a planned workflow in one transaction; returns its id.
+        """Store a planned workflow; returns its id. In one transaction up to SUBMIT_BATCH
+        rows; a bigger one in transactions of SUBMIT_BATCH rows while it is invisible, then
+        published whole (or discarded on failure).
 
         Nodes and edges go in with COPY on PostgreSQL, chunked executemany on SQLite.
         """
@@ -108,6 +135,30 @@ class Store(Reads, Leases, Drafts):
             if Status(p.status) not in START:
                 raise ValueError(f"node {p.name!r}: submitted status must be open or holding")
         check_dag(names, pairs)
+        # A big workflow goes in as bounded transactions, while it is invisible (see
+        # SUBMITTING), so the store's write lock is never held for long: every other request
+        # and the scheduler get their turn between two batches.
+        batched = len(planned) + len(pairs) > SUBMIT_BATCH
+
+        def node_rows(workflow_id: str) -> Iterator[tuple[Any, ...]]:
+            for p in planned:
+                yield (
+                    workflow_id,
+                    p.name,
+                    p.kind,
+                    Status(p.status).value,
+                    Status(p.status).value,
+                    dumps(dict(p.config)),
+                    "{}",
+                    0,
+                    0,
+                    p.group,
+                    p.frames,
+                )
+
+        def edge_rows(workflow_id: str) -> Iterator[tuple[Any, ...]]:
+            return ((workflow_id, u, d) for u, d in pairs)
+
         with self.write() as conn:
             if idempotency_key is not None:
                 seen = conn.execute(
@@ -126,61 +177,121 @@ class Store(Reads, Leases, Drafts):
                     name=name,
                     metadata=metadata,
                     created_at=at,
-                    archived=False,
+                    archived=batched,
                     expires_at=expires_at,
                     owner=owner if owner is not None else actor,
-                    last_seq=0,
+                    last_seq=SUBMITTING if batched else 0,
+                    **_first_summary(planned, pairs),
                 )
             )
-            insert_rows(
-                conn,
-                node_table,
-                _NODE_COLUMNS,
-                (
-                    (
-                        workflow_id,
-                        p.name,
-                        p.kind,
-                        Status(p.status).value,
-                        Status(p.status).value,
-                        dumps(dict(p.config)),
-                        "{}",
-                        0,
-                        0,
-                        p.group,
-                        p.frames,
-                    )
-                    for p in planned
-                ),
-            )
-            insert_rows(
-                conn,
-                edge_table,
-                ("workflow_id", "upstream", "downstream"),
-                ((workflow_id, u, d) for u, d in pairs),
-            )
-            payload = {"name": name, "nodes": len(planned), "edges": len(pairs)}
-            first, last = append_events(
-                conn,
-                workflow_id,
-                [Event("submit", None, actor=actor, at=at, payload=payload)],
-                last_seq=0,
-                idempotency_key=idempotency_key,
-            )
-            if idempotency_key is not None:
-                conn.execute(
-                    requests.insert().values(
-                        idempotency_key=idempotency_key,
-                        workflow_id=workflow_id,
-                        response={"workflow_id": workflow_id},
-                        at=at,
-                        first_seq=first,
-                        last_seq=last,
-                    )
+            if not batched:  # small: all of it in this one transaction
+                insert_rows(conn, node_table, _NODE_COLUMNS, node_rows(workflow_id))
+                insert_rows(conn, edge_table, _EDGE_COLUMNS, edge_rows(workflow_id))
+                self._submitted(
+                    conn, workflow_id, name, actor, at, len(planned), len(pairs), idempotency_key
                 )
-            # before commit: the rows and their statistics become visible together
-            self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)}, conn)
+                # before commit: the rows and their statistics become visible together
+                self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)}, conn)
+        if not batched:
+            return workflow_id
+        try:
+            for part in batched_rows(node_rows(workflow_id), SUBMIT_BATCH):
+                with self.write() as conn:
+                    insert_rows(conn, node_table, _NODE_COLUMNS, part)
+                time.sleep(0)  # let a waiting thread of this process take the lock
+            for part in batched_rows(edge_rows(workflow_id), SUBMIT_BATCH):
+                with self.write() as conn:
+                    insert_rows(conn, edge_table, _EDGE_COLUMNS, part)
+                time.sleep(0)
+            # planner statistics before anyone reads it: published unanalyzed, its first
+            # reads on PostgreSQL were planned as over empty tables (seconds each)
+            self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)})
+            self._publish(workflow_id, name, actor, at, len(planned), len(pairs), idempotency_key)
+        except BaseException:
+            self.discard_unfinished(workflow_id)
+            raise
         return workflow_id
+
+    def _publish(
+        self,
+        workflow_id: str,
+        name: str,
+        actor: str,
+        at: float,
+        nodes: int,
+        edges: int,
+        idempotency_key: str | None,
+    ) -> None:
+        """The last transaction of a batched submit: visible, and runnable, from its commit."""
+        with self.write() as conn:
+            conn.execute(
+                update(workflows)
+                .where(workflows.c.id == workflow_id)
+                .values(archived=False, last_seq=0)
+            )
+            self._submitted(conn, workflow_id, name, actor, at, nodes, edges, idempotency_key)
+
+    @staticmethod
+    def _submitted(
+        conn: Connection,
+        workflow_id: str,
+        name: str,
+        actor: str,
+        at: float,
+        nodes: int,
+        edges: int,
+        idempotency_key: str | None,
+    ) -> None:
+        """The submit event, and the answer kept for a repeated idempotency key."""
+        payload = {"name": name, "nodes": nodes, "edges": edges}
+        first, last = append_events(
+            conn,
+            workflow_id,
+            [Event("submit", None, actor=actor, at=at, payload=payload)],
+            last_seq=0,
+            idempotency_key=idempotency_key,
+        )
+        if idempotency_key is not None:
+            conn.execute(
+                requests.insert().values(
+                    idempotency_key=idempotency_key,
+                    workflow_id=workflow_id,
+                    response={"workflow_id": workflow_id},
+                    at=at,
+                    first_seq=first,
+                    last_seq=last,
+                )
+            )
+
+    def discard_unfinished(self, workflow_id: str | None = None, older_than: float = 0.0) -> int:
+        """Delete a workflow whose batched submit did not finish (or every one older than
+        `older_than` seconds: a submitter killed half way), in bounded transactions too.
+        Returns how many workflows were deleted."""
+        unfinished = select(workflows.c.id).where(workflows.c.last_seq == SUBMITTING)
+        if workflow_id is not None:
+            unfinished = unfinished.where(workflows.c.id == workflow_id)
+        if older_than > 0:
+            unfinished = unfinished.where(workflows.c.created_at < time.time() - older_than)
+        with self.read() as conn:
+            ids = list(conn.execute(unfinished).scalars())
+        for wid in ids:
+            for table in (edge_table, node_table):
+                while True:
+                    with self.write() as conn:
+                        key = table.c.downstream if table is edge_table else table.c.name
+                        some = select(key).where(table.c.workflow_id == wid).limit(SUBMIT_BATCH)
+                        done = conn.execute(
+                            delete(table).where(table.c.workflow_id == wid, key.in_(some))
+                        ).rowcount
+                    if not done:
+                        break
+            with self.write() as conn:
+                conn.execute(
+                    delete(workflows).where(
+                        workflows.c.id == wid, workflows.c.last_seq == SUBMITTING
+                    )
+                )
+        return len(ids)
 
     def transact(
         self,
@@ -204,7 +315,7 @@ class Store(Reads, Leases, Drafts):
         """
         known = self.cached_adjacency(workflow_id) if prefetch is not None else None
         names = [n for n in prefetch(known) if n in known.names] if prefetch and known else []
-        with self.locked(workflow_id, list(dict.fromkeys(names))) as (conn, last_seq, found):
+        with self.locked(workflow_id, list(dict.fromkeys(names))) as (conn, head, found):
             if idempotency_key is not None:
                 seen = conn.execute(
                     select(requests).where(requests.c.idempotency_key == idempotency_key)
@@ -212,13 +323,14 @@ class Store(Reads, Leases, Drafts):
                 if seen is not None:
                     return Applied(None, seen.first_seq, seen.last_seq, seen.response, True)
             view = StoreView(conn, workflow_id, self.adjacency(conn, workflow_id))
+            view.head = head
             view.preload(found)
             outcome = fn(view)
             first, last = persist(
                 conn,
                 view,
                 outcome,
-                last_seq=last_seq,
+                last_seq=head.last_seq,
                 correlation=correlation,
                 idempotency_key=idempotency_key,
                 lease=lease,

@@ -438,6 +438,12 @@ class StoreView:
         # per batch, statuses known for names up to this one (None: all of them)
         self._status_upto: dict[Batch, str | None] = {}
         self._snapshots: dict[tuple[str, int], Snapshot | None] = {}
+        # the workflow's row as the lock found it (summary.Head), set by the store
+        self.head: Any = None
+
+    @property
+    def adjacency(self) -> Adjacency:
+        return self._adj
 
     @property
     def conn(self) -> Connection:

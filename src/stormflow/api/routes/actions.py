@@ -54,7 +54,11 @@ def act(
         # applied), so "every failed chunk" means at this moment; and only on a first
         # request: a replay answers before this runs
         assert isinstance(view, StoreView)
-        expires = ctx.store.workflow_in(view.conn, workflow_id).expires_at
+        row = ctx.store.workflow_in(view.conn, workflow_id)
+        if row.archived:
+            message = f"workflow {workflow_id} is archived: it runs nothing (unarchive it first)"
+            raise ApiError(409, "workflow-archived", message, where=workflow_id)
+        expires = row.expires_at
         if expires is not None and expires <= now():
             when = datetime.fromtimestamp(expires, UTC).isoformat(timespec="seconds")
             message = f"workflow {workflow_id} expired at {when}: it runs nothing more"

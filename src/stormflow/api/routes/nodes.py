@@ -13,6 +13,7 @@ from stormflow.api import logs, schemas, shapes
 from stormflow.api.context import ApiContext, Ctx
 from stormflow.api.errors import ApiError
 from stormflow.api.schemas import MAX_INT
+from stormflow.api.tables import tables_of
 from stormflow.api.validators import (
     cache_of,
     decode_cursor,
@@ -70,11 +71,28 @@ def list_nodes(
     kinds = tuple(sorted(set(kind))) if kind else None
     key = ("nodes", workflow_id, statuses, kinds, glob, limit, offset, after)
     seq = ctx.store.last_seq(workflow_id)
+    cache = cache_of(request.app.state)
+    if glob is None:  # from the in-memory copy (matching a glob is the database's)
+        table = tables_of(request.app.state).at_least(ctx.store, workflow_id, seq)
+        with table.lock:
+            seq = table.seq
+            tag = etag(workflow_id, seq, *key)
+            unchanged = not_modified(request, tag)
+            if unchanged is not None:
+                return unchanged
+            body = cache.page(key, seq)
+            if body is None:
+                page = table.page(statuses, kinds, limit, offset, after)
+                if page is not None:
+                    items, last = page
+                    body = _page_json(items, limit, offset, last, seq)
+                    cache.keep_page(key, seq, body)
+        if body is not None:
+            return Response(body, media_type="application/json", headers=headers(tag))
     tag = etag(workflow_id, seq, *key)
     unchanged = not_modified(request, tag)
     if unchanged is not None:
         return unchanged
-    cache = cache_of(request.app.state)
     body = cache.page(key, seq)
     if body is None:
         with ctx.store.read() as conn:  # the rows and the seq they reflect, of one moment
@@ -91,17 +109,25 @@ def list_nodes(
             )
         tag = etag(workflow_id, seq, *key)
         starts = shapes.node_starts(ctx.store, workflow_id, rows)
-        more = limit is not None and len(rows) == limit
-        page = {
-            "items": [shapes.node_row(r, starts) for r in rows],
-            "limit": limit,
-            "offset": offset,
-            "next": encode_cursor(rows[-1].name) if more else None,
-            "seq": seq,
-        }
-        body = json.dumps(page, separators=(",", ":")).encode()
+        items = json.dumps([shapes.node_row(r, starts) for r in rows], separators=(",", ":"))
+        full = limit is not None and len(rows) == limit
+        body = _page_json(items, limit, offset, rows[-1].name if full and rows else None, seq)
         cache.keep_page(key, seq, body)
     return Response(body, media_type="application/json", headers=headers(tag))
+
+
+def _page_json(items: str, limit: int | None, offset: int, last: str | None, seq: int) -> bytes:
+    """A NodePage around the items' JSON array; `next` from the page's last name if full."""
+    tail = json.dumps(
+        {
+            "limit": limit,
+            "offset": offset,
+            "next": encode_cursor(last) if last else None,
+            "seq": seq,
+        },
+        separators=(",", ":"),
+    )
+    return ('{"items":' + items + "," + tail[1:]).encode()
 
 
 def allowed_actions(node: Node) -> list[str]:

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from stormflow.api import schemas, shapes
-from stormflow.api.context import Actor, Ctx, IdempotencyKey, now
+from stormflow.api import pages, schemas, shapes
+from stormflow.api.context import Actor, ApiContext, Ctx, IdempotencyKey, now
 from stormflow.api.schemas import MAX_INT
 from stormflow.api.submission import submit_document
+from stormflow.api.tables import SUMMARY_NODES, tables_of
 from stormflow.api.validators import cache_of, etag, headers, not_modified
 
 router = APIRouter(tags=["workflows"])
-
-#: Workflows read per query while filtering by derived status (not a column).
-_BATCH = 200
 
 
 @router.post("/workflows", status_code=201, response_model=schemas.Submitted)
@@ -30,36 +29,45 @@ def submit(
     return submit_document(ctx, request, document, actor=actor, key=key)
 
 
-@router.get("/workflows", response_model=schemas.WorkflowPage)
+@router.get(
+    "/workflows",
+    response_model=schemas.WorkflowPage,
+    responses={304: {"description": "the page is the one the `If-None-Match` ETag names"}},
+)
 def list_workflows(
     ctx: Ctx,
+    request: Request,
     status: schemas.WorkflowStatusName | None = None,
     name: Annotated[str | None, Query(max_length=1000, description="glob")] = None,
     archived: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
-) -> dict[str, Any]:
-    """Newest first. `status` is derived from the nodes, so it is filtered here, in batches."""
-    items: list[dict[str, Any]] = []
-    if status is None:
-        rows = ctx.store.workflows(archived=archived, limit=limit, offset=offset, name_glob=name)
-        items = [shapes.workflow_summary(ctx.store, r) for r in rows]
-    else:
-        skip, at = offset, 0
-        while len(items) < limit:
-            rows = ctx.store.workflows(archived=archived, limit=_BATCH, offset=at, name_glob=name)
-            at += len(rows)
-            for row in rows:
-                summary = shapes.workflow_summary(ctx.store, row)
-                if summary["status"] != status:
-                    continue
-                if skip:
-                    skip -= 1
-                elif len(items) < limit:
-                    items.append(summary)
-            if len(rows) < _BATCH:
-                break
-    return {"items": items, "limit": limit, "offset": offset}
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`next_cursor` of the previous page")
+    ] = None,
+) -> Any:
+    """Newest first, with their summaries (kept on each workflow's row, so any filter is one
+    read along an index). Pages: `next_cursor` (keyset: stable while workflows are
+    submitted, and as fast on the last page as on the first); `offset` still works."""
+    after = pages.decode_cursor(cursor) if cursor is not None else None
+    rows = ctx.store.workflows(
+        archived=archived,
+        limit=limit + 1,  # one more: whether there is a next page
+        offset=offset,
+        name_glob=name,
+        status=status,
+        after=after,
+        metadata=False,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    body = {
+        "items": [shapes.workflow_summary(ctx.store, r) for r in rows],
+        "limit": limit,
+        "offset": offset,
+        "next_cursor": pages.encode_cursor(rows[-1]) if more and rows else None,
+    }
+    return pages.with_etag(request, body)
 
 
 @router.get(
@@ -69,14 +77,39 @@ def list_workflows(
 )
 def get_workflow(ctx: Ctx, request: Request, workflow_id: str) -> Response:
     """With `ETag`; `If-None-Match` with the current one answers 304 (docs/api.md)."""
+    if not tables_of(request.app.state).loaded(workflow_id):
+        # counted by the database; a small workflow is then read into memory for what follows
+        cache = cache_of(request.app.state)
+        body = cache.summary(workflow_id, ctx.store.last_seq(workflow_id))
+        if body is None:
+            row = ctx.store.workflow(workflow_id)
+            body = shapes.workflow_summary(ctx.store, row) | {"metadata": row.metadata}
+            cache.keep_summary(workflow_id, body["seq"], body)  # the seq read with the counts
+        if body["total"] > SUMMARY_NODES:
+            return _answer(request, workflow_id, body["seq"], body)
+    return _fresh(ctx, request, workflow_id)
+
+
+def _fresh(ctx: ApiContext, request: Request, workflow_id: str) -> Response:
+    """The summary from the workflow's in-memory table (read now if need be)."""
     cache = cache_of(request.app.state)
-    seq = ctx.store.last_seq(workflow_id)
-    body = cache.summary(workflow_id, seq)
-    if body is None:
-        row = ctx.store.workflow(workflow_id)
-        body = shapes.workflow_summary(ctx.store, row) | {"metadata": row.metadata}
-        if ctx.store.last_seq(workflow_id) == seq:  # else it may hold later changes
+    table = tables_of(request.app.state).at_least(
+        ctx.store, workflow_id, ctx.store.last_seq(workflow_id)
+    )
+    with table.lock:
+        seq = table.seq
+        body = cache.summary(workflow_id, seq)
+        if body is None:
+            row = replace(table.workflow, archived=table.archived)
+            counts = table.status_counts()
+            status = table.status(ctx.store)
+            body = shapes.summary_of(row, counts, status, table.phases(), seq)
+            body["metadata"] = row.metadata
             cache.keep_summary(workflow_id, seq, body)
+    return _answer(request, workflow_id, seq, body)
+
+
+def _answer(request: Request, workflow_id: str, seq: int, body: dict[str, Any]) -> Response:
     expires = body["expires_at"]
     body["expired"] = expires is not None and expires <= now()
     tag = etag(workflow_id, seq, body["expired"])
@@ -85,12 +118,21 @@ def get_workflow(ctx: Ctx, request: Request, workflow_id: str) -> Response:
 
 @router.post("/workflows/{workflow_id}/archive", response_model=schemas.WorkflowSummary)
 def archive(ctx: Ctx, workflow_id: str, actor: Actor, key: IdempotencyKey = None) -> dict[str, Any]:
-    """Archiving twice changes nothing the second time (so the key needs no record)."""
-    row = ctx.store.workflow(workflow_id)
-    if not row.archived:
-        ctx.store.archive(workflow_id, actor=actor, at=now())
-        row = ctx.store.workflow(workflow_id)
-    return shapes.workflow_summary(ctx.store, row)
+    """Archive and stop: its running nodes are canceled (their processes killed) and nothing
+    more of it is claimed. Archiving twice changes nothing the second time (so the key
+    needs no record)."""
+    outcome = ctx.store.archive(workflow_id, actor=actor, at=now())
+    ctx.told(workflow_id, outcome)
+    return shapes.workflow_summary(ctx.store, ctx.store.workflow(workflow_id))
+
+
+@router.post("/workflows/{workflow_id}/unarchive", response_model=schemas.WorkflowSummary)
+def unarchive(
+    ctx: Ctx, workflow_id: str, actor: Actor, key: IdempotencyKey = None
+) -> dict[str, Any]:
+    """Back in the list; nothing resumes by itself (retry what the archive canceled)."""
+    ctx.store.unarchive(workflow_id, actor=actor, at=now())
+    return shapes.workflow_summary(ctx.store, ctx.store.workflow(workflow_id))
 
 
 @router.get("/workflows/{workflow_id}/graph", response_model=schemas.CompactGraph)

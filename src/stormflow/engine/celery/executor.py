@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from stormflow.engine.celery import keys
 from stormflow.engine.celery.app import DEFAULT_QUEUE, TASK, make_app
 from stormflow.engine.celery.wire import job_to_wire, result_from_wire
 from stormflow.engine.email import EmailSender
-from stormflow.engine.executor import STOPPED, ExecutorError, NoFreeSlot, ResultCallback
+from stormflow.engine.executor import STOPPED, ExecutorError, NoFreeSlot, Orphan, ResultCallback
 from stormflow.engine.jobs import Job, JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.paths import append_private
@@ -55,6 +56,7 @@ class CeleryExecutor:
         heartbeat_ttl: float = 10.0,
         owner: str | None = None,
         email_sender: EmailSender | None = None,
+        orphan_grace: float = 600.0,
     ) -> None:
         if slots < 1:
             raise ValueError(f"slots must be at least 1, got {slots}")
@@ -74,6 +76,13 @@ class CeleryExecutor:
         self._lock = threading.Lock()
         self._sent: dict[str, Job] = {}  # token -> job: sent, not reported yet
         self._untaken = 0  # of those, not taken by a worker yet (as of the last check)
+        self._orphan_grace = orphan_grace  # sent with each message: see worker._check
+        # Dead schedulers whose attempts we adopted -> those tokens not reported yet: their
+        # workers push results to the dead one's list, which we read (and keep its key alive).
+        self._adopted: dict[str, set[str]] = {}
+        # Adopted attempts that had ended (result returned by adopt): their log is still read
+        # from the dead one's list, up to the result there, which is then dropped.
+        self._draining: dict[str, str | None] = {}
         self._capacity = 0  # attempts the live workers run at once (their announcements)
         self._closed = threading.Event()  # no more submits
         self._finished = threading.Event()  # the threads end
@@ -108,6 +117,7 @@ class CeleryExecutor:
             self._sent[job.token] = job
             self._untaken += 1
         message = job_to_wire(job, owner=self.owner, heartbeat_ttl=self._ttl)
+        message["grace"] = self._orphan_grace
         try:
             # The token is the task id: a redelivered or duplicated message carries it too.
             self._app.send_task(
@@ -152,6 +162,56 @@ class CeleryExecutor:
             pipe.set(keys.stop(token), "1", ex=keys.DAY)
             pipe.set(keys.hb(token), keys.STOPPED, nx=True, ex=keys.DAY)
         pipe.execute()
+
+    def adopt(self, owner: str, orphans: Sequence[Orphan]) -> tuple[list[str], list[JobResult]]:
+        """Watch a dead scheduler's attempts that a worker still runs (its heartbeat is held):
+        their results come to us from now on. Those that ended meanwhile are returned from the
+        `result:<token>` their worker kept. Others (never taken, lost) are not adopted."""
+        if not orphans:
+            return [], []
+        tokens = [o.token for o in orphans]
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.mget([keys.hb(t) for t in tokens])
+        pipe.mget([keys.result(t) for t in tokens])
+        beats, stored = pipe.execute()
+        running: list[str] = []
+        finished: list[JobResult] = []
+        with self._lock:
+            for orphan, beat, result in zip(orphans, beats, stored, strict=True):
+                if result is not None:
+                    try:
+                        finished.append(result_from_wire(_loads(result)))
+                    except (ValueError, TypeError) as exc:
+                        log.warning("bad stored result of %s: %s", orphan.token, exc)
+                        continue
+                    # Its log chunks wait in the dead one's list, before its result there.
+                    self._draining[orphan.token] = orphan.log
+                    self._adopted.setdefault(owner, set()).add(orphan.token)
+                elif beat is not None and beat not in keys.TERMINAL:
+                    job = Job(
+                        orphan.workflow_id, orphan.node, orphan.token, "task", log_path=orphan.log
+                    )
+                    self._sent.setdefault(orphan.token, job)
+                    self._adopted.setdefault(owner, set()).add(orphan.token)
+                    running.append(orphan.token)
+        if running:
+            self._keep_owner_alive()  # its workers see it back at once
+        return running, finished
+
+    def forget(self, tokens: Sequence[str]) -> None:
+        with self._lock:
+            for token in tokens:
+                self._sent.pop(token, None)
+                self._unadopt(token)
+
+    def _unadopt(self, token: str) -> None:
+        """Called with the lock held."""
+        if token in self._draining:
+            return  # still reading its log
+        for owner, pending in list(self._adopted.items()):
+            pending.discard(token)
+            if not pending:
+                del self._adopted[owner]
 
     def free_slots(self) -> int:
         """Slots, but never more messages waiting in the queues than the live workers can
@@ -207,6 +267,7 @@ class CeleryExecutor:
         """A result made here (stopped before it ran, worker lost): exactly once per token."""
         with self._lock:
             job = self._sent.pop(token, None)
+            self._unadopt(token)
         if job is None:
             return
         now = time.time()
@@ -220,10 +281,13 @@ class CeleryExecutor:
             log.exception("on_result failed for %s", result.token)
 
     def _read(self) -> None:
-        client = redis.Redis.from_url(self._redis_url, decode_responses=True)
+        # A read timeout beyond BLPOP's own: a connection that died silently is replaced.
+        client = redis.Redis.from_url(self._redis_url, decode_responses=True, socket_timeout=10)
         while not self._finished.is_set():
+            with self._lock:
+                lists = [self._results_key, *(keys.results(o) for o in self._adopted)]
             try:
-                item = client.blpop([self._results_key], timeout=1)
+                item = client.blpop(lists, timeout=1)
             except redis.RedisError as exc:
                 log.warning("reading results: %s; retrying", exc)
                 time.sleep(1.0)
@@ -241,11 +305,18 @@ class CeleryExecutor:
         with self._lock:
             sent = self._sent.get(token)
         if data["type"] == "log":
-            if sent is not None and sent.log_path:
-                _append(Path(sent.log_path), base64.b64decode(data["data"]))
+            with self._lock:
+                path = sent.log_path if sent is not None else self._draining.get(token)
+            if path:
+                _append(Path(path), base64.b64decode(data["data"]))
             return
         result = result_from_wire(data)
         with self._lock:
+            self._unadopt(token)
+            if token in self._draining:
+                del self._draining[token]
+                self._unadopt(token)
+                return  # returned by adopt already
             if self._sent.pop(token, None) is None:
                 return  # already reported (lost, stopped before it ran): stale
         self._deliver(result)
@@ -253,8 +324,11 @@ class CeleryExecutor:
     # -- liveness ------------------------------------------------------------------------------
 
     def _keep_owner_alive(self) -> None:
+        with self._lock:
+            adopted = list(self._adopted)
         pipe = self._redis.pipeline(transaction=False)
-        pipe.set(keys.owner(self.owner), str(time.time()), px=int(self._ttl * 1000))
+        for owner in [self.owner, *adopted]:
+            pipe.set(keys.owner(owner), str(time.time()), px=int(self._ttl * 1000))
         pipe.set(keys.seen(self.owner), "1", ex=keys.DAY)
         pipe.execute()
 

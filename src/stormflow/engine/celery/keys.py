@@ -58,3 +58,9 @@ def seen(owner: str) -> str:
 #: workers can run, so a scheduler queues no more than they can start soon.
 CAPACITY = f"{PREFIX}capacity"
 CAPACITY_EVERY = 5.0  # seconds between a worker's refreshes; it lapses after three missed
+
+
+def result(token: str) -> str:
+    """The attempt's result, kept a day beside its list entry: a scheduler adopting the attempt
+    finds it there if the dead one popped it from its list without recording it."""
+    return f"{PREFIX}result:{token}"

@@ -8,8 +8,10 @@ SIGTERM then SIGKILL), so a remote attempt behaves exactly like a local one. Aro
 - the heartbeat is renewed every ttl/3; if it was declared lost meanwhile (this worker stalled),
   the command is killed: its attempt has been retried elsewhere;
 - `stop:<token>` is polled every quarter second: cancel/skip/update kills the process group;
-- the scheduler's owner key is watched: once it lapsed (its scheduler silent for a whole ttl),
-  the command is killed (a successor reruns the attempt; nobody would read this result);
+- the scheduler's owner key is watched: while it is missing (its scheduler down) the command
+  runs on for the message's grace (default 10 minutes), for a restarted or another scheduler
+  to adopt the attempt; the result waits in the list and in `result:<token>`. Only after the
+  grace with nobody there is the command killed;
 - the local log is shipped to the scheduler every few seconds and at the end, then the result.
 
 Commands that outlive a worker killed with SIGKILL are recorded under `<data dir>/run/` and
@@ -51,6 +53,7 @@ POLL = 0.25  # seconds between stop-key checks
 SHIP_EVERY = 2.0  # seconds between log shipments while a command runs
 CHUNK = 256 * 1024  # bytes of log per Redis message
 SCHEDULER_LOST = "scheduler lost"
+ORPHAN_GRACE = 600.0  # seconds a command runs on without its scheduler (messages say theirs)
 
 
 def new_worker_id() -> str:
@@ -130,17 +133,22 @@ def run_attempt(message: dict[str, Any]) -> str:
         raise RuntimeError("storm worker not configured")
     try:
         job, owner, ttl = job_from_wire(message)
+        grace = float(message.get("grace", ORPHAN_GRACE))
     except (KeyError, TypeError, ValueError) as exc:
         log.error("dropping a malformed message: %s", exc)
         return "malformed"
-    return _Supervisor(_runtime, job, owner, ttl).run()
+    return _Supervisor(_runtime, job, owner, ttl, grace).run()
 
 
 class _Supervisor:
-    def __init__(self, rt: Runtime, job: Job, owner: str, ttl: float) -> None:
+    def __init__(
+        self, rt: Runtime, job: Job, owner: str, ttl: float, grace: float = ORPHAN_GRACE
+    ) -> None:
         self.rt = rt
         self.job = job
         self.owner = owner
+        self.grace = grace  # how long it runs on while its scheduler is gone
+        self.owner_missing_since: float | None = None
         self.ttl_ms = max(300, int(ttl * 1000))
         self.hb = keys.hb(job.token)
         self.shipped = 0
@@ -154,8 +162,8 @@ class _Supervisor:
             log.info("%s: already taken or finished (%s): dropped", job.token, r.get(self.hb))
             return "duplicate"
         r.set(keys.started(job.token), self.rt.name, ex=keys.DAY)
-        if not r.exists(keys.owner(self.owner)):
-            return self._finish(self._made(error=SCHEDULER_LOST, lost=True))
+        # A scheduler that is down now may come back (or another one adopt the attempt):
+        # it runs, and the grace rule in _check decides (see there).
         if r.exists(keys.stop(job.token)):
             return self._finish(self._made(error=STOPPED))
         waiter: queue.Queue[JobResult] = queue.Queue()
@@ -196,12 +204,19 @@ class _Supervisor:
         if now >= self.next_renew:
             self.next_renew = now + self.ttl_ms / 3000
             held = r.eval(keys.RENEW_SCRIPT, 1, self.hb, self.rt.name, str(self.ttl_ms))
-            # The owner key expires a whole ttl after its scheduler's last refresh: that is
-            # the grace already, so a missing key means the scheduler is gone.
+            # The owner key lapses a ttl after its scheduler's last refresh. The command runs
+            # on through the outage: a restarted scheduler (or another one) adopts the attempt
+            # and keeps the key alive again, and the result waits in the list. Only after the
+            # grace with nobody there is the command killed.
             reason = None
             if not held:
                 reason = "worker lost (heartbeat lapsed)"
-            elif not r.exists(keys.owner(self.owner)):
+            elif r.exists(keys.owner(self.owner)):
+                self.owner_missing_since = None
+            elif self.owner_missing_since is None:
+                self.owner_missing_since = now
+                log.warning("%s: its scheduler is gone; running on for %gs", token, self.grace)
+            elif now - self.owner_missing_since > self.grace:
                 reason = SCHEDULER_LOST
             if reason and not stopping:
                 log.warning("%s: %s: killing its command", token, reason)
@@ -248,8 +263,10 @@ class _Supervisor:
     def _finish(self, result: JobResult) -> str:
         """Result and DONE marker in one transaction: the executor never sees one alone."""
         outbox = keys.results(self.owner)
+        line = json.dumps(result_to_wire(result))
         pipe = self.rt.redis.pipeline(transaction=True)
-        pipe.rpush(outbox, json.dumps(result_to_wire(result)))
+        pipe.rpush(outbox, line)
+        pipe.set(keys.result(self.job.token), line, ex=keys.DAY)
         pipe.expire(outbox, keys.DAY)  # a dead scheduler's list does not stay for ever
         pipe.set(self.hb, keys.DONE, ex=keys.DAY)
         pipe.delete(keys.stop(self.job.token))
