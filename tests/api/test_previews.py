@@ -311,3 +311,26 @@ def test_an_image_too_large_to_decode_is_refused(api: TestClient, data_dir: Path
     (root / "renders" / "bomb.png").write_bytes(bomb + chunk(b"IEND", b""))
     answer = api.get(f"{API}/workflows/{wf}/thumbs", params={"path": "renders/bomb.png"})
     assert answer.status_code == 422 and answer.json()["error"]["code"] == "unreadable-image"
+
+
+def test_the_scanner_reads_patterns_depths_and_symlinks_inside(tmp_path: Path) -> None:
+    from stormflow.api.previews import Scanner, frame_of
+
+    root = (tmp_path / "wf").resolve()
+    for rel in ("r/a.0001.png", "r/a.0002.png", "r/sub/a.0003.png", "r/1/2/3/deep.0004.png"):
+        png(root / rel, size=(8, 8))
+    (root / "r" / "link.0005.png").symlink_to(root / "r" / "a.0001.png")  # inside: listed
+    scanner = Scanner(root)
+    assert [f.path for f in scanner.images("r/a.####.png")] == ["r/a.0001.png", "r/a.0002.png"]
+    assert [f.path for f in scanner.images("r/a.%04d.png", [2])] == ["r/a.0002.png"]
+    everything = [f.path for f in scanner.images("r/")]
+    assert everything == [
+        "r/a.0001.png",
+        "r/a.0002.png",
+        "r/link.0005.png",
+        "r/sub/a.0003.png",
+    ]  # fmt: skip  (r/1/2/3 is deeper than 3 levels)
+    assert [f.frame for f in scanner.images("r", [3, 5])] == [5, 3]  # natural order of paths
+    assert scanner.images("/etc/") == [] and scanner.images("r/../../") == []
+    assert scanner.images(None) == [] and scanner.images("missing/") == []
+    assert (frame_of("shot-0005.exr"), frame_of("f.-005.exr"), frame_of("x.png")) == (5, -5, None)

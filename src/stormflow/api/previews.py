@@ -24,7 +24,7 @@ from stormflow.spec.natural import natural_key
 from .errors import ApiError
 from .images import image_format
 
-#: Files looked at per output directory (and depth of subdirectories walked).
+#: Files looked at per output directory, and the levels read (the directory and two below).
 MAX_FILES = 100_000
 MAX_DEPTH = 3
 
