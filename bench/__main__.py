@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import big, latency, many, throughput
+from . import big, latency, many, supervision, throughput
 from .common import Report, Unavailable, cpu_slots, log, pg_role, scratch_dir
 
 
@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     with scratch_dir(parent=args.dir) as work:
         latency.measure_probe(report, work, args.quick)
         throughput.file_creation(report, work)
+        if "sqlite" in backends:
+            supervision.measure(report, work, args.quick)
         for backend in backends:
             try:
                 throughput.measure(report, backend, work, args.quick, repeats)

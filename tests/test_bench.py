@@ -41,6 +41,7 @@ def test_quick_bench_prints_every_measurement(tmp_path: Path) -> None:
         assert len(checked) >= 6, rows
     assert "floor with PostgreSQL commits" in table
     assert "creating a file in the scratch directory" in table
+    assert "supervisor CPU per task" in table
     assert list(tmp_path.iterdir()) == []  # scratch data removed afterwards
 
 

@@ -149,3 +149,27 @@ def test_claims_no_more_than_the_workers_can_start_soon(
             time.sleep(0.05)
     finally:
         redis_client.hdel(keys.CAPACITY, fake)
+
+
+def test_a_celery_scheduler_whose_owner_key_lapsed_is_gone(
+    farm: Farm,
+    executor: tuple[CeleryExecutor, queue.Queue[JobResult]],
+    redis_client: redis.Redis,
+) -> None:
+    """Issue 19, item 5: a Celery scheduler's heartbeat is its owner key; once it lapsed (the
+    scheduler was seen before) its claims are taken over without waiting for the lease. A
+    scheduler that never used Redis (the local executor) is never taken for gone."""
+    from stormflow.engine.celery import keys
+
+    celery, _results = executor
+    gone, alive, never = (f"host:1.2:{farm.uid}{n}" for n in ("g", "a", "n"))
+    try:
+        redis_client.set(keys.seen(gone), "1", ex=60)
+        redis_client.set(keys.seen(alive), "1", ex=60)
+        redis_client.set(keys.owner(alive), "1", ex=60)
+        assert celery.owner_gone(gone)
+        assert not celery.owner_gone(alive)
+        assert not celery.owner_gone(never)
+        assert not celery.owner_gone(celery.owner)  # itself: its key is kept alive
+    finally:
+        redis_client.delete(keys.seen(gone), keys.seen(alive), keys.owner(alive))

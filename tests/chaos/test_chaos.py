@@ -24,6 +24,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -33,18 +34,21 @@ from stormflow import core
 from stormflow.core import Status, WorkflowStatus
 from stormflow.engine.scheduler import job_token
 from stormflow.store import Store
+from tests.celery.conftest import redis_client  # noqa: F401 - a fixture (skips without Redis)
+from tests.celery.helpers import REDIS_URL
 from tests.client.serverproc import STORM, clean_env, free_port
-from tests.engine.helpers import kill_groups, lines, pids_in, submit, task, wait_until
+from tests.engine.helpers import Planned, kill_groups, lines, pids_in, submit, task, wait_until
 
 pytestmark = pytest.mark.slow
 
 ROUNDS = int(os.environ.get("STORM_CHAOS_ROUNDS", "5"))
+CELERY_ROUNDS = int(os.environ.get("STORM_CHAOS_CELERY_ROUNDS", "2"))
 
 
 class Farm:
     """The processes of one backend: a server, on PostgreSQL a second scheduler too."""
 
-    def __init__(self, root: Path, url: str, postgres: bool) -> None:
+    def __init__(self, root: Path, url: str, postgres: bool, celery: str | None = None) -> None:
         self.root = root
         self.home = root / "home"
         self.home.mkdir(parents=True)
@@ -53,12 +57,21 @@ class Farm:
         self.runs = root / "runs.txt"
         self.pids = root / "pids.txt"
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.celery = celery  # a queue of this test's own: the server sends to a `storm worker`
         self.kinds = ["server", "supervisor"] + (["scheduler"] if postgres else [])
+        if celery:
+            self.kinds = ["server", "worker"]
 
     def argv(self, kind: str) -> list[str]:
         common = ["--data-dir", str(self.home), "--db", self.url, "--slots", "4"]
+        if kind == "worker":
+            return [
+                STORM, "worker", "--broker", REDIS_URL, "--queues", str(self.celery),
+                "--concurrency", "4", "--data-dir", str(self.root / "worker"),
+            ]  # fmt: skip
+        celery = ["--executor", "celery", "--broker", REDIS_URL] if self.celery else []
         if kind == "server":
-            return [STORM, "server", "--port", str(self.port), *common]
+            return [STORM, "server", "--port", str(self.port), *common, *celery]
         return [STORM, "scheduler", *common, "--lease-seconds", "10"]
 
     def start(self, kind: str) -> None:
@@ -68,6 +81,9 @@ class Farm:
             )
         if kind == "server":
             wait_until(self.healthy, timeout=60, interval=0.1, what=f"server\n{self.output()}")
+        if kind == "worker":
+            out = self.root / "worker.out"
+            wait_until(lambda: " ready." in out.read_text(errors="replace"), timeout=60)
 
     def healthy(self) -> bool:
         try:
@@ -103,7 +119,8 @@ class Farm:
 
     def node(self, name: str, seconds: float):  # type: ignore[no-untyped-def]
         trace = f'echo $$ >> {self.pids}; echo "$STORM_NODE $STORM_ATTEMPT" >> {self.runs}'
-        return task(name, f"{trace}; sleep {seconds}")
+        extra = {"instance_type": self.celery} if self.celery else {}
+        return task(name, f"{trace}; sleep {seconds}", **extra)
 
     def output(self) -> str:
         return "\n".join(
@@ -122,13 +139,11 @@ class Farm:
             os.kill(pid, signal.SIGKILL)
 
 
-def mixed_workflow(
-    farm: Farm, rng: random.Random, round_: int
-) -> tuple[list[str], list[tuple[str, str]]]:
+def mixed_workflow(farm: Farm, rng: random.Random) -> tuple[list[Planned], list[tuple[str, str]]]:
     names = ["a", "b", *(f"c{i}" for i in range(6)), "d"]
     planned = [farm.node(n, round(rng.uniform(0.2, 1.2), 2)) for n in names]
     edges = [("a", "b"), *(("b", f"c{i}") for i in range(6)), *((f"c{i}", "d") for i in range(6))]
-    return planned, edges  # type: ignore[return-value]
+    return planned, edges
 
 
 def check_round(store: Store, wf: str, farm: Farm) -> None:
@@ -159,18 +174,36 @@ def check_round(store: Store, wf: str, farm: Farm) -> None:
 def test_random_sigkills_lose_nothing_and_rerun_no_success(
     store: Store, store_url: str, tmp_path: Path
 ) -> None:
+    backend = "postgres" if store_url.startswith("postgresql") else "sqlite"
+    rounds(store, Farm(tmp_path, store_url, postgres=backend == "postgres"), backend, ROUNDS)
+
+
+@pytest.mark.parametrize(
+    "store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_random_sigkills_of_server_and_celery_worker(
+    store: Store, store_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The Celery executor: the server or the `storm worker` is killed (a worker's attempts are
+    lost when its heartbeat lapses, and retried; the restarted worker reaps their commands)."""
+    request.getfixturevalue("redis_client")  # skips without Redis (fails under CI=true)
+    queue = f"chaos-{uuid.uuid4().hex[:8]}"
+    farm = Farm(tmp_path, store_url, postgres=True, celery=queue)
+    rounds(store, farm, "postgres + celery", CELERY_ROUNDS)
+
+
+def rounds(store: Store, farm: Farm, backend: str, count: int) -> None:
     seed = int(os.environ.get("STORM_CHAOS_SEED", str(int(time.time()))))
     rng = random.Random(seed)
-    backend = "postgres" if store_url.startswith("postgresql") else "sqlite"
-    farm = Farm(tmp_path, store_url, postgres=backend == "postgres")
     kills: Counter[str] = Counter()
     survived = 0
     try:
-        for kind in ["server", *(["scheduler"] if backend == "postgres" else [])]:
-            farm.start(kind)
-        for round_ in range(ROUNDS):
-            nodes, edges = mixed_workflow(farm, rng, round_)
-            wf = submit(store, nodes, edges, name=f"chaos-{round_}")  # type: ignore[arg-type]
+        for kind in farm.kinds:
+            if kind != "supervisor":  # started by the schedulers themselves
+                farm.start(kind)
+        for round_ in range(count):
+            nodes, edges = mixed_workflow(farm, rng)
+            wf = submit(store, nodes, edges, name=f"chaos-{round_}")
             time.sleep(rng.uniform(0.3, 2.5))
             victim = rng.choice(farm.kinds)
             if farm.kill(victim):
@@ -186,13 +219,12 @@ def test_random_sigkills_lose_nothing_and_rerun_no_success(
             try:
                 check_round(store, wf, farm)
             except AssertionError as exc:
-                raise AssertionError(
-                    f"round {round_} (seed {seed}, killed {victim}): {exc}"
-                ) from exc
+                where = f"round {round_} (seed {seed}, killed {victim})"
+                raise AssertionError(f"{where}: {exc}") from exc
             survived += 1
     finally:
         farm.stop()
         print(
-            f"\nchaos {backend}: {survived}/{ROUNDS} rounds survived (seed {seed}); "
+            f"\nchaos {backend}: {survived}/{count} rounds survived (seed {seed}); "
             f"SIGKILLs: {dict(kills)}"
         )

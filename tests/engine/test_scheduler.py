@@ -598,6 +598,7 @@ def test_every_result_delivered_twice_still_runs_each_node_once(
         scheduler.results.put(result)
         scheduler.results.put(result)
 
+    scheduler.executor.close(grace=0.1)  # replaced: its supervisor connection is not kept
     scheduler.executor = LocalExecutor(twice, slots=2)
     drive(scheduler, finished(store, wf))
 

@@ -1,8 +1,10 @@
 """Processes left behind by a scheduler that died: find them and kill them.
 
-Commands run in their own process groups, so killing a scheduler with SIGKILL
-leaves its running commands alive. Their attempts are recovered as lost and run
-again; the orphans must not keep writing the same outputs. The local executor
+Commands run in their own process groups, so killing the process that started them
+(a supervisor, a Celery worker, or a scheduler running commands in-process) with
+SIGKILL leaves them alive. Their attempts are recovered as lost and run again; the
+orphans must not keep writing the same outputs. (A scheduler's commands normally run
+under the data directory's supervisor, which outlives it: see supervisor.py.) The local executor
 records each running command (process group and attempt token) in a `*.pid` file of
 `<run dir>/<owner>/`, one per executor thread (see PidFile); a scheduler starting on
 the same host reaps the directories of owners whose process is gone. Before killing,

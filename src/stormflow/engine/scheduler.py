@@ -915,11 +915,13 @@ class Scheduler:
         return busy
 
     def _recover_dead_owners(self) -> int:
-        """Leases held by a dead scheduler on this host are lost now, not after they expire.
+        """Take over the claims of a dead scheduler (on this host, or whose Celery heartbeat
+        lapsed) now, not after its leases expire; returns how many attempts it held.
 
-        Its commands may still run (they have their own process groups, or run on Celery
-        workers): stop them first, so a lost attempt never runs beside its retry. Local ones
-        through its pid files; remote ones through the executor (`abandon`).
+        Attempts still running under the supervisor or on a worker, or that ended while nobody
+        watched, are adopted (`_adopt`). The others are stopped first (in-process commands of
+        an older scheduler through its pid files, remote ones through `abandon`), so a lost
+        attempt never runs beside its retry, and released: recorded lost and retried at once.
         """
         wanted = self.settings.workflows  # `storm run`/`resume`: its own workflow's only
         prefixes = None if wanted is None else {job_token(w, "") for w in wanted}
