@@ -135,3 +135,18 @@ def test_a_workflow_over_the_node_limit_is_refused_and_nothing_is_stored(
     assert error["details"]["entries"][0]["code"] == "too-many-nodes"
     assert "--max-nodes" in error["message"] and "STORM_MAX_NODES" in error["message"]
     assert api.get(f"{API}/workflows").json()["items"] == []
+
+
+def test_a_refusal_on_many_nodes_sends_the_first_entries_and_counts_the_rest(
+    api: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stormflow.api.routes import actions
+
+    monkeypatch.setattr(actions, "MAX_ENTRIES", 3)
+    wf = submit(api)
+    body = {"action": "update", "selection": {"glob": "*"}, "patch": {"retries": "many"}}
+    answer = act(api, wf, body)
+    assert answer.status_code == 422
+    details = answer.json()["error"]["details"]
+    # simulate, 4 render chunks, 2 comp chunks, notify: 8 nodes, one entry each
+    assert len(details["entries"]) == 3 and details["omitted"] == 5

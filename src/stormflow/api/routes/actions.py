@@ -14,10 +14,13 @@ from stormflow.api.errors import ApiError
 from stormflow.api.selection import Selection, SelectionError, resolve
 from stormflow.core import GraphView, Outcome
 from stormflow.core.actions import UPDATE_FAMILY
-from stormflow.spec.edits import check_config
+from stormflow.spec.edits import check_configs
 from stormflow.store import StoreView
 
 router = APIRouter(tags=["actions"])
+
+#: Validation entries sent back with a refused update at most (the rest are counted).
+MAX_ENTRIES = 1000
 
 
 @router.post(
@@ -116,10 +119,9 @@ def check_edits(view: StoreView, outcome: Outcome, selected: list[str]) -> None:
     configuration breaks the rules of a submitted node of its kind (spec: Updates)."""
     changed = [name for name in selected if name in outcome.nodes]
     kinds = view.kinds(changed)
-    entries = []
-    for name in changed:
-        config = outcome.nodes[name].current
-        entries.extend(check_config(kinds.get(name, "task"), name, config))
+    entries = check_configs(
+        (kinds.get(name, "task"), name, outcome.nodes[name].current) for name in changed
+    )
     if entries:
         first = entries[0].message
         more = f" (and {len(entries) - 1} more)" if len(entries) > 1 else ""
@@ -128,5 +130,9 @@ def check_edits(view: StoreView, outcome: Outcome, selected: list[str]) -> None:
             "invalid-update",
             f"{first}{more}",
             where=entries[0].field,
-            details={"entries": shapes.entries_out(entries)},
+            # the same mistake on 200,000 chunks: the first MAX_ENTRIES say it all
+            details={
+                "entries": shapes.entries_out(entries[:MAX_ENTRIES]),
+                "omitted": max(0, len(entries) - MAX_ENTRIES),
+            },
         )
