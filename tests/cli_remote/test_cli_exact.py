@@ -91,8 +91,16 @@ def test_every_json_output_is_the_documented_shape(served: tuple[str, str], tmp_
     submitted = json.loads(storm(url, "submit", str(doc), "--hold", "--json"))
     assert set(submitted) == {"id", "name", "status", "url", "replayed"}
     listed = json.loads(storm(url, "ls", "--json"))
-    assert set(listed) == {"items", "limit", "offset", "next_cursor"} and set(listed["items"][0]) == summary
-    assert set(json.loads(storm(url, "ls", "--all", "--json"))) == {"items", "limit", "offset", "next_cursor"}
+    assert (
+        set(listed) == {"items", "limit", "offset", "next_cursor"}
+        and set(listed["items"][0]) == summary
+    )
+    assert set(json.loads(storm(url, "ls", "--all", "--json"))) == {
+        "items",
+        "limit",
+        "offset",
+        "next_cursor",
+    }
     shown = json.loads(storm(url, "show", wf, "--json"))
     assert set(shown) == {
         "workflow", "groups", "running", "executing", "queued", "failed", "canceled", "truncated"

@@ -97,7 +97,12 @@ def test_submit_ls_show_watch(server: Server, tmp_path: Path) -> None:
     assert "succeeded" in out
     assert workflow_id in ok(server, "ls")
     listed = as_json(server, "ls", "--name", "hel*", "--status", "succeeded", inproc=True)
-    assert set(listed) == {"items", "limit", "offset", "next_cursor"}  # the server's answer, as documented
+    assert set(listed) == {
+        "items",
+        "limit",
+        "offset",
+        "next_cursor",
+    }  # the server's answer, as documented
     assert [w["id"] for w in listed["items"]] == [workflow_id]
     shown = ok(server, "show", workflow_id, inproc=True)
     assert "hello" in shown and "1 nodes" in shown
