@@ -8,6 +8,7 @@ ran exactly once, and those that ended during the outage are recorded with their
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 import urllib.request
@@ -55,6 +56,30 @@ def start_server(
 def test_kill_9_of_the_server_reruns_nothing(
     store: Store, store_url: str, tmp_path: Path, executor: str, request: pytest.FixtureRequest
 ) -> None:
+    restart_reruns_nothing(store, store_url, tmp_path, executor, request, signal.SIGKILL)
+
+
+def test_sigusr1_of_the_server_leaves_its_commands_running_and_reruns_nothing(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """An upgrade: `kill -USR1` stops the server and its scheduler child but leaves the
+    commands running under the supervisor; the new server adopts them."""
+    url = f"sqlite:///{tmp_path}/storm.db"
+    store = Store(url)
+    try:
+        restart_reruns_nothing(store, url, tmp_path, "local", request, signal.SIGUSR1)
+    finally:
+        store.close()
+
+
+def restart_reruns_nothing(
+    store: Store,
+    store_url: str,
+    tmp_path: Path,
+    executor: str,
+    request: pytest.FixtureRequest,
+    how: signal.Signals,
+) -> None:
     home, runs, pids = tmp_path / "home", tmp_path / "runs.txt", tmp_path / "pids.txt"
     home.mkdir()
     log = tmp_path / "server.out"
@@ -78,8 +103,8 @@ def test_kill_9_of_the_server_reruns_nothing(
     try:
         wf = submit(store, [node(n, QUICK if n[0] == "q" else SLOW) for n in names])
         wait_until(lambda: len(lines(runs)) >= 10, timeout=60, what="every command to start")
-        server.kill()
-        server.wait()
+        server.send_signal(how)
+        assert server.wait(timeout=30) in (0, -signal.SIGKILL), log.read_text()[-3000:]
         killed_at = time.time()
         # the quick ones end while nobody listens
         wait_until(lambda: len(lines(runs)) >= 15, timeout=30, what="the quick commands to end")

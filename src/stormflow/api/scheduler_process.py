@@ -241,9 +241,10 @@ class SchedulerProcess:
             self._past["last_error"] = self._figures["last_error"]
         self._figures = {}
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM to the child (graceful: it hands its attempts back), SIGKILL after
-        `timeout`; no restart from here on."""
+    def stop(self, timeout: float = 30.0, *, keep_running: bool = False) -> None:
+        """SIGTERM to the child (graceful: it stops its commands and hands its attempts
+        back), or with `keep_running` SIGUSR1 (it leaves them running for the next server's
+        child to adopt); SIGKILL after `timeout`; no restart from here on."""
         self._stopping.set()
         with self._lock:
             proc = self._proc
@@ -251,7 +252,7 @@ class SchedulerProcess:
             try:
                 # SIGTERM first: the end of its input alone means "the server died" to the
                 # child, which then leaves its commands running for the next one to adopt
-                os.kill(proc.pid, signal.SIGTERM)
+                os.kill(proc.pid, signal.SIGUSR1 if keep_running else signal.SIGTERM)
                 proc.wait(timeout=timeout)
             except ProcessLookupError:
                 pass

@@ -114,18 +114,26 @@ def scheduler_command(
         fail(str(exc))
     typer.echo(f"scheduler {scheduler.owner} on {store.url.split('@')[-1]}", err=True)
 
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+    keep_running = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal keep_running
+        keep_running = signum == signal.SIGUSR1  # leave the commands running (an upgrade)
         scheduler.stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGUSR1, on_signal)
     try:
         if supervised:
             _serve_supervised(scheduler)
         else:
             scheduler.serve_forever()
     finally:
-        scheduler.close(grace=5.0)
+        if keep_running:
+            scheduler.detach(grace=5.0)
+        else:
+            scheduler.close(grace=5.0)
         if owner is not None:
             owner.release()
 

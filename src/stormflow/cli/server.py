@@ -72,9 +72,10 @@ def load_token(root: Path, host: str, token_file: str | None) -> str:
     return existing
 
 
-def _announcing_server(config: Any, on_started: Any) -> Any:
+def _announcing_server(config: Any, on_started: Any, on_leave: Any) -> Any:
     """A uvicorn server that announces itself once the socket is listening (not before:
-    clients would be refused). Defined here: uvicorn loads only when a server starts."""
+    clients would be refused), and that SIGUSR1 stops like SIGTERM after `on_leave()`.
+    Defined here: uvicorn loads only when a server starts."""
     import uvicorn
 
     class Server(uvicorn.Server):
@@ -82,6 +83,12 @@ def _announcing_server(config: Any, on_started: Any) -> Any:
             await super().startup(sockets=sockets)
             if self.started:
                 on_started()
+
+                def leave(_signum: int, _frame: FrameType | None) -> None:
+                    on_leave()
+                    self.should_exit = True
+
+                signal.signal(signal.SIGUSR1, leave)
 
     return Server(config)
 
@@ -216,13 +223,16 @@ def server_command(
         child.start()
     if pruner is not None:
         pruner.start()
+    leaving: list[bool] = []  # SIGUSR1: stop, leaving the commands running (an upgrade)
     try:
-        _announcing_server(config, on_started).run(sockets=[listening])
+        _announcing_server(config, on_started, lambda: leaving.append(True)).run(
+            sockets=[listening]
+        )
     finally:
         if pruner is not None:
             pruner.stop()
         if child is not None:
-            child.stop()
+            child.stop(keep_running=bool(leaving))
         _remove_if_ours(info)
         store.close()
         if owner is not None:

@@ -65,5 +65,8 @@ class Executor(Protocol):
 #         Watch these attempts of the dead `owner`: returns the tokens still running, whose
 #         results this executor reports from now on, and the results of those that ended while
 #         nobody watched. The others are not known to it (lost).
+#     def detach(self, grace: float) -> None
+#         Leave without stopping anything: the commands run on (under the supervisor, or on
+#         their workers) for the next scheduler to adopt. Executors without it are closed.
 #     def forget(self, tokens: Sequence[str]) -> None
 #         Adopted attempts another scheduler took first: drop them, report nothing.

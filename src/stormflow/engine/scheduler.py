@@ -412,6 +412,28 @@ class Scheduler:
                 self._lock.release()
         shutil.rmtree(orphans.owner_dir(self._run_dir, self.owner), ignore_errors=True)
 
+    def detach(self, grace: float = 5.0) -> None:
+        """Leave, keeping running work (an upgrade, a planned restart): the results already
+        in are recorded, the commands run on under the supervisor or on their workers with
+        their leases, and the next scheduler adopts them (at once on this host, where this
+        process is seen dead; elsewhere when the lease lapses). An executor that cannot keep
+        its commands without this process (STORM_SUPERVISED=0) is closed as by `close`."""
+        detach = getattr(self.executor, "detach", None)
+        if detach is None:
+            self.close(grace)
+            return
+        locked = self._lock.acquire(timeout=max(grace, 0.1))
+        try:
+            with self._limited():
+                while locked and not self.results.empty():
+                    self._apply_results(self._next_result(None))
+        except Exception as exc:  # the leases stay: the next scheduler finds what is left
+            log.warning("recording the last results failed: %s", exc)
+        finally:
+            if locked:
+                self._lock.release()
+        detach(grace)
+
     # -- results ---------------------------------------------------------------------
     def _has_pending_work(self) -> bool:
         waiting = any(not self._is_paused(w) for w in self._check)

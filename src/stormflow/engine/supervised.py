@@ -165,6 +165,19 @@ class SupervisedExecutor:
         with self._lock:
             return [*self._running, *self._local.running()]
 
+    def detach(self, grace: float) -> None:
+        """Leave without stopping anything: the supervisor keeps our commands running (for the
+        orphan grace) and records their exits beside their logs, for the next scheduler of
+        this data directory to adopt (an upgrade, a restart)."""
+        with self._lock:
+            self._closed = True
+        self._local.close(grace)  # email sends in progress here finish
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
     def close(self, grace: float) -> None:
         """Refuse new jobs, stop ours and wait (bounded) for their results."""
         with self._lock:

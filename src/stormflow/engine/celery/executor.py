@@ -240,6 +240,16 @@ class CeleryExecutor:
         with self._lock:
             return [*self._sent, *self._local.running()]
 
+    def detach(self, grace: float) -> None:
+        """Leave without stopping anything: the workers run on through the outage grace and
+        keep each result for the scheduler that adopts the attempt once our owner key lapses."""
+        self._closed.set()
+        self._local.close(grace)
+        self._finished.set()
+        for thread in self._threads:
+            thread.join(timeout=5.0)
+        self._redis.close()
+
     def close(self, grace: float) -> None:
         """Stop everything sent and wait (bounded) for the workers to report it."""
         self._closed.set()
