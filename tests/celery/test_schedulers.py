@@ -44,10 +44,15 @@ def test_two_schedulers_divide_work_and_one_killed_loses_nothing(
     assert set(runs.values()) == {1}, runs  # no attempt was ever run twice
     assert len(runs) == len(names)  # the victim's attempts were adopted, not rerun
     for name in names:
-        (row,) = store.attempts(wf, name)
+        *before, row = store.attempts(wf, name)
         assert store.node(wf, name).status is Status.SUCCEEDED
         assert row.attempt.result == "succeeded"
         assert runs[job_token(wf, row.attempt.token)] == 1
+        # a message the victim queued that no worker had taken yet is lost and retried;
+        # its command never ran
+        for lost in before:
+            assert lost.attempt.result == "lost", lost
+            assert job_token(wf, lost.attempt.token) not in runs
 
 
 def test_a_scheduler_restarted_on_the_host_adopts_its_dead_predecessors_remote_commands(
