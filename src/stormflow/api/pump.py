@@ -51,10 +51,11 @@ BACKLOG = 10_000
 IDLE_EXIT = 5.0
 
 
-def sse_text(row: EventRow) -> str:
-    """The SSE form of an event: the same for a live event and for one read to catch up."""
+def sse_text(row: EventRow) -> bytes:
+    """The SSE form of an event, encoded once: the same bytes for every stream, live or
+    catching up (a stream joins them; Starlette sends bytes as they are)."""
     data = json.dumps(shapes.event_out(row), separators=(",", ":"))
-    return f"id: {row.seq}\nevent: {row.type}\ndata: {data}\n\n"
+    return f"id: {row.seq}\nevent: {row.type}\ndata: {data}\n\n".encode()
 
 
 def reconnect_text(seq: int, reason: str) -> str:
@@ -66,11 +67,11 @@ def reconnect_text(seq: int, reason: str) -> str:
 class Subscriber:
     workflow_id: str
     live_from: int  # the live queue holds events after this seq
-    queue: collections.deque[tuple[int, str]] = field(default_factory=collections.deque)
+    queue: collections.deque[tuple[int, bytes]] = field(default_factory=collections.deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     dropped: bool = False
 
-    def take(self) -> list[tuple[int, str]]:
+    def take(self) -> list[tuple[int, bytes]]:
         items = list(self.queue)
         self.queue.clear()
         self.wake.clear()
@@ -144,7 +145,7 @@ class EventPump:
             with self._lock:
                 self._follow.pop(sub.workflow_id, None)
 
-    def _fan_out(self, workflow_id: str, batch: list[tuple[int, str]]) -> None:
+    def _fan_out(self, workflow_id: str, batch: list[tuple[int, bytes]]) -> None:
         topic = self.topics.get(workflow_id)
         if topic is None:
             return
@@ -258,7 +259,7 @@ class EventPump:
             if len(rows) < BATCH:
                 return
 
-    def _deliver(self, workflow_id: str, batch: list[tuple[int, str]]) -> None:
+    def _deliver(self, workflow_id: str, batch: list[tuple[int, bytes]]) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
             return

@@ -84,7 +84,7 @@ async def stream_events(
     keepalive: float = request.app.state.keepalive
     pump = pump_of(request.app.state, ctx.store)
 
-    async def events() -> AsyncIterator[str]:
+    async def events() -> AsyncIterator[str | bytes]:
         sub = pump.subscribe(workflow_id, last)  # here: a stream never started never joins
         sent = seq
         try:
@@ -94,7 +94,7 @@ async def stream_events(
                 rows = [r for r in rows if r.seq <= sub.live_from]
                 if not rows:
                     break
-                yield "".join(sse_text(r) for r in rows)
+                yield b"".join(sse_text(r) for r in rows)
                 sent = rows[-1].seq
             while True:
                 if not sub.queue and not sub.dropped:
@@ -107,7 +107,7 @@ async def stream_events(
                     yield reconnect_text(sent, "too far behind: reconnect with Last-Event-ID")
                     return
                 items = sub.take()
-                text = "".join(t for s, t in items if s > sent)
+                text = b"".join(t for s, t in items if s > sent)
                 if items:
                     sent = max(sent, items[-1][0])
                 if text:
