@@ -3,6 +3,7 @@ graceful SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -162,12 +163,15 @@ def test_a_killed_scheduler_child_is_restarted_and_the_workflow_finishes(tmp_pat
 
 
 @pytest.mark.slow
-def test_a_killed_server_takes_its_scheduler_child_down_gracefully(tmp_path: Path) -> None:
-    """kill -9 of the server: its child sees the pipe close, stops its commands and hands
-    their attempts back (no lease left), so the next server runs them again at once."""
+def test_a_killed_server_takes_its_scheduler_child_down_and_leaves_its_commands(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of the server: its child sees the pipe close and exits at once, as abruptly,
+    leaving its command running under the supervisor with its lease (no hand-back), so the
+    next server adopts it instead of running it again (tests/engine/test_restart.py)."""
     from stormflow.store import Store
 
-    home, port = tmp_path / "home", free_port()
+    home, port, pids = tmp_path / "home", free_port(), tmp_path / "pids"
     proc = subprocess.Popen(
         [*STORM, "server", "--port", str(port), "--data-dir", str(home), "--slots", "2"],
         stdout=subprocess.DEVNULL,
@@ -182,14 +186,10 @@ def test_a_killed_server_takes_its_scheduler_child_down_gracefully(tmp_path: Pat
             doc = {
                 "schema": 1,
                 "name": "long",
-                "nodes": [{"name": "a", "commands": [["sleep", "60"]]}],
+                "nodes": [{"name": "a", "commands": [f"echo $$ > {pids}; exec sleep 60"]}],
             }
             wf = http.post(f"{API}/workflows", json=doc).json()["id"]
-            wait_for(
-                lambda: http.get(f"{API}/workflows/{wf}").json()["counts"]["running"] == 1,
-                30,
-                "the task to run",
-            )
+            wait_for(lambda: pids.exists() and pids.read_text().strip(), 30, "the command")
         proc.kill()
         proc.wait()
 
@@ -200,14 +200,20 @@ def test_a_killed_server_takes_its_scheduler_child_down_gracefully(tmp_path: Pat
                 return True
             return False
 
-        wait_for(child_gone, 30, "the child to stop")
+        wait_for(child_gone, 30, "the child to exit")
+        command = int(pids.read_text())
+        os.kill(command, 0)  # still running
         store = Store.default(home)
         try:
-            # handed back (its lease expired now), not left to run out in 30 s
-            assert [(w, n) for w, n, _ in store.expired(time.time())] == [(wf, "a")]
+            assert store.expired(time.time()) == []  # its lease kept, for adoption
+            (row,) = store.attempts(wf, "a")
+            assert row.attempt.result is None
         finally:
             store.close()
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if pids.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.killpg(int(pids.read_text()), signal.SIGKILL)
