@@ -140,3 +140,26 @@ describe("the token", () => {
     expect([q.get("after"), q.get("token")]).toEqual(["0", "a b&c"]);
   });
 });
+
+describe("conditional GETs", () => {
+  test("a GET sends back the ETag it got and a 304 answers from memory", async () => {
+    fetchMock.mockResolvedValueOnce(
+      new Response(JSON.stringify({ items: [1] }), { status: 200, headers: { "content-type": "application/json", etag: '"abc"' } }),
+    );
+    expect(await api("/workflows?limit=5")).toEqual({ items: [1] });
+    expect(lastCall().headers.get("If-None-Match")).toBeNull();
+    fetchMock.mockResolvedValueOnce(new Response(null, { status: 304, headers: { etag: '"abc"' } }));
+    expect(await api("/workflows?limit=5")).toEqual({ items: [1] });
+    expect(lastCall().headers.get("If-None-Match")).toBe('"abc"');
+  });
+
+  test("other methods never send If-None-Match", async () => {
+    fetchMock.mockResolvedValueOnce(
+      new Response(JSON.stringify({ a: 1 }), { status: 200, headers: { "content-type": "application/json", etag: '"x"' } }),
+    );
+    await api("/workflows/w1/actions");
+    respond(200, { ok: true });
+    await api("/workflows/w1/actions", { method: "POST", json: {} });
+    expect(lastCall().headers.get("If-None-Match")).toBeNull();
+  });
+});

@@ -41,7 +41,13 @@ export async function api<T>(path: string, init: RequestInit & { json?: unknown 
     headers.set("Content-Type", "application/json");
     body = JSON.stringify(init.json);
   }
-  const res = await fetch(API + path, { ...init, headers, body, credentials: "same-origin" });
+  // GETs revalidate: the last answer's ETag goes back as If-None-Match and a 304 (nothing
+  // changed since) is answered from memory, so polling costs the server one indexed read.
+  const get = (init.method ?? "GET").toUpperCase() === "GET";
+  const kept = get ? validated.get(path) : undefined;
+  if (kept) headers.set("If-None-Match", kept.etag);
+  const res = await fetch(API + path, { ...init, headers, body, credentials: "same-origin", ...(get ? { cache: "no-store" as RequestCache } : {}) });
+  if (res.status === 304 && kept) return kept.body as T;
   if (res.status === 204) return undefined as T;
   const type = res.headers.get("content-type") ?? "";
   if (!res.ok) {
@@ -52,8 +58,21 @@ export async function api<T>(path: string, init: RequestInit & { json?: unknown 
     }
     throw new ApiError(res.status, "http", `${res.status} ${res.statusText} for ${path}`);
   }
-  if (type.includes("json")) return (await res.json()) as T;
-  return (await res.text()) as T;
+  const answer = type.includes("json") ? await res.json() : await res.text();
+  const etag = res.headers.get("etag");
+  if (get && etag) remember(path, etag, answer);
+  else if (get) validated.delete(path);
+  return answer as T;
+}
+
+/** The last validated answer per GET path (bounded: the oldest go first). */
+const validated = new Map<string, { etag: string; body: unknown }>();
+const VALIDATED_MAX = 64;
+
+function remember(path: string, etag: string, body: unknown): void {
+  validated.delete(path);
+  validated.set(path, { etag, body });
+  while (validated.size > VALIDATED_MAX) validated.delete(validated.keys().next().value as string);
 }
 
 /** EventSource for a workflow's events, resuming after `after`. */
