@@ -72,7 +72,8 @@ def test_one_node_without_a_cascade_is_not_asked_about(
 def test_a_bad_selection_fails_in_the_dry_run_before_any_question(
     server: Server, tmp_path: Path, at_a_terminal: None
 ) -> None:
-    wf = as_json(server, "submit", write(tmp_path, FRAMES))["id"]
+    # held: the server's scheduler runs nothing of it, so any new event would be ours
+    wf = as_json(server, "submit", write(tmp_path, FRAMES), "--hold")["id"]
     before = last_seq(server, wf)
     result = storm(server, "skip", wf, "--glob", "nothing.*", answer="y\n")
     assert result.exit_code == 2
