@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from stormflow.engine.email import NOT_CONFIGURED, EmailError, EmailSender, SmtpSettings
-from stormflow.engine.jobs import EmailSpec, Job, JobResult
+from stormflow.engine.jobs import Job, JobResult
 from stormflow.engine.local import LocalExecutor
+from stormflow.kinds.email import NOT_CONFIGURED, EmailError, EmailSender, EmailSpec, SmtpSettings
 
 
 class Inbox:
@@ -69,7 +69,13 @@ def run_job(sender: EmailSender, job: Job) -> JobResult:
 
 
 def email_job(spec: EmailSpec | None) -> Job:
-    return Job(workflow_id="wf1", node="notify", token="e1", kind="email", email=spec)
+    return Job(
+        workflow_id="wf1",
+        node="notify",
+        token="e1",
+        kind="email",
+        payload=spec.payload() if spec else {},
+    )
 
 
 SPEC = EmailSpec(
@@ -190,7 +196,7 @@ def test_without_smtp_the_data_directory_outbox_is_the_default(tmp_path: Path) -
         node="notify",
         token="e1",
         kind="email",
-        email=SPEC,
+        payload=SPEC.payload(),
         log_path=str(tmp_path / "logs" / "e1.log"),
     )
     result = run_job(sender, job)
@@ -228,7 +234,7 @@ def test_a_failed_send_is_logged_too(tmp_path: Path) -> None:
         node="notify",
         token="e1",
         kind="email",
-        email=SPEC,
+        payload=SPEC.payload(),
         log_path=str(tmp_path / "e1.log"),
     )
     result = run_job(EmailSender(SmtpSettings(host="127.0.0.1", port=port)), job)

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import ExecutorError, NoFreeSlot
 from stormflow.engine.jobs import Job, JobResult
 from stormflow.engine.local import LocalExecutor
+from stormflow.kinds.email import EmailSender
 
 
 class Results:

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from stormflow.engine import supervisor
-from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import Orphan
 from stormflow.engine.supervised import SupervisedExecutor
+from stormflow.kinds.email import EmailSender
 from tests.engine.test_local_executor import (  # noqa: F401 - collected here again
     Results,
     pid_alive,

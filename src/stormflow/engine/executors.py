@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from stormflow.engine.email import EmailSender
 from stormflow.engine.scheduler import Scheduler, Settings, new_owner
+from stormflow.kinds.email import EmailSender
 from stormflow.store import Store
 
 EXECUTORS = ("local", "celery")

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-
-@dataclass(frozen=True)
-class EmailSpec:
-    """An already rendered email: the executor sends it as is."""
-
-    to: tuple[str, ...]
-    subject: str
-    body: str
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -22,7 +14,7 @@ class Job:
     workflow_id: str
     node: str
     token: str  # attempt token: every result carries it back
-    kind: str  # "task" | "email"
+    kind: str  # a registered kind (kinds/): "task", "email"...
     # Run in series; each is an argv tuple, or a shell line run with /bin/sh -c.
     commands: tuple[tuple[str, ...] | str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)  # added to os.environ
@@ -30,7 +22,8 @@ class Job:
     log_path: str | None = None  # stdout+stderr of every command appended here
     min_seconds: float | None = None  # finishing sooner than this is a failure
     max_seconds: float | None = None  # running longer is a failure: the process group is killed
-    email: EmailSpec | None = None  # for kind "email"
+    # For "action" kinds: what the kind rendered for this attempt (JSON-able), e.g. the email.
+    payload: Mapping[str, Any] = field(default_factory=dict)
     # Where a distributed executor sends it (the node's instance_type); None: the default queue.
     queue: str | None = None
 

@@ -27,9 +27,11 @@ from datetime import datetime
 from pathlib import Path
 
 from stormflow.engine import orphans
-from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import STOPPED, ExecutorError, NoFreeSlot, ResultCallback
 from stormflow.engine.jobs import Job, JobResult
+from stormflow.kinds import ActionContext, get_kind, runs
+from stormflow.kinds.base import Action
+from stormflow.kinds.email import EmailSender
 from stormflow.paths import PRIVATE_DIR, PRIVATE_FILE
 
 log = logging.getLogger(__name__)
@@ -125,9 +127,10 @@ class LocalExecutor:
     def submit(self, job: Job, environ: dict[bytes, bytes] | None = None) -> None:
         """Run the job; its commands get `environ` (default: this process's environment now)
         under the job's own env."""
-        if job.kind == "task":
+        commands = runs(job.kind) == "commands"
+        if commands:
             environ = _environ() if environ is None else environ.copy()
-        attempt = _Attempt(job, environ if job.kind == "task" else None)
+        attempt = _Attempt(job, environ if commands else None)
         with self._lock:
             if self._closed:
                 raise ExecutorError(f"cannot run {job.workflow_id}/{job.node}: executor is closed")
@@ -292,13 +295,18 @@ class LocalExecutor:
             with attempt.lock:
                 attempt.timers.append(timer)
             timer.start()
+        exit_code: int | None
+        error: str | None
         try:
-            if job.kind == "task":
-                exit_code, error = self._run_commands(attempt, pidfile)
-            elif job.kind == "email":
-                exit_code, error = None, self._send_email(attempt)
-            else:
+            kind = get_kind(job.kind)
+            if kind is None:
                 exit_code, error = None, f"unknown job kind {job.kind!r}"
+            elif kind.runs == "commands":
+                exit_code, error = self._run_commands(attempt, pidfile)
+            elif kind.action is not None:
+                exit_code, error = None, self._run_action(attempt, kind.action)
+            else:
+                exit_code, error = None, f"kind {job.kind!r} does not run on an executor"
         except Exception as exc:  # a bug here must still produce a result, or the node hangs
             log.exception("job %s/%s (%s) crashed", job.workflow_id, job.node, job.token)
             exit_code, error = None, f"executor error: {type(exc).__name__}: {exc}"
@@ -422,20 +430,27 @@ class LocalExecutor:
                 return exit_code, f"{which} `{_short(text)}` {outcome}"
         return exit_code, None
 
-    def _send_email(self, attempt: _Attempt) -> str | None:
+    def _run_action(self, attempt: _Attempt, action: Action) -> str | None:
+        """An action kind's attempt (email...): its one line goes to the log either way."""
         job = attempt.job
-        if job.email is None:
-            return "email job has no email to send"
         with attempt.lock:
             if attempt.stop_reason is not None:
                 return None  # _run reports the stop reason
+        ctx = ActionContext(
+            workflow_id=job.workflow_id,
+            node=job.node,
+            token=job.token,
+            log_path=job.log_path,
+            services={"email_sender": self._email_sender},
+            stopped=lambda: attempt.stop_reason is not None,
+        )
         try:
-            sent = self._email_sender.send(job.email)
+            done = action(job.payload, ctx)
         except Exception as exc:
             error = str(exc) or type(exc).__name__
             self._log_line(job.log_path, error)
             return error
-        self._log_line(job.log_path, sent)  # where the message went: storm run shows it
+        self._log_line(job.log_path, done)  # e.g. where the message went: storm run shows it
         return None
 
     @staticmethod

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from stormflow.core import Node
-from stormflow.engine.jobs import EmailSpec, Job
-from stormflow.spec import render_commands, render_text
+from stormflow.engine.jobs import Job
+from stormflow.kinds import get_kind
+from stormflow.spec import render_commands
 
 _BINDIR = str(Path(sys.executable).parent)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._,#=+-]")
@@ -91,27 +92,26 @@ def render_job(
     workdir = _workflow_dir(data_dir, workflow_id)
     cwd_value = config.get("cwd")
     cwd = str(Path(workdir) / str(cwd_value)) if cwd_value else workdir
-    email = None
-    if kind == "email":
-        addresses = config.get("addresses") or []
-        email = EmailSpec(
-            to=tuple(str(a) for a in addresses),
-            subject=render_text(str(config.get("subject", "")), tokens),
-            body=render_text(str(config.get("body", "")), tokens),
-        )
-    commands = tuple(c if isinstance(c, str) else tuple(c) for c in render_commands(config, tokens))
+    spec = get_kind(kind)
+    payload = spec.payload(config, tokens) if spec is not None and spec.payload else {}
+    runs_commands = spec is None or spec.runs == "commands"
+    commands = (
+        tuple(c if isinstance(c, str) else tuple(c) for c in render_commands(config, tokens))
+        if runs_commands
+        else ()
+    )
     return Job(
         workflow_id=workflow_id,
         node=node.name,
         token=token,
         kind=kind,
-        commands=commands if kind != "email" else (),
+        commands=commands,
         env=_env(config, tokens, token),
         cwd=cwd,
         log_path=log,
         min_seconds=_seconds(config.get("min_seconds")),
         max_seconds=_seconds(config.get("max_seconds")),
-        email=email,
+        payload=payload,
         # "Switch these frames to a bigger machine" = a new instance_type = another queue.
         queue=str(config["instance_type"]) if config.get("instance_type") else None,
     )

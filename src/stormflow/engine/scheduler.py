@@ -38,12 +38,12 @@ from pathlib import Path
 from stormflow import core
 from stormflow.core import Outcome, Status
 from stormflow.engine import liveness, orphans
-from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import STOPPED, Executor, ExecutorError, Orphan
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
 from stormflow.engine.supervised import SupervisedExecutor
+from stormflow.kinds.email import EmailSender
 from stormflow.metrics import Histogram
 from stormflow.paths import private_dir
 from stormflow.store import Lease, Store, StoreView

@@ -22,10 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from stormflow.engine import supervisor
-from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import ExecutorError, NoFreeSlot, Orphan, ResultCallback
 from stormflow.engine.jobs import Job, JobResult
 from stormflow.engine.local import LocalExecutor, _environ
+from stormflow.kinds import runs
+from stormflow.kinds.email import EmailSender
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class SupervisedExecutor:
     # -- the Executor interface ----------------------------------------------------------------
 
     def submit(self, job: Job) -> None:
-        if job.kind != "task":
+        if runs(job.kind) != "commands":
             with self._lock:
                 if len(self._running) + len(self._local.running()) >= self._slots:
                     raise NoFreeSlot(f"cannot run {job.workflow_id}/{job.node}: slots are busy")

@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from stormflow.engine import liveness, orphans
-from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import ExecutorError
 from stormflow.engine.jobs import Job, JobResult
 from stormflow.engine.local import LocalExecutor
+from stormflow.kinds.email import EmailSender
 from stormflow.paths import PRIVATE_FILE
 
 log = logging.getLogger(__name__)

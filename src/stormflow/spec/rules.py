@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any, TypeGuard
 
 from stormflow.core.statuses import SUBMITTABLE
+from stormflow.kinds import all_kinds, kind_names
 from stormflow.spec import fixers as fx
 from stormflow.spec import limits
 from stormflow.spec.document import NAME_PATTERN, SCHEMA_VERSIONS, parse_ttl
@@ -19,9 +20,8 @@ from stormflow.spec.frames import (
     progression_step,
     type_name,
 )
-from stormflow.spec.kinds import kind_names
 from stormflow.spec.text import unstorable
-from stormflow.spec.tokens import TEXT_TOKENS, frame_tokens_in, text_tokens_in
+from stormflow.spec.tokens import frame_tokens_in
 from stormflow.spec.validate import RawNode, RuleContext, register_rule, suggest
 
 #: Above this many nodes after expansion, validation warns.
@@ -286,43 +286,11 @@ def node_params(ctx: RuleContext) -> Iterator[Entry]:
 
 
 @register_rule
-def task_commands(ctx: RuleContext) -> Iterator[Entry]:
-    for node in ctx.nodes:
-        commands = node.params.get("commands")
-        if node.kind is None or node.kind.name != "task" or not isinstance(commands, list):
-            continue
-        empty = [c for c in commands if c in ("", []) or (isinstance(c, str) and not c.strip())]
-        if not commands or len(empty) == len(commands):
-            yield error(
-                "empty-commands",
-                f"task {node.label!r} has no commands to run",
-                nodes=_names(node),
-                field="commands",
-            )
-        elif empty:
-
-            def drop_empty(raw: dict[str, Any]) -> None:
-                raw["commands"] = [
-                    c
-                    for c in raw.get("commands", [])
-                    if c not in ("", []) and not (isinstance(c, str) and not c.strip())
-                ]
-
-            yield error(
-                "empty-commands",
-                f"task {node.label!r} has {len(empty)} empty command(s)",
-                nodes=_names(node),
-                field="commands",
-                fixers=(
-                    fx.edit_node(
-                        node.index,
-                        node.label,
-                        f"drop-empty-commands:{node.label}",
-                        f"remove the empty commands of {node.label}",
-                        drop_empty,
-                    ),
-                ),
-            )
+def kind_rules(ctx: RuleContext) -> Iterator[Entry]:
+    """The rules each kind brings for its own nodes (kinds/<kind>.py)."""
+    for kind in all_kinds():
+        for rule in kind.rules:
+            yield from rule(ctx)
 
 
 @register_rule
@@ -479,55 +447,6 @@ def _frame_tokens(node: RawNode, has_frames: bool) -> Iterator[Entry]:
             nodes=_names(node),
             field="commands",
         )
-
-
-@register_rule
-def text_tokens(ctx: RuleContext) -> Iterator[Entry]:
-    """Email subject/body may only use the tokens Storm fills in."""
-    for node in ctx.nodes:
-        if node.kind is None or node.kind.name != "email":
-            continue
-        for key in ("subject", "body"):
-            text = node.params.get(key)
-            if not isinstance(text, str):
-                continue
-            for token in sorted(text_tokens_in(text) - set(TEXT_TOKENS)):
-                guess = suggest(token, TEXT_TOKENS)
-                yield warning(
-                    "unknown-token",
-                    f"node {node.label!r}: {key} uses unknown token ${{{token}}}"
-                    f"{_did_you_mean(guess and '${' + guess + '}')}",
-                    nodes=_names(node),
-                    field=key,
-                )
-
-
-@register_rule
-def email_addresses(ctx: RuleContext) -> Iterator[Entry]:
-    for node in ctx.nodes:
-        addresses = node.params.get("addresses")
-        if node.kind is None or node.kind.name != "email" or not isinstance(addresses, list):
-            continue
-        if not addresses:
-            yield error(
-                "missing-param",
-                f"email {node.label!r} has no addresses",
-                nodes=_names(node),
-                field="addresses",
-            )
-        bad = [a for a in addresses if isinstance(a, str) and not _looks_like_address(a)]
-        if bad:
-            yield error(
-                "bad-address",
-                f"email {node.label!r}: {', '.join(map(repr, bad))} do not look like addresses",
-                nodes=_names(node),
-                field="addresses",
-            )
-
-
-def _looks_like_address(text: str) -> bool:
-    local, _, domain = text.partition("@")
-    return bool(local) and bool(domain) and " " not in text
 
 
 @register_rule

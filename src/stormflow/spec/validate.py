@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from stormflow.kinds import Kind as NodeKind
+from stormflow.kinds import get_kind
 from stormflow.spec.entries import Entry, error, sort_entries
 from stormflow.spec.frames import FrameRange, FrameSpecError, parse_frames
-from stormflow.spec.kinds import NODE_KEYS, NodeKind, get_kind
+from stormflow.spec.kinds import NODE_KEYS
 
 
 @dataclass
@@ -31,6 +33,11 @@ class RawNode:
     @property
     def label(self) -> str:
         return self.name if self.name is not None else f"nodes[{self.index}]"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The node's name for an entry's `nodes`: empty when it has none."""
+        return (self.name,) if self.name is not None else ()
 
 
 @dataclass

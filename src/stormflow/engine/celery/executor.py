@@ -31,10 +31,11 @@ import redis
 from stormflow.engine.celery import keys
 from stormflow.engine.celery.app import DEFAULT_QUEUE, TASK, make_app
 from stormflow.engine.celery.wire import job_to_wire, result_from_wire
-from stormflow.engine.email import EmailSender
 from stormflow.engine.executor import STOPPED, ExecutorError, NoFreeSlot, Orphan, ResultCallback
 from stormflow.engine.jobs import Job, JobResult
 from stormflow.engine.local import LocalExecutor
+from stormflow.kinds import runs
+from stormflow.kinds.email import EmailSender
 from stormflow.paths import append_private
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ class CeleryExecutor:
     def submit(self, job: Job) -> None:
         if self._closed.is_set():
             raise ExecutorError(f"cannot run {job.workflow_id}/{job.node}: executor is closed")
-        if job.kind == "email":
+        if runs(job.kind) != "commands":  # actions run here, in the scheduler's process
             if self.free_slots() <= 0:
                 raise NoFreeSlot(f"cannot run {job.workflow_id}/{job.node}: all slots are busy")
             self._local.submit(job)

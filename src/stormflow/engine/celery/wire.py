@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
-from stormflow.engine.jobs import EmailSpec, Job, JobResult
+from stormflow.engine.jobs import Job, JobResult
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ def job_to_wire(job: Job, *, owner: str, heartbeat_ttl: float) -> dict[str, Any]
     data = asdict(job)
     data["commands"] = [c if isinstance(c, str) else list(c) for c in job.commands]
     data["env"] = public_env(job)
-    data.pop("email", None)  # email jobs are sent by the scheduler itself, never by workers
     return {"v": VERSION, "owner": owner, "ttl": heartbeat_ttl, "job": data}
 
 
@@ -52,10 +51,10 @@ def job_from_wire(message: Mapping[str, Any]) -> tuple[Job, str, float]:
     commands = tuple(
         c if isinstance(c, str) else tuple(str(a) for a in c) for c in data["commands"]
     )
-    email = data.pop("email", None)
+    payload = data.pop("payload", None) or {}
     job = Job(
         **{**data, "commands": commands, "env": {str(k): str(v) for k, v in data["env"].items()}},
-        email=EmailSpec(**email) if email else None,
+        payload=dict(payload),
     )
     return job, str(message["owner"]), float(message["ttl"])
 
