@@ -42,6 +42,8 @@ from stormflow.engine.executor import STOPPED, Executor, ExecutorError, Orphan
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
+from stormflow.engine.subworkflows import KIND as SUBWORKFLOW
+from stormflow.engine.subworkflows import Subworkflows
 from stormflow.engine.supervised import SupervisedExecutor
 from stormflow.kinds.email import EmailSender
 from stormflow.metrics import Histogram
@@ -241,6 +243,7 @@ class Scheduler:
         self._held: defaultdict[str, list[JobResult]] = defaultdict(list)
         self.turned = time.monotonic()  # when the loop last finished a step (see `stuck`)
         self.timeouts = 0  # statements cancelled by the statement timeout, retried
+        self.subworkflows = Subworkflows(self)  # `workflow` nodes: children, started and followed
         with self._limited():
             self._recover_dead_owners()
             # a submit killed half way left an invisible partial workflow: gone after a while
@@ -763,6 +766,8 @@ class Scheduler:
         """Hand a claimed attempt to the executor. An attempt that cannot be rendered or
         started (whatever its stored configuration holds) fails alone: see `_not_started`."""
         name = node.name
+        if self._kind(workflow_id, name) == SUBWORKFLOW:  # no executor, no slot: a child
+            return self.subworkflows.start(workflow_id, node, token, logfile)
         try:
             job = render_job(
                 data_dir=self.settings.data_dir,
@@ -913,6 +918,7 @@ class Scheduler:
             # not after its leases run out.
             self._next_takeover = now + TAKEOVER_EVERY
             busy |= self._recover_dead_owners() > 0
+        busy |= self.subworkflows.follow(now)
         for workflow_id, name, token, owner, logfile in self.store.expired_leases(
             now, workflow_ids=wanted
         ):

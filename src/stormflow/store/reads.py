@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Text, cast, func, select
@@ -21,6 +22,7 @@ from stormflow.core import (
     WorkflowStatus,
 )
 
+from .children import reported_statuses
 from .db import Database
 from .driver import driver
 from .queries import find_runnable, glob_to_like
@@ -115,6 +117,16 @@ def _event_row(row: Any) -> EventRow:
     )
 
 
+def reported(conn: Connection, rows: list[WorkflowRow]) -> list[WorkflowRow]:
+    """The rows with the status each workflow reports: a parent whose running nodes only
+    follow children left holding reports holding (`children.reported_statuses`)."""
+    wanted = {r.id: (r.status, r.counts) for r in rows if r.counts.get(Status.RUNNING)}
+    changed = reported_statuses(conn, wanted) if wanted else {}
+    if not changed:
+        return rows
+    return [replace(r, status=changed[r.id]) if r.id in changed else r for r in rows]
+
+
 class Reads(Database):
     def _require(self, conn: Connection, workflow_id: str) -> None:
         found = conn.execute(select(workflows.c.id).where(workflows.c.id == workflow_id)).first()
@@ -131,7 +143,7 @@ class Reads(Database):
         row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
         if row is None or row.last_seq < 0:  # < 0: a batched submit under way (SUBMITTING)
             raise UnknownWorkflow(workflow_id)
-        return workflow_row(row)
+        return reported(conn, [workflow_row(row)])[0]
 
     def last_seq(self, workflow_id: str) -> int:
         """The seq of the workflow's last event (what every change of it moves)."""
@@ -206,7 +218,7 @@ class Reads(Database):
         with self.read() as conn:
             db = driver(conn)
             rows = db.rows(sql, params)
-        return [_summary_row(r) for r in rows]
+            return reported(conn, [_summary_row(r) for r in rows])
 
     def node(self, workflow_id: str, name: str) -> Node:
         with self.read() as conn:
