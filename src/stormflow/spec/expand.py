@@ -70,6 +70,8 @@ def expand(document: Document | Mapping[str, Any]) -> Plan:
 def _expand_node(spec: NodeSpec, out: list[PlannedNode]) -> _Expanded:
     kind = get_kind(spec.kind)
     config = {**(kind.defaults() if kind else {}), **spec.params}
+    if kind is not None and kind.name == "workflow" and isinstance(config.get("for_each"), list):
+        return _expand_items(spec, config, out)
     frames_spec = config.get("frames")
     if kind is None or not kind.frame_ranged or frames_spec is None:
         out.append(PlannedNode(spec.name, spec.kind, spec.status, _copy(config)))
@@ -92,6 +94,22 @@ def _expand_node(spec: NodeSpec, out: list[PlannedNode]) -> _Expanded:
         names.append(name)
         spans.append((min(chunk), max(chunk)))
     return _Expanded(names, spans)
+
+
+def _expand_items(spec: NodeSpec, config: dict[str, Any], out: list[PlannedNode]) -> _Expanded:
+    """One node per for_each item, named `<node>.<key value>` and grouped like chunks."""
+    from stormflow.kinds.workflow import child_config, items_of
+
+    names: list[str] = []
+    for suffix, values in items_of(config):
+        name = f"{spec.name}.{suffix}"
+        out.append(
+            PlannedNode(
+                name, spec.kind, spec.status, _copy(child_config(config, values)), spec.name
+            )
+        )
+        names.append(name)
+    return _Expanded(names, None)
 
 
 def _scout(scout: object) -> set[int]:
