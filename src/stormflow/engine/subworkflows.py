@@ -30,6 +30,7 @@ from stormflow import core
 from stormflow.core import Outcome, Status
 from stormflow.engine.jobs import JobResult
 from stormflow.spec import DocumentError, Severity, expand, validate
+from stormflow.spec.params import instantiate
 from stormflow.spec.tokens import render_text
 from stormflow.store import Lease, StoreView
 from stormflow.store.children import (
@@ -56,8 +57,9 @@ class ChildError(ValueError):
 
 def child_document(config: Mapping[str, Any], tokens: Mapping[str, object]) -> dict[str, Any]:
     """The child workflow's document: the node's template (resolved to an inline document
-    when the parent was submitted) instantiated with its params. Text params may use the
-    parent's tokens (`${workflow-id}`: the parent's id), filled in first."""
+    when the parent was submitted) instantiated with its params (`spec.params`; raises
+    DocumentError naming a missing or ill-typed one). Text params may use the parent's
+    tokens (`${workflow-id}`: the parent's id), filled in first."""
     template = config.get("template")
     if not isinstance(template, dict):
         raise ChildError("template: not a workflow document")
@@ -66,27 +68,6 @@ def child_document(config: Mapping[str, Any], tokens: Mapping[str, object]) -> d
         raise ChildError("params: not a mapping of names to values")
     params = {k: render_text(v, tokens) if isinstance(v, str) else v for k, v in raw.items()}
     return instantiate(template, params)
-
-
-def instantiate(document: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
-    """`${name}` of each param replaced in every string of the document (whole strings keep
-    the param's type)."""
-    from stormflow.spec.tokens import text_tokens_in
-
-    def fill(value: Any) -> Any:
-        if isinstance(value, str):
-            names = text_tokens_in(value)
-            if len(names) == 1 and value == "${" + next(iter(names)) + "}":
-                name = next(iter(names))
-                return params.get(name, value)
-            return render_text(value, {k: v for k, v in params.items() if k in names})
-        if isinstance(value, list):
-            return [fill(v) for v in value]
-        if isinstance(value, dict):
-            return {k: fill(v) for k, v in value.items()}
-        return value
-
-    return dict(fill(dict(document)))
 
 
 class Subworkflows:

@@ -214,8 +214,9 @@ class Children(Database):
             )
         return _child_row(rows[0]) if rows else None
 
-    def parents_of(self, child_ids: Iterable[str]) -> dict[str, str]:
-        """child id -> parent id, for those of `child_ids` that are children."""
+    def parents_of(self, child_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """child id -> its parent link ({workflow_id, node, token}: the attempt that started
+        it), for those of `child_ids` that are children."""
         ids = list(dict.fromkeys(child_ids))
         if not ids:
             return {}
@@ -223,9 +224,12 @@ class Children(Database):
             db = driver(conn)
             among, params = db.among("child_id", ids)
             rows = db.rows(
-                f"SELECT DISTINCT child_id, parent_id FROM workflow_links WHERE {among}", params
+                "SELECT child_id, parent_id, node, token FROM workflow_links"
+                f" WHERE {among} ORDER BY created_at DESC",
+                params,
             )
-        return {str(c): str(p) for c, p in rows}
+        # oldest last: it wins (the attempt that started the child)
+        return {str(c): {"workflow_id": p, "node": n, "token": t} for c, p, n, t in rows}
 
     def descendants(self, workflow_ids: Iterable[str]) -> set[str]:
         """Every workflow started below these (children, their children...)."""
@@ -241,6 +245,40 @@ class Children(Database):
                 frontier = [str(c) for (c,) in rows if str(c) not in found]
                 found.update(frontier)
         return found
+
+    def rollup(self, workflow_id: str, children: list[ChildRow] | None = None) -> dict[Status, int]:
+        """Nodes per status of the workflow's own nodes, `workflow` nodes left out, plus the
+        rollup of each child its nodes follow now, at every depth (the Monitor's header)."""
+        total: dict[Status, int] = {}
+        seen: set[str] = set()
+        frontier = [workflow_id]
+        while frontier:
+            current = frontier.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            rows = children if current == workflow_id and children is not None else None
+            followed = [c for c in (rows or self.children(current)) if c.current]
+            if not followed:  # no children: the summary's counts
+                with self.read() as conn:
+                    found = driver(conn).rows(
+                        f"SELECT {', '.join(COUNT_COLUMNS)} FROM workflows WHERE id = ?",
+                        (current,),
+                    )
+                for status, n in zip(Status, found[0] if found else (), strict=False):
+                    total[status] = total.get(status, 0) + int(n)
+                continue
+            with self.read() as conn:
+                found = driver(conn).rows(
+                    "SELECT status, COUNT(*) FROM nodes WHERE workflow_id = ? AND kind <> ?"
+                    " GROUP BY status",
+                    (current, "workflow"),
+                )
+            for status, n in found:
+                total[Status(status)] = total.get(Status(status), 0) + int(n)
+            latest: dict[str, str] = {c.node: c.child_id for c in followed}  # newest per node
+            frontier.extend(latest.values())
+        return total
 
     def to_follow(self, parent_ids: Iterable[str] | None = None) -> list[FollowRow]:
         """Links the engine may have to act on: the parent attempt is live (the child may

@@ -184,12 +184,14 @@ class Reads(Database):
         after: tuple[float, str] | None = None,
         *,
         metadata: bool = True,
+        children: bool = True,
     ) -> list[WorkflowRow]:
         """Newest first (ties: the greater id first), with their summaries. `archived=True`
         lists the archived ones instead; `status`: only those whose derived status it is;
         `after`: (created_at, id) of the last row of the previous page (keyset pagination:
         the next page starts right after it, along the index, however deep). `metadata`:
-        False leaves it out (`{}`; the list does not show it).
+        False leaves it out (`{}`; the list does not show it). `children`: False leaves out
+        the workflows that `workflow` nodes started (sub-workflows).
 
         Driver SQL, rows read by position: a page of 1,000 summaries costs the database's
         time, not SQLAlchemy's per-row processing."""
@@ -198,6 +200,10 @@ class Reads(Database):
         if status is not None:
             conds.append("status = ?")
             params.append(status)
+        if not children:
+            conds.append(
+                "NOT EXISTS (SELECT 1 FROM workflow_links l WHERE l.child_id = workflows.id)"
+            )
         if name_glob is not None:
             conds.append("name LIKE ? ESCAPE '\\'")
             params.append(glob_to_like(name_glob))

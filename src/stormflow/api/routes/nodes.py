@@ -153,7 +153,16 @@ def node_detail(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
         "upstream": natural_sorted(adjacency.up.get(name, ())),
         "downstream": natural_sorted(adjacency.down.get(name, ())),
         "allowed_actions": allowed_actions(node),
+        "child": _child(ctx, workflow_id, row.kind, name),
     }
+
+
+def _child(ctx: ApiContext, workflow_id: str, kind: str, name: str) -> dict[str, Any] | None:
+    """A `workflow` node's current child, with its live summary."""
+    if kind != "workflow":
+        return None
+    found = ctx.store.node_children(workflow_id, [name]).get(name)
+    return found.as_dict() if found is not None else None
 
 
 @router.get("/workflows/{workflow_id}/nodes/{name}/history", response_model=schemas.History)
