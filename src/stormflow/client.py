@@ -395,7 +395,8 @@ class Client:
 
     def workflows(self, **filters: Any) -> List[Dict[str, Any]]:
         """Summaries, newest first; filters: status, name (glob), archived, limit, offset,
-        cursor (a page's `next_cursor`: see `workflow_pages`)."""
+        cursor (a page's `next_cursor`: see `workflow_pages`), children (False: leave out
+        the workflows that `workflow` nodes started)."""
         return self.request("GET", "/workflows", filters)["items"]  # type: ignore[no-any-return]
 
     def workflow_pages(self, **filters: Any) -> Iterator[List[Dict[str, Any]]]:
@@ -409,7 +410,28 @@ class Client:
             query["cursor"] = page["next_cursor"]
 
     def workflow(self, workflow_id: str) -> Dict[str, Any]:
+        """The summary with `parent` (the node that started it, or None), `children` (the
+        workflows its `workflow` nodes started) and `rollup` (counts at every depth)."""
         return self.request("GET", "/workflows/" + _q(workflow_id))  # type: ignore[no-any-return]
+
+    def children(self, workflow_id: str) -> List[Dict[str, Any]]:
+        """The workflows its `workflow` nodes started, oldest first, with live status and
+        counts; `current` is False for a child kept only by a snapshot (a retried node)."""
+        return self.request("GET", "/workflows/{}/children".format(_q(workflow_id)))  # type: ignore[no-any-return]
+
+    def tree(self, workflow_id: str, depth: int = 8) -> Dict[str, Any]:
+        """The workflow and its children, nested: `{"workflow": summary, "children": [...]}`
+        where each child is `{"link": child row, "children": [...]}` (down to `depth`)."""
+
+        def below(wf_id: str, level: int) -> List[Dict[str, Any]]:
+            if level >= depth:
+                return []
+            return [
+                {"link": c, "children": below(c["workflow_id"], level + 1)}
+                for c in self.children(wf_id)
+            ]
+
+        return {"workflow": self.workflow(workflow_id), "children": below(workflow_id, 0)}
 
     def archive(self, workflow_id: str) -> Dict[str, Any]:
         """Archive and stop it: its running nodes are canceled; nothing more of it runs."""
