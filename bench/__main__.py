@@ -1,5 +1,5 @@
 """`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big] [--submit-latency]
-[--many-workflows] [--watchers]`: print the figures.
+[--many-workflows] [--watchers] [--sequence]`: print the figures.
 
 No timing assertions: every figure is printed with its target and PASS/MISS; the exit code is 0
 unless the benchmark itself broke.
@@ -52,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         "--watch-tasks", type=int, default=None, help="--watchers: tasks in the workflow"
     )
     parser.add_argument(
+        "--sequence",
+        action="store_true",
+        help="only the sequence of sub-workflows: 100 shots of 100 chunks, and the Monitor",
+    )
+    parser.add_argument(
         "--dir",
         type=Path,
         default=None,
@@ -100,6 +105,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{cpu_slots()} CPUs, Python {platform.python_version()}; "
             f"total {time.perf_counter() - began:.0f} s" + (" (--quick)" if args.quick else "")
         )
+        print(report.table(), flush=True)
+        return 0
+    if args.sequence:
+        from . import sequence
+
+        with scratch_dir(parent=args.dir) as work:
+            for backend in backends:
+                try:
+                    sequence.measure(report, backend, work, args.quick)
+                except Unavailable as exc:
+                    report.note(f"{backend} skipped: {exc}")
+        report.note(f"{cpu_slots()} CPUs; total {time.perf_counter() - began:.0f} s")
         print(report.table(), flush=True)
         return 0
     if args.watchers:
