@@ -265,7 +265,7 @@ def check_values(
                 error(
                     "missing-param-value",
                     f"param {name!r} ({spec.type}) has no value and no default{hint}"
-                    f"{_where(name, used)}; give it with --set {name}=...",
+                    f"{_where(name, used)}; give it a value (--set {name}=... on the command line)",
                     field=f"params.{name}",
                 )
             )
