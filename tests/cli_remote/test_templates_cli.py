@@ -109,7 +109,9 @@ def test_submit_with_set_and_files_beside_the_document(server: Server, tmp_path:
     path = write(tmp_path, "seq.yaml", seq)
     bad = storm(server, "submit", str(path), "--set", "show=nope", code=2)
     assert "param 'show' must be one of abc, xyz, got 'nope'" in bad.stderr
-    assert "must be NAME=VALUE" in storm(server, "submit", str(path), "--set", "show", code=2).stderr
+    assert (
+        "must be NAME=VALUE" in storm(server, "submit", str(path), "--set", "show", code=2).stderr
+    )
     before = len(client.workflows())
     answer = json.loads(
         storm(server, "submit", str(path), "--set", "show=abc", "--hold", "--json").stdout
