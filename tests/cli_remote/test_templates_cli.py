@@ -141,32 +141,23 @@ def test_validate_with_set(tmp_path: Path) -> None:
     )
 
 
-def test_run_with_set_here(tmp_path: Path) -> None:
-    path = write(tmp_path, "shot.yaml", SHOT)
+def test_the_shot_example_runs_here_with_set(tmp_path: Path) -> None:
+    """examples/shot.yaml as its comment says: one shot of the demo pipeline, to a movie."""
+    example = str(Path(__file__).parents[2] / "examples" / "shot.yaml")
     data = tmp_path / "data"
-    missing = storm(None, "run", str(path), "--data-dir", str(data), "--quiet", code=2)
-    assert "param 'shot'" in missing.stderr and not (data / "storm.db").exists()
-    storm(
-        None,
-        "run",
-        str(path),
-        "--set",
-        "shot=sh010",
-        "--set",
-        "frames=1-3",
-        "--data-dir",
-        str(data),
-        "--quiet",
-    )
+    bad = storm(None, "run", example, "--set", "last=x", "--data-dir", str(data), code=2)
+    assert "param 'last' must be a whole number, got a string 'x'" in bad.stderr
+    assert "used in nodes[0].commands[0][6], nodes[1].frames, nodes[2].frames" in bad.stderr
+    assert not (data / "storm.db").exists()
+    sets = ["--set", "shot=sh020", "--set", "last=4", "--set", "chunk=2"]
+    out = storm(None, "run", example, *sets, "--data-dir", str(data), "--quiet").stdout
+    assert "shot-sh020" in out and "succeeded" in out
     store = Store.default(data)
     try:
         (row,) = store.workflows()
-        assert row.name == "shot-sh010"
-        assert sorted(n.name for n in store.nodes(row.id)) == [
-            "comp",
-            "render.1",
-            "render.2",
-            "render.3",
-        ]
+        assert row.name == "shot-sh020"
+        names = sorted(n.name for n in store.nodes(row.id))
+        assert names == ["comp.1-2", "comp.3-4", "encode", "render.1-2", "render.3-4", "simulate"]
+        assert (data / "work" / row.id / "sh020.mp4").stat().st_size > 0
     finally:
         store.close()
