@@ -51,7 +51,12 @@ def test_instantiate_fills_values_defaults_and_keeps_runtime_tokens() -> None:
     assert node["commands"] == [["render", "sh010", "-q", "draft", "{start}", "{end}"]]
     assert node["env"] == {"WF": "${workflow-name}", "HOME_DIR": "${HOME}"}
     assert node["frames"] == "1001-1100"
-    assert node["chunk_size"] == 25  # a whole use keeps the param's type
+    assert node["chunk_size"] == 25  # a node's parameter that is one use keeps its type
+    as_text = instantiate(
+        {**template(), "metadata": {"chunk": "${chunk}"}},
+        {"shot": "a", "chunk": 3},
+    )
+    assert as_text["metadata"] == {"chunk": "3"}  # elsewhere a use is text
     plan = expand(doc)
     assert [n.name for n in plan.nodes][:2] == ["render.1001-1025", "render.1026-1050"]
 

@@ -96,8 +96,12 @@ def test_child_entries_are_shown_under_the_parent_node() -> None:
     assert bad.message.startswith("shots > ") and bad.nodes == ("shots",)
 
 
-def test_an_unresolved_template_is_an_error() -> None:
-    assert "is not resolved" in errors(validate(sequence(template="shot.yaml")))[0]
+def test_an_unresolved_template_is_never_planned() -> None:
+    assert "is a file that was not read" in errors(validate(sequence(template="shot.yaml")))[0]
+    entries = validate(sequence(template="shot"))  # the server resolves names
+    assert errors(entries) == [] and entries[0].code == "stored-template"
+    with pytest.raises(DocumentError, match="must be resolved to a document"):
+        expand(sequence(template="shot"))
 
 
 def test_a_template_including_itself_is_refused_at_any_depth(tmp_path: Path) -> None:

@@ -25,7 +25,8 @@ from typing import Any
 from stormflow.kinds.base import RETRIES, RETRY_DELAY, Kind, Param, params
 from stormflow.kinds.registry import register_kind
 from stormflow.spec import limits
-from stormflow.spec.entries import Entry, Severity, error
+from stormflow.spec.entries import Entry, Severity, error, warning
+from stormflow.spec.templates import is_file_reference
 from stormflow.spec.validate import RawNode, RuleContext
 
 #: A for_each item's key value becomes part of a node name: `shots.sh010`.
@@ -70,13 +71,22 @@ def _check_node(node: RawNode) -> Iterator[Entry]:
     label = node.label
     template = node.params.get("template")
     if isinstance(template, str):
-        yield error(
-            "unresolved-template",
-            f"node {label!r}: template {template!r} is not resolved: files are read where the "
-            f"document is (storm run, storm submit), stored templates by the server",
-            nodes=node.names,
-            field="template",
-        )
+        if is_file_reference(template):
+            yield error(
+                "unresolved-template",
+                f"node {label!r}: template {template!r} is a file that was not read: files "
+                f"are read where the document is (storm validate, storm run, storm submit)",
+                nodes=node.names,
+                field="template",
+            )
+        else:  # the server (or `storm run`'s store) resolves it before anything is stored
+            yield warning(
+                "stored-template",
+                f"node {label!r}: template {template!r} names a stored template; it is checked "
+                f"where it is stored, when the workflow is submitted",
+                nodes=node.names,
+                field="template",
+            )
         return
     for_each = node.params.get("for_each")
     if isinstance(for_each, str):

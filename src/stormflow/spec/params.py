@@ -265,7 +265,7 @@ def check_values(
                 error(
                     "missing-param-value",
                     f"param {name!r} ({spec.type}) has no value and no default{hint}"
-                    f"{_where(name, used)}; give it with --set {name}=...",
+                    f"{_where(name, used)}; give it a value (--set {name}=... on the command line)",
                     field=f"params.{name}",
                 )
             )
@@ -281,20 +281,21 @@ def sample(spec: ParamSpec) -> Any:
 
 def substitute(data: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of the document with `${name}` replaced for every name in values and the
-    `params` declaration removed. A string that is exactly one use takes the value itself
-    (so `chunk_size: ${chunk}` stays a number); inline child templates are left alone."""
+    `params` declaration removed. A node's parameter that is exactly one use takes the value
+    itself (so `chunk_size: ${chunk}` is a number); everywhere else a use becomes text (an
+    argv item, an env value). Inline child templates are left alone."""
 
-    def text(value: str) -> Any:
-        whole = _USE.fullmatch(value)
+    def text(value: str, typed: bool) -> Any:
+        whole = _USE.fullmatch(value) if typed else None
         if whole and whole.group(1) in values:
             return values[whole.group(1)]
         return _USE.sub(
             lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0), value
         )
 
-    def walk(item: Any, where: str) -> Any:
+    def walk(item: Any, where: str, typed: bool = False) -> Any:
         if isinstance(item, str):
-            return text(item) if "${" in item else item
+            return text(item, typed) if "${" in item else item
         if isinstance(item, Mapping):
             out = {}
             for key, child in item.items():
@@ -304,7 +305,7 @@ def substitute(data: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, 
                 if key == "template" and isinstance(child, Mapping) and _in_node(where):
                     out[key] = _copy(child)
                 else:
-                    out[key] = walk(child, inner)
+                    out[key] = walk(child, inner, _in_node(where))
             return out
         if isinstance(item, list):
             return [walk(child, f"{where}[{i}]") for i, child in enumerate(item)]

@@ -128,22 +128,22 @@ def _resolve(
         child: Mapping[str, Any] | None = None
         child_where: _Where | None = None
         if isinstance(template, str):
-            child, child_source, child_base = _load(
-                template, where, lookup, strict, label, top, entries
-            )
-            if child is not None and child_source is not None:
-                if child_source in where.chain:
-                    loop = " > ".join([*(_shown(s) for s in where.chain), _shown(child_source)])
-                    entries.append(
-                        error(
-                            "template-recursion",
-                            f"node {label!r}: template {template!r} includes itself ({loop})",
-                            nodes=_names(top),
-                            field="template",
-                        )
+            source = _source(template, where.base_dir)
+            if source is not None and source in where.chain:
+                loop = " > ".join([*(_shown(s) for s in where.chain), _shown(source)])
+                entries.append(
+                    error(
+                        "template-recursion",
+                        f"node {label!r}: template {template!r} includes itself ({loop})",
+                        nodes=_names(top),
+                        field="template",
                     )
-                    child = None
-                else:
+                )
+            else:
+                child, child_source, child_base = _load(
+                    template, where, lookup, strict, label, top, entries
+                )
+                if child is not None and child_source is not None:
                     child_where = _Where((*where.chain, child_source), f"{label} > ", child_base)
         elif isinstance(template, Mapping):
             child = template
@@ -165,6 +165,13 @@ def _resolve(
         new_nodes.append(node)
     out["nodes"] = new_nodes
     return out
+
+
+def _source(reference: str, base_dir: Path | None) -> str | None:
+    """What a template string names, as the chain records it (None: a file with no base)."""
+    if not is_file_reference(reference):
+        return f"template:{reference}"
+    return None if base_dir is None else f"file:{(base_dir / reference).resolve()}"
 
 
 def _top(where: _Where, label: str) -> str:

@@ -230,3 +230,14 @@ workflow_links = Table(
     Index("ix_workflow_links_child", "child_id"),
     Index("ix_workflow_links_node", "parent_id", "node"),
 )
+
+# Stored templates (migration 0008): workflow documents with `params`, instantiated by
+# name (`storm templates`, the Composer's library, `workflow` nodes naming them).
+templates = Table(
+    "templates",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("document", Json, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
