@@ -46,6 +46,6 @@ def test_the_sequence_example_renders_three_shots_into_one_movie(
         assert set(store.counts(child.child_id)) == {Status.SUCCEEDED}
         assert (workflow_dir(data, child.child_id) / "movie.mp4").stat().st_size > 0
     here = workflow_dir(data, wf)
-    assert len(list((here / "cut").glob("frame.*.png"))) == 12 + 12 + 8
+    assert len(list((here / "cut").glob("frame.*.png"))) == 12 + 8 + 12  # shots.csv
     assert (here / "sequence.mp4").stat().st_size > 0
     integrity(store, wf, *(c.child_id for c in children))
