@@ -5,6 +5,10 @@ says; the integrity rule is checked in parent and child after each. SQLite and P
 
 from __future__ import annotations
 
+import contextlib
+import random
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,7 @@ from stormflow import core
 from stormflow.core import Status, WorkflowStatus
 from stormflow.engine.scheduler import Scheduler, Settings
 from stormflow.store import Store
-from tests.engine.helpers import drive, finished, in_thread, wait_until
+from tests.engine.helpers import drive, finished, in_thread, submit, wait_until
 from tests.engine.subworkflow_helpers import (
     PY,
     child_doc,
@@ -24,6 +28,7 @@ from tests.engine.subworkflow_helpers import (
     integrity,
     node,
     parent,
+    shot,
     sleep_command,
 )
 
@@ -232,3 +237,71 @@ def test_an_invalid_child_document_fails_the_parent_node_and_stores_no_child(
     assert "invalid child" in str(failed[-1].payload["error"])
     assert "nowhere" in str(failed[-1].payload["error"])
     integrity(store, wf)
+
+
+ACTIONS = [
+    ("parent", "retry", ["shots.s1", "shots.s2"]),
+    ("parent", "cancel", ["shots.s3"]),
+    ("parent", "skip", ["shots.s4"]),
+    ("parent", "retry", ["shots.s3", "shots.s4"]),
+    ("child", "retry", ["render"]),
+    ("child", "cancel", ["render"]),
+    ("child", "retry", ["comp"]),
+]
+
+
+def test_many_concurrent_actions_across_the_boundary_leave_every_workflow_sound(
+    store: Store, make_scheduler: MakeScheduler
+) -> None:
+    """24 threads (more than the store's pool of 15 connections) act on the parent's workflow
+    nodes and inside their children while the scheduler starts and follows children."""
+    doc = child_doc([node("render", sleep_command(0.2)), node("comp", OK)], [["render", "comp"]])
+    shots = [shot(f"shots.s{i}", doc) for i in range(1, 5)]
+    wf = submit(store, shots, name="contended")
+    errors: list[BaseException] = []
+
+    def worker(seed: int) -> None:
+        pick = random.Random(seed)
+        try:
+            for _ in range(4):
+                side, action, names = pick.choice(ACTIONS)
+                target = wf
+                if side == "child":
+                    found = store.node_children(wf, [f"shots.s{pick.randint(1, 4)}"])
+                    if not found:
+                        continue
+                    target = next(iter(found.values())).child_id
+                with contextlib.suppress(core.LifecycleError):
+                    store.transact(
+                        target,
+                        lambda v, a=action, n=names: core.act(v, a, n, at=0.0, actor="t"),
+                    )
+                time.sleep(pick.random() * 0.05)
+        except BaseException as exc:
+            errors.append(exc)
+
+    with in_thread(make_scheduler(wf), timeout=60):
+        wait_until(lambda: len(store.children(wf)) >= 2, what="children")
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(24)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert errors == []
+        # settle: everything stopped by a person runs again, then to the end
+        for _ in range(3):
+            ids = [wf, *(c.child_id for c in store.children(wf))]
+            for target in ids:
+                bad = [n.name for n in store.nodes(target) if n.status in (Status.CANCELED,)]
+                if bad:
+                    store.transact(target, lambda v, b=bad: core.act(v, "retry", b, at=0.0))
+            time.sleep(0.5)
+        wait_until(finished(store, wf), timeout=30, what="the parent to finish")
+    ids = [wf, *(c.child_id for c in store.children(wf))]
+    integrity(store, *ids)
+    for name in (s.name for s in shots):
+        following = [c for c in store.children(wf) if c.node == name and c.current]
+        node_now = store.node(wf, name)
+        if node_now.status in (Status.SUCCEEDED, Status.FAILED, Status.RUNNING):
+            assert following, f"{name} follows no child"
+            assert node_now.attempts[-1].worker == f"child {following[-1].child_id}"
