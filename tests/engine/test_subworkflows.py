@@ -305,3 +305,20 @@ def test_many_concurrent_actions_across_the_boundary_leave_every_workflow_sound(
         if node_now.status in (Status.SUCCEEDED, Status.FAILED, Status.RUNNING):
             assert following, f"{name} follows no child"
             assert node_now.attempts[-1].worker == f"child {following[-1].child_id}"
+
+
+def test_archiving_a_followed_child_fails_its_parent_node(
+    store: Store, make_scheduler: MakeScheduler
+) -> None:
+    doc = child_doc([node("render", OK), {**node("comp", OK), "status": "holding"}],
+                    [["render", "comp"]])  # fmt: skip
+    wf = parent(store, doc)
+    scheduler = make_scheduler(wf)
+    drive(scheduler, finished(store, wf))
+    child = child_of(store, wf)
+    assert status(store, wf, "shot") is Status.RUNNING  # the child holds
+    store.archive(child, actor="tester", at=0.0)
+    drive(scheduler, lambda: status(store, wf, "shot") is Status.FAILED, timeout=10)
+    failed = [e for e in store.events(wf) if e.type == "fail"]
+    assert f"child workflow {child} was archived" in str(failed[-1].payload["error"])
+    integrity(store, wf, child)

@@ -50,6 +50,7 @@ from stormflow.metrics import Histogram
 from stormflow.paths import private_dir
 from stormflow.store import Lease, Store, StoreView
 from stormflow.store.busy import is_busy
+from stormflow.store.children import CHILD_OWNER
 from stormflow.store.db import is_timeout
 from stormflow.store.view import Adjacency
 
@@ -958,7 +959,9 @@ class Scheduler:
             log.info("killed %d orphaned command(s) of dead schedulers", killed)
         recovered = 0
         for owner in self.store.lease_owners():
-            if owner == self.owner or not (owner_is_dead_here(owner) or self._gone(owner)):
+            if owner in (self.owner, CHILD_OWNER):  # children's attempts follow no process
+                continue
+            if not (owner_is_dead_here(owner) or self._gone(owner)):
                 continue
             live = [
                 item

@@ -37,6 +37,7 @@ from stormflow.store.children import (
     CHILD_OWNER,
     FOREVER,
     ChildNotLinked,
+    ChildRow,
     FollowRow,
     insert_link,
     link_child,
@@ -170,11 +171,11 @@ class Subworkflows:
         link = row.link
         key = (link.parent_id, link.token)
         if link.result is None:  # live: the parent node runs while the child does
-            if link.status in ("succeeded", "failed"):
+            if link.status in ("succeeded", "failed") or link.archived:
                 if key in self._reported:
                     return False
                 self._reported.add(key)
-                ok = link.status == "succeeded"
+                ok = link.status == "succeeded" and not link.archived
                 self.scheduler.results.put(
                     JobResult(
                         workflow_id=link.parent_id,
@@ -182,7 +183,7 @@ class Subworkflows:
                         token=f"{link.parent_id}/{link.token}",
                         ok=ok,
                         exit_code=None,
-                        error=None if ok else f"child workflow {link.child_id} failed",
+                        error=None if ok else f"child workflow {link.child_id} {why(link)}",
                         started_at=link.created_at,
                         ended_at=now,
                     )
@@ -282,6 +283,10 @@ class Subworkflows:
         if applied.outcome is not None:
             self.scheduler.apply(link.child_id, applied.outcome)
         return not applied.replayed
+
+
+def why(link: ChildRow) -> str:
+    return "was archived" if link.archived else str(link.status)
 
 
 #: Parent node statuses that follow their child: running (live attempt) and finished ones

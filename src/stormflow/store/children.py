@@ -289,9 +289,9 @@ class Children(Database):
             " WHERE b.workflow_id = l.parent_id AND b.node = l.node AND b.snapshot IS NULL)"
             f"{_FROM}"
             " JOIN nodes n ON n.workflow_id = l.parent_id AND n.name = l.node"
-            " WHERE c.archived = ? AND (a.result IS NULL OR c.count_running > 0"
-            " OR (a.snapshot IS NULL AND n.status IN ('succeeded', 'failed')"
-            " AND c.status <> n.status))"
+            " WHERE (c.archived = ? OR a.result IS NULL)"
+            " AND (a.result IS NULL OR c.count_running > 0 OR (a.snapshot IS NULL"
+            " AND n.status IN ('succeeded', 'failed') AND c.status <> n.status))"
         )
         params: list[Any] = [False]
         with self.read() as conn:
