@@ -171,11 +171,12 @@ class Subworkflows:
         link = row.link
         key = (link.parent_id, link.token)
         if link.result is None:  # live: the parent node runs while the child does
-            if link.status in ("succeeded", "failed") or link.archived:
+            gone = link.archived or (link.expires_at is not None and link.expires_at <= now)
+            if link.status in ("succeeded", "failed") or gone:
                 if key in self._reported:
                     return False
                 self._reported.add(key)
-                ok = link.status == "succeeded" and not link.archived
+                ok = link.status == "succeeded" and not gone
                 self.scheduler.results.put(
                     JobResult(
                         workflow_id=link.parent_id,
@@ -183,7 +184,7 @@ class Subworkflows:
                         token=f"{link.parent_id}/{link.token}",
                         ok=ok,
                         exit_code=None,
-                        error=None if ok else f"child workflow {link.child_id} {why(link)}",
+                        error=None if ok else f"child workflow {link.child_id} {why(link, now)}",
                         started_at=link.created_at,
                         ended_at=now,
                     )
@@ -285,8 +286,13 @@ class Subworkflows:
         return not applied.replayed
 
 
-def why(link: ChildRow) -> str:
-    return "was archived" if link.archived else str(link.status)
+def why(link: ChildRow, now: float) -> str:
+    """Why a followed child ends its parent attempt with a failure."""
+    if link.status == "failed":
+        return "failed"
+    if link.archived:
+        return "was archived"
+    return "expired" if link.expires_at is not None and link.expires_at <= now else link.status
 
 
 #: Parent node statuses that follow their child: running (live attempt) and finished ones

@@ -54,6 +54,7 @@ class ChildRow:
     counts: dict[Status, int] = field(default_factory=dict)
     last_seq: int = 0
     archived: bool = False
+    expires_at: float | None = None  # its time to live: nothing more runs after it
 
     @property
     def current(self) -> bool:
@@ -143,6 +144,7 @@ _CHILD_COLUMNS = (
     "l.parent_id, l.node, l.token, l.child_id, l.created_at, a.result, a.snapshot, "
     "c.name, c.status, c.last_seq, c.archived, "
     + ", ".join(f"c.{column}" for column in COUNT_COLUMNS)
+    + ", c.expires_at"
 )
 _FROM = (
     " FROM workflow_links l"
@@ -165,6 +167,7 @@ def _child_row(r: Sequence[Any]) -> ChildRow:
         last_seq=int(r[9]),
         archived=bool(r[10]),
         counts=dict(zip(Status, (int(n) for n in r[11:18]), strict=True)),
+        expires_at=r[18],
     )
 
 
@@ -304,7 +307,7 @@ class Children(Database):
                 sql += f" AND {among}"
                 params += list(more)
             rows = db.rows(sql + " ORDER BY a.id", params)
-        return [FollowRow(_child_row(r), int(r[18]), Status(r[19]), r[20] == r[18]) for r in rows]
+        return [FollowRow(_child_row(r), int(r[19]), Status(r[20]), r[21] == r[19]) for r in rows]
 
 
 def reported_statuses(
