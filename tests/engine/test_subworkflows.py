@@ -113,7 +113,7 @@ def test_a_failed_child_fails_its_parent_node_and_a_retry_inside_reopens_it(
     assert store.status(child) is WorkflowStatus.SUCCEEDED
     assert store.status(wf) is WorkflowStatus.SUCCEEDED
     types = [e.type for e in store.events(wf) if e.node == "shot"]
-    assert types[-3:] == ["fail", "reopen", "succeed"]
+    assert types[-4:] == ["fail", "reopen", "attempt-started", "succeed"]
     shot = store.node(wf, "shot")
     assert len(shot.attempts) == 2  # the reopened run follows the same child
     assert [c.child_id for c in store.children(wf)] == [child]

@@ -86,6 +86,11 @@ def test_the_monitor_drills_down_into_a_child_and_back(
     progress = '[data-testid="graph-node"][data-name="intro"] [data-testid="child-progress"]'
     assert pg.locator(progress).inner_text() == "1/2"
     assert pg.get_by_test_id("wf-status").inner_text() == "holding"
+    # its attempt follows a child that runs: executing, not queued
+    assert (
+        pg.locator('[data-testid="graph-node"][data-name="intro"]').get_attribute("data-phase")
+        == "executing"
+    )
     # 3 children of 2 nodes each (3 ready) and edit (open): 3 of 7 ready at every depth
     assert pg.get_by_test_id("rollup").inner_text() == "all levels 3/7"
     screenshot(pg, tmp_path, "monitor-subworkflows")

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from .actions import _cascade, _Work
 from .graph import GraphView
-from .model import Outcome
+from .model import Event, Outcome
 from .procedural import _new_attempt
 from .statuses import Status
 
@@ -35,6 +35,15 @@ def reopen(graph: GraphView, name: str, child: str, *, at: float, why: str) -> O
     attempt = replace(attempt, started_at=at, worker=f"child {child}")
     new = replace(new, status=Status.RUNNING, attempts=(*new.attempts[:-1], attempt))
     work.put(new, "reopen", child=child, token=attempt.token, reason=why)
+    # the attempt follows a child that already runs: started at once (not queued)
+    work.out.events.append(
+        Event(
+            "attempt-started",
+            name,
+            at=at,
+            payload={"token": attempt.token, "attempt": attempt.number, "worker": attempt.worker},
+        )
+    )
     if node.status is Status.SUCCEEDED:
         _cascade(work, [name], done={name})
     return work.out

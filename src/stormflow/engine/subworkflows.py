@@ -203,11 +203,9 @@ class Subworkflows:
         if link.status == before:
             return False
         self._told[key] = link.status
-        event = core.Event(
+        event = core.Event(  # no status change of the node: it runs on
             "child-status",
             link.node,
-            Status.RUNNING,
-            Status.RUNNING,
             at=now,
             why=f"child {link.child_id} is {link.status}",
             payload={"token": link.token, "child": link.child_id, "status": link.status},

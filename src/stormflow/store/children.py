@@ -119,11 +119,9 @@ def link_child(
     if taken != 1:
         raise ChildNotLinked(f"{parent_id}/{token}: the attempt is no longer live")
     insert_link(conn, parent_id, node, token, child_id, at)
-    event = Event(
+    event = Event(  # no status change: the node runs on, its attempt now follows the child
         "child-started",
         node,
-        Status.RUNNING,
-        Status.RUNNING,
         at=at,
         payload={"token": token, "child": child_id},
     )
