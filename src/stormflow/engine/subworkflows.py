@@ -107,6 +107,9 @@ class Subworkflows:
         except (ChildError, DocumentError) as exc:
             sched._not_started(workflow_id, node.name, token, logfile, "invalid child", exc)
             return False
+        except Exception as exc:  # whatever its stored configuration holds: this node's fault
+            sched._not_started(workflow_id, node.name, token, logfile, "cannot make its child", exc)
+            return False
         link = functools.partial(
             self._link, parent_id=workflow_id, node=node.name, token=token, at=now
         )
