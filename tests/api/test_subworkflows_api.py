@@ -131,3 +131,22 @@ def test_bad_requests_about_children_are_clear_and_change_nothing(
     assert answer.status_code == 422
     assert "nope" in answer.text
     assert store.workflows() == []
+
+
+def test_an_update_giving_a_workflow_node_a_bad_child_is_refused_and_stores_nothing(
+    api: TestClient, store: Store, data_dir: Path
+) -> None:
+    wf = submit(api, SEQUENCE)
+    run(store, data_dir, wf)
+    seq = store.last_seq(wf)
+    bad_template = {**SHOT, "edges": [["render", "nowhere"]]}
+    body = {
+        "action": "update",
+        "selection": {"names": ["shots.sh010"]},
+        "patch": {"template": bad_template},
+    }
+    answer = api.post(f"{API}/workflows/{wf}/actions", json=body)
+    assert answer.status_code == 422, answer.text
+    assert "nowhere" in answer.text
+    assert store.last_seq(wf) == seq
+    assert len(store.children(wf)) == 2
