@@ -13,7 +13,7 @@ import yaml
 from stormflow.kinds import get_kind, runs
 from stormflow.spec import DocumentError, expand, limits, validate
 from stormflow.spec.params import instantiate
-from stormflow.spec.templates import resolve, resolve_checked
+from stormflow.spec.templates import child_document, resolve, resolve_checked
 
 SHOT = {
     "name": "shot-${shot}",
@@ -241,3 +241,16 @@ def test_for_each_counts_toward_the_node_limit() -> None:
     finally:
         limits.configure(max_nodes=200_000)
     assert any("expands to 32 nodes" in m for m in found)
+
+
+def test_child_document_from_a_stored_config() -> None:
+    config = expand(sequence(template=SHOT, params={"shot": "sh010"})).groups()["shots"][0].config
+    child = child_document(config)
+    assert child["name"] == "shot-sh010" and "params" not in child
+    with pytest.raises(DocumentError, match="param 'frames' must be a frame spec"):
+        child_document({**config, "params": {"shot": "a", "frames": "x"}})
+    with pytest.raises(DocumentError, match="must be a resolved document"):
+        child_document({"template": "shot"})
+    broken = {**SHOT, "edges": [["render", "nowhere"]]}
+    with pytest.raises(DocumentError, match="unknown node 'nowhere'"):
+        child_document({"template": broken, "params": {"shot": "a"}})

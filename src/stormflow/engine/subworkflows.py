@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 from stormflow import core
 from stormflow.core import Outcome, Status
 from stormflow.engine.jobs import JobResult
-from stormflow.spec import DocumentError, Severity, expand, validate
-from stormflow.spec.params import instantiate
+from stormflow.spec import DocumentError, Severity, expand
+from stormflow.spec.templates import child_document as checked_child_document
 from stormflow.spec.tokens import render_text
 from stormflow.store import Lease, StoreView
 from stormflow.store.children import (
@@ -57,18 +57,14 @@ class ChildError(ValueError):
 
 
 def child_document(config: Mapping[str, Any], tokens: Mapping[str, object]) -> dict[str, Any]:
-    """The child workflow's document: the node's template (resolved to an inline document
-    when the parent was submitted) instantiated with its params (`spec.params`; raises
-    DocumentError naming a missing or ill-typed one). Text params may use the parent's
-    tokens (`${workflow-id}`: the parent's id), filled in first."""
-    template = config.get("template")
-    if not isinstance(template, dict):
-        raise ChildError("template: not a workflow document")
-    raw = config.get("params") or {}
-    if not isinstance(raw, dict):
-        raise ChildError("params: not a mapping of names to values")
-    params = {k: render_text(v, tokens) if isinstance(v, str) else v for k, v in raw.items()}
-    return instantiate(template, params)
+    """The child workflow's checked document (`spec.templates.child_document`: the node's
+    template instantiated with its params; raises DocumentError naming what is wrong). Text
+    params may use the parent's tokens (`${workflow-id}`: the parent's id), filled in first."""
+    raw = config.get("params")
+    if isinstance(raw, dict):
+        params = {k: render_text(v, tokens) if isinstance(v, str) else v for k, v in raw.items()}
+        config = {**config, "params": params}
+    return checked_child_document(config)
 
 
 class Subworkflows:
@@ -98,14 +94,12 @@ class Subworkflows:
             "node-name": node.name,
         }
         try:
-            document = child_document(node.current, tokens)
-            errors = [e for e in validate(document) if e.severity is Severity.ERROR]
-            if errors:
-                more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-                raise ChildError(f"child document: {errors[0].message}{more}")
-            plan = expand(document)
-        except (ChildError, DocumentError) as exc:
-            sched._not_started(workflow_id, node.name, token, logfile, "invalid child", exc)
+            plan = expand(child_document(node.current, tokens))
+        except DocumentError as exc:
+            errors = [e for e in exc.entries if e.severity is Severity.ERROR] or exc.entries
+            more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+            reason = ChildError(f"{errors[0].message}{more}" if errors else str(exc))
+            sched._not_started(workflow_id, node.name, token, logfile, "invalid child", reason)
             return False
         except Exception as exc:  # whatever its stored configuration holds: this node's fault
             sched._not_started(workflow_id, node.name, token, logfile, "cannot make its child", exc)

@@ -298,3 +298,25 @@ def _csv_items(text: str, fail: Callable[[str], None]) -> list[dict[str, Any]] |
             return None
         items.append({h: cell.strip() for h, cell in zip(header, row, strict=True)})
     return items
+
+
+def child_document(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The child workflow's document of a planned `workflow` node, from its stored config
+    (`{"template": {...}, "params": {...}}`): the template instantiated with the params,
+    checked. Raises DocumentError with every entry when it is not valid (a config edited
+    after submission can be wrong)."""
+    from stormflow.spec.params import instantiate
+    from stormflow.spec.validate import validate
+
+    template = config.get("template")
+    if not isinstance(template, Mapping):
+        message = f"template must be a resolved document, not {type_name(template)}"
+        raise DocumentError([error("unresolved-template", message, field="template")])
+    values = config.get("params") or {}
+    if not isinstance(values, Mapping):
+        raise DocumentError([error("bad-param-value", "params must be a mapping", field="params")])
+    document = instantiate(template, values)
+    entries = validate(document)
+    if any(e.severity == "error" for e in entries):
+        raise DocumentError(entries)
+    return document
