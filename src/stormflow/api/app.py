@@ -20,10 +20,21 @@ from stormflow import web
 from . import errors, observe, schemas
 from .auth import TokenAuth
 from .bodies import TextCheck
+from .clients import ClientSightings, ClientVersionMiddleware
 from .context import ApiContext, Ctx, OutcomeSink
 from .errors import ApiError, error_response
 from .observe import RequestFigures, RequestMetrics
-from .routes import actions, drafts, events, limits, nodes, previews, validation, workflows
+from .routes import (
+    actions,
+    drafts,
+    events,
+    limits,
+    nodes,
+    plugins,
+    previews,
+    validation,
+    workflows,
+)
 from .scheduler_process import SchedulerProcess
 from .tables import NodeTables
 from .validators import ReadCache
@@ -141,12 +152,24 @@ def create_app(
     app.state.request_figures = RequestFigures()
     errors.install(app)
     app.include_router(_health_router(), prefix=PREFIX)
-    for module in (workflows, nodes, actions, events, validation, drafts, limits, previews):
+    for module in (
+        workflows,
+        nodes,
+        actions,
+        events,
+        validation,
+        drafts,
+        limits,
+        previews,
+        plugins,
+    ):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(observe.router)
 
     _mount_ui(app)
 
+    # inside TokenAuth: only a client that presented the token is recorded
+    app.add_middleware(ClientVersionMiddleware, sightings=ClientSightings(store))
     app.add_middleware(RequestMetrics, figures=app.state.request_figures)
     app.add_middleware(TextCheck)  # inside BodyLimit: it reads bodies already limited
     app.add_middleware(BodyLimit)

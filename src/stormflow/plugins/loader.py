@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Literal
 
 from stormflow.kinds.base import ActionContext, ActionError, Command, Kind, Rule
@@ -214,7 +215,8 @@ def _guard_commands(
     def guarded(config: Mapping[str, Any], tokens: Mapping[str, str]) -> list[Command]:
         found = render(config, tokens)
         ok = isinstance(found, list) and all(
-            isinstance(c, str) or (isinstance(c, list | tuple) and all(isinstance(a, str) for a in c))
+            isinstance(c, str)
+            or (isinstance(c, list | tuple) and all(isinstance(a, str) for a in c))
             for c in found
         )
         if not ok:
@@ -271,7 +273,9 @@ class GuardedProvider:
         except Exception as exc:
             where = f"provider {self.name}.{what}"
             _disable(self.state, where, exc)
-            raise PluginError(f"plugin {self.state.name}: {where} failed: {_describe(exc)}") from exc
+            raise PluginError(
+                f"plugin {self.state.name}: {where} failed: {_describe(exc)}"
+            ) from exc
 
     def submit(self, payload: Mapping[str, Any], ctx: ProviderContext) -> str:
         return str(self._call("submit", lambda: self.provider.submit(payload, ctx)))
@@ -339,7 +343,9 @@ def _check_declaration(plugin: Plugin, state: PluginState) -> str | None:
     return None
 
 
-def add_plugin(plugin: object, entry_point: str, dist: tuple[str, str] | None = None) -> PluginState:
+def add_plugin(
+    plugin: object, entry_point: str, dist: tuple[str, str] | None = None
+) -> PluginState:
     """Check and register one plugin (already loaded from its entry point); its health."""
     with _lock:
         state = PluginState(name=entry_point, entry_point=entry_point)
@@ -528,3 +534,31 @@ def disabled_plugin_kinds(ctx: RuleContext) -> Iterator[Entry]:
                 nodes=node.names,
                 field="kind",
             )
+
+
+def download_file(name: str) -> Path | str | None:
+    """What integration `name` offers for download: a local file, a URL, or None (nothing).
+
+    A function download is called here (it may build the file); when it raises or returns
+    something else than a file, its plugin is reported failed and PluginError raised.
+    """
+    found = integration(name)
+    if found is None:
+        return None
+    owner, entry = found
+    download = entry.download
+    if download is None or isinstance(download, str | Path):
+        return download
+    state = plugin(owner)
+    if state is not None:
+        _check_plugin(state)
+    try:
+        made = download()
+        if not isinstance(made, Path):
+            raise TypeError(f"the download function returned {type(made).__name__}, not a Path")
+    except Exception as exc:
+        where = f"download of {name}"
+        if state is not None:
+            _disable(state, where, exc)
+        raise PluginError(f"plugin {owner}: {where} failed: {_describe(exc)}") from exc
+    return made
