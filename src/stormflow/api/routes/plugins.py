@@ -79,6 +79,7 @@ def list_plugins(ctx: Ctx) -> dict[str, Any]:
 @router.get(
     "/plugins/integrations/{name}/download",
     response_class=FileResponse,
+    response_model=None,
     responses={200: {"content": {"application/octet-stream": {}}}, 307: {}, 424: {}},
 )
 def download_integration(
