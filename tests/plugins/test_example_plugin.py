@@ -7,31 +7,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "examples" / "plugins" / "storm-ffmpeg"
+from tests.plugins.install import PACKAGE, install_example
+
 STORM = str(Path(sys.executable).with_name("storm"))
 
 
 @pytest.fixture(scope="module")
 def installed() -> None:
-    """pip-install the example plugin (no deps, no build isolation: ~1 s) unless it is."""
-    try:
-        if metadata.version("storm-ffmpeg") == "0.1.0":
-            return
-    except metadata.PackageNotFoundError:
-        pass
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", str(PACKAGE)],
-        check=True,
-        timeout=120,
-    )  # fmt: skip
+    install_example()
 
 
 def storm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -74,7 +62,8 @@ def test_storm_plugins_lists_the_example_plugin(installed: None, tmp_path: Path)
     assert (ffmpeg["status"], ffmpeg["api_version"], ffmpeg["version"]) == ("loaded", 1, "0.1.0")
     assert ffmpeg["adds"]["kinds"] == ["ffmpeg"]
     assert ffmpeg["adds"]["rules"] == ["task_calls_ffmpeg", "ffmpeg: output_suffix"]
-    assert plugins["storm"]["builtin"] and "task" in plugins["storm"]["adds"]["kinds"]
+    assert plugins["storm"]["builtin"] and plugins["storm"]["adds"]["kinds"] == ["task"]
+    assert plugins["storm"]["adds"]["notifications"] == ["email"]
     script = next(i for i in data["integrations"] if i["name"] == "storm-encode-script")
     assert script["download_url"] == "/api/v1/plugins/integrations/storm-encode-script/download"
 

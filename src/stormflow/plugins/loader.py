@@ -455,9 +455,6 @@ def _builtin() -> None:
     from stormflow import __version__
 
     state.version = __version__
-    for kind in _builtin_kinds():
-        state.kinds.append(kind.name)
-        state.rules.extend(f"{kind.name}: {_name(r)}" for r in kind.rules)
     for integration in builtin_integrations():
         _INTEGRATIONS[integration.name] = (BUILTIN, integration)
         state.integrations.append(integration.name)
@@ -473,6 +470,14 @@ def _builtin_kinds() -> list[Kind]:
 def plugins() -> list[PluginState]:
     """Every plugin's health, the built-in one first."""
     with _lock:
+        builtin = _STATES.get(BUILTIN)
+        if builtin is not None:
+            # Read now, not at load: a built-in kind's module may still have been importing
+            # when the registry loaded (its own register_kind is what triggered the load).
+            kinds = _builtin_kinds()
+            builtin.kinds = [k.name for k in kinds if k.runs != "action"]
+            builtin.notifications = [k.name for k in kinds if k.runs == "action"]
+            builtin.rules = [f"{k.name}: {_name(r)}" for k in kinds for r in k.rules]
         return sorted(_STATES.values(), key=lambda s: (not s.builtin, s.name))
 
 
