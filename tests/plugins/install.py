@@ -10,19 +10,36 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "examples" / "plugins" / "storm-ffmpeg"
 
 
+def _up_to_date() -> bool:
+    """Installed, and its modules are the ones in examples/ (pip copies them)."""
+    try:
+        dist = metadata.distribution("storm-ffmpeg")
+    except metadata.PackageNotFoundError:
+        return False
+    installed = {
+        Path(str(f)).name: Path(str(dist.locate_file(f)))
+        for f in dist.files or ()
+        if str(f).startswith("storm_ffmpeg/")
+    }
+    for source in (PACKAGE / "storm_ffmpeg").iterdir():
+        if not source.is_file():
+            continue
+        copy = installed.get(source.name)
+        if copy is None or not copy.is_file() or copy.read_bytes() != source.read_bytes():
+            return False
+    return True
+
+
 def install_example() -> None:
-    """pip-install examples/plugins/storm-ffmpeg (~1 s) unless this version already is.
+    """pip-install examples/plugins/storm-ffmpeg (~1 s) unless the same files already are.
 
     Processes started afterwards (storm run, storm server) load it from its entry point.
     """
-    try:
-        if metadata.version("storm-ffmpeg") == "0.1.0":
-            return
-    except metadata.PackageNotFoundError:
-        pass
+    if _up_to_date():
+        return
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", str(PACKAGE)],
+         "--no-index", "--force-reinstall", str(PACKAGE)],
         check=True,
         timeout=120,
     )  # fmt: skip

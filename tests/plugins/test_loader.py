@@ -158,7 +158,7 @@ def test_a_provider_that_raises_is_reported(load: Load) -> None:
     (state,) = load("good")
     farm = loader.provider("fake-farm")
     assert farm is not None
-    with pytest.raises(loader.PluginError, match="provider fake-farm.cancel failed"):
+    with pytest.raises(loader.PluginError, match=r"provider fake-farm\.cancel failed"):
         farm.cancel("x")
     assert (state.status, state.failed_in) == ("failed", "provider fake-farm.cancel")
 

@@ -151,4 +151,5 @@ def test_a_bad_download_name_is_a_clear_error(
 
 
 def test_the_token_is_required(api: TestClient) -> None:
-    assert api.get(f"{API}/plugins", headers={"Authorization": f"Bearer x{TOKEN}"}).status_code == 401
+    wrong = {"Authorization": f"Bearer x{TOKEN}"}
+    assert api.get(f"{API}/plugins", headers=wrong).status_code == 401

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stormflow.plugins import API_VERSION, DccIntegration, Plugin
-
 from storm_ffmpeg.kind import FFMPEG, task_calls_ffmpeg
+from stormflow.plugins import API_VERSION, DccIntegration, Plugin
 
 __version__ = "0.1.0"
 

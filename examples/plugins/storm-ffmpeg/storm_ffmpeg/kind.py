@@ -72,8 +72,7 @@ def task_calls_ffmpeg(ctx: RuleContext) -> Iterator[Entry]:
         commands = node.params.get("commands")
         if node.kind is None or node.kind.name != "task" or not isinstance(commands, list):
             continue
-        first = [c.split()[0] if isinstance(c, str) and c.split() else c[0] if c else "" for c in commands]
-        if any(isinstance(word, str) and word.rsplit("/", 1)[-1] == "ffmpeg" for word in first):
+        if any(_program(c).rsplit("/", 1)[-1] == "ffmpeg" for c in commands):
             yield info(
                 "ffmpeg-by-hand",
                 f"task {node.label!r} runs ffmpeg itself; the ffmpeg kind "
@@ -83,6 +82,17 @@ def task_calls_ffmpeg(ctx: RuleContext) -> Iterator[Entry]:
             )
 
 
+def _program(command: object) -> str:
+    """The program a command runs ("" when it is not a well-formed command: other rules
+    report those, and a rule must not raise on them)."""
+    if isinstance(command, str):
+        words = command.split()
+        return words[0] if words else ""
+    if isinstance(command, list) and command and isinstance(command[0], str):
+        return command[0]
+    return ""
+
+
 FFMPEG = Kind(
     name="ffmpeg",
     description="encodes a folder of frames into a movie (H.264)",
@@ -90,9 +100,13 @@ FFMPEG = Kind(
     commands=encode_commands,
     rules=(output_suffix,),
     params=params(
-        Param("input", str, "a string", "folder of frames, relative to the workflow's", required=True),
+        Param(
+            "input", str, "a string", "folder of frames, relative to the workflow's", required=True
+        ),
         Param("output", str, "a string", "the movie: .mp4, .mov or .mkv", required=True),
-        Param("pattern", str, "a string", "which files of the folder, in name order", default="*.png"),
+        Param(
+            "pattern", str, "a string", "which files of the folder, in name order", default="*.png"
+        ),
         Param(
             "fps",
             Annotated[int, Field(ge=1, le=240)],
