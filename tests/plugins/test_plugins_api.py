@@ -153,3 +153,33 @@ def test_a_bad_download_name_is_a_clear_error(
 def test_the_token_is_required(api: TestClient) -> None:
     wrong = {"Authorization": f"Bearer x{TOKEN}"}
     assert api.get(f"{API}/plugins", headers=wrong).status_code == 401
+
+
+def test_kinds_list_plugin_kinds_with_a_form_field_per_parameter(api: TestClient) -> None:
+    answer = api.get(f"{API}/kinds")
+    assert answer.status_code == 200
+    kinds = {k["name"]: k for k in answer.json()}
+    echo = kinds["fake_echo"]
+    assert (echo["provider"], echo["runs"], echo["frame_ranged"]) == (
+        "fake-good",
+        "commands",
+        False,
+    )
+    (text,) = echo["params"]
+    assert text | {"description": ""} == {
+        "name": "text",
+        "expected": "a string",
+        "description": "",
+        "required": True,
+        "default": None,
+        "field": "text",
+        "options": [],
+    }
+    task = {p["name"]: p["field"] for p in kinds["task"]["params"]}
+    assert (task["env"], task["limits"], task["retries"], task["commands"]) == (
+        "kv",
+        "list",
+        "int",
+        None,  # argv lists or shell lines: edited by the Composer's own field
+    )
+    assert "fake_old" not in kinds  # refused plugins add nothing

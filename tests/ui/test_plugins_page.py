@@ -4,6 +4,7 @@ steps and "update available"; plugins with what they add and their health."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,48 @@ def test_the_plugins_page(server: Server, page: tuple[Any, Console], tmp_path: P
         headers={"Authorization": f"Bearer {server.token}"},
     )
     assert answer.status_code == 404 and answer.json()["error"]["code"] == "unknown-integration"
+
+
+def test_a_plugin_kind_in_the_composer(server: Server, page: tuple[Any, Console]) -> None:
+    """The Composer offers the plugin's kind with a field per parameter; the plugin's fixer
+    applies from the validation panel, and the workflow submits and runs to its movie."""
+    from playwright.sync_api import expect
+
+    pg, console = page
+    doc = {
+        "schema": 1,
+        "name": "encode",
+        "nodes": [
+            {"name": "frames", "commands": [["python", "-c", FRAMES]]},
+            {"name": "movie", "kind": "ffmpeg", "input": "frames", "output": "movie", "fps": 4},
+        ],
+        "edges": [["frames", "movie"]],
+    }
+    draft = server.api.post("/drafts", json=doc).json()
+    pg.goto(server.page_url(f"composer/{draft['id']}"))
+    node = pg.locator('[data-testid="composer-node"][data-name="movie"]')
+    node.click()
+    editor = pg.get_by_test_id("node-editor")
+    expect(editor.get_by_test_id("field-input")).to_have_value("frames")
+    expect(editor.get_by_test_id("field-fps")).to_have_value("4")
+    assert "ffmpeg" in editor.get_by_test_id("field-kind").inner_text()
+    entry = pg.locator('[data-testid="entry"][data-code="ffmpeg-output"]')
+    entry.locator('[data-testid="fixer"][data-fixer="ffmpeg-output-mp4:movie"]').click()
+    pg.get_by_test_id("validation-clean").wait_for()
+    expect(editor.get_by_test_id("field-output")).to_have_value("movie.mp4")
+    pg.wait_for_function("() => !document.querySelector('[data-testid=submit]').disabled")
+    pg.get_by_test_id("submit").click()
+    pg.wait_for_url(re.compile(r"/ui/workflows/[a-z2-9]{8}"))
+    wid = pg.url.rstrip("/").split("/")[-1].split("?")[0]
+    pg.get_by_test_id("count-succeeded").get_by_text("2").wait_for(timeout=60_000)
+    assert (server.data_dir / "work" / wid / "movie.mp4").stat().st_size > 0
+    console.check()
+
+
+#: Four small PNG frames (Pillow is one of Storm's dependencies).
+FRAMES = (
+    "from PIL import Image\n"
+    "import os\n"
+    "os.makedirs('frames', exist_ok=True)\n"
+    "for i in range(4): Image.new('RGB', (64, 48), (60 * i, 90, 160)).save(f'frames/{i:04d}.png')"
+)

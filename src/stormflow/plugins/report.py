@@ -6,6 +6,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from pydantic import TypeAdapter
+
+from stormflow.kinds.base import Param
+from stormflow.kinds.registry import all_kinds
 from stormflow.plugins import loader
 from stormflow.plugins.api import API_VERSION
 
@@ -75,3 +79,57 @@ def report(seen: Mapping[str, Seen] | None = None) -> dict[str, Any]:
         "plugins": [s.to_dict() for s in states.values()],
         "integrations": integrations,
     }
+
+
+def _field(param: Param) -> tuple[str, list[Any]] | None:
+    """How a form edits the parameter ("text", "int", "number", "list", "kv", "select" with
+    its options), from its JSON schema; None when a form cannot (edited in the document)."""
+    try:
+        schema = TypeAdapter(param.type).json_schema()
+    except Exception:  # an exotic type: no form field, the document still takes it
+        return None
+    if isinstance(schema.get("enum"), list):
+        return "select", list(schema["enum"])
+    kind = schema.get("type")
+    if kind == "string":
+        return "text", []
+    if kind == "integer":
+        return "int", []
+    if kind == "number":
+        return "number", []
+    if kind == "array" and (schema.get("items") or {}).get("type") == "string":
+        return "list", []
+    if kind == "object" and (schema.get("additionalProperties") or {}).get("type") == "string":
+        return "kv", []
+    return None
+
+
+def kinds() -> list[dict[str, Any]]:
+    """Every node kind with its parameters, for forms (the Composer) and documentation."""
+    out = []
+    for kind in all_kinds():
+        params = []
+        for param in kind.params.values():
+            field = _field(param)
+            params.append(
+                {
+                    "name": param.name,
+                    "expected": param.expected,
+                    "description": param.description,
+                    "required": param.required,
+                    "default": param.default,
+                    "field": field[0] if field else None,
+                    "options": field[1] if field else [],
+                }
+            )
+        out.append(
+            {
+                "name": kind.name,
+                "description": kind.description,
+                "provider": kind.provider,
+                "runs": kind.runs,
+                "frame_ranged": kind.frame_ranged,
+                "params": params,
+            }
+        )
+    return out

@@ -70,6 +70,31 @@ class PluginsOut(BaseModel):
     integrations: list[IntegrationOut]
 
 
+class KindParamOut(BaseModel):
+    name: str
+    expected: str
+    description: str
+    required: bool
+    default: Any
+    field: str | None  # "text" | "int" | "number" | "list" | "kv" | "select" | null
+    options: list[Any]
+
+
+class KindOut(BaseModel):
+    name: str
+    description: str
+    provider: str
+    runs: str
+    frame_ranged: bool
+    params: list[KindParamOut]
+
+
+@router.get("/kinds", response_model=list[KindOut])
+def list_kinds() -> list[dict[str, Any]]:
+    """Every node kind (built-in and plugins') with its parameters and a form field each."""
+    return report.kinds()
+
+
 @router.get("/plugins", response_model=PluginsOut)
 def list_plugins(ctx: Ctx) -> dict[str, Any]:
     """Installed plugins (the built-in one first) and every DCC integration."""
