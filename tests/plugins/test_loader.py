@@ -196,3 +196,21 @@ def test_the_scheduler_outlives_plugins_failing_in_rendering_and_actions(
     health = {s.name: s for s in loader.plugins()}
     assert health["fake-crashing"].failed_in == "action crash_action (fake_chat)"
     assert health["fake-badrender"].failed_in == "crash_render (rendering fake_badrender)"
+
+
+def test_storm_registers_its_own_providers_by_name(load: Load) -> None:
+    from tests.plugins.fakes import Farm
+
+    farm = Farm()
+    farm.name = "studio-farm"
+    try:
+        assert loader.register_provider(farm) is farm
+        assert loader.provider("studio-farm") is farm
+        assert "studio-farm" in loader.plugin("storm").providers  # type: ignore[union-attr]
+        load("good")  # a plugin's provider beside it
+        assert {"studio-farm", "fake-farm"} <= set(loader.provider_names())
+        with pytest.raises(TypeError, match="lacks name"):
+            loader.register_provider(object())  # type: ignore[arg-type]
+    finally:
+        loader._PROVIDERS.pop("studio-farm", None)
+        loader.plugin("storm").providers.remove("studio-farm")  # type: ignore[union-attr]

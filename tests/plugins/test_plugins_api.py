@@ -17,13 +17,28 @@ from tests.api.helpers import API, TOKEN, client
 from .conftest import Load
 
 
-@pytest.fixture
-def api(store: Store, tmp_path: Path, load: Load) -> Iterator[TestClient]:
+def _api(store: Store, tmp_path: Path, load: Load) -> Iterator[TestClient]:
     load("good", "old_api")
     data = tmp_path / "data"
     data.mkdir()
     with client(store, data) as c:
         yield c
+
+
+@pytest.fixture
+def api(tmp_path: Path, load: Load) -> Iterator[TestClient]:
+    """Over SQLite: for what reads no more than the store's one row."""
+    store = Store(f"sqlite:///{tmp_path}/storm.db")
+    try:
+        yield from _api(store, tmp_path, load)
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def stored_api(store: Store, tmp_path: Path, load: Load) -> Iterator[TestClient]:
+    """Over SQLite and PostgreSQL: for what writes the store."""
+    yield from _api(store, tmp_path, load)
 
 
 def integrations(api: TestClient) -> dict[str, dict[str, object]]:
@@ -54,7 +69,10 @@ def test_the_plugins_answer_lists_health_and_what_each_adds(api: TestClient) -> 
     assert found["fake-dcc"]["last_seen"] is None and not found["fake-dcc"]["update_available"]
 
 
-def test_an_older_client_version_means_update_available(api: TestClient, store: Store) -> None:
+def test_an_older_client_version_means_update_available(
+    stored_api: TestClient, store: Store
+) -> None:
+    api = stored_api
     assert api.get(f"{API}/workflows", headers={"X-Storm-Client": "fake-addon/1.9.3"}).is_success
     dcc = integrations(api)["fake-dcc"]
     assert dcc["last_seen"]["version"] == "1.9.3"  # type: ignore[index]
@@ -90,8 +108,9 @@ def test_without_the_token_nothing_is_recorded(api: TestClient) -> None:
     assert integrations(api)["fake-dcc"]["last_seen"] is None
 
 
-def test_many_clients_at_once_leave_one_record(api: TestClient) -> None:
+def test_many_clients_at_once_leave_one_record(stored_api: TestClient) -> None:
     """More callers than the pool holds, each a different version: no error, one row."""
+    api = stored_api
     errors: list[str] = []
 
     def call(i: int) -> None:

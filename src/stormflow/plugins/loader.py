@@ -486,6 +486,24 @@ def plugin(name: str) -> PluginState | None:
         return _STATES.get(name)
 
 
+def register_provider(found: JobProvider) -> JobProvider:
+    """Add one of Storm's own external-job providers (plugins declare theirs in `Plugin`).
+
+    Built-in providers are Storm's code: not guarded, listed under the plugin `storm`.
+    """
+    if not isinstance(found, JobProvider):
+        raise TypeError(f"{found!r:.60} lacks name, description, submit, poll or cancel")
+    with _lock:
+        _builtin()
+        owner = _STATES[BUILTIN]
+        if found.name in _PROVIDERS and found.name not in owner.providers:
+            raise ValueError(f"external-job provider {found.name!r} is already provided")
+        _PROVIDERS[found.name] = found
+        if found.name not in owner.providers:
+            owner.providers.append(found.name)
+    return found
+
+
 def provider(name: str) -> GuardedProvider | JobProvider | None:
     """The external-job provider of that name (a plugin's, guarded)."""
     with _lock:
