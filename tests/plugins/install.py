@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 from importlib import metadata
@@ -37,6 +38,14 @@ def install_example() -> None:
     """
     if _up_to_date():
         return
+    # pytest-xdist workers may get here together: one pip at a time in the venv
+    with open(Path(sys.prefix) / ".storm-ffmpeg-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _up_to_date():
+            _pip_install()
+
+
+def _pip_install() -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
          "--no-index", "--force-reinstall", str(PACKAGE)],
