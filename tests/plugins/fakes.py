@@ -208,3 +208,28 @@ bad_render = Plugin(
     api_version=API_VERSION,
     kinds=(Kind("fake_badrender", "cannot render", params=params(), commands=crash_render),),
 )
+
+
+def unjsonable_payload(config: Mapping[str, Any], tokens: Mapping[str, str]) -> Mapping[str, Any]:
+    return {"when": object()}
+
+
+def ok_action(payload: Mapping[str, Any], ctx: ActionContext) -> str:
+    return "posted"
+
+
+bad_payload = Plugin(
+    name="fake-badpayload",
+    version="1",
+    api_version=API_VERSION,
+    notifications=(
+        Kind(
+            "fake_pager",
+            "pages someone",
+            runs="action",
+            params=params(),
+            payload=unjsonable_payload,
+            action=ok_action,
+        ),
+    ),
+)

@@ -214,3 +214,15 @@ def test_storm_registers_its_own_providers_by_name(load: Load) -> None:
     finally:
         loader._PROVIDERS.pop("studio-farm", None)
         loader.plugin("storm").providers.remove("studio-farm")  # type: ignore[union-attr]
+
+
+def test_a_payload_that_is_not_json_fails_rendering(load: Load) -> None:
+    (state,) = load("bad_payload")
+    kind = get_kind("fake_pager")
+    assert kind is not None and kind.payload is not None
+    with pytest.raises(loader.PluginError, match="not JSON serializable"):
+        kind.payload({}, {})
+    assert (state.status, state.failed_in) == (
+        "failed",
+        "unjsonable_payload (rendering fake_pager)",
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
 import threading
 import traceback
@@ -171,7 +172,7 @@ def _guard_rule(state: PluginState, rule: Rule) -> Callable[[RuleContext], Itera
             yield error(
                 "plugin-failed",
                 f"plugin {state.name}: validation rule {name} failed ({_describe(exc)}); "
-                "the plugin is disabled until the server restarts",
+                "the plugin is disabled until Storm restarts",
             )
             return
         for entry in found:
@@ -201,6 +202,27 @@ def _guard_render(
         except Exception as exc:
             _disable(state, what, exc)
             raise PluginError(f"plugin {state.name}: {what} failed: {_describe(exc)}") from exc
+
+    return guarded
+
+
+def _guard_payload(
+    state: PluginState,
+    kind: str,
+    fn: Callable[[Mapping[str, Any], Mapping[str, str]], Mapping[str, Any]],
+) -> Callable[[Mapping[str, Any], Mapping[str, str]], Mapping[str, Any]]:
+    render = _guard_render(state, kind, fn)
+
+    def guarded(config: Mapping[str, Any], tokens: Mapping[str, str]) -> Mapping[str, Any]:
+        found = render(config, tokens)
+        try:  # the payload travels with the job (to Celery workers too): JSON or nothing
+            if not isinstance(found, Mapping):
+                raise TypeError(f"{_name(fn)} returned {type(found).__name__}, not a mapping")
+            json.dumps(found)
+        except (TypeError, ValueError) as exc:
+            _disable(state, f"{_name(fn)} (rendering {kind})", exc)
+            raise PluginError(f"plugin {state.name}: {_describe(exc)}") from None
+        return found
 
     return guarded
 
@@ -251,7 +273,7 @@ def _guard_kind(state: PluginState, kind: Kind) -> Kind:
         kind,
         provider=state.name,
         rules=tuple(_guard_rule(state, r) for r in kind.rules),
-        payload=_guard_render(state, kind.name, kind.payload) if kind.payload else None,
+        payload=_guard_payload(state, kind.name, kind.payload) if kind.payload else None,
         commands=_guard_commands(state, kind.name, kind.commands) if kind.commands else None,
         action=_guard_action(state, kind.name, kind.action) if kind.action else None,
     )
