@@ -24,6 +24,17 @@ def call(server: Server, path: str, client: str | None = None) -> object:
         return json.load(answer)
 
 
+def post(server: Server, path: str, body: object) -> object:
+    request = urllib.request.Request(
+        server.url + "/api/v1" + path,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.load(answer)
+
+
 def seen(server: Server, name: str) -> object:
     answer = call(server, "/plugins")
     assert isinstance(answer, dict)
@@ -55,6 +66,85 @@ def test_remote_plugins_and_client_versions_outlive_a_kill(tmp_path: Path) -> No
         assert isinstance(last, dict) and last["version"] == "0.0.9"
     finally:
         second.close()
+
+
+CHAT = """
+from stormflow.kinds import Kind, Param
+from stormflow.kinds.base import params
+from stormflow.plugins import API_VERSION, Plugin
+
+
+def room(config, tokens):
+    return {"room": config.get("room", "general")}
+
+
+def post(payload, ctx):
+    raise ConnectionError("chat.example refused " + payload["room"])
+
+
+plugin = Plugin(
+    name="storm-chat",
+    version="0.2.0",
+    api_version=API_VERSION,
+    notifications=(
+        Kind("chat", "posts to a room", runs="action", payload=room, action=post,
+             params=params(Param("room", str, "a string", "room"))),
+    ),
+)
+"""
+
+
+def chat_plugin(site: Path) -> None:
+    """A plugin whose action raises, installed as bare metadata on PYTHONPATH."""
+    site.mkdir()
+    (site / "storm_chat.py").write_text(CHAT)
+    info = site / "storm_chat-0.2.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: storm-chat\nVersion: 0.2.0\n")
+    (info / "entry_points.txt").write_text("[stormflow.plugins]\nchat = storm_chat:plugin\n")
+
+
+def test_a_plugin_failing_in_the_scheduler_child_shows_failed_on_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The action runs in the server's scheduler process: the failure reaches the plugins
+    answer through the child's figures, the node fails alone, the next workflow runs."""
+    chat_plugin(tmp_path / "site")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "site"))
+    running = run_server(tmp_path / "home")
+    server = next(running)
+    try:
+        before = {p["name"]: p for p in call(server, "/plugins")["plugins"]}  # type: ignore[index]
+        assert before["storm-chat"]["status"] == "loaded"
+        doc = {
+            "schema": 1,
+            "name": "notify",
+            "nodes": [
+                {"name": "ok", "commands": [["true"]]},
+                {"name": "tell", "kind": "chat", "room": "lighting"},
+            ],
+            "edges": [["ok", "tell"]],
+        }
+        post(server, "/workflows", doc)
+
+        def failed() -> object:
+            plugins = {p["name"]: p for p in call(server, "/plugins")["plugins"]}  # type: ignore[index]
+            return plugins["storm-chat"] if plugins["storm-chat"]["status"] == "failed" else None
+
+        chat = wait_for(failed)
+        assert chat["failed_in"] == "action post (chat) (in the scheduler)"  # type: ignore[index]
+        assert "ConnectionError: chat.example refused lighting" in chat["error"]  # type: ignore[index]
+        # the scheduler goes on
+        post(server, "/workflows", {**doc, "name": "next", "nodes": doc["nodes"][:1], "edges": []})
+
+        def statuses() -> dict[str, str] | None:
+            items = call(server, "/workflows")["items"]  # type: ignore[index]
+            found = {w["name"]: w["status"] for w in items}
+            return found if "running" not in found.values() else None
+
+        assert wait_for(statuses) == {"notify": "failed", "next": "succeeded"}
+    finally:
+        running.close()
 
 
 def test_remote_plugins_without_a_server_is_one_line(tmp_path: Path) -> None:

@@ -503,6 +503,17 @@ def plugins() -> list[PluginState]:
         return sorted(_STATES.values(), key=lambda s: (not s.builtin, s.name))
 
 
+def failures() -> dict[str, dict[str, str | None]]:
+    """The plugins that failed in this process: {name: {"failed_in", "error"}}; a scheduler
+    child reports them to its server with its figures (engine/handover.py)."""
+    with _lock:
+        return {
+            s.name: {"failed_in": s.failed_in, "error": s.error}
+            for s in _STATES.values()
+            if not s.ok
+        }
+
+
 def plugin(name: str) -> PluginState | None:
     with _lock:
         return _STATES.get(name)

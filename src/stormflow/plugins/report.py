@@ -44,15 +44,30 @@ def download_url(name: str, download: object) -> str | None:
     return DOWNLOAD.format(name=name)
 
 
-def report(seen: Mapping[str, Seen] | None = None) -> dict[str, Any]:
-    """Every plugin's health and what it adds, and every DCC integration; `seen`: the last
-    client version per integration (the server's record), for "update available"."""
+def report(
+    seen: Mapping[str, Seen] | None = None,
+    elsewhere: Mapping[str, Mapping[str, Any]] | None = None,
+    where: str = "the scheduler",
+) -> dict[str, Any]:
+    """Every plugin's health and what it adds, and every DCC integration.
+
+    `seen`: the last client version per integration (the server's record), for "update
+    available". `elsewhere`: plugins that failed in another process (the server's scheduler
+    child, named `where`), {name: {"failed_in", "error"}}: failed there is failed.
+    """
     seen = seen or {}
     states = {s.name: s for s in loader.plugins()}
+    plugins = [s.to_dict() for s in states.values()]
+    for item in plugins:
+        failed = (elsewhere or {}).get(item["name"])
+        if item["status"] == "loaded" and isinstance(failed, Mapping):
+            item["status"] = "failed"
+            item["failed_in"] = f"{failed.get('failed_in')} (in {where})"
+            item["error"] = str(failed.get("error"))
     integrations = []
     for owner, entry in loader.integrations():
         last = seen.get(entry.name)
-        state = states.get(owner)
+        state = next((p for p in plugins if p["name"] == owner), None)
         integrations.append(
             {
                 "name": entry.name,
@@ -60,7 +75,7 @@ def report(seen: Mapping[str, Seen] | None = None) -> dict[str, Any]:
                 "version": entry.version,
                 "description": entry.description,
                 "plugin": owner,
-                "plugin_ok": state is None or state.ok,
+                "plugin_ok": state is None or state["status"] == "loaded",
                 "client": entry.client,
                 "dcc_versions": entry.dcc_versions,
                 "install": list(entry.install),
@@ -76,7 +91,7 @@ def report(seen: Mapping[str, Seen] | None = None) -> dict[str, Any]:
         )
     return {
         "api_version": API_VERSION,
-        "plugins": [s.to_dict() for s in states.values()],
+        "plugins": plugins,
         "integrations": integrations,
     }
 

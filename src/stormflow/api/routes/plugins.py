@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from stormflow.api.context import Ctx
 from stormflow.api.errors import ApiError
+from stormflow.api.scheduler_process import SchedulerProcess
 from stormflow.plugins import loader, report
 
 router = APIRouter(tags=["plugins"])
@@ -98,7 +99,9 @@ def list_kinds() -> list[dict[str, Any]]:
 @router.get("/plugins", response_model=PluginsOut)
 def list_plugins(ctx: Ctx) -> dict[str, Any]:
     """Installed plugins (the built-in one first) and every DCC integration."""
-    return report.report(ctx.store.clients_seen())
+    sink = ctx.scheduler
+    elsewhere = sink.figures().get("plugins_failed") if isinstance(sink, SchedulerProcess) else None
+    return report.report(ctx.store.clients_seen(), elsewhere)
 
 
 @router.get(
