@@ -18,6 +18,7 @@ import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stormflow.plugins import loader
+from stormflow.store.clients import ClientVersions
 
 from .auth import OPEN_PATHS
 
@@ -45,7 +46,7 @@ def integration_for(client: str) -> str | None:
 class ClientSightings:
     """Per-process memory of what was written last, to keep the store out of most requests."""
 
-    def __init__(self, store: object) -> None:
+    def __init__(self, store: ClientVersions | None) -> None:
         self.store = store
         self._written: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
@@ -59,8 +60,10 @@ class ClientSightings:
             return True
 
     def write(self, integration: str, client: str, version: str, now: float) -> None:
+        if self.store is None:
+            return
         try:
-            self.store.record_client(integration, client, version, at=now)  # type: ignore[attr-defined]
+            self.store.record_client(integration, client, version, at=now)
         except Exception as exc:  # a courtesy record: the request itself goes on
             with self._lock:
                 self._written.pop(integration, None)  # try again with the next request
