@@ -4,13 +4,13 @@ import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { EDIT_FIELDS, EMAIL_FIELDS, MIXED, TASK_FIELDS, fieldsFor, fromText, sharedValue, toText, type FieldType } from "./fields";
 
-// --- The server's kinds (src/stormflow/spec/kinds.py): the parameter names of each kind.
-const KINDS_PY = readFileSync(new URL("../../src/stormflow/spec/kinds.py", import.meta.url), "utf8");
+// --- The server's kinds (src/stormflow/kinds/<kind>.py): the parameter names of each kind.
 function kindParams(kind: string): string[] {
-  const start = KINDS_PY.indexOf(`NodeKind(\n        name="${kind}",`);
-  if (start < 0) throw new Error(`kind ${kind} not found in kinds.py`);
-  const end = KINDS_PY.indexOf("\n)\n", start);
-  const block = KINDS_PY.slice(start, end);
+  const source = readFileSync(new URL(`../../src/stormflow/kinds/${kind}.py`, import.meta.url), "utf8");
+  const start = source.indexOf(`Kind(\n        name="${kind}",`);
+  if (start < 0) throw new Error(`kind ${kind} not found in kinds/${kind}.py`);
+  const end = source.indexOf("\n)\n", start);
+  const block = source.slice(start, end);
   const names = [...block.matchAll(/Param\(\s*"(\w+)"/g)].map((m) => m[1]);
   if (/^\s+RETRIES,$/m.test(block)) names.push("retries");
   return names;
