@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -145,6 +146,34 @@ def test_a_plugin_failing_in_the_scheduler_child_shows_failed_on_the_server(
         assert wait_for(statuses) == {"notify": "failed", "next": "succeeded"}
     finally:
         running.close()
+
+
+def test_storm_plugins_check_fails_when_a_plugin_failed(tmp_path: Path) -> None:
+    from tests.client.serverproc import STORM, clean_env
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "storm_old.py").write_text(
+        "from stormflow.plugins import Plugin\nplugin = Plugin('storm-old', '1', api_version=0)\n"
+    )
+    info = site / "storm_old-1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: storm-old\nVersion: 1\n")
+    (info / "entry_points.txt").write_text("[stormflow.plugins]\nold = storm_old:plugin\n")
+    env = {**clean_env(tmp_path), "PYTHONPATH": str(site)}
+    shown = subprocess.run(
+        [STORM, "plugins", "storm-old", "--check"], capture_output=True, text=True, env=env,
+        timeout=60,
+    )  # fmt: skip
+    assert shown.returncode == 1
+    assert "storm-old 1  failed" in shown.stdout
+    assert "failed in load: written for plugin API version 0" in shown.stdout
+    assert shown.stderr == "storm: plugins failed: storm-old\n"
+    fine = subprocess.run(
+        [STORM, "plugins", "storm", "--check"], capture_output=True, text=True, env=env,
+        timeout=60,
+    )  # fmt: skip
+    assert fine.returncode == 0, fine.stderr
 
 
 def test_remote_plugins_without_a_server_is_one_line(tmp_path: Path) -> None:

@@ -31,6 +31,10 @@ def plugins_command(
     remote: Annotated[
         bool, typer.Option("--remote", help="Ask the running server (found as storm ls does).")
     ] = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Exit with code 1 when a plugin failed (deploy scripts)."),
+    ] = False,
     server: Server = None,
     token: Token = None,
     as_json: Json = False,
@@ -55,9 +59,17 @@ def plugins_command(
                 | {str(i.get("name")) for i in data.get("integrations") or []}
             )
             fail(f"no plugin or DCC integration named {name!r} (known: {', '.join(known)})")
+    failed = [str(p.get("name")) for p in plugins if p.get("status") != "loaded"]
     if as_json:
         print_json({**data, "plugins": plugins, "integrations": integrations})
-        return
+    else:
+        _print(plugins, integrations)
+    if check and failed:
+        typer.echo(f"storm: plugins failed: {', '.join(failed)}", err=True)
+        raise typer.Exit(1)
+
+
+def _print(plugins: list[dict[str, Any]], integrations: list[dict[str, Any]]) -> None:
     out = console()
     for plugin in plugins:
         ok = plugin.get("status") == "loaded"
