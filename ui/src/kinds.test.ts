@@ -1,5 +1,5 @@
 import { expect, test } from "vitest";
-import { EMAIL_FIELDS, TASK_FIELDS } from "./fields";
+import { EMAIL_FIELDS, TASK_FIELDS, WORKFLOW_FIELDS } from "./fields";
 import { fieldsForKind, kindNames, type KindInfo } from "./kinds";
 
 const param = (name: string, field: KindInfo["params"][number]["field"], required = false, options: unknown[] = []) => ({
@@ -29,11 +29,12 @@ test("a plugin kind gets one field per editable parameter, required ones first",
 test("built-in kinds keep their own fields; an unknown kind falls back as before", () => {
   expect(fieldsForKind("task", [FFMPEG])).toBe(TASK_FIELDS);
   expect(fieldsForKind("email", null)).toBe(EMAIL_FIELDS);
+  expect(fieldsForKind("workflow", [FFMPEG])).toBe(WORKFLOW_FIELDS);
   expect(fieldsForKind("ffmpeg", null)).toBe(TASK_FIELDS); // the server has not answered yet
 });
 
 test("kind names: built-in first, then the plugins' by name", () => {
   const other = { ...FFMPEG, name: "blender_render" };
-  expect(kindNames([FFMPEG, other, { ...FFMPEG, name: "task" }])).toEqual(["task", "email", "blender_render", "ffmpeg"]);
-  expect(kindNames(null)).toEqual(["task", "email"]);
+  expect(kindNames([FFMPEG, other, { ...FFMPEG, name: "task" }])).toEqual(["task", "email", "workflow", "blender_render", "ffmpeg"]);
+  expect(kindNames(null)).toEqual(["task", "email", "workflow"]);
 });

@@ -23,7 +23,7 @@ export type KindInfo = {
 };
 
 /** The kinds the Composer always offers, even before the server answered. */
-export const BUILTIN_KINDS = ["task", "email"];
+export const BUILTIN_KINDS = ["task", "email", "workflow"];
 
 /** A plugin's kind: one field per parameter a form can edit (others stay in the document),
  * required ones first. The built-in kinds keep their hand-made fields and hints. */

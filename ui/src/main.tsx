@@ -8,6 +8,7 @@ import { WorkflowList } from "./WorkflowList";
 import { Monitor } from "./Monitor";
 import { Composer } from "./Composer";
 import { Plugins } from "./Plugins";
+import { Templates } from "./Templates";
 
 captureToken();
 
@@ -19,6 +20,8 @@ createRoot(document.getElementById("root")!).render(
         <Route path="/workflows/:id" element={<Monitor />} />
         <Route path="/composer/:draftId" element={<Composer />} />
         <Route path="/plugins" element={<Plugins />} />
+        <Route path="/templates" element={<Templates />} />
+        <Route path="/templates/:name" element={<Templates />} />
         <Route path="*" element={<WorkflowList />} />
       </Routes>
     </BrowserRouter>

@@ -32,6 +32,7 @@ from .routes import (
     nodes,
     plugins,
     previews,
+    templates,
     validation,
     workflows,
 )
@@ -159,6 +160,7 @@ def create_app(
         events,
         validation,
         drafts,
+        templates,
         limits,
         previews,
         plugins,

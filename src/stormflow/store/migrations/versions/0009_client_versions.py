@@ -4,7 +4,7 @@ The add-ons send `X-Storm-Client: <client>/<version>`; the plugins page compares
 version seen with the one the server offers ("update available").
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0004"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
