@@ -28,6 +28,7 @@ def storm(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_ffmpeg_kind_validates_with_its_fixer_and_runs_to_a_movie(
     installed: None, tmp_path: Path
 ) -> None:

@@ -42,6 +42,7 @@ def seen(server: Server, name: str) -> object:
     return next(i for i in answer["integrations"] if i["name"] == name)["last_seen"]
 
 
+@pytest.mark.slow
 def test_remote_plugins_and_client_versions_outlive_a_kill(tmp_path: Path) -> None:
     install_example()
     home = tmp_path / "home"
@@ -105,6 +106,7 @@ def chat_plugin(site: Path) -> None:
     (info / "entry_points.txt").write_text("[stormflow.plugins]\nchat = storm_chat:plugin\n")
 
 
+@pytest.mark.slow
 def test_a_plugin_failing_in_the_scheduler_child_shows_failed_on_the_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
