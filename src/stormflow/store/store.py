@@ -17,6 +17,7 @@ from stormflow.paths import private_dir
 from .archive import Archive
 from .bulk import batched as batched_rows
 from .bulk import dumps, insert_rows
+from .clients import ClientVersions
 from .drafts import Drafts
 from .leases import Leases
 from .persist import append_events, persist
@@ -96,7 +97,7 @@ def _first_summary(planned: list[PlannedNodeLike], pairs: list[tuple[str, str]])
     return {"status": derive_status(counts, runnable).value, **columns}
 
 
-class Store(Reads, Leases, Drafts, Templates, Archive):
+class Store(Reads, Leases, Drafts, Templates, Archive, ClientVersions):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
     `Store(url)` opens the database and migrates it to the newest schema.
