@@ -20,6 +20,7 @@ import { ApiError, api, type DocEdge, type DocNode, type Draft, type EntryOut, t
 import { layeredLayout } from "./layout";
 import { chunkNames, parseFrames } from "./frames";
 import { MIXED, fieldsFor, fromText, sharedValue, toText, type FieldDef } from "./fields";
+import { fieldsForKind, kindNames, loadKinds, type KindInfo } from "./kinds";
 import { COLOURS } from "./lifecycle";
 
 type CNodeData = { i: number };
@@ -572,6 +573,17 @@ function NodeEditor(props: { doc: WorkflowDocument; selected: Set<number>; updat
   const [drafts, setDrafts] = useState<Record<string, string>>({});
   const key = idx.join(",");
   useEffect(() => setDrafts({}), [key]);
+  // the server's kinds: plugins' kinds are offered too, with a field per parameter
+  const [known, setKnown] = useState<KindInfo[] | null>(null);
+  useEffect(() => {
+    let alive = true;
+    loadKinds()
+      .then((k) => alive && setKnown(k))
+      .catch(() => undefined); // the built-in kinds are offered meanwhile
+    return () => {
+      alive = false;
+    };
+  }, []);
   if (!sel.length)
     return (
       <div className="panel" data-testid="node-editor">
@@ -581,7 +593,7 @@ function NodeEditor(props: { doc: WorkflowDocument; selected: Set<number>; updat
     );
   const kinds = new Set(sel.map((n) => (typeof n.kind === "string" ? n.kind : "task")));
   const kind = kinds.size === 1 ? [...kinds][0] : null;
-  const fields: FieldDef[] = kind ? fieldsFor(kind) : fieldsFor("task").filter((f) => f.key === "retries");
+  const fields: FieldDef[] = kind ? fieldsForKind(kind, known) : fieldsFor("task").filter((f) => f.key === "retries");
   const setAll = (k: string, v: unknown) =>
     update((d) => {
       for (const i of idx) {
@@ -640,9 +652,9 @@ function NodeEditor(props: { doc: WorkflowDocument; selected: Set<number>; updat
           "kind",
           <select data-testid="field-kind" value={sharedKind === MIXED ? "" : String(sharedKind ?? "task")} onChange={(e) => e.target.value && setAll("kind", e.target.value)}>
             {sharedKind === MIXED ? <option value="">(mixed)</option> : null}
-            <option value="task">task</option>
-            <option value="email">email</option>
-            <option value="workflow">workflow</option>
+            {kindNames(known).map((k) => (
+              <option key={k} value={k}>{k}</option>
+            ))}
           </select>,
           sharedKind === MIXED,
         )}

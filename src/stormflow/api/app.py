@@ -20,6 +20,7 @@ from stormflow import web
 from . import errors, observe, schemas
 from .auth import TokenAuth
 from .bodies import TextCheck
+from .clients import ClientSightings, ClientVersionMiddleware
 from .context import ApiContext, Ctx, OutcomeSink
 from .errors import ApiError, error_response
 from .observe import RequestFigures, RequestMetrics
@@ -29,6 +30,7 @@ from .routes import (
     events,
     limits,
     nodes,
+    plugins,
     previews,
     templates,
     validation,
@@ -161,12 +163,15 @@ def create_app(
         templates,
         limits,
         previews,
+        plugins,
     ):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(observe.router)
 
     _mount_ui(app)
 
+    # inside TokenAuth: only a client that presented the token is recorded
+    app.add_middleware(ClientVersionMiddleware, sightings=ClientSightings(store))
     app.add_middleware(RequestMetrics, figures=app.state.request_figures)
     app.add_middleware(TextCheck)  # inside BodyLimit: it reads bodies already limited
     app.add_middleware(BodyLimit)

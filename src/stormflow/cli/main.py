@@ -10,6 +10,7 @@ from typer.core import TyperCommand
 import stormflow
 from stormflow.cli import (
     plan,
+    plugins,
     prune,
     remote_actions,
     remote_nodes,
@@ -62,6 +63,7 @@ remote_nodes.register(app)
 remote_templates.register(app)
 worker.register(app)
 prune.register(app)
+plugins.register(app)
 
 for _info in app.registered_commands:  # plain help pages, one-line usage errors
     if _info.cls in (None, TyperCommand):

@@ -241,3 +241,14 @@ templates = Table(
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
 )
+
+# The version of each DCC integration (add-on) that last talked to the server, from its
+# `X-Storm-Client` header: the plugins page says when a newer one is offered.
+client_versions = Table(
+    "client_versions",
+    metadata,
+    Column("integration", String(64), primary_key=True),
+    Column("client", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("seen_at", Double, nullable=False),
+)

@@ -18,6 +18,7 @@ from .archive import Archive
 from .bulk import batched as batched_rows
 from .bulk import dumps, insert_rows
 from .children import Children
+from .clients import ClientVersions
 from .drafts import Drafts
 from .leases import Leases
 from .persist import append_events, persist
@@ -97,7 +98,7 @@ def _first_summary(planned: list[PlannedNodeLike], pairs: list[tuple[str, str]])
     return {"status": derive_status(counts, runnable).value, **columns}
 
 
-class Store(Reads, Leases, Drafts, Templates, Archive, Children):
+class Store(Reads, Leases, Drafts, Templates, Archive, ClientVersions, Children):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
     `Store(url)` opens the database and migrates it to the newest schema.
