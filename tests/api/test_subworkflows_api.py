@@ -150,3 +150,24 @@ def test_an_update_giving_a_workflow_node_a_bad_child_is_refused_and_stores_noth
     assert "nowhere" in answer.text
     assert store.last_seq(wf) == seq
     assert len(store.children(wf)) == 2
+
+
+def test_a_retried_workflow_nodes_snapshot_names_its_old_child(
+    api: TestClient, store: Store, data_dir: Path
+) -> None:
+    wf = submit(api, SEQUENCE)
+    run(store, data_dir, wf)
+    old = api.get(f"{API}/workflows/{wf}/nodes/shots.sh010").json()["child"]["workflow_id"]
+    retry = {"action": "retry", "selection": {"names": ["shots.sh010"]}}
+    assert api.post(f"{API}/workflows/{wf}/actions", json=retry).status_code == 200
+    run(store, data_dir, wf)
+    history = api.get(f"{API}/workflows/{wf}/nodes/shots.sh010/history").json()
+    assert history["snapshots"][0]["child"] == old
+    new = api.get(f"{API}/workflows/{wf}/nodes/shots.sh010").json()["child"]["workflow_id"]
+    assert new != old
+    assert api.get(f"{API}/workflows/{old}").json()["status"] == "succeeded"  # still readable
+    children = api.get(f"{API}/workflows/{wf}/children").json()
+    assert [(c["workflow_id"], c["current"]) for c in children if c["node"] == "shots.sh010"] == [
+        (old, False),
+        (new, True),
+    ]

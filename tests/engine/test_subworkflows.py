@@ -198,6 +198,7 @@ def test_retry_of_the_parent_node_snapshots_it_and_starts_a_new_child(
     old_link = store.parent_of(old)
     assert old_link is not None and old_link.token == snap.attempts[-1].token
     assert not old_link.current
+    assert store.children_by_token(wf, "shot")[snap.attempts[-1].token] == old
     assert store.status(old) is WorkflowStatus.FAILED  # readable, with its history
     integrity(store, wf, old, new)
 

@@ -352,6 +352,8 @@ class SnapshotOut(BaseModel):
     why: str
     caused_by: str | None
     attempts: list[AttemptOut]
+    # a `workflow` node: the child its snapshotted run followed (it stays readable)
+    child: str | None = None
 
 
 class BaseConfig(BaseModel):

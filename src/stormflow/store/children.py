@@ -206,6 +206,16 @@ class Children(Database):
             found[row.node] = row  # the newest wins
         return found
 
+    def children_by_token(self, parent_id: str, node: str) -> dict[str, str]:
+        """A node's attempt tokens -> the child workflow each started or followed, across its
+        snapshots (what a snapshot of a `workflow` node records of its old child)."""
+        with self.read() as conn:
+            rows = driver(conn).rows(
+                "SELECT token, child_id FROM workflow_links WHERE parent_id = ? AND node = ?",
+                (parent_id, node),
+            )
+        return {str(t): str(c) for t, c in rows}
+
     def parent_of(self, child_id: str) -> ChildRow | None:
         """The link that started this workflow (its parent workflow, node and attempt)."""
         with self.read() as conn:

@@ -170,6 +170,8 @@ def history(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
     """Current, then the snapshots newest first, then base."""
     node = load_node(ctx, workflow_id, name)
     snaps = ctx.store.snapshots(workflow_id, name)
+    # a `workflow` node's snapshots name the child each snapshotted run followed
+    children = ctx.store.children_by_token(workflow_id, name) if snaps else {}
     return {
         "current": {"patch": dict(node.patch), "config": node.current},
         "snapshots": [
@@ -183,6 +185,9 @@ def history(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
                 "why": s.why,
                 "caused_by": s.caused_by,
                 "attempts": [shapes.attempt_out(a, s.number) for a in s.attempts],
+                "child": next(
+                    (children[a.token] for a in reversed(s.attempts) if a.token in children), None
+                ),
             }
             for s in reversed(snaps)
         ],
