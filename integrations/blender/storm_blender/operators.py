@@ -70,7 +70,9 @@ def redraw() -> None:
 def _begin(operator: Any, context: Any, what: str) -> Optional[tuple]:
     """(status, local entries, document, target), or None when the .blend is not saved."""
     scene_status = status.of(context.scene.name)
-    local = status.local_entries(bpy.data.filepath, bpy.data.is_dirty)
+    # Headless (background mode) Blender reports every file as dirty: no warning there.
+    dirty = bpy.data.is_dirty and not bpy.app.background
+    local = status.local_entries(bpy.data.filepath, dirty)
     if any(e["severity"] == "error" for e in local):
         scene_status.entries = local
         scene_status.finish(local[0]["message"], "ERROR")

@@ -40,7 +40,8 @@ def _bounce_height(t: float) -> float:
 def build(out: Path, start: int = 1, end: int = 48) -> Path:
     import bpy  # Blender's own module: imported here so `--help` works without it
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
+    # a fresh, empty file from the factory startup; the preferences (add-ons) are kept
+    bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     scene = bpy.context.scene
     scene.name = "storm_demo"
     scene.frame_start, scene.frame_end = start, end
