@@ -27,8 +27,8 @@ demo: setup
 	$(BIN)/storm run examples/render_pipeline.yaml
 
 lint: setup
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench integrations
+	$(BIN)/ruff format --check src tests bench integrations
 	$(BIN)/mypy
 
 # Blender as a Python module (the `blender` extra: bpy 4.5 LTS, ~370 MB) for the real renders

@@ -1,10 +1,10 @@
 """The DCC integrations Storm ships, as files a user installs: the Blender add-on's zip.
 
 The add-on's source is `integrations/blender/storm_blender/` in the repository (Storm runs
-from a checkout: `make setup` installs it editable). Its zip holds that package plus Storm's stdlib client
-vendored as `storm_blender/storm_client.py`, so it runs on Blender's bundled Python with
-nothing else installed. Built on request: a dozen small files, in a few milliseconds, and
-byte-for-byte the same for the same sources (fixed timestamps), so it can carry an ETag.
+from a checkout: `make setup` installs it editable). Its zip holds that package plus Storm's
+stdlib client vendored as `storm_blender/storm_client.py`, so it runs on Blender's bundled
+Python with nothing else installed. Built on request (a dozen small files, a few
+milliseconds), byte for byte the same for the same sources (fixed timestamps): an ETag.
 """
 
 from __future__ import annotations
@@ -46,9 +46,14 @@ def blender_addon_version(source: Path | None = None) -> str:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "bl_info" for t in node.targets
         ):
-            info = ast.literal_eval(node.value)
-            return ".".join(str(v) for v in info["version"])
-    raise IntegrationMissing(f"{init} holds no bl_info")
+            try:
+                version = ast.literal_eval(node.value)["version"]
+            except (ValueError, TypeError, KeyError):
+                break
+            if isinstance(version, tuple) and version and all(isinstance(v, int) for v in version):
+                return ".".join(str(v) for v in version)
+            break
+    raise IntegrationMissing(f"{init} holds no bl_info with a version like (1, 0, 0)")
 
 
 def blender_addon_zip(source: Path | None = None) -> bytes:

@@ -90,6 +90,7 @@ def snapshot(sc: Any) -> dict[str, Any]:
 
 def scenario_validate_and_fix(args: dict[str, Any]) -> dict[str, Any]:
     import bpy
+
     install(args)
     from storm_blender import background
 
@@ -118,6 +119,7 @@ def scenario_validate_and_fix(args: dict[str, Any]) -> dict[str, Any]:
 
 def scenario_composer(args: dict[str, Any]) -> dict[str, Any]:
     import bpy
+
     install(args)
     from storm_blender import background
 
@@ -130,6 +132,7 @@ def scenario_composer(args: dict[str, Any]) -> dict[str, Any]:
 
 def scenario_submit(args: dict[str, Any]) -> dict[str, Any]:
     import bpy
+
     install(args)
     from storm_blender import background
 
@@ -147,6 +150,7 @@ def scenario_submit(args: dict[str, Any]) -> dict[str, Any]:
 def scenario_refusals(args: dict[str, Any]) -> dict[str, Any]:
     """Unsaved file, unreachable server, wrong token: each a message in the panel."""
     import bpy
+
     install(args)
     from storm_blender import background
 
@@ -179,6 +183,7 @@ def scenario_refusals(args: dict[str, Any]) -> dict[str, Any]:
 def scenario_agent(args: dict[str, Any]) -> dict[str, Any]:
     """Preferences URL + token (no discovery): the requests go there, saying who sent them."""
     import bpy
+
     install(args)
     from storm_blender import background
 
@@ -193,6 +198,7 @@ def scenario_agent(args: dict[str, Any]) -> dict[str, Any]:
 def scenario_unregister(args: dict[str, Any]) -> dict[str, Any]:
     import bpy  # first: addon_utils is on the path once bpy is imported
     import addon_utils  # isort: skip
+
     install(args)
     from storm_blender import background
 

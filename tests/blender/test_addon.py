@@ -67,9 +67,7 @@ def test_open_in_composer_creates_the_draft_and_opens_the_browser(
     assert doc["edges"] == [["render", "encode"]]
 
 
-def test_submit_returns_at_once_and_the_workflow_arrives(
-    blender: Blender, client: Client
-) -> None:
+def test_submit_returns_at_once_and_the_workflow_arrives(blender: Blender, client: Client) -> None:
     # The `blender` renderer: no such binary here, so the open chunk fails fast and nothing
     # renders; this test is about what arrives, the slow one renders.
     props = {"chunk_size": 10, "scout_frames": "25", "retries": 0, "renderer": "blender"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Optional
 
 #: How often the timer looks for finished work while some is pending (seconds).
 POLL = 0.1
@@ -29,7 +29,7 @@ def _loop() -> None:
             return
         work, done = item
         try:
-            outcome = (work(), None)  # type: Tuple[Any, Optional[BaseException]]
+            outcome = (work(), None)  # type: Any
         except Exception as exc:  # handed to `done` on the main thread, never lost
             outcome = (None, exc)
         _results.put((done, outcome))

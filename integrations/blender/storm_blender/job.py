@@ -94,17 +94,13 @@ def document(settings: JobSettings) -> Dict[str, Any]:
     edges = []  # type: List[List[str]]
     last = "render"
     if settings.movie:
+        encode = ["python", "-m", "stormflow.demo.encode", "--input", settings.output.rstrip("/")]
         nodes.append(
             {
                 "name": "encode",
                 "kind": "task",
                 "retries": settings.retries,
-                "commands": [
-                    [
-                        "python", "-m", "stormflow.demo.encode",
-                        "--input", settings.output.rstrip("/"), "--out", "movie.mp4",
-                    ]  # fmt: skip
-                ],
+                "commands": [[*encode, "--out", "movie.mp4"]],
                 "output": "movie.mp4",
             }
         )

@@ -33,7 +33,7 @@ def _bounce_height(t: float) -> float:
     """Height of a ball bouncing once per 12 frames, losing a little each bounce."""
     period = 12.0
     phase = (t % period) / period
-    damping = 0.85 ** (t // period)
+    damping: float = 0.85 ** (t // period)
     return 0.5 + 2.5 * damping * 4 * phase * (1 - phase)
 
 

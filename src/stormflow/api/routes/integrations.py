@@ -24,7 +24,8 @@ async def blender_addon(request: Request) -> Response:
         data = await run_in_threadpool(integrations.blender_addon_zip, source)
         version = integrations.blender_addon_version(source)
     except (integrations.IntegrationMissing, OSError, SyntaxError, ValueError) as exc:
-        raise ApiError(404, "no-integration", f"the Blender add-on is not available: {exc}")
+        message = f"the Blender add-on is not available: {exc}"
+        raise ApiError(404, "no-integration", message) from None
     tag = integrations.etag(data)
     headers = {
         "ETag": tag,
