@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -139,9 +138,9 @@ def test_the_example_renders_its_scouts_then_the_rest_after_unhold(
 ) -> None:
     doc = yaml.safe_load((ROOT / "examples" / "blender_render.yaml").read_text())
     nodes = {n["name"]: n for n in doc["nodes"]}
-    # the example as written, smaller: 3 frames at 4 samples, chunk 1, scout frame 2
-    nodes["scene"]["commands"][0][-1] = "1-3"
-    nodes["render"].update(frames="1-3", chunk_size=1, scout="2")
+    # the example as written, smaller: 2 frames at 4 samples, chunk 1, scout frame 2
+    nodes["scene"]["commands"][0][-1] = "1-2"
+    nodes["render"].update(frames="1-2", chunk_size=1, scout="2")
     nodes["render"]["commands"][0] += ["--samples", "4"]
     small = tmp_path / "blender_render.yaml"
     small.write_text(yaml.safe_dump(doc))
@@ -157,18 +156,13 @@ def test_the_example_renders_its_scouts_then_the_rest_after_unhold(
     wait_for(scouted, timeout=120, every=0.5)
     rows = {r["name"]: r["status"] for r in client.nodes(wf)}
     assert rows["render.2"] == "succeeded", client.log(wf, "render.2")
-    assert rows["render.1"] == rows["render.3"] == "holding"
+    assert rows["render.1"] == "holding"
     released = server.storm("unhold", wf, "--status", "holding", "--yes")
     assert released.returncode == 0, released.stderr
     wait_for(lambda: client.workflow(wf)["status"] != "running", timeout=120, every=0.5)
     assert client.workflow(wf)["status"] == "succeeded"
     work = server.home / "work" / wf
-    for frame in (1, 2, 3):
+    for frame in (1, 2):
         _looks_rendered(work / "renders" / f"frame.{frame:04d}.png")
     assert (work / "movie.mp4").stat().st_size > 1000
     assert len(list((server.home / "outbox").glob("*.eml"))) >= 1
-
-
-def test_helper_timing_is_not_asserted_here() -> None:
-    """Render and Submit timings live in bench/blender_submit.py (tests never time)."""
-    assert time.monotonic() > 0
