@@ -42,14 +42,15 @@ BLENDER_LIBS := libX11.so.6 libXext.so.6 libXrender.so.1 libXfixes.so.3 libXi.so
 $(BLENDER_STAMP): $(STAMP)
 	@missing=""; for lib in $(BLENDER_LIBS); do \
 	  ldconfig -p | grep -q "$$lib" || missing="$$missing $$lib"; done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BLENDER_DEBS)) >/dev/null; \
-	  else echo "missing for bpy:$$missing (Debian: apt-get install $(BLENDER_DEBS))" >&2; exit 1; fi; \
-	fi
-	$(BIN)/python -m pip install -q -e '.[dev,blender]'
-	$(BIN)/python -c "import bpy; print('bpy', bpy.app.version_string)"
-	touch $(BLENDER_STAMP)
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BLENDER_DEBS)) >/dev/null; \
+	fi; \
+	$(BIN)/python -m pip install -q -e '.[dev,blender]' \
+	  && $(BIN)/python -c "import bpy; print('bpy', bpy.app.version_string)" \
+	  && touch $(BLENDER_STAMP) && exit 0; \
+	echo "bpy does not import (missing libs:$${missing:- none}; Debian: apt-get install $(BLENDER_DEBS))" >&2; \
+	if [ "$${CI:-}" = true ]; then exit 1; fi; \
+	echo "the Blender tests skip (and fail under CI=true)"
 
 blender: $(BLENDER_STAMP)
 
