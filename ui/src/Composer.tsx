@@ -16,7 +16,7 @@ import {
   type NodeChange,
   type NodeProps,
 } from "@xyflow/react";
-import { api, type DocEdge, type DocNode, type Draft, type EntryOut, type WorkflowDocument } from "./api";
+import { ApiError, api, type DocEdge, type DocNode, type Draft, type EntryOut, type WorkflowDocument } from "./api";
 import { layeredLayout } from "./layout";
 import { chunkNames, parseFrames } from "./frames";
 import { MIXED, fieldsFor, fromText, sharedValue, toText, type FieldDef } from "./fields";
@@ -67,6 +67,12 @@ const AuthoredNode = memo(function AuthoredNode({ data, selected }: NodeProps<CN
         <span className="nkind">{kind}</span>
         {status === "holding" ? <span className="badge holding">holding</span> : null}
         {typeof n.instance_type === "string" ? <span className="muted">{n.instance_type}</span> : null}
+        {kind === "workflow" ? (
+          <span className="muted" data-testid="subworkflow">
+            {typeof n.template === "string" ? n.template : "inline"}
+            {Array.isArray(n.for_each) ? ` × ${n.for_each.length}` : typeof n.for_each === "string" ? ` × ${n.for_each}` : ""}
+          </span>
+        ) : null}
         {problem ? <span className={"pmark " + problem} title={problem}>{problem === "error" ? "error" : problem === "warning" ? "warning" : "info"}</span> : null}
       </div>
       {chunks ? (
@@ -311,13 +317,17 @@ function ComposerView({ draft }: { draft: Draft }) {
     [update],
   );
 
-  const addNode = (kind: "task" | "email") => {
+  const addNode = (kind: "task" | "email" | "workflow") => {
     const taken = new Set(nodes.map((n, i) => nameOf(n, i)));
     let k = 1;
     while (taken.has(`${kind}${k}`)) k++;
     const name = `${kind}${k}`;
     const node: DocNode =
-      kind === "email" ? { name, kind, addresses: ["artist@example.com"], subject: "Done: ${workflow-name} ${status}" } : { name, kind, commands: [["echo", name]] };
+      kind === "email"
+        ? { name, kind, addresses: ["artist@example.com"], subject: "Done: ${workflow-name} ${status}" }
+        : kind === "workflow"
+          ? { name, kind, template: library[0] ?? "", params: {} }
+          : { name, kind, commands: [["echo", name]] };
     const sel = [...selected];
     update((d) => {
       d.nodes = [...(d.nodes ?? []), node];
@@ -335,6 +345,33 @@ function ComposerView({ draft }: { draft: Draft }) {
       gen.current++;
       setDoc(normalise(r.document));
       setEntries(r.entries);
+    } catch (e) {
+      setSubmitErr((e as Error).message);
+    }
+  };
+
+  // Stored templates' names: a new sub-workflow node starts on the first one.
+  const [library, setLibrary] = useState<string[]>([]);
+  useEffect(() => {
+    api<{ templates: { name: string }[] }>("/templates")
+      .then((r) => setLibrary(r.templates.map((t) => t.name)))
+      .catch(() => {});
+  }, []);
+  const saveAsTemplate = async () => {
+    const suggested = typeof doc.name === "string" ? doc.name.replace(/[^A-Za-z0-9_-]/g, "") : "";
+    const name = window.prompt("Store this document as the template named:", suggested);
+    if (!name) return;
+    setSubmitErr(null);
+    const store = (replace: boolean) => api("/templates", { method: "POST", json: { name, document: doc, replace } });
+    try {
+      try {
+        await store(false);
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.status !== 409 || !window.confirm(`A template named ${name} exists: replace it?`)) throw e;
+        await store(true);
+      }
+      setLibrary((l) => (l.includes(name) ? l : [...l, name].sort()));
+      navigate(`/templates/${encodeURIComponent(name)}`);
     } catch (e) {
       setSubmitErr((e as Error).message);
     }
@@ -409,6 +446,10 @@ function ComposerView({ draft }: { draft: Draft }) {
         <span className="muted">draft {draft.id} · {saved}</span>
         <span className="spacer" />
         {submitErr ? <span className="err" data-testid="submit-error">{submitErr}</span> : null}
+        <Link to="/templates" data-testid="library-link">Templates</Link>
+        <button data-testid="save-template" disabled={errors > 0 || validating} title="store it on the server as a template" onClick={saveAsTemplate}>
+          Save as template
+        </button>
         <button
           className="primary"
           data-testid="submit"
@@ -422,6 +463,7 @@ function ComposerView({ draft }: { draft: Draft }) {
       <div className="toolbar">
         <button onClick={() => addNode("task")} data-testid="add-task">+ Task (n)</button>
         <button onClick={() => addNode("email")} data-testid="add-email">+ Email</button>
+        <button onClick={() => addNode("workflow")} data-testid="add-workflow" title="a sub-workflow from a stored template">+ Sub-workflow</button>
         <button
           disabled={!selected.size && !selEdges.size}
           data-testid="delete"
@@ -600,6 +642,7 @@ function NodeEditor(props: { doc: WorkflowDocument; selected: Set<number>; updat
             {sharedKind === MIXED ? <option value="">(mixed)</option> : null}
             <option value="task">task</option>
             <option value="email">email</option>
+            <option value="workflow">workflow</option>
           </select>,
           sharedKind === MIXED,
         )}

@@ -31,6 +31,7 @@ from .routes import (
     limits,
     nodes,
     previews,
+    templates,
     validation,
     workflows,
 )
@@ -158,6 +159,7 @@ def create_app(
         events,
         validation,
         drafts,
+        templates,
         limits,
         previews,
         integrations,

@@ -13,6 +13,7 @@ from stormflow.cli import (
     prune,
     remote_actions,
     remote_nodes,
+    remote_templates,
     remote_workflows,
     run,
     scheduler,
@@ -58,6 +59,7 @@ server.register(app)
 remote_workflows.register(app)
 remote_actions.register(app)
 remote_nodes.register(app)
+remote_templates.register(app)
 worker.register(app)
 prune.register(app)
 

@@ -215,3 +215,14 @@ drafts = Table(
     Column("updated_at", Double, nullable=False),
     Column("workflow_id", String(32)),  # set when the draft was submitted
 )
+
+# Stored templates (migration 0008): workflow documents with `params`, instantiated by
+# name (`storm templates`, the Composer's library, `workflow` nodes naming them).
+templates = Table(
+    "templates",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("document", Json, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
