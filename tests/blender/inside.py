@@ -144,7 +144,10 @@ def scenario_submit(args: dict[str, Any]) -> dict[str, Any]:
         answer, seconds = timed(bpy.ops.storm.submit)
         results.append({"answer": sorted(answer), "seconds": seconds})
     background.drain(args.get("timeout", 30))
-    return {"presses": results, "blend": bpy.data.filepath, **snapshot(sc)}
+    state = snapshot(sc)
+    bpy.ops.storm.open_monitor()  # the panel's button once the answer is in
+    background.drain()
+    return {"presses": results, "blend": bpy.data.filepath, "opened": opened, **state}
 
 
 def scenario_refusals(args: dict[str, Any]) -> dict[str, Any]:

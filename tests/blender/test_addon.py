@@ -76,6 +76,7 @@ def test_submit_returns_at_once_and_the_workflow_arrives(blender: Blender, clien
     workflow = result["workflow"]
     assert result["message"] == f"Submitted shot ({workflow['id']}): follow it in the Monitor"
     assert workflow["monitor"].startswith(workflow["url"] + "?token=")
+    assert result["opened"] == [workflow["monitor"]]  # Open in Monitor
     ids = {w["id"] for w in client.workflows(name="shot")}
     assert workflow["id"] in ids and len(ids) >= 3  # each press is its own job, in order
     rows = {r["name"]: r["status"] for r in client.nodes(workflow["id"])}
