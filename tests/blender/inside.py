@@ -88,6 +88,59 @@ def snapshot(sc: Any) -> dict[str, Any]:
     }
 
 
+class Layout:
+    """Stands in for Blender's UILayout (headless there is no window to draw into): records
+    what the panel's draw() puts in it, one line per widget, nested boxes indented."""
+
+    def __init__(self, lines: list[str], depth: int = 0) -> None:
+        self.lines = lines
+        self.depth = depth
+        self.use_property_split = False
+        self.use_property_decorate = True
+
+    def _add(self, text: str) -> None:
+        self.lines.append("  " * self.depth + text)
+
+    def prop(self, data: Any, name: str, text: str | None = None) -> None:
+        label = text or data.bl_rna.properties[name].name
+        self._add(f"[{label}: {getattr(data, name)}]")
+
+    def label(self, text: str = "", icon: str = "NONE") -> None:
+        self._add(f"({icon}) {text}")
+
+    def operator(self, idname: str, text: str | None = None, icon: str = "NONE") -> Any:
+        self._add(f"<button {idname}{': ' + text if text else ''}>")
+        record = type("OperatorProperties", (), {})()
+        self.lines.append(record)  # type: ignore[arg-type]  # its properties, set after
+        return record
+
+    def column(self, align: bool = False) -> Layout:
+        return Layout(self.lines, self.depth)
+
+    def row(self, align: bool = False) -> Layout:
+        return Layout(self.lines, self.depth)
+
+    def box(self) -> Layout:
+        self._add("box:")
+        return Layout(self.lines, self.depth + 1)
+
+
+def draw_panel(context: Any) -> list[str]:
+    from storm_blender.panel import STORM_PT_render
+
+    lines: list[Any] = []
+    panel = type("Panel", (), {"layout": Layout(lines)})()
+    STORM_PT_render.draw(panel, context)  # type: ignore[arg-type]
+    out = []
+    for line in lines:
+        if isinstance(line, str):
+            out.append(line)
+        elif vars(line):  # an operator's properties, e.g. fixer=...
+            out[-1] = out[-1][:-1] + " " + " ".join(f"{k}={v}" for k, v in vars(line).items())
+            out[-1] += ">"
+    return out
+
+
 def scenario_validate_and_fix(args: dict[str, Any]) -> dict[str, Any]:
     import bpy
 
@@ -101,6 +154,7 @@ def scenario_validate_and_fix(args: dict[str, Any]) -> dict[str, Any]:
     background.drain()
     result: dict[str, Any] = {"answer": sorted(answer), "seconds": seconds, "timer": timer}
     result["validated"] = snapshot(sc)
+    result["panel"] = draw_panel(bpy.context)
     for fixer in args["fixers"]:
         bpy.ops.storm.apply_fixer(fixer=fixer)
         background.drain()

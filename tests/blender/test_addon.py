@@ -29,6 +29,15 @@ def test_validate_shows_the_servers_entries_and_fixers_write_back(blender: Blend
     assert {"bad-name", "scout-outside-range", "chunk-size-too-large"} <= set(found["codes"])
     assert set(FIXERS) <= set(found["fixers"])
     assert found["level"] == "ERROR"
+    panel = result["panel"]  # what the panel's draw() laid out, widget by widget
+    for field in ("Job name: my shot", "Frames: 1", "Chunk size: 100", "Scout frames: 1,24,99"):
+        assert f"[{field}]" in panel
+    buttons = [line for line in panel if line.lstrip().startswith("<button")]
+    assert buttons[:3] == ["<button storm.validate>", "<button storm.open_composer>",
+                           "<button storm.submit>"]  # fmt: skip
+    fix = "<button storm.apply_fixer: Fix: remove scout frames outside 1-48"
+    assert f"  {fix} fixer=drop-scout-outside:render>" in panel
+    assert "(ERROR) Validated: 2 error(s), 1 warning(s)" in panel
     fixed = result["fixed"]["props"]
     assert fixed["scout_frames"] == "1,24"
     assert fixed["chunk_size"] == 48
