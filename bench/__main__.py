@@ -1,5 +1,5 @@
 """`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big] [--submit-latency]
-[--many-workflows] [--watchers] [--sequence]`: print the figures.
+[--many-workflows] [--watchers] [--blender] [--sequence]`: print the figures.
 
 No timing assertions: every figure is printed with its target and PASS/MISS; the exit code is 0
 unless the benchmark itself broke.
@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         help="only watchers (SSE, polling) on a real storm server: 0-500, both backends",
     )
     parser.add_argument(
+        "--blender",
+        action="store_true",
+        help="only the Blender add-on's Submit inside Blender (needs `make blender`)",
+    )
+    parser.add_argument(
         "--watch-tasks", type=int, default=None, help="--watchers: tasks in the workflow"
     )
     parser.add_argument(
@@ -69,6 +74,17 @@ def main(argv: list[str] | None = None) -> int:
         report = Report()
         with scratch_dir(parent=args.dir) as work:
             celery_bench.measure(report, work, args.quick)
+        print(report.table(), flush=True)
+        return 0
+    if args.blender:
+        from . import blender_submit
+
+        report = Report()
+        with scratch_dir(parent=args.dir) as work:
+            try:
+                blender_submit.measure(report, work, args.quick)
+            except Unavailable as exc:
+                report.note(f"blender skipped: {exc}")
         print(report.table(), flush=True)
         return 0
     if args.submit_latency:

@@ -292,7 +292,10 @@ class Client:
         token: Optional[str] = None,
         timeout: float = DEFAULT_TIMEOUT,
         user: Optional[str] = None,
+        agent: Optional[str] = None,
     ) -> None:
+        """`agent` ("blender-addon/1.0.0") is sent as X-Storm-Client on every request, so
+        the server knows which integration and version last talked to it."""
         found = discover()
         source = "argument" if url else found["source"]
         url = url or found["url"]
@@ -308,6 +311,7 @@ class Client:
         self.token = token or _token_for(self.root, found)
         self.timeout = timeout
         self.user = user or _user()
+        self.agent = agent
         # GET answers by URL with their ETag: asked again with If-None-Match, an unchanged
         # answer costs the server one indexed read and comes back as an empty 304
         self._validated = {}  # type: Dict[str, Any]
@@ -333,6 +337,8 @@ class Client:
             url += "?" + params
         data = None
         all_headers = {"Accept": "application/json", "X-Storm-User": self.user}
+        if self.agent:
+            all_headers["X-Storm-Client"] = self.agent
         if self.token:
             all_headers["Authorization"] = "Bearer " + self.token
         if body is not None:

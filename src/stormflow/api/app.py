@@ -28,6 +28,7 @@ from .routes import (
     actions,
     drafts,
     events,
+    integrations,
     limits,
     nodes,
     plugins,
@@ -164,6 +165,7 @@ def create_app(
         limits,
         previews,
         plugins,
+        integrations,
     ):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(observe.router)
