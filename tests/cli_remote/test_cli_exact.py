@@ -87,7 +87,7 @@ def test_every_json_output_is_the_documented_shape(served: tuple[str, str], tmp_
     doc = tmp_path / "wf.yaml"
     doc.write_text(yaml.safe_dump({"name": "w", "nodes": [{"name": "a", "commands": ["true"]}]}))
     summary = {"id", "name", "owner", "created_at", "archived", "expires_at", "expired", "status"}
-    summary |= {"counts", "phases", "total", "skipped", "seq"}
+    summary |= {"counts", "phases", "total", "skipped", "seq", "parent"}
     submitted = json.loads(storm(url, "submit", str(doc), "--hold", "--json"))
     assert set(submitted) == {"id", "name", "status", "url", "replayed"}
     listed = json.loads(storm(url, "ls", "--json"))
@@ -105,7 +105,7 @@ def test_every_json_output_is_the_documented_shape(served: tuple[str, str], tmp_
     assert set(shown) == {
         "workflow", "groups", "running", "executing", "queued", "failed", "canceled", "truncated"
     }  # fmt: skip
-    assert set(shown["workflow"]) == summary | {"metadata"}
+    assert set(shown["workflow"]) == summary | {"metadata", "children", "rollup"}
     assert set(shown["groups"][0]) == {"name", "kind", "chunks", "counts"}
     answer = json.loads(storm(url, "retry", wf, f"{R}.2", "--json"))
     assert {"action", "selected", "changed", "cascaded", "ineligible", "changes"} <= set(answer)
@@ -121,4 +121,8 @@ def test_every_json_output_is_the_documented_shape(served: tuple[str, str], tmp_
     }  # fmt: skip
     held = submitted["id"]  # holding: watch ends at once (nothing runs `wf` here)
     last: Any = json.loads(storm(url, "watch", held, "--json", code=1).splitlines()[-1])
-    assert set(last) == {"summary"} and set(last["summary"]) == summary | {"metadata"}
+    assert set(last) == {"summary"} and set(last["summary"]) == summary | {
+        "metadata",
+        "children",
+        "rollup",
+    }
