@@ -17,6 +17,7 @@ from stormflow.cli import (
     run,
     scheduler,
     server,
+    uploads,
     validate,
     worker,
 )
@@ -60,6 +61,7 @@ remote_actions.register(app)
 remote_nodes.register(app)
 worker.register(app)
 prune.register(app)
+uploads.register(app)
 
 for _info in app.registered_commands:  # plain help pages, one-line usage errors
     if _info.cls in (None, TyperCommand):

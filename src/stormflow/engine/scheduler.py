@@ -43,6 +43,7 @@ from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job
 from stormflow.engine.supervised import SupervisedExecutor
+from stormflow.kinds import bound_host
 from stormflow.kinds.email import EmailSender
 from stormflow.metrics import Histogram
 from stormflow.paths import private_dir
@@ -50,6 +51,7 @@ from stormflow.store import Lease, Store, StoreView
 from stormflow.store.busy import is_busy
 from stormflow.store.db import is_timeout
 from stormflow.store.view import Adjacency
+from stormflow.uploads.services import upload_services
 
 log = logging.getLogger(__name__)
 
@@ -202,6 +204,7 @@ class Scheduler:
         private_dir(root / "logs")
         self._run_dir = private_dir(root / "run")
         sender = EmailSender.from_env(data_dir=settings.data_dir)
+        services = upload_services(store, settings.data_dir)
         if executor is None and settings.supervised:
             executor = SupervisedExecutor(
                 self.deliver,
@@ -209,11 +212,12 @@ class Scheduler:
                 slots=slots,
                 orphan_grace=settings.orphan_grace,
                 email_sender=sender,
+                services=services,
             )
         elif executor is None:
             pid_dir = orphans.claim_dir(self._run_dir, self.owner)
             executor = LocalExecutor(
-                self.deliver, slots=slots, pid_dir=pid_dir, email_sender=sender
+                self.deliver, slots=slots, pid_dir=pid_dir, email_sender=sender, services=services
             )
         self.executor: Executor = executor
         self.stats = Stats()
@@ -550,6 +554,8 @@ class Scheduler:
             for name, attempt in list(total.start):
                 if len(claimed) >= free or attempt.not_before > now:
                     continue
+                if bound_host(overlay.node(name).current) is not None:
+                    continue  # its host's `storm uploader` claims it (uploads/daemon.py)
                 if overlay.node(name).current.get("limits"):
                     continue
                 claim(overlay, total, name, attempt.token)
@@ -563,6 +569,8 @@ class Scheduler:
                     handled.add(token)
                     if token not in unleased or overlay.node(name).live_token != token:
                         continue  # gone (stopped, retried) or claimed by another scheduler
+                    if bound_host(overlay.node(name).current) is not None:
+                        continue  # its host's `storm uploader` claims it
                     if overlay.node(name).current.get("limits"):
                         limited.append((name, token))
                     else:

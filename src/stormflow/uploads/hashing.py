@@ -1,0 +1,157 @@
+"""Content hashes in the S3 ETag form, and a cache so unchanged files are not read again.
+
+A file up to one part long hashes to its MD5; a longer one to the MD5 of its parts' MD5s
+followed by "-<parts>", which is what S3 (and MinIO, Ceph, moto) report as the ETag of an
+object uploaded in parts of that size. So a listing of the bucket is enough to know which
+files are already there, and the parts of one file hash in parallel.
+
+The cache is a small SQLite file keyed by (path, size, mtime_ns, inode, part size): editing
+a file changes its mtime, so a stale hash is never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+MiB = 1024 * 1024
+DEFAULT_PART_SIZE = 8 * MiB  # boto3's default multipart chunk size
+READ_BLOCK = MiB
+
+
+def part_count(size: int, part_size: int) -> int:
+    return max(1, -(-size // part_size))
+
+
+def combine(part_digests: list[bytes]) -> str:
+    """The file's hash from its parts' MD5 digests, in order."""
+    if len(part_digests) == 1:
+        return part_digests[0].hex()
+    return f"{hashlib.md5(b''.join(part_digests)).hexdigest()}-{len(part_digests)}"
+
+
+def part_digest(fd: int, offset: int, length: int) -> bytes:
+    md5 = hashlib.md5()
+    done = 0
+    while done < length:
+        chunk = os.pread(fd, min(READ_BLOCK, length - done), offset + done)
+        if not chunk:
+            break
+        md5.update(chunk)
+        done += len(chunk)
+    return md5.digest()
+
+
+def file_hash(path: str, part_size: int = DEFAULT_PART_SIZE) -> str:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        size = os.fstat(fd).st_size
+        digests = [
+            part_digest(fd, n * part_size, min(part_size, size - n * part_size))
+            for n in range(part_count(size, part_size))
+        ]
+    finally:
+        os.close(fd)
+    return combine(digests)
+
+
+def normalize_etag(etag: str | None) -> str | None:
+    return etag.strip('"').lower() if etag else None
+
+
+class HashCache:
+    """(path, size, mtime_ns, inode, part size) -> hash, kept in one SQLite file."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._lock = threading.Lock()
+        self._memory: dict[tuple[str, int, int, int, int], str] = {}
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS hashes (path TEXT, size INTEGER, mtime_ns INTEGER,"
+                    " ino INTEGER, part_size INTEGER, hash TEXT NOT NULL,"
+                    " PRIMARY KEY (path, size, mtime_ns, ino, part_size))"
+                )
+                self._db.commit()
+            except sqlite3.Error:
+                self._db = None  # a cache: without it files are read again, nothing breaks
+
+    def preload(self, paths: Iterable[str]) -> None:
+        """Read the cached hashes of these paths in a few queries (a second upload of 10,000
+        unchanged files must not pay one query per file)."""
+        if self._db is None:
+            return
+        wanted = sorted(set(paths))
+        with self._lock:
+            for start in range(0, len(wanted), 500):
+                batch = wanted[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                try:
+                    rows = self._db.execute(
+                        "SELECT path, size, mtime_ns, ino, part_size, hash FROM hashes"
+                        f" WHERE path IN ({marks})",
+                        batch,
+                    ).fetchall()
+                except sqlite3.Error:
+                    return
+                for p, s, m, i, ps, h in rows:
+                    self._memory[(p, s, m, i, ps)] = h
+
+    def get(self, path: str, size: int, mtime_ns: int, ino: int, part_size: int) -> str | None:
+        key = (path, size, mtime_ns, ino, part_size)
+        with self._lock:
+            found = self._memory.get(key)
+            if found is not None or self._db is None:
+                return found
+            try:
+                row = self._db.execute(
+                    "SELECT hash FROM hashes WHERE path=? AND size=? AND mtime_ns=? AND ino=?"
+                    " AND part_size=?",
+                    key,
+                ).fetchone()
+            except sqlite3.Error:
+                return None
+        return str(row[0]) if row else None
+
+    def put(self, path: str, size: int, mtime_ns: int, ino: int, part_size: int, h: str) -> None:
+        self.put_many([(path, size, mtime_ns, ino, part_size, h)])
+
+    def put_many(self, rows: list[tuple[str, int, int, int, int, str]]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            for p, s, m, i, ps, h in rows:
+                self._memory[(p, s, m, i, ps)] = h
+            if self._db is None:
+                return
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?)", rows
+                )
+                self._db.commit()
+            except sqlite3.Error:
+                pass
+
+    def hash_of(self, path: str, part_size: int) -> str:
+        """The file's hash, from the cache when its stat matches, else read (and cached)."""
+        st = os.stat(path)
+        found = self.get(path, st.st_size, st.st_mtime_ns, st.st_ino, part_size)
+        if found is not None:
+            return found
+        h = file_hash(path, part_size)
+        self.put(path, st.st_size, st.st_mtime_ns, st.st_ino, part_size, h)
+        return h
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
