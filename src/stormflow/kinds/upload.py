@@ -316,6 +316,7 @@ def upload_payload(config: Mapping[str, Any], tokens: Mapping[str, str]) -> Mapp
     out: dict[str, Any] = {k: config[k] for k in keys if config.get(k) is not None}
     out["part_size"] = int(config.get("part_size") or DEFAULT_PART_SIZE)
     out["workers"] = int(config.get("workers") or 4)
+    out["max_rate"] = float(config.get("max_rate") or 0)
     return out
 
 
@@ -356,6 +357,7 @@ def run_upload(payload: Mapping[str, Any], ctx: ActionContext) -> str:
         options=Options(
             part_size=int(payload.get("part_size", DEFAULT_PART_SIZE)),
             workers=max(1, int(payload.get("workers", 4))),
+            max_rate=float(payload.get("max_rate", 0)),
         ),
         stopped=ctx.stopped,
         on_progress=ctx.progress,
@@ -411,6 +413,12 @@ UPLOAD = register_kind(
             Param("host", str, "a host name", "the workstation whose `storm uploader` runs it"),
             Param("part_size", PartSize, "a whole number of bytes", "part size (default 8 MiB)"),
             Param("workers", Workers, "a whole number 1-64", "parallel parts (default 4)"),
+            Param(
+                "max_rate",
+                Annotated[float, Field(ge=0, allow_inf_nan=False)],
+                "a number of bytes per second >= 0",
+                "bandwidth limit (0: none)",
+            ),
             Param("warn_size", int, "a whole number of bytes", "warn about larger files"),
             RETRIES,
             RETRY_DELAY,

@@ -49,6 +49,11 @@ class Uploads(Database):
         now = time.time()
         wanted = {str(f["path"]): f for f in files}
         with self.write() as conn:
+            conn.execute(  # the node's row locked, as set_upload_paused does: one insert wins
+                select(nodes.c.kind)
+                .where(nodes.c.workflow_id == workflow_id, nodes.c.name == node)
+                .with_for_update()
+            ).first()
             where = and_(upload_nodes.c.workflow_id == workflow_id, upload_nodes.c.node == node)
             head = conn.execute(select(upload_nodes.c.paused).where(where)).first()
             figures = {
@@ -178,8 +183,11 @@ class Uploads(Database):
 
         An upload node not started yet gets its row now, so it starts paused."""
         with self.write() as conn:
+            # the node's row locked: concurrent first pauses (PostgreSQL) insert one row
             kind = conn.execute(
-                select(nodes.c.kind).where(nodes.c.workflow_id == workflow_id, nodes.c.name == node)
+                select(nodes.c.kind)
+                .where(nodes.c.workflow_id == workflow_id, nodes.c.name == node)
+                .with_for_update()
             ).scalar_one_or_none()
             if kind != "upload":
                 return False

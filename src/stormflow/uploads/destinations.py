@@ -224,7 +224,18 @@ class S3Destination:
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.endpoint_url = endpoint_url
-        self.client = _client(endpoint_url, profile, pool)
+        self.profile = profile
+        self.pool = pool
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """Made on first use: parsing a destination (validation) costs no session."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = _client(self.endpoint_url, self.profile, self.pool)
+            return self._client
 
     def object_key(self, key: str) -> str:
         return f"{self.prefix}/{safe_key(key)}" if self.prefix else safe_key(key)

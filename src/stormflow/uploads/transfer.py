@@ -37,6 +37,9 @@ class Options:
     workers: int = 4
     progress_every: float = 0.5
     pause_poll: float = 0.25
+    #: Bytes per second at most over the whole transfer (0: no limit): an artist's uplink
+    #: is shared with their session.
+    max_rate: float = 0.0
 
 
 @dataclass
@@ -270,6 +273,16 @@ class Transfer:
             self.on_progress(snap)
         return self.summary
 
+    def _throttle(self) -> None:
+        """Sleep so that the bytes sent so far took at least bytes / max_rate seconds."""
+        if self.opts.max_rate <= 0:
+            return
+        with self._lock:
+            due = self._began + self.summary.sent_bytes / self.opts.max_rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+
     def _unchanged(self, f: SourceFile, remotes: Mapping[str, Any]) -> str | None:
         """The file's hash when the destination holds the same content under its key."""
         self._gate()
@@ -278,9 +291,7 @@ class Transfer:
             theirs = self.dest.remote_hash(f.key, remote, self.opts.part_size)
             if theirs is None:
                 return None
-            ours = self.hashes.get(f.path, f.size, f.mtime_ns, f.ino, self.opts.part_size)
-            if ours is None:
-                ours = self.hashes.hash_of(f.path, self.opts.part_size)
+            ours = self.hashes.hash_of(f.path, self.opts.part_size)  # stat now: edited since?
         except OSError:
             return None
         return ours if ours == theirs else None
@@ -335,6 +346,7 @@ class Transfer:
                     self.summary.sent_bytes += length
                     self._meter.add(length, time.monotonic())
                 self.ledger.part_done(f.path, number, stored, done)
+                self._throttle()
 
             todo = [n for n in range(1, count + 1) if n not in parts]
             if len(todo) <= 1:
