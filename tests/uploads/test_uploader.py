@@ -93,7 +93,7 @@ def test_the_render_reads_the_scene_the_uploader_put_on_the_farm(
                 "kind": "task",
                 "commands": [[sys.executable, "-c", read, f"{farm}/scene.json", str(out)]],
             },
-        ],  # fmt: skip
+        ],
         "edges": [["upload", "render"]],
     }
     workflow_id = submit(store, doc)
