@@ -68,16 +68,24 @@ def uploader_command(
         typer.echo(f"wrote {path}")
         typer.echo(f"start it with: systemctl --user enable --now {SERVICE_NAME}")
         return
+    from stormflow.client import UPLOADER_PID, uploader_pid
+    from stormflow.paths import private_dir, write_private
     from stormflow.uploads.daemon import Uploader, install_signals
 
+    running = uploader_pid(str(root))
+    if running is not None and running != os.getpid():
+        fail(f"an uploader already runs for {root} (pid {running})")
     log_to_stderr()
     store = open_db(root, db)
     uploader = Uploader(store, root, host=host, slots=slots)
     install_signals(uploader)
+    pidfile = private_dir(root) / UPLOADER_PID
+    write_private(pidfile, f"{os.getpid()} {uploader.owner}\n".encode())
     typer.echo(f"storm uploader: serving uploads of {uploader.host} ({uploader.owner})", err=True)
     try:
         uploader.serve_forever()
     finally:
+        pidfile.unlink(missing_ok=True)
         store.close()
 
 
