@@ -31,6 +31,7 @@ import { VirtualList } from "./VirtualList";
 import { NodePanel } from "./NodePanel";
 import { EditDialog } from "./EditDialog";
 import { useNow } from "./clock";
+import { uploadProgress } from "./uploads";
 
 type BarAction = Action | "stop-hold";
 
@@ -220,6 +221,14 @@ function MonitorView(props: {
       es?.close();
       model.dispose();
     };
+  }, [id, model]);
+
+  // Upload progress (bytes, rate, ETA) comes on its own stream, opened when the workflow
+  // has upload nodes: the graph's bars and the node panel read it.
+  useEffect(() => {
+    if (!model.kinds.includes("upload")) return;
+    uploadProgress.open(id);
+    return () => uploadProgress.close();
   }, [id, model]);
 
   // Unknown event types (new ones the server adds) arrive as named events we did not

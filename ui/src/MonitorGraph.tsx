@@ -25,6 +25,7 @@ import type { WorkflowModel } from "./model";
 import { useNow } from "./clock";
 import { useLatestImage, withToken } from "./Previews";
 import { QUEUED_BORDER, QUEUED_FILL, bounds, drawTiles, fitViewport, unitAt, type Geometry } from "./tiles";
+import { UploadNodeBar } from "./UploadPanel";
 
 interface Ctx {
   model: WorkflowModel;
@@ -195,6 +196,7 @@ const UnitNode = memo(function UnitNode({ data, selected }: NodeProps<UnitNodeTy
         {run ? <RunningBadge since={run.phase === "executing" ? run.since : null} attempt={run.attempt} run={run.run} /> : null}
         {model.kinds[i] !== "task" ? <span className="nkind">{model.kinds[i]}</span> : null}
       </div>
+      {model.kinds[i] === "upload" ? <UploadNodeBar name={model.names[i]} /> : null}
       <Handle type="source" position={Position.Right} />
     </div>
   );
