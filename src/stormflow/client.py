@@ -628,10 +628,10 @@ class Client:
         return list(self.request("GET", path)["files"])
 
     def pause_upload(self, workflow_id: str, node: str) -> Dict[str, Any]:
-        return self._post("/workflows/%s/uploads/%s/pause" % (_q(workflow_id), _q(node)))
+        return dict(self._post("/workflows/%s/uploads/%s/pause" % (_q(workflow_id), _q(node))))
 
     def resume_upload(self, workflow_id: str, node: str) -> Dict[str, Any]:
-        return self._post("/workflows/%s/uploads/%s/resume" % (_q(workflow_id), _q(node)))
+        return dict(self._post("/workflows/%s/uploads/%s/resume" % (_q(workflow_id), _q(node))))
 
     def cancel(self, workflow_id: str, names: Names = None, **selection: Any) -> Dict[str, Any]:
         return self.act(workflow_id, "cancel", names, **selection)

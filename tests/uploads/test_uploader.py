@@ -5,7 +5,6 @@ cancel and pause reach a running upload, and progress lands in the store."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import signal
 import socket
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from blake3 import blake3
 
 from stormflow import core
 from stormflow.core import Status, WorkflowStatus
@@ -115,7 +115,7 @@ def test_the_render_reads_the_scene_the_uploader_put_on_the_farm(
     assert (row["state"], row["files_done"], row["bytes_done"]) == ("done", 1, 16)
     [f] = store.uploaded_files(workflow_id, "upload")
     assert (f["key"], f["state"], f["size"]) == ("scene.json", "done", 16)
-    assert f["hash"] == hashlib.md5(b'{"particles": 5}').hexdigest()
+    assert f["hash"] == "blake3:" + blake3(b'{"particles": 5}').hexdigest()
 
 
 def test_another_hosts_uploader_leaves_the_node_alone(tmp_path: Path, store: Store) -> None:

@@ -11,7 +11,6 @@ the parts that were not stored.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import threading
 import time
@@ -22,7 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stormflow.uploads.destinations import Destination, FileDestination
-from stormflow.uploads.hashing import DEFAULT_PART_SIZE, HashCache, combine, part_count
+from stormflow.uploads.hashing import (
+    DEFAULT_PART_SIZE,
+    HashCache,
+    combine,
+    new_hash,
+    part_count,
+    part_digest,
+)
 from stormflow.uploads.ledger import DONE, SKIPPED, FileState, Ledger
 from stormflow.uploads.manifest import SourceFile
 
@@ -229,13 +235,17 @@ class Transfer:
             ):
                 settled: list[FileState] = []
                 to_check = [f for f in self.files if _same_size(remotes.get(f.key), f.size)]
-                unchanged = dict(
-                    zip(
-                        [f.path for f in to_check],
-                        files_pool.map(lambda f: self._unchanged(f, remotes), to_check),
-                        strict=True,
-                    )
-                )
+                # Cached hashes on both sides decide here; the others are read in the pool.
+                unchanged: dict[str, str | None] = {}
+                to_read: list[SourceFile] = []
+                for f in to_check:
+                    known = self._cached_match(f, remotes[f.key])
+                    if known is None:
+                        to_read.append(f)
+                    else:
+                        unchanged[f.path] = known or None
+                read = files_pool.map(lambda f: self._unchanged(f, remotes), to_read)
+                unchanged.update(zip([f.path for f in to_read], read, strict=True))
                 to_send: list[SourceFile] = []
                 for f in self.files:
                     found = unchanged.get(f.path)
@@ -283,6 +293,22 @@ class Transfer:
         if delay > 0:
             time.sleep(delay)
 
+    def _cached_match(self, f: SourceFile, remote: Any) -> str | None:
+        """From cached hashes alone: the hash when both sides match, "" when they differ,
+        None when a side is not cached (read it)."""
+        ps, algo = self.opts.part_size, self.dest.algo
+        ours = self.hashes.get(f.path, f.size, f.mtime_ns, f.ino, ps, algo)
+        if ours is None:
+            return None
+        if isinstance(self.dest, FileDestination):
+            where = self.dest.location(f.key)
+            theirs = self.hashes.get(where, remote.size, remote.mtime_ns, remote.ino, ps, algo)
+        else:
+            theirs = self.dest.remote_hash(f.key, remote, ps)
+        if theirs is None:
+            return None
+        return ours if ours == theirs else ""
+
     def _unchanged(self, f: SourceFile, remotes: Mapping[str, Any]) -> str | None:
         """The file's hash when the destination holds the same content under its key."""
         self._gate()
@@ -291,7 +317,8 @@ class Transfer:
             theirs = self.dest.remote_hash(f.key, remote, self.opts.part_size)
             if theirs is None:
                 return None
-            ours = self.hashes.hash_of(f.path, self.opts.part_size)  # stat now: edited since?
+            # stat now: edited since it was resolved?
+            ours = self.hashes.hash_of(f.path, self.opts.part_size, self.dest.algo)
         except OSError:
             return None
         return ours if ours == theirs else None
@@ -312,6 +339,7 @@ class Transfer:
     def _send_file(self, f: SourceFile, state: FileState, parts_pool: ThreadPoolExecutor) -> None:
         self._gate()
         ps = self.opts.part_size
+        algo = self.dest.algo
         count = part_count(f.size, ps)
         # Keep the parts the ledger recorded for an unchanged source (S3: those the server
         # still holds; a directory: those in the partial file).
@@ -332,11 +360,16 @@ class Transfer:
                 self._gate()
                 offset = (number - 1) * ps
                 length = min(ps, f.size - offset)
-                data = os.pread(fd, length, offset) if length else b""
-                if len(data) != length:
-                    raise OSError(f"{f.path} shrank while uploading")
-                digest = hashlib.md5(data).digest()
-                stored = writer.write_part(number, offset, data, digest)
+                copy = getattr(writer, "copy_range", None)
+                if copy is not None:  # a directory: the kernel copies, we only hash
+                    copy(fd, offset, length)
+                    stored = part_digest(fd, offset, length, algo).hex()
+                else:
+                    data = os.pread(fd, length, offset) if length else b""
+                    if len(data) != length:
+                        raise OSError(f"{f.path} shrank while uploading")
+                    digest = new_hash(algo, data).digest()
+                    stored = writer.write_part(number, offset, data, digest)
                 with self._lock:
                     parts[number] = stored
                     flight = self._inflight[f.path]
@@ -366,7 +399,7 @@ class Transfer:
                     raise failure
         finally:
             os.close(fd)
-        file_hash = combine([bytes.fromhex(parts[n]) for n in range(1, count + 1)])
+        file_hash = combine([bytes.fromhex(parts[n]) for n in range(1, count + 1)], algo)
         writer.finish(parts, file_hash)
         self.hashes.put(f.path, f.size, f.mtime_ns, f.ino, ps, file_hash)
         if isinstance(self.dest, FileDestination):
