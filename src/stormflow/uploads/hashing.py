@@ -21,6 +21,7 @@ from typing import Protocol
 
 MiB = 1024 * 1024
 DEFAULT_PART_SIZE = 8 * MiB  # boto3's default multipart chunk size
+FLUSH_EVERY = 1000  # cached hashes written per commit
 READ_BLOCK = 4 * MiB  # large reads: the hashes release the GIL for them
 
 
@@ -95,6 +96,7 @@ class HashCache:
         self._lock = threading.Lock()
         self._memory: dict[tuple[str, int, int, int, int, str], str] = {}
         self._db: sqlite3.Connection | None = None
+        self._pending: list[tuple[str, int, int, int, int, str, str]] = []
         if path is not None:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -161,13 +163,24 @@ class HashCache:
                 self._memory[(p, s, m, i, ps, a)] = h
             if self._db is None:
                 return
-            try:
-                self._db.executemany(
-                    "INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?)", full
-                )
-                self._db.commit()
-            except sqlite3.Error:
-                pass
+            # Written in batches: a commit per file cost 2 ms each (10,000 small files: 20 s).
+            self._pending.extend(full)
+            if len(self._pending) >= FLUSH_EVERY:
+                self._flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._db is None or not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        try:
+            self._db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.commit()
+        except sqlite3.Error:
+            pass
 
     def hash_of(self, path: str, part_size: int, algo: str = MD5) -> str:
         """The file's hash, from the cache when its stat matches, else read (and cached)."""
@@ -181,6 +194,7 @@ class HashCache:
 
     def close(self) -> None:
         with self._lock:
+            self._flush()
             if self._db is not None:
                 self._db.close()
                 self._db = None

@@ -275,6 +275,7 @@ class Transfer:
         finally:
             stop_ticker.set()
             ticker.join()
+            self.hashes.flush()
             self.summary.seconds = time.monotonic() - self._began
         self._state = "failed" if self.summary.failed else "done"
         snap = self.snapshot()
