@@ -128,6 +128,8 @@ def uploads_command(
         from rich.live import Live
 
         console = Console()
+        if not console.is_terminal:
+            console = Console(width=160)  # piped: whole ids, not an 80-column cut
         if once or not console.is_terminal:
             console.print(uploads_table(store, host, every))
             return
