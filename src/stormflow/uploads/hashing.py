@@ -113,24 +113,34 @@ class HashCache:
 
     def preload(self, paths: Iterable[str]) -> None:
         """Read the cached hashes of these paths in a few queries (a second upload of 10,000
-        unchanged files must not pay one query per file)."""
+        unchanged files must not pay one query per file): many paths under one directory
+        are read as one range of the primary key, a few by name."""
         if self._db is None:
             return
         wanted = sorted(set(paths))
+        if not wanted:
+            return
+        if len(wanted) > 1000:
+            top = os.path.commonpath(wanted).rstrip("/") + "/"
+            # "/" + 1 is "0": every path below `top` sorts inside [top, top-with-"0")
+            self._load("path >= ? AND path < ?", [top, top[:-1] + "0"])
+            return
+        for start in range(0, len(wanted), 500):
+            batch = wanted[start : start + 500]
+            self._load(f"path IN ({','.join('?' * len(batch))})", batch)
+
+    def _load(self, where: str, params: list[str]) -> None:
+        assert self._db is not None
         with self._lock:
-            for start in range(0, len(wanted), 500):
-                batch = wanted[start : start + 500]
-                marks = ",".join("?" * len(batch))
-                try:
-                    rows = self._db.execute(
-                        "SELECT path, size, mtime_ns, ino, part_size, algo, hash FROM hashes"
-                        f" WHERE path IN ({marks})",
-                        batch,
-                    ).fetchall()
-                except sqlite3.Error:
-                    return
-                for p, s, m, i, ps, a, h in rows:
-                    self._memory[(p, s, m, i, ps, a)] = h
+            try:
+                columns = "path, size, mtime_ns, ino, part_size, algo, hash"
+                rows = self._db.execute(
+                    f"SELECT {columns} FROM hashes WHERE {where}", params
+                ).fetchall()
+            except sqlite3.Error:
+                return
+            for p, s, m, i, ps, a, h in rows:
+                self._memory[(p, s, m, i, ps, a)] = h
 
     def get(
         self, path: str, size: int, mtime_ns: int, ino: int, part_size: int, algo: str = MD5

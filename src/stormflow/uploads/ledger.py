@@ -45,7 +45,7 @@ class Ledger(Protocol):
 
     def begin(self, path: str, upload_id: str | None, kept: Mapping[int, str]) -> None: ...
     def part_done(self, path: str, number: int, part_hash: str, bytes_done: int) -> None: ...
-    def file_done(self, path: str, file_hash: str) -> None: ...
+    def file_done(self, path: str, file_hash: str, size: int | None = None) -> None: ...
     def file_failed(self, path: str, error: str) -> None: ...
     def progress(self, snapshot: Mapping[str, Any], files: Mapping[str, int]) -> None:
         """The node's figures and the bytes done of the files in flight (throttled by caller)."""
@@ -97,7 +97,7 @@ class MemoryLedger:
             s.parts[number] = part_hash
             s.bytes_done = bytes_done
 
-    def file_done(self, path: str, file_hash: str) -> None:
+    def file_done(self, path: str, file_hash: str, size: int | None = None) -> None:
         with self.lock:
             s = self.files[path]
             s.state, s.hash, s.bytes_done, s.upload_id = DONE, file_hash, s.size, None

@@ -35,6 +35,7 @@ class StoreLedger:
         self.host = host
         self._lock = threading.Lock()
         self._parts: dict[str, dict[int, str]] = {}
+        self._stored: dict[str, tuple[str, str | None]] = {}  # path -> (state, hash) as read
 
     def plan(self, files: list[SourceFile], part_size: int) -> dict[str, FileState]:
         rows = self.store.upload_plan(
@@ -69,15 +70,19 @@ class StoreLedger:
                 part_size=int(row["part_size"]),
             )
             self._parts[path] = dict(row["parts"])
+            self._stored[path] = (str(row["state"]), row["hash"])
         return states
 
     def settle(self, states: list[FileState]) -> None:
+        """Only rows that change are written: a second upload of 10,000 unchanged files
+        finds them recorded as they are."""
         self.store.upload_files_update(
             self.workflow_id,
             self.node,
             [
                 {"path": s.path, "state": s.state, "hash": s.hash, "bytes_done": s.bytes_done}
                 for s in states
+                if self._stored.get(s.path) != (s.state, s.hash)
             ],
         )
 
@@ -100,12 +105,12 @@ class StoreLedger:
                 [{"path": path, "parts": dict(parts), "bytes_done": bytes_done}],
             )
 
-    def file_done(self, path: str, file_hash: str) -> None:
-        self.store.upload_files_update(
-            self.workflow_id,
-            self.node,
-            [{"path": path, "state": DONE, "hash": file_hash, "upload_id": None, "error": None}],
-        )
+    def file_done(self, path: str, file_hash: str, size: int | None = None) -> None:
+        row: dict[str, Any] = {"path": path, "state": DONE, "hash": file_hash, "upload_id": None}
+        row["error"] = None
+        if size is not None:
+            row["bytes_done"] = size
+        self.store.upload_files_update(self.workflow_id, self.node, [row])
 
     def file_failed(self, path: str, error: str) -> None:
         self.store.upload_files_update(

@@ -405,7 +405,7 @@ class Transfer:
         self.hashes.put(f.path, f.size, f.mtime_ns, f.ino, ps, file_hash)
         if isinstance(self.dest, FileDestination):
             self.dest.remember(f.key, ps, file_hash)
-        self.ledger.file_done(f.path, file_hash)
+        self.ledger.file_done(f.path, file_hash, f.size)
         with self._lock:
             self._inflight.pop(f.path, None)
             self._done_files += 1
