@@ -231,6 +231,8 @@ class Scheduler:
         # Others' attempts (a dead scheduler's, another process's) are found by polling.
         self._due: defaultdict[str, list[tuple[float, str, str]]] = defaultdict(list)
         self._next_poll = 0.0
+        # Attempts of nodes bound to a host (uploads): never ours to claim (Leases.claim).
+        self._bound: set[tuple[str, str]] = set()
         # workflow -> the last event seq this scheduler examined or wrote itself (rescan)
         self._seen: dict[str, int] = {}
         self._next_heartbeat = 0.0
@@ -494,6 +496,7 @@ class Scheduler:
         handled: set[str] = set()  # due tokens claimed, gone or limited (others: next time)
         deferred: list[str] = []  # candidates beyond RUN_BATCH: the next transaction's
         archived: list[bool] = []  # decide found the workflow archived
+        bound: list[tuple[str, str]] = []  # attempts left to their host's uploader
 
         def claim(overlay: core.Overlay, total: Outcome, name: str, token: str) -> None:
             logfile = str(log_path(self.settings.data_dir, workflow_id, token))
@@ -511,6 +514,7 @@ class Scheduler:
             handled.clear()
             deferred.clear()
             archived.clear()
+            bound.clear()
             # The nodes read whole for sure, in one query (a due node's siblings are not
             # loaded with it, as they would be through its edge batch)
             view.prefetch([*(r.node for r in results), *(name for name, _ in due)])
@@ -555,6 +559,7 @@ class Scheduler:
                 if len(claimed) >= free or attempt.not_before > now:
                     continue
                 if bound_host(overlay.node(name).current) is not None:
+                    bound.append((workflow_id, attempt.token))
                     continue  # its host's `storm uploader` claims it (uploads/daemon.py)
                 if overlay.node(name).current.get("limits"):
                     continue
@@ -570,6 +575,7 @@ class Scheduler:
                     if token not in unleased or overlay.node(name).live_token != token:
                         continue  # gone (stopped, retried) or claimed by another scheduler
                     if bound_host(overlay.node(name).current) is not None:
+                        bound.append((workflow_id, token))
                         continue  # its host's `storm uploader` claims it
                     if overlay.node(name).current.get("limits"):
                         limited.append((name, token))
@@ -604,6 +610,7 @@ class Scheduler:
         self.stats.results += len(results)
         if deferred:
             self._check[workflow_id].update(deferred)
+        self._bound.update(bound)  # the poll below need not try to claim them
         if archived:
             self._due.pop(workflow_id, None)
         first = applied.first_seq
@@ -736,7 +743,7 @@ class Scheduler:
                 break
             if wanted is not None and item.workflow_id not in wanted:
                 continue
-            if self._is_paused(item.workflow_id):
+            if self._is_paused(item.workflow_id) or (item.workflow_id, item.token) in self._bound:
                 continue
             try:
                 polled += self._send(item.workflow_id, item.node, item.token, now)
