@@ -121,7 +121,8 @@ class HashCache:
         if not wanted:
             return
         if len(wanted) > 1000:
-            top = os.path.commonpath(wanted).rstrip("/") + "/"
+            # sorted: the common prefix of all is that of the first and the last
+            top = os.path.commonpath([wanted[0], wanted[-1]]).rstrip("/") + "/"
             # "/" + 1 is "0": every path below `top` sorts inside [top, top-with-"0")
             self._load("path >= ? AND path < ?", [top, top[:-1] + "0"])
             return
