@@ -114,13 +114,18 @@ def unchanged(report: Report, work: Path, count: int) -> None:
     log(f"first upload of {count} small files: {time.perf_counter() - began:.2f}s")
     per = 10_000 / count
 
-    began = time.perf_counter()
-    files = resolve([str(src)], root=str(src)).files  # the node resolves its list when it runs
-    summary = Transfer(
-        files, parse_destination(url, hashes=HashCache(work / "hashes.sqlite")), MemoryLedger()
-    ).run()
-    took = time.perf_counter() - began
-    assert summary.sent_files == 0 and summary.skipped_files == count
+    def second() -> float:
+        began = time.perf_counter()
+        files = resolve([str(src)], root=str(src)).files  # the node resolves them as it runs
+        cache = HashCache(work / "hashes.sqlite")
+        summary = Transfer(
+            files, parse_destination(url, hashes=cache), MemoryLedger(), hashes=cache
+        ).run()
+        took = time.perf_counter() - began
+        assert summary.sent_files == 0 and summary.skipped_files == count
+        return took
+
+    took = median([second() for _ in range(3)])
     report.check(
         "file", "2. unchanged", f"second upload, {count} files (ledger in memory)",
         sec(took), f"< {1 / per:.2f} s", took * per < 1.0,
@@ -130,13 +135,19 @@ def unchanged(report: Report, work: Path, count: int) -> None:
     try:
         ledger = StoreLedger(store, "wf", "upload", token="upload#1", destination=url)
         Transfer(files, parse_destination(url, hashes=hashes), ledger, hashes=hashes).run()
-        began = time.perf_counter()
-        files = resolve([str(src)], root=str(src)).files
-        ledger = StoreLedger(store, "wf", "upload", token="upload#2", destination=url)
-        cache = HashCache(work / "hashes.sqlite")
-        summary = Transfer(files, parse_destination(url, hashes=cache), ledger, hashes=cache).run()
-        took = time.perf_counter() - began
-        assert summary.skipped_files == count
+
+        def again(n: int) -> float:
+            began = time.perf_counter()
+            files = resolve([str(src)], root=str(src)).files
+            ledger = StoreLedger(store, "wf", "upload", token=f"upload#{n}", destination=url)
+            cache = HashCache(work / "hashes.sqlite")
+            dest = parse_destination(url, hashes=cache)
+            summary = Transfer(files, dest, ledger, hashes=cache).run()
+            took = time.perf_counter() - began
+            assert summary.skipped_files == count
+            return took
+
+        took = median([again(n) for n in range(2, 5)])
         report.check(
             "sqlite", "2. unchanged", f"second upload, {count} files (ledger in the store)",
             sec(took), f"< {1 / per:.2f} s", took * per < 1.0,
