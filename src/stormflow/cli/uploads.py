@@ -154,7 +154,14 @@ def uploads_table(store: Store, host: str | None = None, every: bool = False) ->
     for column in ("workflow:node", "state", "progress", "done / total", "files", "rate", "ETA"):
         table.add_column(column, no_wrap=True)
     rows = [r for r in store.uploads(host=host) if every or r["state"] in ACTIVE]
-    if not rows:
+    started = {(r["workflow_id"], r["node"]) for r in rows}
+    queued = [
+        (w, n) for w, n, _t in store.pending_uploads(time.time(), limit=200)
+        if (w, n) not in started
+    ]  # fmt: skip
+    for workflow_id, node in queued:  # waiting for an uploader (or a slot) to claim them
+        table.add_row(f"{workflow_id}:{node}", "queued", "", "", "", "", "")
+    if not rows and not queued:
         table.add_row("(no active uploads)", "", "", "", "", "", "")
     for row in rows:
         state = "paused" if row["paused"] and row["state"] in ACTIVE else str(row["state"])

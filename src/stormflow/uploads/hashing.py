@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
+from stormflow.paths import PRIVATE_FILE, tighten
+
 MiB = 1024 * 1024
 DEFAULT_PART_SIZE = 8 * MiB  # boto3's default multipart chunk size
 FLUSH_EVERY = 1000  # cached hashes written per commit
@@ -101,6 +103,7 @@ class HashCache:
             try:
                 path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
                 self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
+                tighten(path, PRIVATE_FILE)  # it names the artist's files: theirs alone
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute(
                     "CREATE TABLE IF NOT EXISTS hashes (path TEXT, size INTEGER, mtime_ns INTEGER,"
