@@ -55,7 +55,7 @@ ui-test: $(UI_STAMP)
 endif
 
 test: lint ui-test browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist worksteal
 
 # Rebuild the web UI from ui/ into src/stormflow/web/static (the build is committed,
 # so `make demo` does not need npm; `make test` uses it only for the UI unit tests).

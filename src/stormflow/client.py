@@ -104,6 +104,27 @@ class Workflow:
         self.schema = schema
         self._nodes = []  # type: List[Dict[str, Any]]
         self._edges = []  # type: List[Any]
+        self._params = {}  # type: Dict[str, Dict[str, Any]]
+
+    def param(
+        self,
+        name: str,
+        type: str = "string",
+        default: Any = None,
+        description: Optional[str] = None,
+        choices: Optional[List[str]] = None,
+    ) -> str:
+        """Declare a template param (string, int, frames, path or choice); returns its use,
+        `${name}`, to put in commands, frames, names..."""
+        decl = {"type": type}  # type: Dict[str, Any]
+        if default is not None:
+            decl["default"] = default
+        if description:
+            decl["description"] = description
+        if choices is not None:
+            decl["choices"] = list(choices)
+        self._params[name] = decl
+        return "${" + name + "}"
 
     def node(self, name: str, kind: str, status: str = "open", **params: Any) -> NodeRef:
         """Add a node of any kind the server knows; None-valued parameters are left out."""
@@ -157,6 +178,30 @@ class Workflow:
             **params,
         )
 
+    def workflow(
+        self,
+        name: str,
+        template: Any,
+        params: Optional[Dict[str, Any]] = None,
+        for_each: Any = None,
+        key: Optional[str] = None,
+        status: str = "open",
+        **extra: Any,
+    ) -> NodeRef:
+        """A sub-workflow: `template` is a stored template's name, a file path (read by
+        `storm submit`, not by the server) or a document (dict or Workflow); `for_each`
+        a list of param sets (one node per item, named `<name>.<item[key]>`)."""
+        return self.node(
+            name,
+            "workflow",
+            status,
+            template=_doc(template),
+            params=params,
+            for_each=for_each,
+            key=key,
+            **extra,
+        )
+
     def edge(
         self,
         upstream: Union[NodeRef, str],
@@ -171,6 +216,8 @@ class Workflow:
         data = {"schema": self.schema, "name": self.name}  # type: Dict[str, Any]
         if self.metadata:
             data["metadata"] = dict(self.metadata)
+        if self._params:
+            data["params"] = {k: dict(v) for k, v in self._params.items()}
         data["nodes"] = [dict(n) for n in self._nodes]
         data["edges"] = [list(e) if isinstance(e, list) else dict(e) for e in self._edges]
         return data
@@ -480,9 +527,49 @@ class Client:
     def submit_draft(self, draft_id: str) -> Dict[str, Any]:
         return self._post("/drafts/{}/submit".format(_q(draft_id)))  # type: ignore[no-any-return]
 
-    def submit(self, doc: Any, idempotency_key: Optional[str] = None) -> Dict[str, Any]:
-        """Submit a workflow: `{"id", "name", "status", "url"}`; errors raise StormError (422)."""
-        return self._post("/workflows", _doc(doc), idempotency_key)  # type: ignore[no-any-return]
+    def submit(
+        self,
+        doc: Any,
+        idempotency_key: Optional[str] = None,
+        params: Optional[Dict[str, Any]] = None,
+    ) -> Dict[str, Any]:
+        """Submit a workflow: `{"id", "name", "status", "url"}`; errors raise StormError (422).
+        A template (a document with params) is instantiated with `params` (else defaults)."""
+        body = _doc(doc) if params is None else {"document": _doc(doc), "params": params}
+        return self._post("/workflows", body, idempotency_key)  # type: ignore[no-any-return]
+
+    # -- stored templates
+
+    def templates(self) -> List[Dict[str, Any]]:
+        """Stored templates: name, description, params (each: name, type, default...)."""
+        return self.request("GET", "/templates")["templates"]  # type: ignore[no-any-return]
+
+    def template(self, name: str) -> Dict[str, Any]:
+        """One stored template, with its document."""
+        return self.request("GET", "/templates/" + _q(name))  # type: ignore[no-any-return]
+
+    def add_template(
+        self, doc: Any, name: Optional[str] = None, replace: bool = False
+    ) -> Dict[str, Any]:
+        """Store a template (checked first: StormError 422 names the problem, 409 when the
+        name is taken and not `replace`)."""
+        body = {"document": _doc(doc), "replace": replace}  # type: Dict[str, Any]
+        if name is not None:
+            body["name"] = name
+        return self._post("/templates", body)  # type: ignore[no-any-return]
+
+    def delete_template(self, name: str) -> None:
+        self.request("DELETE", "/templates/" + _q(name))
+
+    def submit_template(
+        self,
+        name: str,
+        params: Optional[Dict[str, Any]] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Submit a workflow from a stored template with these params."""
+        body = {"template": name, "params": params or {}}
+        return self._post("/workflows", body, idempotency_key)  # type: ignore[no-any-return]
 
     # -- workflows and nodes
 

@@ -72,6 +72,8 @@ export function WorkflowList() {
         <Link to="/" className="brand">Storm</Link>
         <span className="crumb">Workflows</span>
         <span className="spacer" />
+        <Link to="/templates" data-testid="templates-link">Templates</Link>
+        <Link to="/plugins" className="navlink" data-testid="nav-plugins">Plugins</Link>
         <button className="primary" onClick={() => newDraft()} data-testid="new-draft">New draft</button>
       </header>
       <div className="filterbar">

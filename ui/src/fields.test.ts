@@ -2,15 +2,14 @@
 // dialog do, and the field lists against the parameters the server's kinds accept.
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { EDIT_FIELDS, EMAIL_FIELDS, MIXED, TASK_FIELDS, fieldsFor, fromText, sharedValue, toText, type FieldType } from "./fields";
+import { EDIT_FIELDS, EMAIL_FIELDS, MIXED, TASK_FIELDS, UPLOAD_FIELDS, WORKFLOW_FIELDS, fieldsFor, fromText, sharedValue, toText, type FieldType } from "./fields";
 
-// --- The server's kinds (src/stormflow/spec/kinds.py): the parameter names of each kind.
-const KINDS_PY = readFileSync(new URL("../../src/stormflow/spec/kinds.py", import.meta.url), "utf8");
+// --- The server's kinds (src/stormflow/kinds/<kind>.py): the parameter names of each kind.
 function kindParams(kind: string): string[] {
-  const start = KINDS_PY.indexOf(`NodeKind(\n        name="${kind}",`);
-  if (start < 0) throw new Error(`kind ${kind} not found in kinds.py`);
-  const end = KINDS_PY.indexOf("\n)\n", start);
-  const block = KINDS_PY.slice(start, end);
+  const source = readFileSync(new URL(`../../src/stormflow/kinds/${kind}.py`, import.meta.url), "utf8");
+  const start = source.indexOf(`Kind(\n        name="${kind}",`);
+  if (start < 0) throw new Error(`kind ${kind} not found in kinds/${kind}.py`);
+  const block = source.slice(start);
   const names = [...block.matchAll(/Param\(\s*"(\w+)"/g)].map((m) => m[1]);
   if (/^\s+RETRIES,$/m.test(block)) names.push("retries");
   return names;
@@ -26,6 +25,8 @@ describe("field lists", () => {
   test.each([
     ["task", TASK_FIELDS],
     ["email", EMAIL_FIELDS],
+    ["workflow", WORKFLOW_FIELDS],
+    ["upload", UPLOAD_FIELDS],
   ] as const)("every %s field is a parameter of the kind, once", (kind, fields) => {
     const keys = fields.map((f) => f.key);
     expect(new Set(keys).size).toBe(keys.length);
@@ -55,6 +56,8 @@ describe("field lists", () => {
 
   test("fieldsFor: email nodes get the email fields, everything else the task fields", () => {
     expect(fieldsFor("email")).toBe(EMAIL_FIELDS);
+    expect(fieldsFor("workflow")).toBe(WORKFLOW_FIELDS);
+    expect(fieldsFor("upload")).toBe(UPLOAD_FIELDS);
     expect(fieldsFor("task")).toBe(TASK_FIELDS);
     expect(fieldsFor("")).toBe(TASK_FIELDS);
   });

@@ -425,3 +425,36 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class TemplateIn(Strict):
+    """A template to store: `name` defaults to the document's own name."""
+
+    name: str | None = Field(default=None, max_length=64)
+    document: Document
+    replace: bool = False
+
+
+class TemplateParamOut(BaseModel):
+    name: str
+    type: Literal["string", "int", "frames", "path", "choice"]
+    default: Any = None
+    description: str | None = None
+    choices: list[str] | None = None
+
+
+class TemplateSummary(BaseModel):
+    name: str
+    workflow_name: Any = None
+    description: str | None
+    params: list[TemplateParamOut]
+    created_at: float
+    updated_at: float
+
+
+class TemplateOut(TemplateSummary):
+    document: Document
+
+
+class TemplateList(BaseModel):
+    templates: list[TemplateSummary]

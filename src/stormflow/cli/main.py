@@ -10,9 +10,11 @@ from typer.core import TyperCommand
 import stormflow
 from stormflow.cli import (
     plan,
+    plugins,
     prune,
     remote_actions,
     remote_nodes,
+    remote_templates,
     remote_workflows,
     run,
     scheduler,
@@ -59,9 +61,11 @@ server.register(app)
 remote_workflows.register(app)
 remote_actions.register(app)
 remote_nodes.register(app)
+remote_templates.register(app)
 worker.register(app)
 prune.register(app)
 uploads.register(app)
+plugins.register(app)
 
 for _info in app.registered_commands:  # plain help pages, one-line usage errors
     if _info.cls in (None, TyperCommand):

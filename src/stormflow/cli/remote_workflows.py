@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from stormflow.cli.common import read_document_data
+from stormflow.cli.common import Sets, instantiated_document
 from stormflow.cli.remote import (
     COLOURS,
     Json,
@@ -48,12 +48,14 @@ def submit_command(
         bool,
         typer.Option("--hold", help="Nothing starts: the first nodes are submitted holding."),
     ] = False,
+    sets: Sets = None,
     server: Server = None,
     token: Token = None,
     as_json: Json = False,
 ) -> None:
     """Submit a workflow document to the server; it starts at once (unless --hold)."""
-    data, _lines = read_document_data(file)
+    # params are filled and files read here; stored templates' names are the server's
+    data = instantiated_document(file, sets, strict=False)
     if hold:
         data = hold_roots(data)
     client = connect(server, token)

@@ -381,7 +381,7 @@ Workers = Annotated[int, Field(ge=1, le=64)]
 
 UPLOAD = register_kind(
     Kind(
-        name=KIND,
+        name="upload",
         description="sends files to the farm's storage (a directory or S3), only what is missing",
         runs="action",
         rules=(upload_files, upload_destination, uncovered_paths),

@@ -258,3 +258,25 @@ upload_files = Table(
     Column("error", Text),
     Column("updated_at", Double, nullable=False),
 )
+
+# Stored templates (migration 0008): workflow documents with `params`, instantiated by
+# name (`storm templates`, the Composer's library, `workflow` nodes naming them).
+templates = Table(
+    "templates",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("document", Json, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
+# The version of each DCC integration (add-on) that last talked to the server, from its
+# `X-Storm-Client` header: the plugins page says when a newer one is offered.
+client_versions = Table(
+    "client_versions",
+    metadata,
+    Column("integration", String(64), primary_key=True),
+    Column("client", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("seen_at", Double, nullable=False),
+)

@@ -17,6 +17,7 @@ from stormflow.paths import private_dir
 from .archive import Archive
 from .bulk import batched as batched_rows
 from .bulk import dumps, insert_rows
+from .clients import ClientVersions
 from .drafts import Drafts
 from .leases import Leases
 from .persist import append_events, persist
@@ -26,6 +27,7 @@ from .schema import edges as edge_table
 from .schema import nodes as node_table
 from .schema import requests, workflows
 from .summary import COUNT_COLUMNS
+from .templates import Templates
 from .uploads import Uploads
 from .view import Adjacency, StoreView
 
@@ -96,7 +98,7 @@ def _first_summary(planned: list[PlannedNodeLike], pairs: list[tuple[str, str]])
     return {"status": derive_status(counts, runnable).value, **columns}
 
 
-class Store(Reads, Leases, Drafts, Archive, Uploads):
+class Store(Reads, Leases, Drafts, Templates, Archive, ClientVersions, Uploads):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
     `Store(url)` opens the database and migrates it to the newest schema.
