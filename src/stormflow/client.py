@@ -385,7 +385,10 @@ class Client:
         token: Optional[str] = None,
         timeout: float = DEFAULT_TIMEOUT,
         user: Optional[str] = None,
+        agent: Optional[str] = None,
     ) -> None:
+        """`agent` ("blender-addon/1.0.0") is sent as X-Storm-Client on every request, so
+        the server knows which integration and version last talked to it."""
         found = discover()
         source = "argument" if url else found["source"]
         url = url or found["url"]
@@ -401,6 +404,7 @@ class Client:
         self.token = token or _token_for(self.root, found)
         self.timeout = timeout
         self.user = user or _user()
+        self.agent = agent
         # GET answers by URL with their ETag: asked again with If-None-Match, an unchanged
         # answer costs the server one indexed read and comes back as an empty 304
         self._validated = {}  # type: Dict[str, Any]
@@ -426,6 +430,8 @@ class Client:
             url += "?" + params
         data = None
         all_headers = {"Accept": "application/json", "X-Storm-User": self.user}
+        if self.agent:
+            all_headers["X-Storm-Client"] = self.agent
         if self.token:
             all_headers["Authorization"] = "Bearer " + self.token
         if body is not None:
@@ -575,7 +581,8 @@ class Client:
 
     def workflows(self, **filters: Any) -> List[Dict[str, Any]]:
         """Summaries, newest first; filters: status, name (glob), archived, limit, offset,
-        cursor (a page's `next_cursor`: see `workflow_pages`)."""
+        cursor (a page's `next_cursor`: see `workflow_pages`), children (False: leave out
+        the workflows that `workflow` nodes started)."""
         return self.request("GET", "/workflows", filters)["items"]  # type: ignore[no-any-return]
 
     def workflow_pages(self, **filters: Any) -> Iterator[List[Dict[str, Any]]]:
@@ -589,7 +596,28 @@ class Client:
             query["cursor"] = page["next_cursor"]
 
     def workflow(self, workflow_id: str) -> Dict[str, Any]:
+        """The summary with `parent` (the node that started it, or None), `children` (the
+        workflows its `workflow` nodes started) and `rollup` (counts at every depth)."""
         return self.request("GET", "/workflows/" + _q(workflow_id))  # type: ignore[no-any-return]
+
+    def children(self, workflow_id: str) -> List[Dict[str, Any]]:
+        """The workflows its `workflow` nodes started, oldest first, with live status and
+        counts; `current` is False for a child kept only by a snapshot (a retried node)."""
+        return self.request("GET", "/workflows/{}/children".format(_q(workflow_id)))  # type: ignore[no-any-return]
+
+    def tree(self, workflow_id: str, depth: int = 8) -> Dict[str, Any]:
+        """The workflow and its children, nested: `{"workflow": summary, "children": [...]}`
+        where each child is `{"link": child row, "children": [...]}` (down to `depth`)."""
+
+        def below(wf_id: str, level: int) -> List[Dict[str, Any]]:
+            if level >= depth:
+                return []
+            return [
+                {"link": c, "children": below(c["workflow_id"], level + 1)}
+                for c in self.children(wf_id)
+            ]
+
+        return {"workflow": self.workflow(workflow_id), "children": below(workflow_id, 0)}
 
     def archive(self, workflow_id: str) -> Dict[str, Any]:
         """Archive and stop it: its running nodes are canceled; nothing more of it runs."""

@@ -28,6 +28,7 @@ from .routes import (
     actions,
     drafts,
     events,
+    integrations,
     limits,
     nodes,
     plugins,
@@ -165,6 +166,7 @@ def create_app(
         limits,
         previews,
         plugins,
+        integrations,
         uploads,
     ):
         app.include_router(module.router, prefix=PREFIX)

@@ -259,6 +259,21 @@ upload_files = Table(
     Column("updated_at", Double, nullable=False),
 )
 
+# A child workflow started by a `workflow` node (migration 0007): one row per parent attempt
+# that follows the child (a retry inside the child gives the parent node a new attempt, and a
+# row of its own for the same child).
+workflow_links = Table(
+    "workflow_links",
+    metadata,
+    Column("parent_id", String(32), ForeignKey("workflows.id"), primary_key=True),
+    Column("token", Text, primary_key=True),
+    Column("node", Text, nullable=False),
+    Column("child_id", String(32), ForeignKey("workflows.id"), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Index("ix_workflow_links_child", "child_id"),
+    Index("ix_workflow_links_node", "parent_id", "node"),
+)
+
 # Stored templates (migration 0008): workflow documents with `params`, instantiated by
 # name (`storm templates`, the Composer's library, `workflow` nodes naming them).
 templates = Table(

@@ -5,7 +5,7 @@ transfer killed mid-way resumes from the parts already stored, and the API, `sto
 and the Monitor read progress from here.
 
 Revision ID: 0006
-Revises: 0009
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0006"
-down_revision = "0009"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
