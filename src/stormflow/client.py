@@ -31,7 +31,15 @@ import webbrowser
 from http.client import HTTPException
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
-__all__ = ["Client", "NodeRef", "StormError", "Workflow", "discover"]
+__all__ = [
+    "Client",
+    "NodeRef",
+    "StormError",
+    "Workflow",
+    "discover",
+    "ensure_uploader",
+    "uploader_pid",
+]
 
 API_PREFIX = "/api/v1"
 DEFAULT_TIMEOUT = 30.0
@@ -146,6 +154,30 @@ class Workflow:
             name, "email", status, addresses=addresses, subject=subject, body=body, **params
         )
 
+    def upload(
+        self,
+        name: str,
+        files: List[str],
+        destination: str,
+        root: Optional[str] = None,
+        host: Optional[str] = None,
+        status: str = "open",
+        **params: Any,
+    ) -> NodeRef:
+        """An upload of files/directories/globs to `file:///...` or `s3://bucket/prefix`,
+        served by the `storm uploader` of `host` (default: this machine, where the files
+        are). Extra params as in YAML: endpoint_url, profile, part_size, max_rate..."""
+        return self.node(
+            name,
+            "upload",
+            status,
+            files=[str(f) for f in files],
+            destination=destination,
+            root=root,
+            host=host or socket.gethostname(),
+            **params,
+        )
+
     def workflow(
         self,
         name: str,
@@ -189,6 +221,67 @@ class Workflow:
         data["nodes"] = [dict(n) for n in self._nodes]
         data["edges"] = [list(e) if isinstance(e, list) else dict(e) for e in self._edges]
         return data
+
+
+# -------------------------------------------------------------------------- the uploader
+
+#: `storm uploader` writes its pid here (in STORM_HOME) while it runs.
+UPLOADER_PID = "uploader.pid"
+
+
+def uploader_pid(home: Optional[str] = None) -> Optional[int]:
+    """The pid of this machine's running `storm uploader`, or None."""
+    text = _read(os.path.join(home or _home(), UPLOADER_PID))
+    try:
+        pid = int((text or "").split()[0])
+    except (ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid  # alive, another user's: still the one serving this home
+    return pid
+
+
+def ensure_uploader(
+    command: Optional[List[str]] = None, home: Optional[str] = None, wait: float = 5.0
+) -> int:
+    """Start `storm uploader` in the background unless it runs; its pid. The DCC returns at
+    once: the daemon sends the files of upload nodes bound to this host, with progress in
+    the Monitor and `storm uploads`. `command` defaults to `storm uploader` on PATH."""
+    import shutil
+    import subprocess
+
+    home = home or _home()
+    found = uploader_pid(home)
+    if found is not None:
+        return found
+    if command is None:
+        exe = shutil.which("storm")
+        if exe is None:
+            raise StormError("storm is not on PATH: cannot start the uploader", code="no-uploader")
+        command = [exe, "uploader"]
+    os.makedirs(home, exist_ok=True)
+    env = dict(os.environ, STORM_HOME=home)
+    with open(os.path.join(home, "uploader.log"), "ab") as log:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,  # outlives the DCC session that started it
+        )
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        if uploader_pid(home) is not None:
+            break
+        if proc.poll() is not None:
+            raise StormError("the uploader exited at once: see uploader.log", code="no-uploader")
+        time.sleep(0.05)
+    return proc.pid
 
 
 # -------------------------------------------------------------------------- discovery
@@ -640,6 +733,20 @@ class Client:
 
     def skip(self, workflow_id: str, names: Names = None, **selection: Any) -> Dict[str, Any]:
         return self.act(workflow_id, "skip", names, **selection)
+
+    def uploads(self, workflow_id: str) -> List[Dict[str, Any]]:
+        """Each upload node's figures: bytes done/total, rate, ETA, state, paused."""
+        return list(self.request("GET", "/workflows/%s/uploads" % _q(workflow_id))["uploads"])
+
+    def upload_files(self, workflow_id: str, node: str) -> List[Dict[str, Any]]:
+        path = "/workflows/%s/uploads/%s/files" % (_q(workflow_id), _q(node))
+        return list(self.request("GET", path)["files"])
+
+    def pause_upload(self, workflow_id: str, node: str) -> Dict[str, Any]:
+        return dict(self._post("/workflows/%s/uploads/%s/pause" % (_q(workflow_id), _q(node))))
+
+    def resume_upload(self, workflow_id: str, node: str) -> Dict[str, Any]:
+        return dict(self._post("/workflows/%s/uploads/%s/resume" % (_q(workflow_id), _q(node))))
 
     def cancel(self, workflow_id: str, names: Names = None, **selection: Any) -> Dict[str, Any]:
         return self.act(workflow_id, "cancel", names, **selection)

@@ -34,6 +34,7 @@ import { NodePanel } from "./NodePanel";
 import { EditDialog } from "./EditDialog";
 import { useNow } from "./clock";
 import { ChildBar, childProgress } from "./ChildBar";
+import { uploadProgress } from "./uploads";
 
 type BarAction = Action | "stop-hold";
 
@@ -283,6 +284,14 @@ function MonitorView(props: {
       es?.close();
       model.dispose();
     };
+  }, [id, model]);
+
+  // Upload progress (bytes, rate, ETA) comes on its own stream, opened when the workflow
+  // has upload nodes: the graph's bars and the node panel read it.
+  useEffect(() => {
+    if (!model.kinds.includes("upload")) return;
+    uploadProgress.open(id);
+    return () => uploadProgress.close();
   }, [id, model]);
 
   // Unknown event types (new ones the server adds) arrive as named events we did not

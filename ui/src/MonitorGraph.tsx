@@ -27,6 +27,7 @@ import type { ChildOut } from "./api";
 import { ChildBar } from "./ChildBar";
 import { useLatestImage, withToken } from "./Previews";
 import { QUEUED_BORDER, QUEUED_FILL, bounds, drawTiles, fitViewport, unitAt, type Geometry } from "./tiles";
+import { UploadNodeBar } from "./UploadPanel";
 
 interface Ctx {
   model: WorkflowModel;
@@ -200,6 +201,7 @@ const UnitNode = memo(function UnitNode({ data, selected }: NodeProps<UnitNodeTy
         {model.kinds[i] !== "task" ? <span className="nkind">{model.kinds[i]}</span> : null}
       </div>
       {children?.has(model.names[i]) ? <ChildBar child={children.get(model.names[i])!} compact /> : null}
+      {model.kinds[i] === "upload" ? <UploadNodeBar name={model.names[i]} /> : null}
       <Handle type="source" position={Position.Right} />
     </div>
   );

@@ -5,6 +5,7 @@ import { api, enc, token, API, type ActionAnswer, type ActionRequest, type Attem
 import { COLOURS, formatDuration, toMs } from "./lifecycle";
 import type { WorkflowModel } from "./model";
 import { ImageLightbox, NodePreviewsView, type PreviewImage } from "./Previews";
+import { UploadPanel } from "./UploadPanel";
 
 type Run = (req: Omit<ActionRequest, "selection">, names?: string[]) => Promise<ActionAnswer | undefined>;
 
@@ -64,6 +65,7 @@ export function NodePanel(props: {
         ) : null}
         <button className="link" onClick={props.onClose}>×</button>
       </div>
+      {idx !== undefined && model.kinds[idx] === "upload" ? <UploadPanel workflowId={workflowId} name={name} /> : null}
       <div className="tabs">
         {(props.previews ? (["attributes", "history", "attempts", "previews"] as const) : (["attributes", "history", "attempts"] as const)).map((t) => (
           <button key={t} className={tab === t ? "on" : ""} data-testid={"tab-" + t} onClick={() => setTab(t)}>

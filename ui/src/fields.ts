@@ -42,6 +42,20 @@ export const WORKFLOW_FIELDS: FieldDef[] = [
   { key: "retries", label: "retries", type: "int" },
 ];
 
+/** An upload: files, directories and globs, and where they go (docs/uploads.md). */
+export const UPLOAD_FIELDS: FieldDef[] = [
+  { key: "files", label: "files", type: "lines", hint: "files, directories, globs; one per line" },
+  { key: "destination", label: "destination", type: "text", hint: "file:///mnt/farm/... or s3://bucket/prefix" },
+  { key: "root", label: "project root", type: "text", hint: "keys are relative to it" },
+  { key: "host", label: "host", type: "text", hint: "the workstation whose uploader sends it" },
+  { key: "endpoint_url", label: "S3 endpoint", type: "text", hint: "MinIO, Ceph, Wasabi..." },
+  { key: "profile", label: "AWS profile", type: "text" },
+  { key: "part_size", label: "part size (bytes)", type: "int" },
+  { key: "workers", label: "parallel parts", type: "int" },
+  { key: "max_rate", label: "max bytes/s", type: "number" },
+  { key: "retries", label: "retries", type: "int" },
+];
+
 /** Fields the Monitor's edit dialog offers (parameters of expanded nodes). */
 export const EDIT_FIELDS: FieldDef[] = [
   { key: "instance_type", label: "instance type", type: "text", hint: "e.g. cpu-8, mem-64" },
@@ -53,6 +67,7 @@ export const EDIT_FIELDS: FieldDef[] = [
 ];
 
 export function fieldsFor(kind: string): FieldDef[] {
+  if (kind === "upload") return UPLOAD_FIELDS;
   return kind === "email" ? EMAIL_FIELDS : kind === "workflow" ? WORKFLOW_FIELDS : TASK_FIELDS;
 }
 

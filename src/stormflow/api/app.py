@@ -34,6 +34,7 @@ from .routes import (
     plugins,
     previews,
     templates,
+    uploads,
     validation,
     workflows,
 )
@@ -166,6 +167,7 @@ def create_app(
         previews,
         plugins,
         integrations,
+        uploads,
     ):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(observe.router)

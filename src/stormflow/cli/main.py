@@ -19,6 +19,7 @@ from stormflow.cli import (
     run,
     scheduler,
     server,
+    uploads,
     validate,
     worker,
 )
@@ -63,6 +64,7 @@ remote_nodes.register(app)
 remote_templates.register(app)
 worker.register(app)
 prune.register(app)
+uploads.register(app)
 plugins.register(app)
 
 for _info in app.registered_commands:  # plain help pages, one-line usage errors

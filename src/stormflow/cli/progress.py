@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
@@ -52,6 +53,8 @@ class Snapshot:
     # name, attempt, seconds since its process started (None: queued, not started)
     running: list[tuple[str, int, float | None]] = field(default_factory=list)
     failures: list[tuple[str, str | None, list[str]]] = field(default_factory=list)
+    # upload nodes moving files: their figures (bytes done/total, rate) from the store
+    uploads: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -77,6 +80,9 @@ def read(store: Store, workflow_id: str, started: float, *, max_running: int = 8
         att = store.node(workflow_id, name).attempt
         secs = None if since is None else now - since
         snap.running.append((name, att.number if att else 0, secs))
+    snap.uploads = [
+        u for u in store.uploads(workflow_id) if u["state"] in ("checking", "sending", "paused")
+    ]
     for row in store.nodes(workflow_id, statuses=[Status.FAILED], limit=3):
         node = store.node(workflow_id, row.name)
         att = node.attempt
@@ -108,10 +114,49 @@ def render(snap: Snapshot, *, bar: bool = True) -> RenderableType:
         for name, attempt, secs in snap.running:
             table.add_row(escape(name), str(attempt), "queued" if secs is None else f"{secs:0.1f}s")
         parts.append(table)
+    if snap.uploads:
+        parts.append(upload_table(snap.uploads))
     for name, error, lines in snap.failures:
         parts.append(Text(f"failed: {name}: {error or 'no error recorded'}", style="red"))
         parts.extend(Text("    " + line, style="dim") for line in lines)
     return Group(*parts)
+
+
+def upload_table(uploads: list[dict[str, Any]]) -> Table:
+    """One row per moving upload node: a bar, bytes done / total, rate, ETA."""
+    from stormflow.cli.uploads import eta_text
+    from stormflow.uploads.transfer import human
+
+    table = Table(show_header=True, header_style="dim", box=None, pad_edge=False)
+    for column in ("uploading", "", "done / total", "rate", "ETA"):
+        table.add_column(column)
+    for u in uploads:
+        total, done, rate = int(u["bytes_total"]), int(u["bytes_done"]), float(u["rate"])
+        filled = round(20 * done / max(total, 1))
+        bar = Text.assemble(("━" * filled, "cyan"), ("━" * (20 - filled), "bright_black"))
+        state = " (paused)" if u["paused"] else ""
+        table.add_row(
+            escape(str(u["node"])) + state,
+            bar,
+            f"{human(done)} / {human(total)}",
+            f"{human(rate)}/s" if rate else "-",
+            eta_text(total - done, rate),
+        )
+    return table
+
+
+def uploads_done(store: Store, workflow_id: str) -> list[tuple[str, str]]:
+    """(node, its summary line) for each upload node that succeeded: what moved, what was
+    already there and the bytes that saved."""
+    found: list[tuple[str, str]] = []
+    for row in store.nodes(workflow_id, statuses=[Status.SUCCEEDED], kinds=["upload"]):
+        att = store.node(workflow_id, row.name).attempt
+        for line in reversed(tail(att.log if att else None, 20)):
+            _stamp, sep, text = line.partition("] ")
+            if sep and text.startswith("uploaded "):
+                found.append((row.name, text))
+                break
+    return found
 
 
 def count_text(snap: Snapshot, status: Status) -> str:

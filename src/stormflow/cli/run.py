@@ -223,6 +223,8 @@ def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, qui
         console.print(f"output of {name}: {path}")
     for name, line in progress.emails(store, workflow_id):
         console.print(f"{name}: {line}", markup=False)
+    for name, line in progress.uploads_done(store, workflow_id):
+        console.print(f"{name}: {line}", markup=False)
     if snap.status is WorkflowStatus.SUCCEEDED:
         skipped = snap.counts.get(Status.SKIPPED, 0)
         note = f" ({skipped} skipped)" if skipped else ""

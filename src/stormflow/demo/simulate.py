@@ -35,8 +35,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--start", type=int, required=True)
     parser.add_argument("--end", type=int, required=True)
     parser.add_argument("--out", type=Path, default=Path("cache"))
+    parser.add_argument(
+        "--scene", type=Path, help="scene file (JSON: particles, seed), e.g. an uploaded one"
+    )
     args = parser.parse_args(argv)
-    simulate(args.start, args.end, args.out)
+    scene = json.loads(args.scene.read_text(encoding="utf-8")) if args.scene else {}
+    simulate(
+        args.start,
+        args.end,
+        args.out,
+        count=int(scene.get("particles", 40)),
+        seed=int(scene.get("seed", 7)),
+    )
 
 
 if __name__ == "__main__":

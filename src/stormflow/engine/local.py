@@ -23,8 +23,10 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from stormflow.engine import orphans
 from stormflow.engine.executor import STOPPED, ExecutorError, NoFreeSlot, ResultCallback
@@ -103,6 +105,7 @@ class LocalExecutor:
         grace: float = 5.0,
         email_sender: EmailSender | None = None,
         pid_dir: Path | None = None,
+        services: Mapping[str, Any] | None = None,
     ) -> None:
         if slots is None:
             slots = os.cpu_count() or 1
@@ -112,6 +115,8 @@ class LocalExecutor:
         self._slots = slots
         self._grace = grace
         self._email_sender = email_sender or EmailSender.from_env()
+        # Shared means action kinds look up by name (the uploads' ledger and hash cache...)
+        self._services: dict[str, Any] = {**(services or {}), "email_sender": self._email_sender}
         # Where running commands are recorded, so a successor can reap them if we die.
         self._pid_dir = pid_dir
         self._lock = threading.Lock()  # guards everything below
@@ -441,7 +446,7 @@ class LocalExecutor:
             node=job.node,
             token=job.token,
             log_path=job.log_path,
-            services={"email_sender": self._email_sender},
+            services=self._services,
             stopped=lambda: attempt.stop_reason is not None,
         )
         try:

@@ -45,6 +45,7 @@ from stormflow.engine.render import log_path, render_job
 from stormflow.engine.subworkflows import KIND as SUBWORKFLOW
 from stormflow.engine.subworkflows import Subworkflows
 from stormflow.engine.supervised import SupervisedExecutor
+from stormflow.kinds import bound_host
 from stormflow.kinds.email import EmailSender
 from stormflow.metrics import Histogram
 from stormflow.paths import private_dir
@@ -53,6 +54,7 @@ from stormflow.store.busy import is_busy
 from stormflow.store.children import CHILD_OWNER
 from stormflow.store.db import is_timeout
 from stormflow.store.view import Adjacency
+from stormflow.uploads.services import upload_services
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +207,7 @@ class Scheduler:
         private_dir(root / "logs")
         self._run_dir = private_dir(root / "run")
         sender = EmailSender.from_env(data_dir=settings.data_dir)
+        services = upload_services(store, settings.data_dir)
         if executor is None and settings.supervised:
             executor = SupervisedExecutor(
                 self.deliver,
@@ -212,11 +215,12 @@ class Scheduler:
                 slots=slots,
                 orphan_grace=settings.orphan_grace,
                 email_sender=sender,
+                services=services,
             )
         elif executor is None:
             pid_dir = orphans.claim_dir(self._run_dir, self.owner)
             executor = LocalExecutor(
-                self.deliver, slots=slots, pid_dir=pid_dir, email_sender=sender
+                self.deliver, slots=slots, pid_dir=pid_dir, email_sender=sender, services=services
             )
         self.executor: Executor = executor
         self.stats = Stats()
@@ -230,6 +234,8 @@ class Scheduler:
         # Others' attempts (a dead scheduler's, another process's) are found by polling.
         self._due: defaultdict[str, list[tuple[float, str, str]]] = defaultdict(list)
         self._next_poll = 0.0
+        # Attempts of nodes bound to a host (uploads): never ours to claim (Leases.claim).
+        self._bound: set[tuple[str, str]] = set()
         # workflow -> the last event seq this scheduler examined or wrote itself (rescan)
         self._seen: dict[str, int] = {}
         self._next_heartbeat = 0.0
@@ -494,6 +500,7 @@ class Scheduler:
         handled: set[str] = set()  # due tokens claimed, gone or limited (others: next time)
         deferred: list[str] = []  # candidates beyond RUN_BATCH: the next transaction's
         archived: list[bool] = []  # decide found the workflow archived
+        bound: list[tuple[str, str]] = []  # attempts left to their host's uploader
 
         def claim(overlay: core.Overlay, total: Outcome, name: str, token: str) -> None:
             logfile = str(log_path(self.settings.data_dir, workflow_id, token))
@@ -511,6 +518,7 @@ class Scheduler:
             handled.clear()
             deferred.clear()
             archived.clear()
+            bound.clear()
             # The nodes read whole for sure, in one query (a due node's siblings are not
             # loaded with it, as they would be through its edge batch)
             view.prefetch([*(r.node for r in results), *(name for name, _ in due)])
@@ -554,6 +562,9 @@ class Scheduler:
             for name, attempt in list(total.start):
                 if len(claimed) >= free or attempt.not_before > now:
                     continue
+                if bound_host(overlay.node(name).current) is not None:
+                    bound.append((workflow_id, attempt.token))
+                    continue  # its host's `storm uploader` claims it (uploads/daemon.py)
                 if overlay.node(name).current.get("limits"):
                     continue
                 claim(overlay, total, name, attempt.token)
@@ -567,6 +578,9 @@ class Scheduler:
                     handled.add(token)
                     if token not in unleased or overlay.node(name).live_token != token:
                         continue  # gone (stopped, retried) or claimed by another scheduler
+                    if bound_host(overlay.node(name).current) is not None:
+                        bound.append((workflow_id, token))
+                        continue  # its host's `storm uploader` claims it
                     if overlay.node(name).current.get("limits"):
                         limited.append((name, token))
                     else:
@@ -600,6 +614,7 @@ class Scheduler:
         self.stats.results += len(results)
         if deferred:
             self._check[workflow_id].update(deferred)
+        self._bound.update(bound)  # the poll below need not try to claim them
         if archived:
             self._due.pop(workflow_id, None)
         first = applied.first_seq
@@ -732,7 +747,7 @@ class Scheduler:
                 break
             if wanted is not None and item.workflow_id not in wanted:
                 continue
-            if self._is_paused(item.workflow_id):
+            if self._is_paused(item.workflow_id) or (item.workflow_id, item.token) in self._bound:
                 continue
             try:
                 polled += self._send(item.workflow_id, item.node, item.token, now)

@@ -18,8 +18,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from stormflow.engine import supervisor
 from stormflow.engine.executor import ExecutorError, NoFreeSlot, Orphan, ResultCallback
@@ -48,6 +49,7 @@ class SupervisedExecutor:
         grace: float = 5.0,
         orphan_grace: float = supervisor.ORPHAN_GRACE,
         email_sender: EmailSender | None = None,
+        services: Mapping[str, Any] | None = None,
     ) -> None:
         if slots is None:
             slots = os.cpu_count() or 1
@@ -58,7 +60,9 @@ class SupervisedExecutor:
         self._slots = slots
         self._grace = grace
         self._orphan_grace = orphan_grace
-        self._local = LocalExecutor(on_result, slots=slots, email_sender=email_sender)
+        self._local = LocalExecutor(
+            on_result, slots=slots, email_sender=email_sender, services=services
+        )
         self._lock = threading.Lock()  # guards _running, _closed, _answers
         self._send_lock = threading.Lock()  # one writer on the socket at a time
         self._running: dict[str, Job] = {}  # sent to the supervisor, not reported yet

@@ -6,7 +6,7 @@ it. Built-in kinds and plugin kinds use the same `Kind` interface (see base.py).
 
 from __future__ import annotations
 
-from stormflow.kinds.base import ActionContext, ActionError, Kind, Param, Runs
+from stormflow.kinds.base import ActionContext, ActionError, Kind, Param, Runs, bound_host
 from stormflow.kinds.registry import all_kinds, get_kind, kind_names, register_kind, runs
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "Param",
     "Runs",
     "all_kinds",
+    "bound_host",
     "get_kind",
     "kind_names",
     "register_kind",

@@ -83,6 +83,9 @@ class ActionContext:
     services: Mapping[str, Any] = field(default_factory=dict)
     #: True once the attempt was asked to stop (cancel, skip, timeout): long actions check it.
     stopped: Callable[[], bool] = lambda: False
+    #: Long actions report how far they are (a JSON-able mapping: bytes done, rate...); the
+    #: executor passes it on to whoever watches (a no-op unless someone does).
+    progress: Callable[[Mapping[str, Any]], None] = lambda _figures: None
 
 
 Payload = Callable[[Mapping[str, Any], Mapping[str, str]], Mapping[str, Any]]
@@ -134,3 +137,10 @@ RETRY_DELAY = Param(
 LOST_RETRIES = Param(
     "lost_retries", NonNegInt, "a whole number >= 0", "reruns after a lost worker (default 3)"
 )
+
+
+def bound_host(config: Mapping[str, Any]) -> str | None:
+    """The host a node is bound to (`host`: an upload whose files are on that workstation):
+    only an agent of that host claims its attempts (`storm uploader`), never a scheduler."""
+    host = config.get("host")
+    return host if isinstance(host, str) and host else None

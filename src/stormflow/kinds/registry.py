@@ -15,7 +15,12 @@ import threading
 from stormflow.kinds.base import Kind, Runs
 
 #: Modules of the built-in kinds; each registers its kind(s) when imported.
-BUILTINS = ("stormflow.kinds.task", "stormflow.kinds.email", "stormflow.kinds.workflow")
+BUILTINS = (
+    "stormflow.kinds.task",
+    "stormflow.kinds.email",
+    "stormflow.kinds.workflow",
+    "stormflow.kinds.upload",
+)
 
 _KINDS: dict[str, Kind] = {}
 _loaded = False

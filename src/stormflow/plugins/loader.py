@@ -41,6 +41,8 @@ from stormflow.spec.validate import RuleContext, register_rule, unregister_rule
 GROUP = "stormflow.plugins"
 #: Name of the built-in "plugin": the kinds and integrations Storm ships.
 BUILTIN = "storm"
+#: The built-in kinds listed as notifications on the plugins page.
+NOTIFICATION_KINDS = ("email",)
 
 Status = Literal["loaded", "failed"]
 
@@ -497,8 +499,10 @@ def plugins() -> list[PluginState]:
             # Read now, not at load: a built-in kind's module may still have been importing
             # when the registry loaded (its own register_kind is what triggered the load).
             kinds = _builtin_kinds()
-            builtin.kinds = [k.name for k in kinds if k.runs != "action"]
-            builtin.notifications = [k.name for k in kinds if k.runs == "action"]
+            # Not every action kind notifies: `upload` runs as an action and moves files.
+            notifies = [k for k in kinds if k.runs == "action" and k.name in NOTIFICATION_KINDS]
+            builtin.kinds = [k.name for k in kinds if k not in notifies]
+            builtin.notifications = [k.name for k in notifies]
             builtin.rules = [f"{k.name}: {_name(r)}" for k in kinds for r in k.rules]
         return sorted(_STATES.values(), key=lambda s: (not s.builtin, s.name))
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import false, func, select, update
 
 from stormflow.core import Node, WorkflowStatus, started
+from stormflow.kinds.base import bound_host
 
 from .db import Database, chunks
 from .driver import driver
@@ -77,14 +78,20 @@ class Leases(Database):
         lease_seconds: float,
         worker: str | None = None,
         log: str | None = None,
+        host: str | None = None,
     ) -> Node | None:
-        """Lease the attempt and mark it started, or None if it is gone, leased or limited."""
+        """Lease the attempt and mark it started, or None if it is gone, leased or limited.
+
+        A node bound to a host (an upload whose files are on a workstation) is claimed only by
+        a caller of that host (`host`: its `storm uploader`); schedulers pass None."""
         with self.locked(workflow_id) as (conn, head, _found):
             if head.archived:  # an archived workflow runs nothing more
                 return None
             view = StoreView(conn, workflow_id, self.adjacency(conn, workflow_id))
             view.head = head
             if not view.has(node) or view.node(node).live_token != token:
+                return None
+            if bound_host(view.node(node).current) != host:
                 return None
             leased = conn.execute(
                 select(attempts.c.lease_owner).where(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Double,
@@ -214,6 +215,48 @@ drafts = Table(
     Column("created_at", Double, nullable=False),
     Column("updated_at", Double, nullable=False),
     Column("workflow_id", String(32)),  # set when the draft was submitted
+)
+
+# -- uploads (issue 16): per upload node its figures, per file its parts ---------------------
+
+upload_nodes = Table(
+    "upload_nodes",
+    metadata,
+    Column("workflow_id", String(32), primary_key=True),
+    Column("node", Text, primary_key=True),
+    Column("token", Text),  # the attempt moving it now (or last)
+    Column("host", Text),  # the workstation whose `storm uploader` serves it (None: any)
+    Column("destination", Text, nullable=False),
+    Column("state", Text, nullable=False),  # checking sending paused done failed stopped
+    Column("paused", Boolean, nullable=False, server_default=text("false")),
+    Column("files_total", Integer, nullable=False, server_default=text("0")),
+    Column("files_done", Integer, nullable=False, server_default=text("0")),
+    Column("files_skipped", Integer, nullable=False, server_default=text("0")),
+    Column("bytes_total", BigInteger, nullable=False, server_default=text("0")),
+    Column("bytes_done", BigInteger, nullable=False, server_default=text("0")),
+    Column("bytes_saved", BigInteger, nullable=False, server_default=text("0")),
+    Column("rate", Double, nullable=False, server_default=text("0")),
+    Column("error", Text),
+    Column("updated_at", Double, nullable=False),
+)
+
+upload_files = Table(
+    "upload_files",
+    metadata,
+    Column("workflow_id", String(32), primary_key=True),
+    Column("node", Text, primary_key=True),
+    Column("path", Text, primary_key=True),
+    Column("key", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("part_size", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),  # pending sending done skipped failed
+    Column("hash", Text),
+    Column("bytes_done", BigInteger, nullable=False, server_default=text("0")),
+    Column("parts", Json, nullable=False),  # stored parts: {"number": hash}
+    Column("upload_id", Text),  # S3 multipart upload being resumed
+    Column("error", Text),
+    Column("updated_at", Double, nullable=False),
 )
 
 # A child workflow started by a `workflow` node (migration 0007): one row per parent attempt

@@ -29,6 +29,7 @@ from .schema import nodes as node_table
 from .schema import requests, workflows
 from .summary import COUNT_COLUMNS
 from .templates import Templates
+from .uploads import Uploads
 from .view import Adjacency, StoreView
 
 _ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids are read aloud
@@ -98,7 +99,7 @@ def _first_summary(planned: list[PlannedNodeLike], pairs: list[tuple[str, str]])
     return {"status": derive_status(counts, runnable).value, **columns}
 
 
-class Store(Reads, Leases, Drafts, Templates, Archive, ClientVersions, Children):
+class Store(Reads, Leases, Drafts, Templates, Archive, ClientVersions, Children, Uploads):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
     `Store(url)` opens the database and migrates it to the newest schema.
