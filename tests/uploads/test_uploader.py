@@ -213,14 +213,23 @@ def test_cancel_stops_a_running_upload_and_pause_holds_it(tmp_path: Path, store:
 
         wait_until(lambda: done_bytes() > 0, timeout=10, what="bytes moving")
         assert store.set_upload_paused(workflow_id, "upload", True)
-        time.sleep(0.6)  # the transfer sees the flag between two parts
-        held = len(store.uploaded_files(workflow_id, "upload")[0]["parts"])
+
+        def parts() -> int:
+            return len(store.uploaded_files(workflow_id, "upload")[0]["parts"])
+
+        def settled() -> bool:  # the transfer sees the flag between two parts
+            before = parts()
+            time.sleep(0.5)
+            return parts() == before
+
+        wait_until(settled, timeout=15, what="the transfer to hold between two parts")
+        held = parts()
         time.sleep(0.5)
-        assert len(store.uploaded_files(workflow_id, "upload")[0]["parts"]) == held
+        assert parts() == held
         assert store.uploads(workflow_id)[0]["paused"]
         assert store.set_upload_paused(workflow_id, "upload", False)
         wait_until(
-            lambda: len(store.uploaded_files(workflow_id, "upload")[0]["parts"]) > held,
+            lambda: parts() > held,
             timeout=10,
             what="parts moving again",
         )
