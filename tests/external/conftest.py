@@ -176,3 +176,24 @@ def module_farm() -> Iterator[Farm]:
     finally:
         started.proc.kill()
         started.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def pg_store_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema (skipped without a server, a failure under CI=true)."""
+    import uuid
+
+    import psycopg
+
+    from tests.conftest import PG_DB, PG_HOST, _pg_or_skip
+
+    role = _pg_or_skip()
+    schema = f"storm_test_{uuid.uuid4().hex[:12]}"
+    admin = f"postgresql://{role}@{PG_HOST}/{PG_DB}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"postgresql+psycopg://{role}@{PG_HOST}/{PG_DB}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
