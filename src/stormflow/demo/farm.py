@@ -466,15 +466,15 @@ def handler_for(farm: Farm, token: str | None) -> type[BaseHTTPRequestHandler]:
                     200, {"jobs": [j.public() for j in farm.listing(names[0] if names else None)]}
                 )
             if len(parts) >= 2 and parts[0] == "jobs":
-                job = farm.get(parts[1])
-                if job is None:
+                found = farm.get(parts[1])
+                if found is None:
                     return self._error(404, f"no job {parts[1]!r}")
                 if method == "GET" and len(parts) == 2:
-                    return self._send(200, job.public())
+                    return self._send(200, found.public())
                 if method == "POST" and parts[2:] == ["cancel"]:
-                    return self._send(200, farm.cancel(job).public())
+                    return self._send(200, farm.cancel(found).public())
                 if method == "GET" and len(parts) == 4 and parts[2] == "files":
-                    return self._file(job, parts[3])
+                    return self._file(found, parts[3])
             return self._error(404, f"no route {method} {url.path}")
 
         def _json(self) -> Any:
