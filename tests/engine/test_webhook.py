@@ -124,6 +124,12 @@ def test_validation_rules_and_fixers(monkeypatch: pytest.MonkeyPatch) -> None:
     moved = leak.fixers[0].apply(doc)["nodes"][1]
     assert "secret" not in moved and moved["secret_env"] == "STORM_WEBHOOK_SECRET"
     assert "bad-secret-env" in _entries(_doc(url="https://h.example.com/x", secret_env="a b!c"))
+    # `storm validate` offers secret -> secret_env (a near name): the value is then refused.
+    renamed = _doc(url="https://h.example.com/x", secret_env="hunter2")
+    assert (
+        _entries(renamed)["bad-secret-env"].fixers[0].apply(renamed)["nodes"][1]["secret_env"]
+        == "STORM_WEBHOOK_SECRET"
+    )
     unset = _entries(_doc(url="https://h.example.com/x", secret_env="STORM_UNSET_SECRET"))
     assert str(unset["secret-env-unset"].severity) == "warning"
     typo = _doc(url="https://h.example.com/x", text="${workflow_name} done")

@@ -56,7 +56,9 @@ SECRET_ENV = "STORM_WEBHOOK_SECRET"
 #: Keys people write when they mean secret_env (and put the secret itself there).
 SECRET_KEYS = ("secret", "signing_secret", "hmac_secret", "token")
 _RETRYABLE = frozenset({408, 425, 429})
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: Capitals only: a lower-case value is far more likely a secret pasted in than a variable name
+#: (and `storm validate` suggests renaming `secret:` to `secret_env:`, value and all).
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _FIRST_PAUSE = 0.5
 
 
@@ -237,8 +239,8 @@ def webhook_secret(ctx: RuleContext) -> Iterator[Entry]:
         if not _ENV_NAME.match(name):
             yield error(
                 "bad-secret-env",
-                f"webhook {node.label!r}: secret_env must name an environment variable "
-                f"(like {SECRET_ENV}), not hold the secret",
+                f"webhook {node.label!r}: secret_env must name an environment variable in "
+                f"capitals (like {SECRET_ENV}), not hold the secret",
                 nodes=node.names,
                 field="secret_env",
                 fixers=(
@@ -311,7 +313,7 @@ WEBHOOK = register_kind(
             Param(
                 "secret_env",
                 str,
-                "an environment variable name",
+                "an environment variable name in capitals",
                 "variable holding the HMAC secret to sign with (unsigned when absent)",
             ),
             Param(
