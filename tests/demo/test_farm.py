@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,28 @@ def test_kill_9_keeps_jobs_and_keys(tmp_path: Path) -> None:
         done = again.wait(job["id"])
         assert done["state"] == "succeeded" and len(done["outputs"]) == 20
         assert again.call("GET", "/stats")[1]["jobs"] == 1
+
+
+def test_concurrent_submits_with_one_key_make_one_job(tmp_path: Path) -> None:
+    """Retries racing each other (as two schedulers resuming one wait might): one job."""
+    with running_farm(tmp_path / "farm", "--frame-seconds", "0.01") as farm:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            same = list(
+                pool.map(
+                    lambda _: farm.call("POST", "/jobs", {"frames": "1"}, {"Idempotency-Key": "k"}),
+                    range(32),
+                )
+            )
+            distinct = list(
+                pool.map(
+                    lambda i: farm.call(
+                        "POST", "/jobs", {"frames": "1"}, {"Idempotency-Key": f"k{i}"}
+                    ),
+                    range(16),
+                )
+            )
+        assert sorted(status for status, _ in same) == [200] * 31 + [201]
+        assert len({job["id"] for _, job in same}) == 1
+        assert len({job["id"] for _, job in distinct}) == 16
+        _, stats = farm.call("GET", "/stats")
+        assert stats["jobs"] == 17 and stats["submits"] == 48
