@@ -119,6 +119,13 @@ def test_client_mode_submit_status_cancel_fetch(tmp_path: Path) -> None:
             "frame.0002.png",
             "frame.0003.png",
         ]
+        by_name = farm.cli("fetch", "--name", "shot", "--out", str(tmp_path / "named"))
+        assert (
+            json.loads(by_name.stdout)["id"] == job_id
+            and len(list((tmp_path / "named").iterdir())) == 3
+        )
+        nameless = farm.cli("fetch", "--name", "other", "--out", str(tmp_path / "x"))
+        assert nameless.returncode == 1 and "no succeeded job named 'other'" in nameless.stderr
         assert json.loads(farm.cli("cancel", job_id).stdout)["state"] == "succeeded"
         assert farm.call("GET", "/jobs?name=shot")[1]["jobs"][0]["id"] == job_id
         missing = farm.cli("status", "0123456789ab")

@@ -40,7 +40,7 @@ error or cannot be reached, 2 on bad arguments):
     python -m stormflow.demo.farm submit --frames 1-24 [--key K] [--callback URL] ...
     python -m stormflow.demo.farm status ID
     python -m stormflow.demo.farm cancel ID
-    python -m stormflow.demo.farm fetch ID --out renders
+    python -m stormflow.demo.farm fetch ID --out renders      (or --name N: its newest job)
 """
 
 from __future__ import annotations
@@ -578,6 +578,8 @@ def _client(args: argparse.Namespace) -> dict[str, Any]:
         headers = {"Idempotency-Key": args.key} if args.key else {}
         job = call(base, "POST", "/jobs", body, headers)
         return {"id": job["id"], "state": job["state"]}
+    if args.command == "fetch" and args.id is None:
+        args.id = _newest_succeeded(base, args.name)
     job_path = f"/jobs/{urllib.parse.quote(args.id, safe='')}"
     if args.command == "cancel":
         job = call(base, "POST", f"{job_path}/cancel")
@@ -601,6 +603,18 @@ def _client(args: argparse.Namespace) -> dict[str, Any]:
         (args.out / name).write_bytes(data)
         fetched.append(str(args.out / name))
     return {"id": job["id"], "fetched": len(fetched), "out": str(args.out)}
+
+
+def _newest_succeeded(base: str, name: str | None) -> str:
+    """The id of the last job named `name` that succeeded: how a later step finds the render
+    a workflow's earlier step sent (its request named the job after the workflow)."""
+    if not name:
+        raise ClientError("fetch needs a job id or --name")
+    query = urllib.parse.urlencode({"name": name})
+    jobs = [j for j in call(base, "GET", f"/jobs?{query}")["jobs"] if j["state"] == "succeeded"]
+    if not jobs:
+        raise ClientError(f"no succeeded job named {name!r}")
+    return str(max(jobs, key=lambda j: j["finished"] or 0)["id"])
 
 
 def _fraction(text: str) -> float:
@@ -674,9 +688,12 @@ def parser() -> argparse.ArgumentParser:
         ("fetch", "copies a succeeded job's frames into --out"),
     ):
         one = sub.add_parser(command, parents=[url], help=text)
-        one.add_argument("id")
         if command == "fetch":
+            one.add_argument("id", nargs="?", help="the job; or --name")
+            one.add_argument("--name", help="the newest succeeded job of this name")
             one.add_argument("--out", type=Path, required=True)
+        else:
+            one.add_argument("id")
     return top
 
 
