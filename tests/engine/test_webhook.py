@@ -4,6 +4,7 @@ with a webhook node run end to end by `storm run`."""
 
 from __future__ import annotations
 
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,40 @@ def test_storm_run_fails_the_node_when_the_receiver_refuses(tmp_path: Path) -> N
         )
     assert done.returncode == 1, done.stdout + done.stderr
     assert "announce" in done.stdout and "401" in done.stdout
+
+
+def test_storm_run_many_webhooks_at_once(tmp_path: Path) -> None:
+    """Twelve notices ready together, more than the run's slots: each reads the workflow's
+    summary from the store while the others do, and each arrives once, signed."""
+    nodes = "\n".join(
+        f"""\
+          - name: hook{i}
+            kind: webhook
+            url: URL
+            secret_env: NOTICE_SECRET
+            text: "${{node-name}} of ${{workflow-name}}\""""
+        for i in range(12)
+    )
+    doc = tmp_path / "fan.yaml"
+    with receiver(SECRET) as hook:
+        doc.write_text(
+            "schema: 1\nname: fan\nnodes:\n"
+            + textwrap.indent(textwrap.dedent(nodes), "  ").replace("URL", hook.url)
+            + "\nedges: []\n"
+        )
+        done = storm(
+            "run",
+            str(doc),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--slots",
+            "4",
+            "--quiet",
+            env=clean_env(NOTICE_SECRET=SECRET),
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        calls = hook.received
+    assert len(calls) == 12 and all(c["verified"] for c in calls)
+    assert sorted(c["body"]["text"] for c in calls) == sorted(f"hook{i} of fan" for i in range(12))
+    assert len({c["body"]["event_id"] for c in calls}) == 12
+    assert all(sum(c["body"]["counts"].values()) == 12 for c in calls)
