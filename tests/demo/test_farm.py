@@ -4,7 +4,10 @@ callbacks, every switch, the client mode, bad input, and a kill -9 in the middle
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -112,6 +115,25 @@ def test_client_mode_submit_status_cancel_fetch(tmp_path: Path) -> None:
         status = json.loads(farm.cli("status", job_id).stdout)
         assert status["state"] == "succeeded" and status["progress"] == 1.0
         assert len(status["outputs"]["frames"]) == 3
+        assert Path(status["outputs"]["directory"]) == farm.root / "jobs" / job_id
+        # As a `command` provider calls it: the request on stdin, the key in the environment.
+        piped = [sys.executable, "-m", "stormflow.demo.farm", "submit"]
+        env = {**os.environ, "STORM_FARM_URL": farm.url, "STORM_IDEMPOTENCY_KEY": "k2"}
+        first, again = (
+            subprocess.run(
+                piped,
+                input=json.dumps({"frames": "1-2", "name": "piped"}),
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=30,
+            )
+            for _ in range(2)
+        )
+        assert first.returncode == 0, first.stderr
+        assert json.loads(first.stdout)["id"] == json.loads(again.stdout)["id"] != job_id
+        bad = subprocess.run(piped, input="[1]", capture_output=True, text=True, env=env)
+        assert bad.returncode == 1 and "JSON request object" in bad.stderr
         fetched = farm.cli("fetch", job_id, "--out", str(tmp_path / "renders"))
         assert fetched.returncode == 0, fetched.stderr
         assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == [

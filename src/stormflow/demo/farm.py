@@ -38,6 +38,7 @@ from `--url` or STORM_FARM_URL; each prints one JSON object; exit 1 when the far
 error or cannot be reached, 2 on bad arguments):
 
     python -m stormflow.demo.farm submit --frames 1-24 [--key K] [--callback URL] ...
+                                          (or the JSON request on stdin, without --frames)
     python -m stormflow.demo.farm status ID
     python -m stormflow.demo.farm cancel ID
     python -m stormflow.demo.farm fetch ID --out renders      (or --name N: its newest job)
@@ -113,6 +114,7 @@ class Job:
     error: str | None = None
     created: float = field(default_factory=time.time)
     finished: float | None = None
+    directory: str = ""  # where its frames are written: <root>/jobs/<id>
     cancel: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def public(self) -> dict[str, Any]:
@@ -123,6 +125,8 @@ class Job:
             "progress": round(self.progress, 4),
             "frames": len(self.frames),
             "outputs": list(self.outputs),
+            # The same as a mapping, for readers that take outputs as named values.
+            "files": {"directory": self.directory, "frames": list(self.outputs)},
             "error": self.error,
             "created": self.created,
             "finished": self.finished,
@@ -131,6 +135,7 @@ class Job:
     def record(self) -> dict[str, Any]:
         return {
             **self.public(),
+            "directory": self.directory,
             "frames": self.frames,
             "scene": self.scene,
             "callback": self.callback,
@@ -152,6 +157,7 @@ class Job:
             error=data.get("error"),
             created=float(data.get("created", time.time())),
             finished=data.get("finished"),
+            directory=str(data.get("directory") or ""),
         )
 
 
@@ -270,6 +276,7 @@ class Farm:
                 self.stats["replayed"] += 1
                 return self.jobs[self.keys[key]], False
             job = Job(uuid.uuid4().hex[:12], frames, scene, callback, name, key)
+            job.directory = str(self.root / "jobs" / job.id)
             self.jobs[job.id] = job
             if key is not None:
                 self.keys[key] = job.id
@@ -567,15 +574,22 @@ def call(
 def _client(args: argparse.Namespace) -> dict[str, Any]:
     base = args.url
     if args.command == "submit":
-        body: dict[str, Any] = {
-            "frames": args.frames,
-            "scene": {"count": args.count, "seed": args.seed},
-        }
+        body: dict[str, Any]
+        if args.frames is None:  # the request on stdin, as a `command` provider passes it
+            try:
+                body = json.loads(sys.stdin.read() or "null")
+            except ValueError:
+                raise ClientError("the request on stdin is not JSON") from None
+            if not isinstance(body, dict):
+                raise ClientError("give --frames, or a JSON request object on stdin")
+        else:
+            body = {"frames": args.frames, "scene": {"count": args.count, "seed": args.seed}}
         if args.callback:
             body["callback"] = args.callback
         if args.name:
             body["name"] = args.name
-        headers = {"Idempotency-Key": args.key} if args.key else {}
+        key = args.key or os.environ.get("STORM_IDEMPOTENCY_KEY")
+        headers = {"Idempotency-Key": key} if key else {}
         job = call(base, "POST", "/jobs", body, headers)
         return {"id": job["id"], "state": job["state"]}
     if args.command == "fetch" and args.id is None:
@@ -589,7 +603,7 @@ def _client(args: argparse.Namespace) -> dict[str, Any]:
         return {
             "state": job["state"],
             "progress": job["progress"],
-            "outputs": {"frames": job["outputs"]},
+            "outputs": job["files"],
             "error": job["error"],
         }
     # fetch: copy the outputs here over HTTP, as from a farm on another machine
@@ -676,12 +690,15 @@ def parser() -> argparse.ArgumentParser:
     url = argparse.ArgumentParser(add_help=False)
     url.add_argument("--url", default=_env("STORM_FARM_URL", f"http://{HOST}:8765"))
     submit = sub.add_parser("submit", parents=[url], help="submit a job; prints {id, state}")
-    submit.add_argument("--frames", required=True)
+    submit.add_argument("--frames", help="else the request (JSON) is read from stdin")
     submit.add_argument("--count", type=int, default=40)
     submit.add_argument("--seed", type=int, default=7)
     submit.add_argument("--callback")
     submit.add_argument("--name")
-    submit.add_argument("--key", help="Idempotency-Key: the same key never makes a second job")
+    submit.add_argument(
+        "--key",
+        help="Idempotency-Key (default $STORM_IDEMPOTENCY_KEY): a key never makes a second job",
+    )
     for command, text in (
         ("status", "prints {state, progress, outputs, error}"),
         ("cancel", "cancels a job; prints {id, state}"),
