@@ -38,7 +38,7 @@ def test_job_renders_frames_and_calls_back_signed(tmp_path: Path) -> None:
         (call,) = hook.wait_for(1)
         assert call["verified"]
         assert call["body"]["type"] == "job.succeeded"
-        assert call["body"]["job"]["id"] == job["id"]
+        assert call["body"]["id"] == job["id"] and call["body"]["state"] == "succeeded"
         assert len(call["body"]["event_id"]) == 32
         # The signature covers this very body: altered by one byte it no longer verifies.
         header = call["headers"][HEADER]

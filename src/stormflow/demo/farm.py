@@ -20,7 +20,7 @@ HTTP API (JSON in, JSON out; errors are 4xx with `{"error": "..."}`):
 
 A job simulates its particles and renders each frame with the demo's image code into
 `<root>/jobs/<id>/`, `--frame-seconds` per frame at least, `--slots` jobs at once. When it
-ends it POSTs `{"event_id", "type": "job.succeeded", "job": {...}}` to its callback, signed
+ends it POSTs `{"event_id", "type": "job.succeeded", <the job's fields>}` to its callback, signed
 with `stormflow.signing` (header X-Storm-Signature) with the farm's secret; deliveries are
 retried on connection errors and 5xx. Job records live in `<root>/jobs/<id>.json`: after a
 crash (kill -9) a restarted farm knows every job and key, and renders unfinished ones again.
@@ -360,11 +360,12 @@ class Farm:
         job.state, job.error, job.finished = state, error, time.time()
         self._save(job)
         if job.callback:
+            # The job's fields at the top, as GET /jobs/{id} has them: one reading serves both.
             event = {
                 "event_id": uuid.uuid4().hex,
                 "type": f"job.{state}",
                 "sent": time.time(),
-                "job": job.public(),
+                **job.public(),
             }
             threading.Thread(
                 target=self._deliver, args=(job.callback, event), name="farm-callback", daemon=True
