@@ -41,7 +41,7 @@ def payload(**config: Any) -> dict[str, Any]:
 def test_signed_notice_reaches_the_receiver(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOTICE_SECRET", SECRET)
     with receiver(SECRET) as hook:
-        data = payload(url=hook.url, secret_env="NOTICE_SECRET")
+        data = payload(url=hook.url + "/${workflow-id}", secret_env="NOTICE_SECRET")
         data["summary"] = {
             "status": "succeeded",
             "counts": {"succeeded": 4},
@@ -51,7 +51,7 @@ def test_signed_notice_reaches_the_receiver(monkeypatch: pytest.MonkeyPatch) -> 
         line = send_notice(data, ctx())
         (call,) = hook.received
     assert "answered 200 (try 1)" in line and "/hook" not in line  # the path stays out of logs
-    assert call["verified"]
+    assert call["verified"] and call["path"] == "/hook/wf1"
     body = call["body"]
     assert body["workflow"] == {"id": "wf1", "name": "render_pipeline", "status": "succeeded"}
     assert body["text"] == "render_pipeline succeeded"
@@ -136,6 +136,8 @@ def test_validation_rules_and_fixers(monkeypatch: pytest.MonkeyPatch) -> None:
     typo = _doc(url="https://h.example.com/x", text="${workflow_name} done")
     token = _entries(typo)["unknown-token"]
     assert token.fixers[0].apply(typo)["nodes"][1]["text"] == "${workflow-name} done"
+    in_url = _entries(_doc(url="https://h.example.com/${workflow_id}"))["unknown-token"]
+    assert in_url.field == "url" and in_url.fixers[0].name == "fix-token:hook:workflow_id"
     assert "bad-param-type" in _entries(_doc(url="https://h.example.com/x", format="teams"))
     assert "missing-param" in _entries(_doc())
 

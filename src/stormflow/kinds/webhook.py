@@ -72,7 +72,7 @@ class WebhookError(ActionError):
 def webhook_payload(config: Mapping[str, Any], tokens: Mapping[str, str]) -> Mapping[str, Any]:
     """What the attempt needs, tokens filled; the scheduler adds the workflow's `summary`."""
     return {
-        "url": str(config.get("url", "")),
+        "url": render_text(str(config.get("url", "")), tokens),
         "format": str(config.get("format", "json")),
         "text": render_text(str(config.get("text", DEFAULT_TEXT)), tokens),
         "secret_env": config.get("secret_env"),
@@ -260,29 +260,33 @@ def webhook_secret(ctx: RuleContext) -> Iterator[Entry]:
 
 
 def webhook_text(ctx: RuleContext) -> Iterator[Entry]:
-    """`text` may only use the tokens Storm fills in (a typo would reach the chat as is)."""
+    """`text` and `url` may only use the tokens Storm fills in (a typo would reach the chat
+    as is)."""
     for node in _webhooks(ctx):
-        text = node.params.get("text")
-        if not isinstance(text, str):
-            continue
-        for token in sorted(text_tokens_in(text) - set(TEXT_TOKENS)):
-            guess = suggest(token, TEXT_TOKENS)
-            fixers: tuple[Fixer, ...] = ()
-            if guess:
-                fixed = text.replace("${" + token + "}", "${" + guess + "}")
-                fixers = (
-                    fx.set_key(
-                        node.index, node.name, "text", fixed, f"fix-token:{node.label}:{token}"
-                    ),
-                )
-            hint = f"; did you mean {'${' + guess + '}'!r}?" if guess else ""
-            yield warning(
-                "unknown-token",
-                f"node {node.label!r}: text uses unknown token ${{{token}}}{hint}",
-                nodes=node.names,
-                field="text",
-                fixers=fixers,
+        for key in ("text", "url"):
+            yield from _tokens(node, key)
+
+
+def _tokens(node: Any, key: str) -> Iterator[Entry]:
+    text = node.params.get(key)
+    if not isinstance(text, str):
+        return
+    for token in sorted(text_tokens_in(text) - set(TEXT_TOKENS)):
+        guess = suggest(token, TEXT_TOKENS)
+        fixers: tuple[Fixer, ...] = ()
+        if guess:
+            fixed = text.replace("${" + token + "}", "${" + guess + "}")
+            fixers = (
+                fx.set_key(node.index, node.name, key, fixed, f"fix-token:{node.label}:{token}"),
             )
+        hint = f"; did you mean {'${' + guess + '}'!r}?" if guess else ""
+        yield warning(
+            "unknown-token",
+            f"node {node.label!r}: {key} uses unknown token ${{{token}}}{hint}",
+            nodes=node.names,
+            field=key,
+            fixers=fixers,
+        )
 
 
 WEBHOOK = register_kind(
