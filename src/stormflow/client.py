@@ -148,6 +148,20 @@ class Workflow:
             **params,
         )
 
+    def external(
+        self,
+        name: str,
+        provider: str,
+        request: Dict[str, Any],
+        outputs: Optional[Dict[str, str]] = None,
+        status: str = "open",
+        **params: Any,
+    ) -> NodeRef:
+        """A job handed to a configured provider (storm providers ls), waited for without a slot."""
+        return self.node(
+            name, "external", status, provider=provider, request=request, outputs=outputs, **params
+        )
+
     def edge(
         self,
         upstream: Union[NodeRef, str],
@@ -725,6 +739,22 @@ class Client:
 
     def set_limit(self, name: str, capacity: int) -> Dict[str, Any]:
         return self.request("PUT", "/limits/" + _q(name), body={"capacity": capacity})  # type: ignore[no-any-return]
+
+    # -- providers
+
+    def providers(self) -> List[Dict[str, Any]]:
+        """`[{"name", "kind", "config", "waiting", "webhook"}]`: never a secret."""
+        return self.request("GET", "/providers")  # type: ignore[no-any-return]
+
+    def provider(self, name: str) -> Dict[str, Any]:
+        return self.request("GET", "/providers/" + _q(name))  # type: ignore[no-any-return]
+
+    def put_provider(self, name: str, config: Dict[str, Any]) -> Dict[str, Any]:
+        return self.request("PUT", "/providers/" + _q(name), body=config)  # type: ignore[no-any-return]
+
+    def remove_provider(self, name: str) -> Dict[str, Any]:
+        return self.request("DELETE", "/providers/" + _q(name))  # type: ignore[no-any-return]
+
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -23,7 +23,17 @@ from .bodies import TextCheck
 from .context import ApiContext, Ctx, OutcomeSink
 from .errors import ApiError, error_response
 from .observe import RequestFigures, RequestMetrics
-from .routes import actions, drafts, events, limits, nodes, previews, validation, workflows
+from .routes import (
+    actions,
+    drafts,
+    events,
+    limits,
+    nodes,
+    previews,
+    providers,
+    validation,
+    workflows,
+)
 from .scheduler_process import SchedulerProcess
 from .tables import NodeTables
 from .validators import ReadCache
@@ -141,7 +151,9 @@ def create_app(
     app.state.request_figures = RequestFigures()
     errors.install(app)
     app.include_router(_health_router(), prefix=PREFIX)
-    for module in (workflows, nodes, actions, events, validation, drafts, limits, previews):
+    for module in (
+        workflows, nodes, actions, events, validation, drafts, limits, previews, providers
+    ):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(observe.router)
 

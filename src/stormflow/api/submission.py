@@ -8,6 +8,7 @@ from fastapi import Request
 from sqlalchemy import select
 
 from stormflow.core import Outcome
+from stormflow.kinds.external import known_providers
 from stormflow.spec import DocumentError, Severity, expand, limits, validate
 from stormflow.spec.entries import error
 from stormflow.store.schema import requests
@@ -57,7 +58,8 @@ def submit_document(
 
 
 def _store(ctx: ApiContext, document: dict[str, Any], *, actor: str, key: str | None) -> str:
-    entries = validate(document)
+    with known_providers(ctx.provider_names()):
+        entries = validate(document)
     if any(e.severity is Severity.ERROR for e in entries):
         raise invalid_document(entries)
     try:

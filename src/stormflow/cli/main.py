@@ -10,6 +10,7 @@ from typer.core import TyperCommand
 import stormflow
 from stormflow.cli import (
     plan,
+    providers,
     prune,
     remote_actions,
     remote_nodes,
@@ -60,6 +61,7 @@ remote_actions.register(app)
 remote_nodes.register(app)
 worker.register(app)
 prune.register(app)
+providers.register(app)
 
 for _info in app.registered_commands:  # plain help pages, one-line usage errors
     if _info.cls in (None, TyperCommand):

@@ -43,6 +43,7 @@ from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job, workflow_dir
 from stormflow.engine.supervised import SupervisedExecutor
+from stormflow.engine.waits import Waits
 from stormflow.kinds import get_kind
 from stormflow.kinds.email import EmailSender
 from stormflow.metrics import Histogram
@@ -50,6 +51,8 @@ from stormflow.paths import private_dir
 from stormflow.store import Lease, Store, StoreView
 from stormflow.store.busy import is_busy
 from stormflow.store.db import is_timeout
+from stormflow.store.persist import takes_limits
+from stormflow.store.waits import WAITING_OWNER
 from stormflow.store.view import Adjacency
 
 log = logging.getLogger(__name__)
@@ -217,6 +220,9 @@ class Scheduler:
                 self.deliver, slots=slots, pid_dir=pid_dir, email_sender=sender
             )
         self.executor: Executor = executor
+        # runs="wait" kinds (external jobs): handed over after their claim, waited for
+        # without a slot; results come back through `_told` from the waits' threads
+        self.waits = Waits(store, settings.data_dir, self._told, workflows=settings.workflows)
         self.stats = Stats()
         self._check: defaultdict[str, set[str]] = defaultdict(set)
         self._kinds: dict[str, dict[str, str]] = {}
@@ -394,6 +400,7 @@ class Scheduler:
         leases handed back without it (results that finished meanwhile are left to the
         next scheduler, which finds their attempts lost and runs them again).
         """
+        self.waits.close()
         locked = self._lock.acquire(timeout=max(grace, 0.1))
         if not locked:
             log.warning("the scheduler's loop is stuck: closing without it")
@@ -420,6 +427,7 @@ class Scheduler:
         process is seen dead; elsewhere when the lease lapses). An executor that cannot keep
         its commands without this process (STORM_SUPERVISED=0) is closed as by `close`."""
         detach = getattr(self.executor, "detach", None)
+        self.waits.close()
         if detach is None:
             self.close(grace)
             return
@@ -551,7 +559,7 @@ class Scheduler:
             for name, attempt in list(total.start):
                 if len(claimed) >= free or attempt.not_before > now:
                     continue
-                if overlay.node(name).current.get("limits"):
+                if takes_limits(overlay.node(name).current):
                     continue
                 claim(overlay, total, name, attempt.token)
             # Attempts made earlier, still ours to claim: live and leased to no one (the
@@ -564,7 +572,7 @@ class Scheduler:
                     handled.add(token)
                     if token not in unleased or overlay.node(name).live_token != token:
                         continue  # gone (stopped, retried) or claimed by another scheduler
-                    if overlay.node(name).current.get("limits"):
+                    if takes_limits(overlay.node(name).current):
                         limited.append((name, token))
                     else:
                         claim(overlay, total, name, token)
@@ -664,6 +672,11 @@ class Scheduler:
     def apply(self, workflow_id: str, outcome: Outcome) -> None:
         """Hook for in-process callers that transacted an action themselves (e.g. `storm run`)."""
         self._after(workflow_id, outcome)
+
+    def _told(self, workflow_id: str, outcome: Outcome) -> None:
+        """An outcome written by another thread of this process (a wait's result)."""
+        with self._lock:
+            self._after(workflow_id, outcome)
 
     # -- runs ------------------------------------------------------------------------
     def _run_ready(self) -> bool:
@@ -797,7 +810,10 @@ class Scheduler:
             self._not_started(workflow_id, name, token, logfile, "cannot render its job", exc)
             return False
         try:
-            self.executor.submit(job)
+            if self.waits.handles(job.kind):
+                self.waits.hand(job)  # no slot: the wait is a row (engine/waits.py)
+            else:
+                self.executor.submit(job)
         except ExecutorError as exc:  # the slot went away: let the lease lapse into a retry
             log.warning("could not dispatch %s/%s: %s", workflow_id, name, exc)
             return False
@@ -904,6 +920,7 @@ class Scheduler:
     # -- housekeeping ----------------------------------------------------------------
     def _housekeeping(self, now: float) -> bool:
         busy = False
+        self.waits.tick()  # due polls, submits, cancels: in the waits' own threads
         if now >= self._next_statistics:
             self._next_statistics = now + self.settings.statistics_every
             self.store.refresh_statistics()
@@ -936,7 +953,7 @@ class Scheduler:
             if self._is_paused(workflow_id):
                 continue
             busy = True
-            if owner != self.owner and self._adopt(owner, [(workflow_id, name, token, logfile)]):
+            if owner not in (self.owner, WAITING_OWNER) and self._adopt(owner, [(workflow_id, name, token, logfile)]):
                 continue  # still running (or ended) under a supervisor or worker: ours now
             lost = functools.partial(
                 core.fail, name=name, token=token, at=now, lost=True, error="worker lost"

@@ -147,6 +147,29 @@ class Workflow:
             retry_delay=retry_delay,
         )
 
+    def external(
+        self,
+        name: str,
+        provider: str,
+        request: dict[str, Any],
+        *,
+        outputs: dict[str, str] | None = None,
+        status: str = "open",
+        retries: int | None = None,
+        retry_delay: float | None = None,
+    ) -> NodeRef:
+        """A job handed to a configured provider and waited for without a slot."""
+        return self.node(
+            name,
+            "external",
+            status,
+            provider=provider,
+            request=request,
+            outputs=outputs,
+            retries=retries,
+            retry_delay=retry_delay,
+        )
+
     def edge(
         self, upstream: NodeRef | str, downstream: NodeRef | str, mode: str | None = None
     ) -> None:

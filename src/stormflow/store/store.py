@@ -27,6 +27,7 @@ from .schema import nodes as node_table
 from .schema import requests, workflows
 from .summary import COUNT_COLUMNS
 from .view import Adjacency, StoreView
+from .waits import Waits
 
 _ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids are read aloud
 
@@ -95,7 +96,7 @@ def _first_summary(planned: list[PlannedNodeLike], pairs: list[tuple[str, str]])
     return {"status": derive_status(counts, runnable).value, **columns}
 
 
-class Store(Reads, Leases, Drafts, Archive):
+class Store(Reads, Leases, Drafts, Archive, Waits):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
     `Store(url)` opens the database and migrates it to the newest schema.

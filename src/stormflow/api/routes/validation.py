@@ -7,19 +7,27 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body
 
 from stormflow.api import schemas, shapes
+from stormflow.api.context import Ctx
 from stormflow.api.errors import ApiError
+from stormflow.kinds.external import known_providers
 from stormflow.spec import validate
 
 router = APIRouter(tags=["validation"])
 
 
 @router.post("/validate", response_model=schemas.Validation)
-def validate_document(document: Annotated[schemas.Document, Body()]) -> dict[str, Any]:
-    return shapes.validation(validate(document))
+def validate_document(ctx: Ctx, document: Annotated[schemas.Document, Body()]) -> dict[str, Any]:
+    with known_providers(ctx.provider_names()):
+        return shapes.validation(validate(document))
 
 
 @router.post("/fix", response_model=schemas.Fixed)
-def fix(body: schemas.FixRequest) -> dict[str, Any]:
+def fix(ctx: Ctx, body: schemas.FixRequest) -> dict[str, Any]:
+    with known_providers(ctx.provider_names()):
+        return _fix(body)
+
+
+def _fix(body: schemas.FixRequest) -> dict[str, Any]:
     entries = validate(body.document)
     fixer = next((f for e in entries for f in e.fixers if f.name == body.fixer), None)
     if fixer is None:
