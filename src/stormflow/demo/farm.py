@@ -3,7 +3,7 @@
 Serve it (binds 127.0.0.1; `--port 0` takes a free port; the first stdout line is JSON
 `{"url": ..., "port": ..., "root": ...}` so a test or a script can read where it listens):
 
-    python -m stormflow.demo.farm --port 8765 --root farm --secret "$STORM_FARM_SECRET"
+    python -m stormflow.demo.farm --port 8766 --root farm     (the secret: STORM_FARM_SECRET)
 
 HTTP API (JSON in, JSON out; errors are 4xx with `{"error": "..."}`):
 
@@ -24,6 +24,9 @@ ends it POSTs `{"event_id", "type": "job.succeeded", <the job's fields>}` to its
 with `stormflow.signing` (header X-Storm-Signature) with the farm's secret; deliveries are
 retried on connection errors and 5xx. Job records live in `<root>/jobs/<id>.json`: after a
 crash (kill -9) a restarted farm knows every job and key, and renders unfinished ones again.
+
+`--callback-url URL` [STORM_FARM_CALLBACK_URL] is where jobs without a callback of their own
+report (one endpoint for the farm, e.g. Storm's /api/v1/hooks/<provider>).
 
 Switches to exercise a client's failure handling (flags, or the env vars in brackets):
 `--lose-callbacks F` drop that fraction of callbacks (1 = all) [STORM_FARM_LOSE_CALLBACKS],
@@ -214,9 +217,13 @@ class Farm:
         switches: Switches | None = None,
         slots: int = 2,
         frame_seconds: float = 0.25,
+        callback_url: str | None = None,
     ) -> None:
         self.root = root
         self.secret = secret
+        #: Where jobs without their own callback report (one endpoint for the whole farm, as
+        #: services configured once per account do).
+        self.callback_url = callback_url
         self.switches = switches or Switches()
         self.frame_seconds = frame_seconds
         self.jobs: dict[str, Job] = {}
@@ -265,6 +272,7 @@ class Farm:
         if key is not None and (not key.strip() or len(key) > 200):
             raise BadRequest("Idempotency-Key: must be 1 to 200 characters")
         frames, scene, callback, name = parse_request(body)
+        callback = callback or self.callback_url
         if callback and not self.secret:
             raise BadRequest(
                 "callback: this farm has no webhook secret (--secret or STORM_FARM_SECRET), "
@@ -520,12 +528,19 @@ def serve(args: argparse.Namespace) -> None:
         fail_jobs=args.fail_jobs,
         fail_frames=frozenset(args.fail_frames),
     )
+    if args.callback_url:
+        url = urllib.parse.urlsplit(args.callback_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise BadRequest(f"--callback-url {args.callback_url!r} is not an http(s) URL")
+        if not args.secret:
+            raise BadRequest("--callback-url needs --secret (or STORM_FARM_SECRET) to sign with")
     farm = Farm(
         args.root.resolve(),
         secret=args.secret or None,
         switches=switches,
         slots=args.slots,
         frame_seconds=args.frame_seconds,
+        callback_url=args.callback_url or None,
     )
     server = ThreadingHTTPServer((HOST, args.port), handler_for(farm, args.token or None))
     server.daemon_threads = True
@@ -662,10 +677,15 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m stormflow.demo.farm",
         description="The demo render farm: serve, or talk to one.",
     )
-    top.add_argument("--port", type=int, default=int(_env("STORM_FARM_PORT", "8765")))
+    top.add_argument("--port", type=int, default=int(_env("STORM_FARM_PORT", "8766")))
     top.add_argument("--root", type=Path, default=Path(_env("STORM_FARM_ROOT", "farm")))
     top.add_argument("--secret", default=os.environ.get("STORM_FARM_SECRET", ""))
     top.add_argument("--token", default=os.environ.get("STORM_FARM_TOKEN", ""))
+    top.add_argument(
+        "--callback-url",
+        default=os.environ.get("STORM_FARM_CALLBACK_URL", ""),
+        help="where jobs without their own callback report, e.g. Storm's /api/v1/hooks/<provider>",
+    )
     top.add_argument("--slots", type=int, default=2, help="jobs rendering at once")
     top.add_argument("--frame-seconds", type=_non_negative, default=0.25)
     top.add_argument(
@@ -689,7 +709,7 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = top.add_subparsers(dest="command")
     url = argparse.ArgumentParser(add_help=False)
-    url.add_argument("--url", default=_env("STORM_FARM_URL", f"http://{HOST}:8765"))
+    url.add_argument("--url", default=_env("STORM_FARM_URL", f"http://{HOST}:8766"))
     submit = sub.add_parser("submit", parents=[url], help="submit a job; prints {id, state}")
     submit.add_argument("--frames", help="else the request (JSON) is read from stdin")
     submit.add_argument("--count", type=int, default=40)
@@ -725,7 +745,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     if args.command is None:
-        serve(args)
+        try:
+            serve(args)
+        except BadRequest as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         return
     try:
         answer = _client(args)
