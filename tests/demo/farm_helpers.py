@@ -118,6 +118,10 @@ class Receiver:
             return list(self.received)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # many notices at once: the default backlog of 5 resets some
+
+
 @contextmanager
 def receiver(secret: str, status: int = 200, signed: bool = True) -> Iterator[Receiver]:
     kept = Receiver(secret, status, signed)
@@ -151,7 +155,7 @@ def receiver(secret: str, status: int = 200, signed: bool = True) -> Iterator[Re
             self.end_headers()
             self.wfile.write(b"{}")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = _Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     kept.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -520,6 +520,12 @@ def handler_for(farm: Farm, token: str | None) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class FarmServer(ThreadingHTTPServer):
+    #: socketserver's default backlog of 5 resets connections when a few dozen clients
+    #: (schedulers resubmitting, pollers) connect at once.
+    request_queue_size = 128
+
+
 def serve(args: argparse.Namespace) -> None:
     switches = Switches(
         lose_callbacks=args.lose_callbacks,
@@ -542,7 +548,7 @@ def serve(args: argparse.Namespace) -> None:
         frame_seconds=args.frame_seconds,
         callback_url=args.callback_url or None,
     )
-    server = ThreadingHTTPServer((HOST, args.port), handler_for(farm, args.token or None))
+    server = FarmServer((HOST, args.port), handler_for(farm, args.token or None))
     server.daemon_threads = True
     port = server.server_address[1]
     print(json.dumps({"url": f"http://{HOST}:{port}", "port": port, "root": str(farm.root)}))
