@@ -91,6 +91,17 @@ def test_switches_lose_duplicate_delay_and_fail(tmp_path: Path) -> None:
             assert len(calls) == 3 and all(c["verified"] for c in calls)
             assert len({c["body"]["event_id"] for c in calls}) == 1  # one event, three deliveries
             assert calls[0]["at"] >= finished + 0.45  # delayed by 0.5 s
+    with (
+        receiver(SECRET) as hook,
+        running_farm(tmp_path / "prog", *FAST, "--progress-every", "2") as farm,
+    ):
+        _, job = farm.call("POST", "/jobs", {"frames": "1-5", "callback": hook.url})
+        farm.wait(job["id"])
+        calls = hook.wait_for(3)
+        time.sleep(0.2)
+        kinds = sorted(c["body"]["type"] for c in hook.received)
+        assert kinds == ["job.progress", "job.progress", "job.succeeded"]
+        assert sorted(c["body"]["progress"] for c in calls) == [0.4, 0.8, 1.0]
     with running_farm(tmp_path / "fail", *FAST, env={"STORM_FARM_FAIL_FRAMES": "3"}) as farm:
         _, job = farm.call("POST", "/jobs", {"frames": "1-5"})
         _, clean = farm.call("POST", "/jobs", {"frames": "4-5"})

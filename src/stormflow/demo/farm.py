@@ -26,7 +26,8 @@ retried on connection errors and 5xx. Job records live in `<root>/jobs/<id>.json
 crash (kill -9) a restarted farm knows every job and key, and renders unfinished ones again.
 
 `--callback-url URL` [STORM_FARM_CALLBACK_URL] is where jobs without a callback of their own
-report (one endpoint for the farm, e.g. Storm's /api/v1/hooks/<provider>).
+report (one endpoint for the farm, e.g. Storm's /api/v1/hooks/<provider>);
+`--progress-every N` [STORM_FARM_PROGRESS_EVERY] adds a `job.progress` callback every N frames.
 
 Switches to exercise a client's failure handling (flags, or the env vars in brackets):
 `--lose-callbacks F` drop that fraction of callbacks (1 = all) [STORM_FARM_LOSE_CALLBACKS],
@@ -218,12 +219,15 @@ class Farm:
         slots: int = 2,
         frame_seconds: float = 0.25,
         callback_url: str | None = None,
+        progress_every: int = 0,
     ) -> None:
         self.root = root
         self.secret = secret
         #: Where jobs without their own callback report (one endpoint for the whole farm, as
         #: services configured once per account do).
         self.callback_url = callback_url
+        #: A `job.progress` callback every this many frames (0: only when the job ends).
+        self.progress_every = max(0, progress_every)
         self.switches = switches or Switches()
         self.frame_seconds = frame_seconds
         self.jobs: dict[str, Job] = {}
@@ -354,6 +358,9 @@ class Farm:
                 job.outputs.append(str(target))
                 job.progress = (index + 1) / len(job.frames)
                 self._save(job)
+                every = self.progress_every
+                if every and (index + 1) % every == 0 and index + 1 < len(job.frames):
+                    self._notify(job, "progress")
         with self._lock:
             self._finish(job, "succeeded", None)
 
@@ -367,17 +374,18 @@ class Farm:
         """Under the lock: the job's last state, saved, then its callback on its way."""
         job.state, job.error, job.finished = state, error, time.time()
         self._save(job)
-        if job.callback:
-            # The job's fields at the top, as GET /jobs/{id} has them: one reading serves both.
-            event = {
-                "event_id": uuid.uuid4().hex,
-                "type": f"job.{state}",
-                "sent": time.time(),
-                **job.public(),
-            }
-            threading.Thread(
-                target=self._deliver, args=(job.callback, event), name="farm-callback", daemon=True
-            ).start()
+        self._notify(job, state)
+
+    def _notify(self, job: Job, what: str) -> None:
+        """Under the lock: the job's callback (if any) on its way, from its own thread."""
+        if not job.callback:
+            return
+        # The job's fields at the top, as GET /jobs/{id} has them: one reading serves both.
+        event = {"event_id": uuid.uuid4().hex, "type": f"job.{what}", "sent": time.time()}
+        event.update(job.public())
+        threading.Thread(
+            target=self._deliver, args=(job.callback, event), name="farm-callback", daemon=True
+        ).start()
 
     # -- callbacks ------------------------------------------------------------------------------
 
@@ -547,6 +555,7 @@ def serve(args: argparse.Namespace) -> None:
         slots=args.slots,
         frame_seconds=args.frame_seconds,
         callback_url=args.callback_url or None,
+        progress_every=args.progress_every,
     )
     server = FarmServer((HOST, args.port), handler_for(farm, args.token or None))
     server.daemon_threads = True
@@ -691,6 +700,12 @@ def parser() -> argparse.ArgumentParser:
         "--callback-url",
         default=os.environ.get("STORM_FARM_CALLBACK_URL", ""),
         help="where jobs without their own callback report, e.g. Storm's /api/v1/hooks/<provider>",
+    )
+    top.add_argument(
+        "--progress-every",
+        type=int,
+        default=int(_env("STORM_FARM_PROGRESS_EVERY", "0")),
+        help="also call back with job.progress every N frames (0: only when a job ends)",
     )
     top.add_argument("--slots", type=int, default=2, help="jobs rendering at once")
     top.add_argument("--frame-seconds", type=_non_negative, default=0.25)
