@@ -2,7 +2,8 @@
 
     python fake_provider.py PORT [SECRET]
 
-POST /jobs            submit (body: {"seconds": 0.3, "fail": false, "callback": url}); the
+POST /jobs            submit (body: {"job": {"seconds": 0.3, "fail": false, "callbacks": mode},
+                      "callback": url}); the
                       Idempotency-Key header makes a repeated submit answer the same job
 GET  /jobs/<id>       {"id", "state", "progress", "outputs"}
 POST /jobs/<id>/cancel
@@ -57,7 +58,7 @@ def state_of(job: dict) -> dict:
 
 def callback(job: dict) -> None:
     url = job.get("callback")
-    mode = MODE["callbacks"]
+    mode = job.get("callbacks") or MODE["callbacks"]
     if not url or mode == "lose" or job["state"] == "canceled":
         return
     if mode.startswith("delay:"):
@@ -137,6 +138,8 @@ class Handler(BaseHTTPRequestHandler):
                     self.answer(200, {"id": KEYS[key]})
                     return
                 STATS["submits"] += 1
+                callback_url = data.get("callback") or None
+                data = data.get("job", data)
                 job_id = f"j{len(JOBS) + 1}"
                 now = time.time()
                 JOBS[job_id] = {
@@ -145,7 +148,8 @@ class Handler(BaseHTTPRequestHandler):
                     "created": now,
                     "done_at": now + float(data.get("seconds", 0.3)),
                     "fail": bool(data.get("fail")),
-                    "callback": data.get("callback"),
+                    "callback": callback_url,
+                    "callbacks": data.get("callbacks"),
                     "key": key,
                 }
                 if key:
