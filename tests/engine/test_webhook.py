@@ -197,6 +197,7 @@ def test_storm_run_posts_the_workflow_notice(tmp_path: Path) -> None:
         (call,) = hook.received
     body = call["body"]
     assert call["verified"]
+    assert "announce: webhook to http://127.0.0.1:" in done.stdout  # the run's summary says so
     assert body["workflow"] == {
         "id": workflow_id(done.stdout),
         "name": "notice_demo",
