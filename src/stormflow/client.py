@@ -125,6 +125,29 @@ class Workflow:
             name, "email", status, addresses=addresses, subject=subject, body=body, **params
         )
 
+    def webhook(
+        self,
+        name: str,
+        url: str,
+        format: Optional[str] = None,
+        text: Optional[str] = None,
+        secret_env: Optional[str] = None,
+        status: str = "open",
+        **params: Any,
+    ) -> NodeRef:
+        """A notice POSTed to url: Storm's signed JSON (format "json") or {"text"} for Slack
+        ("slack"); secret_env names the environment variable holding the signing secret."""
+        return self.node(
+            name,
+            "webhook",
+            status,
+            url=url,
+            format=format,
+            text=text,
+            secret_env=secret_env,
+            **params,
+        )
+
     def external(
         self,
         name: str,

@@ -33,6 +33,16 @@ export const EMAIL_FIELDS: FieldDef[] = [
   { key: "retries", label: "retries", type: "int" },
 ];
 
+export const WEBHOOK_FIELDS: FieldDef[] = [
+  { key: "url", label: "url", type: "text", hint: "http(s) URL the notice is POSTed to" },
+  { key: "format", label: "format", type: "select", options: ["json", "slack"] },
+  { key: "text", label: "text", type: "text", hint: "${workflow-name} ${status} ..." },
+  { key: "secret_env", label: "secret env", type: "text", hint: "name of the env var holding the signing secret (not the secret)" },
+  { key: "timeout", label: "timeout", type: "number" },
+  { key: "tries", label: "tries", type: "int" },
+  { key: "retries", label: "retries", type: "int" },
+];
+
 /** Fields the Monitor's edit dialog offers (parameters of expanded nodes). */
 export const EDIT_FIELDS: FieldDef[] = [
   { key: "instance_type", label: "instance type", type: "text", hint: "e.g. cpu-8, mem-64" },
@@ -44,7 +54,7 @@ export const EDIT_FIELDS: FieldDef[] = [
 ];
 
 export function fieldsFor(kind: string): FieldDef[] {
-  return kind === "email" ? EMAIL_FIELDS : TASK_FIELDS;
+  return kind === "email" ? EMAIL_FIELDS : kind === "webhook" ? WEBHOOK_FIELDS : TASK_FIELDS;
 }
 
 export function toText(type: FieldType, v: unknown): string {

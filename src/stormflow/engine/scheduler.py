@@ -37,13 +37,14 @@ from pathlib import Path
 
 from stormflow import core
 from stormflow.core import Outcome, Status
-from stormflow.engine import liveness, orphans
+from stormflow.engine import liveness, notice, orphans
 from stormflow.engine.executor import STOPPED, Executor, ExecutorError, Orphan
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
-from stormflow.engine.render import log_path, render_job
+from stormflow.engine.render import log_path, render_job, workflow_dir
 from stormflow.engine.supervised import SupervisedExecutor
 from stormflow.engine.waits import Waits
+from stormflow.kinds import get_kind
 from stormflow.kinds.email import EmailSender
 from stormflow.metrics import Histogram
 from stormflow.paths import private_dir
@@ -777,15 +778,31 @@ class Scheduler:
         started (whatever its stored configuration holds) fails alone: see `_not_started`."""
         name = node.name
         try:
+            kind = self._kind(workflow_id, name)
+            spec = get_kind(kind)
+            reports = spec is not None and spec.reports
+            status = "running"
+            if reports or uses_status(node):
+                status = self._status_for_job(workflow_id)
             job = render_job(
                 data_dir=self.settings.data_dir,
                 workflow_id=workflow_id,
                 workflow_name=self._workflow_name(workflow_id),
-                kind=self._kind(workflow_id, name),
+                kind=kind,
                 node=node,
                 token=job_token(workflow_id, token),
-                status=self._status_for_job(workflow_id) if uses_status(node) else "running",
+                status=status,
                 log=logfile,
+                summary=(
+                    notice.workflow_summary(
+                        self.store,
+                        workflow_id,
+                        status,
+                        workflow_dir(self.settings.data_dir, workflow_id),
+                    )
+                    if reports
+                    else None
+                ),
             )
         except Exception as exc:
             if is_busy(exc):

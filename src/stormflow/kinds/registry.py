@@ -11,7 +11,12 @@ import importlib
 from stormflow.kinds.base import Kind, Runs
 
 #: Modules of the built-in kinds; each registers its kind(s) when imported.
-BUILTINS = ("stormflow.kinds.task", "stormflow.kinds.email", "stormflow.kinds.external")
+BUILTINS = (
+    "stormflow.kinds.task",
+    "stormflow.kinds.email",
+    "stormflow.kinds.webhook",
+    "stormflow.kinds.external",
+)
 
 _KINDS: dict[str, Kind] = {}
 _loaded = False
