@@ -76,6 +76,9 @@ INLINE_WAIT = 0.005
 #: Seconds between looks for dead schedulers whose claims this one takes over at once.
 TAKEOVER_EVERY = 1.0
 
+#: Put on the results queue to end the loop's idle wait (`Scheduler.wake`); never applied.
+WAKE = JobResult("", "", "", ok=True, exit_code=None, error=None, started_at=0.0, ended_at=0.0)
+
 
 def new_owner() -> str:
     """A lease owner id: host, pid and start time (so a restart on this host spots its dead
@@ -455,8 +458,13 @@ class Scheduler:
             return None
 
     def _handed_back(self, result: JobResult) -> bool:
-        """A stop by close(): not a failure of the task, not recorded (see close)."""
-        return result.error == STOPPED and result.token in self._shutting_down
+        """A stop by close(): not a failure of the task, not recorded (see close); or WAKE."""
+        return result is WAKE or (result.error == STOPPED and result.token in self._shutting_down)
+
+    def wake(self) -> None:
+        """End the loop's idle wait now (any thread): an outcome handed over from elsewhere (a
+        webhook through the API, a wait's result) is acted on at once, not after idle_wait."""
+        self.results.put(WAKE)
 
     def _apply_results(self, first: JobResult | None) -> bool:
         if first is None:
@@ -493,6 +501,7 @@ class Scheduler:
             self._due.pop(workflow_id, None)
         if not (results or candidates or due):
             return 0
+        self.waits.refresh()  # which providers have limits, read before the lock (cheap)
         lease = Lease(self.owner, now + self.settings.lease_seconds)
         claimed: list[tuple[str, str]] = []  # (node, log file) started in this transaction
         limited: list[tuple[str, str]] = []  # due, but holding named limits: the claim path
@@ -559,7 +568,7 @@ class Scheduler:
             for name, attempt in list(total.start):
                 if len(claimed) >= free or attempt.not_before > now:
                     continue
-                if takes_limits(overlay.node(name).current):
+                if self._takes_limits(overlay.node(name).current):
                     continue
                 claim(overlay, total, name, attempt.token)
             # Attempts made earlier, still ours to claim: live and leased to no one (the
@@ -572,7 +581,7 @@ class Scheduler:
                     handled.add(token)
                     if token not in unleased or overlay.node(name).live_token != token:
                         continue  # gone (stopped, retried) or claimed by another scheduler
-                    if takes_limits(overlay.node(name).current):
+                    if self._takes_limits(overlay.node(name).current):
                         limited.append((name, token))
                     else:
                         claim(overlay, total, name, token)
@@ -631,6 +640,13 @@ class Scheduler:
             self._trouble(workflow_id, exc)
         return sent
 
+    def _takes_limits(self, config: dict[str, object]) -> bool:
+        """Whether claiming takes the limits path: named `limits`, or an external job whose
+        provider has a `max_concurrent` (or is not known here yet: checked by the claim)."""
+        return takes_limits(config) and (
+            bool(config.get("limits")) or self.waits.limited(str(config.get("provider")))
+        )
+
     def _take_candidates(self, workflow_id: str) -> set[str]:
         """Up to RUN_BATCH of the workflow's nodes to examine (the rest wait their turn), so
         that no transaction runs 200,000 nodes at once while everything else waits."""
@@ -677,6 +693,7 @@ class Scheduler:
         """An outcome written by another thread of this process (a wait's result)."""
         with self._lock:
             self._after(workflow_id, outcome)
+        self.wake()
 
     # -- runs ------------------------------------------------------------------------
     def _run_ready(self) -> bool:

@@ -95,6 +95,10 @@ class WaitKind(Protocol):
 
     def may_call(self, wait: WaitRow) -> bool: ...
 
+    def refresh(self) -> None: ...
+
+    def limited(self, provider: str) -> bool: ...
+
 
 def finish(
     store: Store,
@@ -199,6 +203,20 @@ class ExternalJobs:
         if found is None:
             raise ProviderError(f"unknown provider {name!r} (storm providers ls)")
         return found
+
+    def refresh(self) -> None:
+        """Read the providers again if the last read is older than PROVIDERS_EVERY."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._read_at > PROVIDERS_EVERY:
+                self._refresh(now)
+
+    def limited(self, name: str) -> bool:
+        """Whether claims of this provider's jobs must count its `max_concurrent` (from what
+        was read last: no I/O, callable inside a transaction). Unknown: True (the claim
+        checks)."""
+        found = self._providers.get(name)
+        return found is None or found.config.max_concurrent is not None
 
     def _refresh(self, now: float) -> None:
         self._read_at = now
@@ -306,6 +324,15 @@ class Waits:
 
     def handles(self, kind: str) -> bool:
         return kind in self.kinds
+
+    def refresh(self) -> None:
+        """Let the kinds re-read their configuration when it is stale (before a transaction)."""
+        for kind in self.kinds.values():
+            kind.refresh()
+
+    def limited(self, provider: str) -> bool:
+        """Whether claiming a job of this provider counts a limit (see ExternalJobs.limited)."""
+        return any(kind.limited(provider) for kind in self.kinds.values())
 
     # -- the loop's side ---------------------------------------------------------------------
     def hand(self, job: Job) -> bool:
