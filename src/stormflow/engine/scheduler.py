@@ -502,6 +502,7 @@ class Scheduler:
         if not (results or candidates or due):
             return 0
         self.waits.refresh()  # which providers have limits, read before the lock (cheap)
+        kinds = self._kinds_of(workflow_id) if self.waits.kinds else {}
         lease = Lease(self.owner, now + self.settings.lease_seconds)
         claimed: list[tuple[str, str]] = []  # (node, log file) started in this transaction
         limited: list[tuple[str, str]] = []  # due, but holding named limits: the claim path
@@ -509,7 +510,18 @@ class Scheduler:
         deferred: list[str] = []  # candidates beyond RUN_BATCH: the next transaction's
         archived: list[bool] = []  # decide found the workflow archived
 
+        waiting: list[str] = []  # claimed nodes of wait kinds: they take no executor slot
+
+        def full(name: str) -> bool:
+            """No slot for this node: executor slots for commands and actions; wait kinds
+            (no slot) up to RUN_BATCH per transaction."""
+            if self.waits.handles(kinds.get(name, "task")):
+                return len(waiting) >= RUN_BATCH
+            return len(claimed) - len(waiting) >= free
+
         def claim(overlay: core.Overlay, total: Outcome, name: str, token: str) -> None:
+            if self.waits.handles(kinds.get(name, "task")):
+                waiting.append(name)
             logfile = str(log_path(self.settings.data_dir, workflow_id, token))
             out = core.started(overlay, name, token, at=now, worker=self.owner, log=logfile)
             overlay.lay(out)
@@ -521,6 +533,7 @@ class Scheduler:
             assert isinstance(view, StoreView)
             lease.tokens.clear()
             claimed.clear()
+            waiting.clear()
             limited.clear()
             handled.clear()
             deferred.clear()
@@ -566,18 +579,18 @@ class Scheduler:
             # dispatch. Nodes holding named limits take the `claim` path, which counts
             # their usage.
             for name, attempt in list(total.start):
-                if len(claimed) >= free or attempt.not_before > now:
+                if full(name) or attempt.not_before > now:
                     continue
                 if self._takes_limits(overlay.node(name).current):
                     continue
                 claim(overlay, total, name, attempt.token)
             # Attempts made earlier, still ours to claim: live and leased to no one (the
             # workflow lock keeps it so until commit).
-            if due and len(claimed) < free:
+            if due:
                 unleased = view.unleased([token for _, token in due])
                 for name, token in due:
-                    if len(claimed) >= free:
-                        break
+                    if full(name):
+                        continue  # not handled: back on the heap for the next transaction
                     handled.add(token)
                     if token not in unleased or overlay.node(name).live_token != token:
                         continue  # gone (stopped, retried) or claimed by another scheduler
@@ -646,6 +659,14 @@ class Scheduler:
         return takes_limits(config) and (
             bool(config.get("limits")) or self.waits.limited(str(config.get("provider")))
         )
+
+    def _kinds_of(self, workflow_id: str) -> dict[str, str]:
+        """Node -> kind for the workflow (read once, kept: kinds never change after submit)."""
+        kinds = self._kinds.get(workflow_id)
+        if kinds is None:
+            kinds = {row.name: row.kind for row in self.store.nodes(workflow_id)}
+            self._kinds[workflow_id] = kinds
+        return kinds
 
     def _take_candidates(self, workflow_id: str) -> set[str]:
         """Up to RUN_BATCH of the workflow's nodes to examine (the rest wait their turn), so

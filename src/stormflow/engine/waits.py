@@ -345,6 +345,9 @@ class Waits:
         kind = self.kinds[job.kind]
         now = self.clock()
         plan = kind.plan(job, now)
+        # No room in the pool now: the row is due at once, and a sweep submits it when there
+        # is room (a submit is never dropped; the pool never queues more than its capacity).
+        room = self._room() > 0
         row = {
             "workflow_id": workflow_id,
             "token": token,
@@ -355,14 +358,15 @@ class Waits:
             "idempotency_key": idempotency_key(workflow_id, token),
             "request": dict(plan.request),
             "created_at": now,
-            "next_poll": now + RESUBMIT_AFTER,
+            "next_poll": now + RESUBMIT_AFTER if room else now,
             "deadline": plan.deadline,
         }
         if not self.store.begin_wait(row, lease_until=plan.deadline + LEASE_MARGIN):
             return False
-        wait = self.store.wait(workflow_id, token)
-        if wait is not None:
-            self._start(self._submit, wait)
+        if room:
+            wait = self.store.wait(workflow_id, token)
+            if wait is not None and not self._start(self._submit, wait):
+                self.store.release_wait(wait)  # the room went meanwhile: the sweep takes it
         return True
 
     def tick(self) -> None:
@@ -410,6 +414,14 @@ class Waits:
             return False
         return True
 
+    def _start_taken(self, fn: Callable[[WaitRow], None], wait: WaitRow) -> None:
+        """Start a call for a row this scheduler took; if the pool filled up meanwhile, the
+        row is due again at once (for the next sweep, here or elsewhere)."""
+        if not self._start(fn, wait):
+            taken = self.store.wait(wait.workflow_id, wait.token)
+            if taken is not None:
+                self.store.release_wait(taken)
+
     def _room(self) -> int:
         with self._lock:
             return self._capacity - len(self._busy)
@@ -444,20 +456,20 @@ class Waits:
             return  # a kind this scheduler does not know (a plugin elsewhere): left to others
         if now >= wait.deadline:
             if self.store.take(wait, now + RESUBMIT_AFTER, polled=False):
-                self._start(self._give_up, wait)
+                self._start_taken(self._give_up, wait)
             return
         if not kind.may_call(wait):
             return  # over the provider's rate: next sweep
         if wait.state == "submitting":
             if self.store.take(wait, now + RESUBMIT_AFTER, polled=False):
-                self._start(self._submit, wait)
+                self._start_taken(self._submit, wait)
             return
         try:
             due = kind.next_poll(wait, now)
         except ProviderError:
             due = now + RESUBMIT_AFTER
         if self.store.take(wait, due, polled=True):
-            self._start(self._poll, wait)
+            self._start_taken(self._poll, wait)
 
     def _log(self, wait: WaitRow, line: str) -> None:
         path = log_path(self.data_dir, wait.workflow_id, wait.token)
