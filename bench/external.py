@@ -32,7 +32,7 @@ from .common import Report, database, log, median, ms, percentile
 
 SECRET = "bench-secret"
 TARGET_P50 = 0.020
-TARGET_MB = 50.0  # the issue's "a few MB" per 10,000 jobs, with room for the workflow itself
+TARGET_MB = 20.0  # "a few MB" (the issue); the waits themselves live in the database
 
 
 class Stub(BaseHTTPRequestHandler):

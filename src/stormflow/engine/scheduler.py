@@ -696,6 +696,8 @@ class Scheduler:
         """Act on an outcome: stop attempts, remember nodes to examine and attempts to send."""
         for _node, token in outcome.stop:
             self.executor.stop(job_token(workflow_id, token))
+        if outcome.stop:
+            self.waits.stopped()  # a waiting job among them is cancelled outside at once
         if outcome.check:
             self._check[workflow_id].update(outcome.check)
         now = self.clock()

@@ -57,8 +57,9 @@ RESUBMIT_AFTER = 60.0
 #: scheduler was gone at the horizon, the lease's expiry still ends the attempt (lost).
 LEASE_MARGIN = 3600.0
 
-#: How often the pool looks for stopped attempts whose jobs must be cancelled outside.
-STOPPED_EVERY = 1.0
+#: How often the pool looks for stopped attempts whose jobs must be cancelled outside (at
+#: once when this scheduler is told of a stop: `Waits.stopped`).
+STOPPED_EVERY = 5.0
 
 #: Providers are read from the store again after this long (added, changed, removed).
 PROVIDERS_EVERY = 5.0
@@ -167,20 +168,29 @@ def finish(
 
 def note(store: Store, wait: WaitRow, type_: str, at: float, **payload: Any) -> None:
     """An event about the wait in its workflow's log (submitted, cancelled outside)."""
+    notes(store, wait.workflow_id, [(wait, type_, at, payload)])
+
+
+Note = tuple[WaitRow, str, float, dict[str, Any]]
+
+
+def notes(store: Store, workflow_id: str, items: list[Note]) -> None:
+    """Several such events of one workflow in one transaction."""
 
     def decide(_view: core.GraphView) -> Outcome:
-        out = Outcome(action=type_, actor="engine", at=at)
-        out.events.append(
-            Event(
-                type_,
-                wait.node,
-                at=at,
-                payload={"token": wait.token, "provider": wait.provider, **payload},
+        out = Outcome(action="external", actor="engine", at=items[-1][2])
+        for wait, type_, at, payload in items:
+            out.events.append(
+                Event(
+                    type_,
+                    wait.node,
+                    at=at,
+                    payload={"token": wait.token, "provider": wait.provider, **payload},
+                )
             )
-        )
         return out
 
-    store.transact(wait.workflow_id, decide)
+    store.transact(workflow_id, decide)
 
 
 class ExternalJobs:
@@ -319,8 +329,12 @@ class Waits:
         self._busy: set[tuple[str, str]] = set()  # waits with a call queued or running here
         self._lock = threading.Lock()
         self._sweeping = False
+        self._more = False  # the last sweep left due rows for want of room
         self._next_stopped = 0.0
         self._closed = False
+        # "external-submitted" events waiting to be written, a transaction per workflow per
+        # sweep (10,000 submits are not 10,000 transactions on their workflow)
+        self._notes: list[tuple[str, Note]] = []
 
     def handles(self, kind: str) -> bool:
         return kind in self.kinds
@@ -387,6 +401,10 @@ class Waits:
         with self._lock:
             self._closed = True
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        try:
+            self._flush_notes()
+        except Exception as exc:  # closing goes on: these events are a courtesy
+            log.warning("external events left unwritten at close: %s", exc)
 
     # -- the pool's side ---------------------------------------------------------------------
     def _start(self, fn: Callable[[WaitRow], None], wait: WaitRow) -> bool:
@@ -405,6 +423,9 @@ class Waits:
             finally:
                 with self._lock:
                     self._busy.discard(key)
+                    more = self._more
+                if more:
+                    self.tick()  # due rows were left for want of room: take them now
 
         try:
             self._pool.submit(run)
@@ -426,8 +447,27 @@ class Waits:
         with self._lock:
             return self._capacity - len(self._busy)
 
+    def stopped(self) -> None:
+        """This scheduler was told an attempt was stopped: look for jobs to cancel now."""
+        self._next_stopped = 0.0
+
+    def _flush_notes(self) -> None:
+        with self._lock:
+            pending, self._notes = self._notes, []
+        by_workflow: dict[str, list[Note]] = {}
+        for workflow_id, item in pending:
+            by_workflow.setdefault(workflow_id, []).append(item)
+        for workflow_id, items in by_workflow.items():
+            try:
+                notes(self.store, workflow_id, items)
+            except Exception as exc:  # an event is a courtesy: the waits row holds the facts
+                log.warning(
+                    "recording %d external events of %s failed: %s", len(items), workflow_id, exc
+                )
+
     def _sweep(self) -> None:
         try:
+            self._flush_notes()
             now = self.clock()
             if now >= self._next_stopped:
                 self._next_stopped = now + STOPPED_EVERY
@@ -435,10 +475,14 @@ class Waits:
                     if self.store.begin_cancel(wait, at=now):
                         self._start(self._cancel, wait)
             room = self._room()
+            self._more = room <= 0
             if room <= 0:
                 return
-            for wait in self.store.due_waits(now, room * 2, self.workflows):
+            due = self.store.due_waits(now, room * 2, self.workflows)
+            self._more = len(due) == room * 2
+            for wait in due:
                 if self._room() <= 0:
+                    self._more = True
                     break
                 if (wait.workflow_id, wait.token) in self._busy:
                     continue
@@ -507,7 +551,9 @@ class Waits:
                 self._cancel(placed)
             return
         self._log(wait, f"waiting for {wait.provider} job {external_id}")
-        note(self.store, wait, "external-submitted", now, external_id=external_id)
+        with self._lock:
+            item = (wait, "external-submitted", now, {"external_id": external_id})
+            self._notes.append((wait.workflow_id, item))
 
     def _poll(self, wait: WaitRow) -> None:
         kind = self.kinds[wait.kind]
