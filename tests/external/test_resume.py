@@ -75,9 +75,12 @@ def test_scheduler_kill_9_while_100_jobs_wait_resumes_each_without_resubmitting(
 def test_max_concurrent_holds_across_two_schedulers_on_postgresql(
     pg_store_url: str, farm: Farm, tmp_path: Path
 ) -> None:
+    """Both schedulers run; the one that claimed first is killed with its jobs waiting (their
+    limit slots stay taken: the jobs are live), and the other carries on: at no moment are
+    more than max_concurrent jobs at the provider."""
     store = Store(pg_store_url)
     try:
-        add(store, provider(farm, poll=[0.2], max_concurrent=2))
+        add(store, provider(farm, poll=[0.2], max_concurrent=2, timeout=2))
         procs = [
             SchedulerProcess(
                 pg_store_url, tmp_path / f"data{i}", lease_seconds=5, slots=4, tag=str(i)
@@ -87,17 +90,24 @@ def test_max_concurrent_holds_across_two_schedulers_on_postgresql(
         try:
             # both schedulers up (they print their line) before there is work to share
             wait_for(lambda: all(" on " in p.output() for p in procs), 30, "two schedulers")
-            wf = submit(store, jobs(8, seconds=0.4, callbacks="lose"))
+            wf = submit(store, jobs(8, seconds=1.0, callbacks="lose"))
+
+            def claimers() -> set[str]:
+                events = store.events(wf)
+                return {str(e.payload["worker"]) for e in events if e.type == "attempt-started"}
+
+            first = wait_for(claimers, 30, "a first claim")
+            (victim,) = [p for p in procs if any(f":{p.pid}." in w for w in first)][:1]
+            victim.kill()  # kill -9 while its jobs wait at the provider
             wait_for(lambda: store.status(wf) is not WorkflowStatus.RUNNING, 60, "the workflow")
         finally:
             for proc in procs:
                 proc.kill()
         assert store.status(wf) is WorkflowStatus.SUCCEEDED
         stats = farm.stats()
-        assert stats["submits"] == 8
+        assert stats["submits"] == 8  # a submit cut by the kill is repeated with its key
         assert stats["peak"] <= 2  # never more than max_concurrent at the provider at once
-        workers = {e.payload.get("worker") for e in store.events(wf) if e.type == "attempt-started"}
-        assert len(workers) == 2, "both schedulers took part"
+        assert len(claimers()) == 2, "both schedulers claimed jobs"
         assert [r.used for r in store.limits() if r.name == "provider:farm"] == [0]
     finally:
         store.close()

@@ -50,7 +50,7 @@ from stormflow.store.waits import WaitRow, end_wait
 log = logging.getLogger(__name__)
 
 #: A submit not confirmed after this long is made again (same idempotency key): its
-#: scheduler died or hung half way.
+#: scheduler died or hung half way. External jobs: twice the provider's call timeout, + 1 s.
 RESUBMIT_AFTER = 60.0
 
 #: The lease of a waiting attempt outlives its give-up horizon by this much: if every
@@ -78,6 +78,7 @@ class Plan:
     provider: str
     request: Mapping[str, Any]
     deadline: float
+    resubmit_after: float = RESUBMIT_AFTER  # see RESUBMIT_AFTER
 
 
 class WaitKind(Protocol):
@@ -93,6 +94,8 @@ class WaitKind(Protocol):
     def cancel(self, wait: WaitRow) -> bool: ...
 
     def next_poll(self, wait: WaitRow, now: float) -> float: ...
+
+    def resubmit_after(self, wait: WaitRow) -> float: ...
 
     def may_call(self, wait: WaitRow) -> bool: ...
 
@@ -247,7 +250,14 @@ class ExternalJobs:
     def plan(self, job: Job, now: float) -> Plan:
         name = str(job.payload.get("provider", ""))
         provider = self.provider(name)
-        return Plan(name, dict(job.payload), now + provider.config.give_up_after)
+        config = provider.config
+        return Plan(name, dict(job.payload), now + config.give_up_after, 2 * config.timeout + 1)
+
+    def resubmit_after(self, wait: WaitRow) -> float:
+        try:
+            return 2 * self.provider(wait.provider).config.timeout + 1
+        except ProviderError:
+            return RESUBMIT_AFTER
 
     def _tokens(self, wait: WaitRow) -> dict[str, str]:
         return {
@@ -372,7 +382,7 @@ class Waits:
             "idempotency_key": idempotency_key(workflow_id, token),
             "request": dict(plan.request),
             "created_at": now,
-            "next_poll": now + RESUBMIT_AFTER if room else now,
+            "next_poll": now + plan.resubmit_after if room else now,
             "deadline": plan.deadline,
         }
         if not self.store.begin_wait(row, lease_until=plan.deadline + LEASE_MARGIN):
@@ -498,20 +508,21 @@ class Waits:
         kind = self.kinds.get(wait.kind)
         if kind is None:
             return  # a kind this scheduler does not know (a plugin elsewhere): left to others
+        later = now + kind.resubmit_after(wait)  # the row's next look if this one dies
         if now >= wait.deadline:
-            if self.store.take(wait, now + RESUBMIT_AFTER, polled=False):
+            if self.store.take(wait, later, polled=False):
                 self._start_taken(self._give_up, wait)
             return
         if not kind.may_call(wait):
             return  # over the provider's rate: next sweep
         if wait.state == "submitting":
-            if self.store.take(wait, now + RESUBMIT_AFTER, polled=False):
+            if self.store.take(wait, later, polled=False):
                 self._start_taken(self._submit, wait)
             return
         try:
             due = kind.next_poll(wait, now)
         except ProviderError:
-            due = now + RESUBMIT_AFTER
+            due = later
         if self.store.take(wait, due, polled=True):
             self._start_taken(self._poll, wait)
 
