@@ -4,7 +4,9 @@ process), the fake job service calling back with signed webhooks, polling racing
 from __future__ import annotations
 
 import json
+import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +16,7 @@ from stormflow.signing import HEADER, sign
 from stormflow.store import Store
 from tests.api.helpers import API
 from tests.api.prometheus import parse, value
-from tests.external.conftest import SECRET, Farm, Server, provider, wait_for
+from tests.external.conftest import SECRET, STORM, Farm, Server, provider, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -199,3 +201,31 @@ def test_cancel_of_a_waiting_node_reaches_the_provider_once_and_retry_submits_an
     assert again[1]["payload"]["external_id"] != job
     time.sleep(1.5)  # a few sweeps later: still asked once
     assert module_farm.stats()["cancels"].count(job) == 1
+
+
+def test_storm_providers_add_ls_show_rm_through_the_server(server: Server, tmp_path: Path) -> None:
+    path = tmp_path / "providers.yaml"
+    path.write_text(
+        "providers:\n"
+        "  - {name: cli-a, kind: http, base_url: 'http://127.0.0.1:9', submit: {url: /jobs},\n"
+        "     status: {url: '/jobs/${id}'}, headers: {Authorization: 'Bearer ${env:A_TOKEN}'}}\n"
+        "  - {name: cli-b, kind: command, submit: {command: [farmctl, submit]},\n"
+        "     status: {command: [farmctl, status, '${id}']}, max_concurrent: 3}\n"
+    )
+    where = ["--server", server.url, "--token", server.token]
+
+    def storm(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*STORM, "providers", *args, *where], capture_output=True, text=True, timeout=60
+        )
+
+    added = storm("add", str(path))
+    assert added.returncode == 0, added.stderr
+    assert "provider cli-a (http) saved" in added.stdout
+    listed = json.loads(storm("ls", "--json").stdout)
+    assert {"cli-a", "cli-b"} <= {p["name"] for p in listed}
+    shown = json.loads(storm("show", "cli-a").stdout)
+    assert shown["config"]["headers"] == {"Authorization": "Bearer ${env:A_TOKEN}"}
+    assert storm("rm", "cli-b").returncode == 0
+    missing = storm("show", "cli-b")
+    assert missing.returncode == 2 and "unknown provider" in missing.stderr
