@@ -1,5 +1,5 @@
 """`python -m bench [--quick] [--backend sqlite|postgres|both] [--skip-big] [--submit-latency]
-[--many-workflows] [--watchers]`: print the figures.
+[--many-workflows] [--watchers] [--blender] [--sequence]`: print the figures.
 
 No timing assertions: every figure is printed with its target and PASS/MISS; the exit code is 0
 unless the benchmark itself broke.
@@ -49,12 +49,22 @@ def main(argv: list[str] | None = None) -> int:
         help="only watchers (SSE, polling) on a real storm server: 0-500, both backends",
     )
     parser.add_argument(
+        "--blender",
+        action="store_true",
+        help="only the Blender add-on's Submit inside Blender (needs `make blender`)",
+    )
+    parser.add_argument(
         "--external",
         action="store_true",
         help="only external jobs: webhook-to-downstream latency, memory of waiting jobs",
     )
     parser.add_argument(
         "--watch-tasks", type=int, default=None, help="--watchers: tasks in the workflow"
+    )
+    parser.add_argument(
+        "--sequence",
+        action="store_true",
+        help="only the sequence of sub-workflows: 100 shots of 100 chunks, and the Monitor",
     )
     parser.add_argument(
         "--dir",
@@ -69,6 +79,17 @@ def main(argv: list[str] | None = None) -> int:
         report = Report()
         with scratch_dir(parent=args.dir) as work:
             celery_bench.measure(report, work, args.quick)
+        print(report.table(), flush=True)
+        return 0
+    if args.blender:
+        from . import blender_submit
+
+        report = Report()
+        with scratch_dir(parent=args.dir) as work:
+            try:
+                blender_submit.measure(report, work, args.quick)
+            except Unavailable as exc:
+                report.note(f"blender skipped: {exc}")
         print(report.table(), flush=True)
         return 0
     if args.submit_latency:
@@ -113,6 +134,18 @@ def main(argv: list[str] | None = None) -> int:
         with scratch_dir(parent=args.dir) as work:
             for backend in backends:
                 external.measure(report, backend, work, args.quick)
+        report.note(f"{cpu_slots()} CPUs; total {time.perf_counter() - began:.0f} s")
+        print(report.table(), flush=True)
+        return 0
+    if args.sequence:
+        from . import sequence
+
+        with scratch_dir(parent=args.dir) as work:
+            for backend in backends:
+                try:
+                    sequence.measure(report, backend, work, args.quick)
+                except Unavailable as exc:
+                    report.note(f"{backend} skipped: {exc}")
         report.note(f"{cpu_slots()} CPUs; total {time.perf_counter() - began:.0f} s")
         print(report.table(), flush=True)
         return 0

@@ -96,6 +96,27 @@ class Workflow:
         self.schema = schema
         self._nodes = []  # type: List[Dict[str, Any]]
         self._edges = []  # type: List[Any]
+        self._params = {}  # type: Dict[str, Dict[str, Any]]
+
+    def param(
+        self,
+        name: str,
+        type: str = "string",
+        default: Any = None,
+        description: Optional[str] = None,
+        choices: Optional[List[str]] = None,
+    ) -> str:
+        """Declare a template param (string, int, frames, path or choice); returns its use,
+        `${name}`, to put in commands, frames, names..."""
+        decl = {"type": type}  # type: Dict[str, Any]
+        if default is not None:
+            decl["default"] = default
+        if description:
+            decl["description"] = description
+        if choices is not None:
+            decl["choices"] = list(choices)
+        self._params[name] = decl
+        return "${" + name + "}"
 
     def node(self, name: str, kind: str, status: str = "open", **params: Any) -> NodeRef:
         """Add a node of any kind the server knows; None-valued parameters are left out."""
@@ -123,6 +144,30 @@ class Workflow:
     ) -> NodeRef:
         return self.node(
             name, "email", status, addresses=addresses, subject=subject, body=body, **params
+        )
+
+    def workflow(
+        self,
+        name: str,
+        template: Any,
+        params: Optional[Dict[str, Any]] = None,
+        for_each: Any = None,
+        key: Optional[str] = None,
+        status: str = "open",
+        **extra: Any,
+    ) -> NodeRef:
+        """A sub-workflow: `template` is a stored template's name, a file path (read by
+        `storm submit`, not by the server) or a document (dict or Workflow); `for_each`
+        a list of param sets (one node per item, named `<name>.<item[key]>`)."""
+        return self.node(
+            name,
+            "workflow",
+            status,
+            template=_doc(template),
+            params=params,
+            for_each=for_each,
+            key=key,
+            **extra,
         )
 
     def webhook(
@@ -176,6 +221,8 @@ class Workflow:
         data = {"schema": self.schema, "name": self.name}  # type: Dict[str, Any]
         if self.metadata:
             data["metadata"] = dict(self.metadata)
+        if self._params:
+            data["params"] = {k: dict(v) for k, v in self._params.items()}
         data["nodes"] = [dict(n) for n in self._nodes]
         data["edges"] = [list(e) if isinstance(e, list) else dict(e) for e in self._edges]
         return data
@@ -282,7 +329,10 @@ class Client:
         token: Optional[str] = None,
         timeout: float = DEFAULT_TIMEOUT,
         user: Optional[str] = None,
+        agent: Optional[str] = None,
     ) -> None:
+        """`agent` ("blender-addon/1.0.0") is sent as X-Storm-Client on every request, so
+        the server knows which integration and version last talked to it."""
         found = discover()
         source = "argument" if url else found["source"]
         url = url or found["url"]
@@ -298,6 +348,7 @@ class Client:
         self.token = token or _token_for(self.root, found)
         self.timeout = timeout
         self.user = user or _user()
+        self.agent = agent
         # GET answers by URL with their ETag: asked again with If-None-Match, an unchanged
         # answer costs the server one indexed read and comes back as an empty 304
         self._validated = {}  # type: Dict[str, Any]
@@ -323,6 +374,8 @@ class Client:
             url += "?" + params
         data = None
         all_headers = {"Accept": "application/json", "X-Storm-User": self.user}
+        if self.agent:
+            all_headers["X-Storm-Client"] = self.agent
         if self.token:
             all_headers["Authorization"] = "Bearer " + self.token
         if body is not None:
@@ -424,15 +477,56 @@ class Client:
     def submit_draft(self, draft_id: str) -> Dict[str, Any]:
         return self._post("/drafts/{}/submit".format(_q(draft_id)))  # type: ignore[no-any-return]
 
-    def submit(self, doc: Any, idempotency_key: Optional[str] = None) -> Dict[str, Any]:
-        """Submit a workflow: `{"id", "name", "status", "url"}`; errors raise StormError (422)."""
-        return self._post("/workflows", _doc(doc), idempotency_key)  # type: ignore[no-any-return]
+    def submit(
+        self,
+        doc: Any,
+        idempotency_key: Optional[str] = None,
+        params: Optional[Dict[str, Any]] = None,
+    ) -> Dict[str, Any]:
+        """Submit a workflow: `{"id", "name", "status", "url"}`; errors raise StormError (422).
+        A template (a document with params) is instantiated with `params` (else defaults)."""
+        body = _doc(doc) if params is None else {"document": _doc(doc), "params": params}
+        return self._post("/workflows", body, idempotency_key)  # type: ignore[no-any-return]
+
+    # -- stored templates
+
+    def templates(self) -> List[Dict[str, Any]]:
+        """Stored templates: name, description, params (each: name, type, default...)."""
+        return self.request("GET", "/templates")["templates"]  # type: ignore[no-any-return]
+
+    def template(self, name: str) -> Dict[str, Any]:
+        """One stored template, with its document."""
+        return self.request("GET", "/templates/" + _q(name))  # type: ignore[no-any-return]
+
+    def add_template(
+        self, doc: Any, name: Optional[str] = None, replace: bool = False
+    ) -> Dict[str, Any]:
+        """Store a template (checked first: StormError 422 names the problem, 409 when the
+        name is taken and not `replace`)."""
+        body = {"document": _doc(doc), "replace": replace}  # type: Dict[str, Any]
+        if name is not None:
+            body["name"] = name
+        return self._post("/templates", body)  # type: ignore[no-any-return]
+
+    def delete_template(self, name: str) -> None:
+        self.request("DELETE", "/templates/" + _q(name))
+
+    def submit_template(
+        self,
+        name: str,
+        params: Optional[Dict[str, Any]] = None,
+        idempotency_key: Optional[str] = None,
+    ) -> Dict[str, Any]:
+        """Submit a workflow from a stored template with these params."""
+        body = {"template": name, "params": params or {}}
+        return self._post("/workflows", body, idempotency_key)  # type: ignore[no-any-return]
 
     # -- workflows and nodes
 
     def workflows(self, **filters: Any) -> List[Dict[str, Any]]:
         """Summaries, newest first; filters: status, name (glob), archived, limit, offset,
-        cursor (a page's `next_cursor`: see `workflow_pages`)."""
+        cursor (a page's `next_cursor`: see `workflow_pages`), children (False: leave out
+        the workflows that `workflow` nodes started)."""
         return self.request("GET", "/workflows", filters)["items"]  # type: ignore[no-any-return]
 
     def workflow_pages(self, **filters: Any) -> Iterator[List[Dict[str, Any]]]:
@@ -446,7 +540,28 @@ class Client:
             query["cursor"] = page["next_cursor"]
 
     def workflow(self, workflow_id: str) -> Dict[str, Any]:
+        """The summary with `parent` (the node that started it, or None), `children` (the
+        workflows its `workflow` nodes started) and `rollup` (counts at every depth)."""
         return self.request("GET", "/workflows/" + _q(workflow_id))  # type: ignore[no-any-return]
+
+    def children(self, workflow_id: str) -> List[Dict[str, Any]]:
+        """The workflows its `workflow` nodes started, oldest first, with live status and
+        counts; `current` is False for a child kept only by a snapshot (a retried node)."""
+        return self.request("GET", "/workflows/{}/children".format(_q(workflow_id)))  # type: ignore[no-any-return]
+
+    def tree(self, workflow_id: str, depth: int = 8) -> Dict[str, Any]:
+        """The workflow and its children, nested: `{"workflow": summary, "children": [...]}`
+        where each child is `{"link": child row, "children": [...]}` (down to `depth`)."""
+
+        def below(wf_id: str, level: int) -> List[Dict[str, Any]]:
+            if level >= depth:
+                return []
+            return [
+                {"link": c, "children": below(c["workflow_id"], level + 1)}
+                for c in self.children(wf_id)
+            ]
+
+        return {"workflow": self.workflow(workflow_id), "children": below(workflow_id, 0)}
 
     def archive(self, workflow_id: str) -> Dict[str, Any]:
         """Archive and stop it: its running nodes are canceled; nothing more of it runs."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,10 @@ def test_two_hundred_subscribers_get_every_event_in_order_from_one_reader(
             await asyncio.wait_for(asyncio.gather(*tasks), 60)
             return received
 
-        received = asyncio.run(scenario())
+        # In a thread of its own: another test's library (Playwright's sync API) may have left
+        # an event loop set on this one.
+        with ThreadPoolExecutor(1) as pool:
+            received = pool.submit(asyncio.run, scenario()).result()
         event.remove(store.engine, "before_cursor_execute", count)
         pump = app.state.pump
     for i, seqs in enumerate(received):

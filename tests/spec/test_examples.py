@@ -8,6 +8,7 @@ import pytest
 
 from stormflow.core.statuses import Status
 from stormflow.spec import Severity, expand, load_document, read_file, validate
+from stormflow.spec.templates import resolve
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 
@@ -16,9 +17,11 @@ EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.yaml"))
 def test_example_validates_clean(path: Path) -> None:
     data, entries, _ = read_file(path)
     assert entries == []
+    # templates and for_each files are read beside the document, as `storm validate` does
+    data = resolve(data, base_dir=path.parent, source=f"file:{path}")
     problems = [e for e in validate(data) if e.severity is not Severity.INFO]
     assert problems == []
-    assert expand(load_document(path)).nodes
+    assert expand(data).nodes
 
 
 def test_examples_are_all_there() -> None:

@@ -16,10 +16,11 @@ import {
   type NodeChange,
   type NodeProps,
 } from "@xyflow/react";
-import { api, type DocEdge, type DocNode, type Draft, type EntryOut, type WorkflowDocument } from "./api";
+import { ApiError, api, type DocEdge, type DocNode, type Draft, type EntryOut, type WorkflowDocument } from "./api";
 import { layeredLayout } from "./layout";
 import { chunkNames, parseFrames } from "./frames";
 import { MIXED, fieldsFor, fromText, sharedValue, toText, type FieldDef } from "./fields";
+import { fieldsForKind, kindNames, loadKinds, type KindInfo } from "./kinds";
 import { COLOURS } from "./lifecycle";
 
 type CNodeData = { i: number };
@@ -67,6 +68,12 @@ const AuthoredNode = memo(function AuthoredNode({ data, selected }: NodeProps<CN
         <span className="nkind">{kind}</span>
         {status === "holding" ? <span className="badge holding">holding</span> : null}
         {typeof n.instance_type === "string" ? <span className="muted">{n.instance_type}</span> : null}
+        {kind === "workflow" ? (
+          <span className="muted" data-testid="subworkflow">
+            {typeof n.template === "string" ? n.template : "inline"}
+            {Array.isArray(n.for_each) ? ` × ${n.for_each.length}` : typeof n.for_each === "string" ? ` × ${n.for_each}` : ""}
+          </span>
+        ) : null}
         {problem ? <span className={"pmark " + problem} title={problem}>{problem === "error" ? "error" : problem === "warning" ? "warning" : "info"}</span> : null}
       </div>
       {chunks ? (
@@ -311,7 +318,7 @@ function ComposerView({ draft }: { draft: Draft }) {
     [update],
   );
 
-  const addNode = (kind: "task" | "email" | "webhook") => {
+  const addNode = (kind: "task" | "email" | "webhook" | "workflow") => {
     const taken = new Set(nodes.map((n, i) => nameOf(n, i)));
     let k = 1;
     while (taken.has(`${kind}${k}`)) k++;
@@ -321,7 +328,9 @@ function ComposerView({ draft }: { draft: Draft }) {
         ? { name, kind, addresses: ["artist@example.com"], subject: "Done: ${workflow-name} ${status}" }
         : kind === "webhook"
           ? { name, kind, url: "https://hooks.example.com/storm", format: "json", text: "${workflow-name} ${status}" }
-          : { name, kind, commands: [["echo", name]] };
+          : kind === "workflow"
+            ? { name, kind, template: library[0] ?? "", params: {} }
+            : { name, kind, commands: [["echo", name]] };
     const sel = [...selected];
     update((d) => {
       d.nodes = [...(d.nodes ?? []), node];
@@ -339,6 +348,33 @@ function ComposerView({ draft }: { draft: Draft }) {
       gen.current++;
       setDoc(normalise(r.document));
       setEntries(r.entries);
+    } catch (e) {
+      setSubmitErr((e as Error).message);
+    }
+  };
+
+  // Stored templates' names: a new sub-workflow node starts on the first one.
+  const [library, setLibrary] = useState<string[]>([]);
+  useEffect(() => {
+    api<{ templates: { name: string }[] }>("/templates")
+      .then((r) => setLibrary(r.templates.map((t) => t.name)))
+      .catch(() => {});
+  }, []);
+  const saveAsTemplate = async () => {
+    const suggested = typeof doc.name === "string" ? doc.name.replace(/[^A-Za-z0-9_-]/g, "") : "";
+    const name = window.prompt("Store this document as the template named:", suggested);
+    if (!name) return;
+    setSubmitErr(null);
+    const store = (replace: boolean) => api("/templates", { method: "POST", json: { name, document: doc, replace } });
+    try {
+      try {
+        await store(false);
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.status !== 409 || !window.confirm(`A template named ${name} exists: replace it?`)) throw e;
+        await store(true);
+      }
+      setLibrary((l) => (l.includes(name) ? l : [...l, name].sort()));
+      navigate(`/templates/${encodeURIComponent(name)}`);
     } catch (e) {
       setSubmitErr((e as Error).message);
     }
@@ -413,6 +449,10 @@ function ComposerView({ draft }: { draft: Draft }) {
         <span className="muted">draft {draft.id} · {saved}</span>
         <span className="spacer" />
         {submitErr ? <span className="err" data-testid="submit-error">{submitErr}</span> : null}
+        <Link to="/templates" data-testid="library-link">Templates</Link>
+        <button data-testid="save-template" disabled={errors > 0 || validating} title="store it on the server as a template" onClick={saveAsTemplate}>
+          Save as template
+        </button>
         <button
           className="primary"
           data-testid="submit"
@@ -427,6 +467,7 @@ function ComposerView({ draft }: { draft: Draft }) {
         <button onClick={() => addNode("task")} data-testid="add-task">+ Task (n)</button>
         <button onClick={() => addNode("email")} data-testid="add-email">+ Email</button>
         <button onClick={() => addNode("webhook")} data-testid="add-webhook">+ Webhook</button>
+        <button onClick={() => addNode("workflow")} data-testid="add-workflow" title="a sub-workflow from a stored template">+ Sub-workflow</button>
         <button
           disabled={!selected.size && !selEdges.size}
           data-testid="delete"
@@ -535,6 +576,17 @@ function NodeEditor(props: { doc: WorkflowDocument; selected: Set<number>; updat
   const [drafts, setDrafts] = useState<Record<string, string>>({});
   const key = idx.join(",");
   useEffect(() => setDrafts({}), [key]);
+  // the server's kinds: plugins' kinds are offered too, with a field per parameter
+  const [known, setKnown] = useState<KindInfo[] | null>(null);
+  useEffect(() => {
+    let alive = true;
+    loadKinds()
+      .then((k) => alive && setKnown(k))
+      .catch(() => undefined); // the built-in kinds are offered meanwhile
+    return () => {
+      alive = false;
+    };
+  }, []);
   if (!sel.length)
     return (
       <div className="panel" data-testid="node-editor">
@@ -544,7 +596,7 @@ function NodeEditor(props: { doc: WorkflowDocument; selected: Set<number>; updat
     );
   const kinds = new Set(sel.map((n) => (typeof n.kind === "string" ? n.kind : "task")));
   const kind = kinds.size === 1 ? [...kinds][0] : null;
-  const fields: FieldDef[] = kind ? fieldsFor(kind) : fieldsFor("task").filter((f) => f.key === "retries");
+  const fields: FieldDef[] = kind ? fieldsForKind(kind, known) : fieldsFor("task").filter((f) => f.key === "retries");
   const setAll = (k: string, v: unknown) =>
     update((d) => {
       for (const i of idx) {
@@ -603,9 +655,9 @@ function NodeEditor(props: { doc: WorkflowDocument; selected: Set<number>; updat
           "kind",
           <select data-testid="field-kind" value={sharedKind === MIXED ? "" : String(sharedKind ?? "task")} onChange={(e) => e.target.value && setAll("kind", e.target.value)}>
             {sharedKind === MIXED ? <option value="">(mixed)</option> : null}
-            <option value="task">task</option>
-            <option value="email">email</option>
-            <option value="webhook">webhook</option>
+            {kindNames(known).map((k) => (
+              <option key={k} value={k}>{k}</option>
+            ))}
           </select>,
           sharedKind === MIXED,
         )}

@@ -1,6 +1,6 @@
 // The Monitor: live statuses of a submitted workflow, selection, actions, node history.
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, useNavigate, useParams } from "react-router-dom";
 import { ReactFlowProvider } from "@xyflow/react";
 import {
   ApiError,
@@ -15,6 +15,8 @@ import {
   type NodeRow,
   type Selection,
   type WorkflowSummary,
+  type ChildOut,
+  currentChildren,
   ownerOf,
   serverCapabilities,
 } from "./api";
@@ -31,6 +33,7 @@ import { VirtualList } from "./VirtualList";
 import { NodePanel } from "./NodePanel";
 import { EditDialog } from "./EditDialog";
 import { useNow } from "./clock";
+import { ChildBar, childProgress } from "./ChildBar";
 
 type BarAction = Action | "stop-hold";
 
@@ -55,6 +58,9 @@ export function Monitor() {
   const [model, setModel] = useState<WorkflowModel | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loadMs, setLoadMs] = useState<number | null>(null);
+  // The workflow the model belongs to: moving to another one (a child opened from its
+  // parent, the breadcrumb back) shows nothing of the old one while the new one loads.
+  const [modelOf, setModelOf] = useState<string | null>(null);
 
   useEffect(() => {
     let alive = true;
@@ -65,6 +71,7 @@ export function Monitor() {
         if (!alive) return;
         setSummary(s);
         setModel(m);
+        setModelOf(id);
         setLoadMs(performance.now() - t0);
       })
       .catch((e) => alive && setError(String(e.message ?? e)));
@@ -74,7 +81,7 @@ export function Monitor() {
   }, [id]);
 
   if (error) return <div className="page-error" data-testid="error">{error} <Link to="/">workflows</Link></div>;
-  if (!model || !summary) return <div className="loading">Loading workflow {id}…</div>;
+  if (!model || !summary || modelOf !== id) return <div className="loading">Loading workflow {id}…</div>;
   return (
     <ErrorBoundary name="Monitor" resetKey={id}>
       <MonitorView key={id} id={id} model={model} summary={summary} loadMs={loadMs} onSummary={setSummary} />
@@ -181,6 +188,58 @@ function MonitorView(props: {
     };
   }, []);
   const [sheet, setSheet] = useState<string | null>(null);
+  // Sub-workflows: each `workflow` node's current child (status bar, double-click opens it),
+  // and the workflows above this one (the breadcrumb back to the parent).
+  const navigate = useNavigate();
+  const hasChildren = model.kindSet.includes("workflow");
+  const [children, setChildren] = useState<Map<string, ChildOut>>(() => new Map());
+  useEffect(() => {
+    if (!hasChildren) return;
+    let alive = true;
+    let last = "";
+    const load = () =>
+      api<ChildOut[]>(`/workflows/${id}/children`)
+        .then((c) => {
+          const text = JSON.stringify(c);
+          if (!alive || text === last) return;
+          last = text;
+          setChildren(currentChildren(c));
+        })
+        .catch(() => {});
+    load();
+    const t = setInterval(load, 2000);
+    return () => {
+      alive = false;
+      clearInterval(t);
+    };
+  }, [id, hasChildren]);
+  const openChild = useCallback(
+    (name: string) => {
+      const child = children.get(name);
+      if (child) navigate(`/workflows/${child.workflow_id}`);
+    },
+    [children, navigate],
+  );
+  const [ancestors, setAncestors] = useState<{ id: string; name: string; node: string }[]>([]);
+  const parentId = summary.parent?.workflow_id;
+  useEffect(() => {
+    let alive = true;
+    (async () => {
+      const chain: { id: string; name: string; node: string }[] = [];
+      let link = summary.parent ?? null;
+      for (let depth = 0; link && depth < 8; depth++) {
+        const up = await api<WorkflowSummary>(`/workflows/${link.workflow_id}`).catch(() => null);
+        if (!up) break;
+        chain.unshift({ id: up.id, name: up.name, node: link.node });
+        link = up.parent ?? null;
+      }
+      if (alive) setAncestors(chain);
+    })();
+    return () => {
+      alive = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [parentId]);
   const [panelTab, setPanelTab] = useState<"attributes" | "attempts" | "previews">("attributes");
   // Dry runs are tried once the server's schema lists them (so no request is refused); a
   // refused dry run also turns them off.
@@ -202,7 +261,8 @@ function MonitorView(props: {
       };
       const types = ["run", "succeed", "fail", "attempt-started", "attempt-failed", "attempt-lost", "attempt-stopped",
         "hold", "unhold", "skip", "cancel", "update", "retry", "revert", "replay", "cascade", "stale-result",
-        "submit", "archive", "attempt-succeeded", "lease-expired"];
+        "submit", "archive", "attempt-succeeded", "lease-expired",
+        "child-started", "child-status", "reopen", "parent-stopped"];
       for (const t of types) es.addEventListener(t, handle as EventListener);
     };
     const handle = (m: MessageEvent) => {
@@ -210,6 +270,9 @@ function MonitorView(props: {
         const ev = JSON.parse(m.data) as EventOut;
         if (m.lastEventId && !ev.seq) ev.seq = Number(m.lastEventId);
         model.push(ev);
+        // a child started, held or ran again: the summary (status, children, rollup) moved
+        if (ev.type === "child-status" || ev.type === "child-started" || ev.type === "reopen")
+          api<WorkflowSummary>(`/workflows/${id}`).then(props.onSummary).catch(() => {});
       } catch {
         /* a keepalive or unknown payload */
       }
@@ -588,7 +651,9 @@ function MonitorView(props: {
 
   const counts = model.counts;
   const done = counts[STATUS_INDEX.succeeded] + counts[STATUS_INDEX.skipped];
-  const wfStatus = deriveStatus(model) ?? summary.status;
+  // A parent whose running nodes follow held children reports holding: the server knows.
+  const wfStatus = (hasChildren ? null : deriveStatus(model)) ?? summary.status;
+  const rolled = summary.children?.length && summary.rollup ? childProgress(summary.rollup) : null;
   const now = useNow(true);
   const created = toMs(summary.created_at);
   // The clock stops when the workflow is over; a holding workflow is not over.
@@ -607,6 +672,16 @@ function MonitorView(props: {
       <header className="topbar">
         <Link to="/" className="brand">Storm</Link>
         <span className="crumb">Monitor</span>
+        {ancestors.length ? (
+          <nav className="breadcrumb" data-testid="breadcrumb">
+            {ancestors.map((a) => (
+              <span key={a.id}>
+                <Link to={`/workflows/${a.id}`} data-testid="crumb-parent" data-id={a.id}>{a.name}</Link>
+                <span className="crumb"> › {a.node} › </span>
+              </span>
+            ))}
+          </nav>
+        ) : null}
         <h1 data-testid="wf-name">{summary.name}</h1>
         <span className="wfid">{id}</span>
         <span className={"wfstatus s-" + wfStatus} data-testid="wf-status">{wfStatus}</span>
@@ -627,6 +702,11 @@ function MonitorView(props: {
           </div>
           <span data-testid="progress-text">{Math.round((100 * done) / Math.max(1, model.n))}% · {done}/{model.n}</span>
         </div>
+        {rolled ? (
+          <span className="rollup" data-testid="rollup" title="nodes ready at every depth: this workflow's own and its children's">
+            all levels {rolled.done}/{rolled.total}
+          </span>
+        ) : null}
         <span className="elapsed" title="elapsed since submission" data-testid="wf-elapsed">elapsed {formatDuration(elapsed)}</span>
         <span className={"live" + (live ? " on" : "")} title={live ? "live updates" : "reconnecting"}>{live ? "● live" : "○ offline"}</span>
       </header>
@@ -762,6 +842,8 @@ function MonitorView(props: {
                   onOpenSheet={previewsOn ? setSheet : undefined}
                   onBoxSelect={onBoxSelect}
                   previewsOf={previewsOn ? id : undefined}
+                  childWorkflows={hasChildren ? children : undefined}
+                  onOpenChild={openChild}
                 />
               </ReactFlowProvider>
             </ErrorBoundary>
@@ -794,11 +876,13 @@ function MonitorView(props: {
                     data-status={st}
                     data-phase={phase ?? undefined}
                     onClick={(e) => onRowClick(i, e)}
+                    onDoubleClick={() => openChild(model.names[i])}
                   >
                     <i className="dot" style={{ background: phase === "queued" ? QUEUED_FILL : COLOURS[st].fill, borderColor: COLOURS[st].border }} />
                     <span className="lname">{model.names[i]}</span>
                     <span className="lkind">{model.kinds[i]}</span>
                     <span className={"lstatus s-" + st}>{phase ?? st}</span>
+                    {children.has(model.names[i]) ? <ChildBar child={children.get(model.names[i])!} compact /> : null}
                     <span className="lattempt">{run ? `#${run.attempt}` : "–"}</span>
                     <span className="ldur" data-testid="row-duration">{run && run.since !== null ? formatDuration((now - run.since) / 1000) : "–"}</span>
                     <span className="lhost" title={run?.worker ?? undefined}>{run?.worker ?? "–"}</span>

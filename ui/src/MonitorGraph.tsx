@@ -23,6 +23,8 @@ import { layeredLayout } from "./layout";
 import { COLOURS, STATUS_INDEX, formatDuration, type Status } from "./lifecycle";
 import type { WorkflowModel } from "./model";
 import { useNow } from "./clock";
+import type { ChildOut } from "./api";
+import { ChildBar } from "./ChildBar";
 import { useLatestImage, withToken } from "./Previews";
 import { QUEUED_BORDER, QUEUED_FILL, bounds, drawTiles, fitViewport, unitAt, type Geometry } from "./tiles";
 
@@ -32,6 +34,8 @@ interface Ctx {
   openSheet?: (group: string) => void;
   /** Thumbnails on the nodes: the workflow id, when the server has previews and the graph is small. */
   thumbs?: string;
+  /** `workflow` nodes' current children (their status bars), by node name. */
+  children?: Map<string, ChildOut>;
 }
 
 /** Graphs of at most this many units show each node's latest image on it. */
@@ -98,7 +102,7 @@ export function groupCountParts(counts: Int32Array, queued: number): { key: stri
 }
 
 const UnitNode = memo(function UnitNode({ data, selected }: NodeProps<UnitNodeType>) {
-  const { model, toggleGroup, openSheet, thumbs } = useContext(GraphCtx)!;
+  const { model, toggleGroup, openSheet, thumbs, children } = useContext(GraphCtx)!;
   const unitVersion = useUnit(model, data.u);
   const unit = model.units[data.u];
   if (!unit) return null;
@@ -195,6 +199,7 @@ const UnitNode = memo(function UnitNode({ data, selected }: NodeProps<UnitNodeTy
         {run ? <RunningBadge since={run.phase === "executing" ? run.since : null} attempt={run.attempt} run={run.run} /> : null}
         {model.kinds[i] !== "task" ? <span className="nkind">{model.kinds[i]}</span> : null}
       </div>
+      {children?.has(model.names[i]) ? <ChildBar child={children.get(model.names[i])!} compact /> : null}
       <Handle type="source" position={Position.Right} />
     </div>
   );
@@ -218,6 +223,10 @@ export interface GraphProps {
   onBoxSelect?: (units: number[], additive: boolean) => void;
   /** The workflow id, when the server has frame previews. */
   previewsOf?: string;
+  /** `workflow` nodes' current children, by node name: a status bar on each. */
+  childWorkflows?: Map<string, ChildOut>;
+  /** Double-click on a `workflow` node: open its child. */
+  onOpenChild?: (name: string) => void;
 }
 
 /** `?debug=throw-graph` makes the graph throw while rendering: shows the error boundary at work. */
@@ -369,8 +378,8 @@ export function MonitorGraph(props: GraphProps) {
   );
   const thumbs = props.previewsOf && model.units.length <= THUMBS_UP_TO ? props.previewsOf : undefined;
   const ctx = useMemo(
-    () => ({ model, toggleGroup: props.toggleGroup, openSheet: props.onOpenSheet, thumbs }),
-    [model, props.toggleGroup, props.onOpenSheet, thumbs],
+    () => ({ model, toggleGroup: props.toggleGroup, openSheet: props.onOpenSheet, thumbs, children: props.childWorkflows }),
+    [model, props.toggleGroup, props.onOpenSheet, thumbs, props.childWorkflows],
   );
 
   // Fit the content on open and after every expand/collapse (the units changed).
@@ -464,6 +473,11 @@ export function MonitorGraph(props: GraphProps) {
           nodeTypes={nodeTypes}
           onNodesChange={onNodesChange}
           onNodeClick={(e, node) => props.onUnitClick((node.data as UnitData).u, e.shiftKey || e.ctrlKey || e.metaKey)}
+          onNodeDoubleClick={(_e, node) => {
+            const unit = model.units[(node.data as UnitData).u];
+            if (unit && !unit.group && props.onOpenChild) props.onOpenChild(model.names[unit.members[0]]);
+          }}
+          zoomOnDoubleClick={false}
           onPaneClick={onPaneClick}
           onSelectionEnd={onSelectionEnd}
           defaultViewport={{ x: 20, y: 20, zoom: 0.7 }}

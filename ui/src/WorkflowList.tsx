@@ -10,6 +10,8 @@ export function WorkflowList() {
   const [name, setName] = useState("");
   const [status, setStatus] = useState("");
   const [archived, setArchived] = useState(false);
+  // Sub-workflows (started by `workflow` nodes) are reached from their parent: hidden here.
+  const [subs, setSubs] = useState(false);
   const navigate = useNavigate();
 
   useEffect(() => {
@@ -18,6 +20,7 @@ export function WorkflowList() {
       const q = new URLSearchParams({ limit: "200", archived: String(archived) });
       if (name.trim()) q.set("name", name.includes("*") || name.includes("?") ? name.trim() : `*${name.trim()}*`);
       if (status) q.set("status", status);
+      if (!subs) q.set("children", "false");
       api<{ items: WorkflowSummary[] }>(`/workflows?${q}`)
         .then((r) => {
           if (!alive) return;
@@ -32,7 +35,7 @@ export function WorkflowList() {
       alive = false;
       clearInterval(t);
     };
-  }, [name, status, archived]);
+  }, [name, status, archived, subs]);
 
   const newDraft = async (doc?: unknown) => {
     try {
@@ -72,6 +75,8 @@ export function WorkflowList() {
         <Link to="/" className="brand">Storm</Link>
         <span className="crumb">Workflows</span>
         <span className="spacer" />
+        <Link to="/templates" data-testid="templates-link">Templates</Link>
+        <Link to="/plugins" className="navlink" data-testid="nav-plugins">Plugins</Link>
         <button className="primary" onClick={() => newDraft()} data-testid="new-draft">New draft</button>
       </header>
       <div className="filterbar">
@@ -84,6 +89,9 @@ export function WorkflowList() {
         </select>
         <label>
           <input type="checkbox" checked={archived} onChange={(e) => setArchived(e.target.checked)} /> archived
+        </label>
+        <label title="workflows started by workflow nodes (shots of a sequence)">
+          <input type="checkbox" checked={subs} onChange={(e) => setSubs(e.target.checked)} data-testid="wf-show-children" /> sub-workflows
         </label>
         <span className="muted small">drop a workflow document (YAML or JSON) here to open it in the Composer</span>
       </div>
@@ -108,7 +116,10 @@ export function WorkflowList() {
               const done = (w.counts.succeeded ?? 0) + (w.counts.skipped ?? 0);
               return (
                 <tr key={w.id} data-testid="wf-row" data-id={w.id} onClick={() => navigate(`/workflows/${w.id}`)}>
-                  <td><Link to={`/workflows/${w.id}`}>{w.name}</Link></td>
+                  <td>
+                    <Link to={`/workflows/${w.id}`}>{w.name}</Link>
+                    {w.parent ? <span className="muted small" data-testid="wf-parent"> in {w.parent.workflow_id}</span> : null}
+                  </td>
                   <td className="mono">{w.id}</td>
                   <td>
                     <span className={"wfstatus s-" + w.status}>{w.status}</span>

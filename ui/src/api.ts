@@ -100,6 +100,35 @@ export interface WorkflowSummary {
   metadata?: Record<string, unknown>;
   seq?: number; // the last event seq this answer reflects (newer servers)
   phases?: { queued: number; executing: number }; // running nodes by attempt phase (newer servers)
+  parent?: ParentLink | null; // started by a `workflow` node of another workflow
+  children?: ChildOut[]; // the workflows its `workflow` nodes started (the detail only)
+  rollup?: Partial<Record<Status, number>>; // nodes per status at every depth (the detail only)
+}
+
+/** The `workflow` node (and attempt) that started a child workflow. */
+export interface ParentLink {
+  workflow_id: string;
+  node: string;
+  token: string;
+}
+
+/** A child workflow, with its live status and counts (GET /workflows/{id}/children). */
+export interface ChildOut {
+  workflow_id: string;
+  name: string;
+  node: string;
+  token: string;
+  created_at: number;
+  status: WorkflowStatus;
+  counts: Partial<Record<Status, number>>;
+  current: boolean; // followed by its node's current run (false: a snapshot keeps it)
+}
+
+/** Each `workflow` node's current child: the newest child its current run follows. */
+export function currentChildren(children: ChildOut[]): Map<string, ChildOut> {
+  const out = new Map<string, ChildOut>();
+  for (const c of children) if (c.current) out.set(c.node, c);
+  return out;
 }
 
 export interface CompactGraph {

@@ -2,7 +2,7 @@
 // dialog do, and the field lists against the parameters the server's kinds accept.
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { EDIT_FIELDS, EMAIL_FIELDS, MIXED, TASK_FIELDS, WEBHOOK_FIELDS, fieldsFor, fromText, sharedValue, toText, type FieldType } from "./fields";
+import { EDIT_FIELDS, EMAIL_FIELDS, MIXED, TASK_FIELDS, WEBHOOK_FIELDS, WORKFLOW_FIELDS, fieldsFor, fromText, sharedValue, toText, type FieldType } from "./fields";
 
 // --- The server's kinds (src/stormflow/kinds/<kind>.py): the parameter names of each kind.
 function kindParams(kind: string): string[] {
@@ -27,6 +27,7 @@ describe("field lists", () => {
     ["task", TASK_FIELDS],
     ["email", EMAIL_FIELDS],
     ["webhook", WEBHOOK_FIELDS],
+    ["workflow", WORKFLOW_FIELDS],
   ] as const)("every %s field is a parameter of the kind, once", (kind, fields) => {
     const keys = fields.map((f) => f.key);
     expect(new Set(keys).size).toBe(keys.length);
@@ -62,6 +63,7 @@ describe("field lists", () => {
   test("fieldsFor: email nodes get the email fields, everything else the task fields", () => {
     expect(fieldsFor("email")).toBe(EMAIL_FIELDS);
     expect(fieldsFor("webhook")).toBe(WEBHOOK_FIELDS);
+    expect(fieldsFor("workflow")).toBe(WORKFLOW_FIELDS);
     expect(fieldsFor("task")).toBe(TASK_FIELDS);
     expect(fieldsFor("")).toBe(TASK_FIELDS);
   });

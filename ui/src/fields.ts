@@ -43,6 +43,15 @@ export const WEBHOOK_FIELDS: FieldDef[] = [
   { key: "retries", label: "retries", type: "int" },
 ];
 
+/** A sub-workflow: a stored template's name (or an inline document), the values of its
+ *  params, and the param naming each node of a for_each. */
+export const WORKFLOW_FIELDS: FieldDef[] = [
+  { key: "template", label: "template", type: "text", hint: "a stored template's name" },
+  { key: "params", label: "params", type: "kv", hint: "NAME=value, one per line" },
+  { key: "key", label: "for_each key", type: "text", hint: "the param naming each node" },
+  { key: "retries", label: "retries", type: "int" },
+];
+
 /** Fields the Monitor's edit dialog offers (parameters of expanded nodes). */
 export const EDIT_FIELDS: FieldDef[] = [
   { key: "instance_type", label: "instance type", type: "text", hint: "e.g. cpu-8, mem-64" },
@@ -54,7 +63,13 @@ export const EDIT_FIELDS: FieldDef[] = [
 ];
 
 export function fieldsFor(kind: string): FieldDef[] {
-  return kind === "email" ? EMAIL_FIELDS : kind === "webhook" ? WEBHOOK_FIELDS : TASK_FIELDS;
+  return kind === "email"
+    ? EMAIL_FIELDS
+    : kind === "webhook"
+      ? WEBHOOK_FIELDS
+      : kind === "workflow"
+        ? WORKFLOW_FIELDS
+        : TASK_FIELDS;
 }
 
 export function toText(type: FieldType, v: unknown): string {

@@ -7,6 +7,8 @@ import { captureToken } from "./api";
 import { WorkflowList } from "./WorkflowList";
 import { Monitor } from "./Monitor";
 import { Composer } from "./Composer";
+import { Plugins } from "./Plugins";
+import { Templates } from "./Templates";
 
 captureToken();
 
@@ -17,6 +19,9 @@ createRoot(document.getElementById("root")!).render(
         <Route path="/" element={<WorkflowList />} />
         <Route path="/workflows/:id" element={<Monitor />} />
         <Route path="/composer/:draftId" element={<Composer />} />
+        <Route path="/plugins" element={<Plugins />} />
+        <Route path="/templates" element={<Templates />} />
+        <Route path="/templates/:name" element={<Templates />} />
         <Route path="*" element={<WorkflowList />} />
       </Routes>
     </BrowserRouter>

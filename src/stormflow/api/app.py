@@ -20,6 +20,7 @@ from stormflow import web
 from . import errors, observe, schemas
 from .auth import TokenAuth
 from .bodies import TextCheck
+from .clients import ClientSightings, ClientVersionMiddleware
 from .context import ApiContext, Ctx, OutcomeSink
 from .errors import ApiError, error_response
 from .observe import RequestFigures, RequestMetrics
@@ -27,10 +28,13 @@ from .routes import (
     actions,
     drafts,
     events,
+    integrations,
     limits,
     nodes,
+    plugins,
     previews,
     providers,
+    templates,
     validation,
     workflows,
 )
@@ -158,8 +162,11 @@ def create_app(
         events,
         validation,
         drafts,
+        templates,
         limits,
         previews,
+        plugins,
+        integrations,
         providers,
     ):
         app.include_router(module.router, prefix=PREFIX)
@@ -167,6 +174,8 @@ def create_app(
 
     _mount_ui(app)
 
+    # inside TokenAuth: only a client that presented the token is recorded
+    app.add_middleware(ClientVersionMiddleware, sightings=ClientSightings(store))
     app.add_middleware(RequestMetrics, figures=app.state.request_figures)
     app.add_middleware(TextCheck)  # inside BodyLimit: it reads bodies already limited
     app.add_middleware(BodyLimit)

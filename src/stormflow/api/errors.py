@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stormflow.core import ActionRefused, LifecycleError, UnknownNode
-from stormflow.store import UnknownDraft, UnknownWorkflow
+from stormflow.store import TemplateExists, UnknownDraft, UnknownTemplate, UnknownWorkflow
 from stormflow.store.busy import is_busy
 
 log = logging.getLogger(__name__)
@@ -138,6 +138,11 @@ def as_api_error(exc: Exception) -> ApiError:
         return not_found("workflow", exc.workflow_id)
     if isinstance(exc, UnknownDraft):
         return not_found("draft", exc.draft_id)
+    if isinstance(exc, UnknownTemplate):
+        return not_found("template", exc.name)
+    if isinstance(exc, TemplateExists):
+        message = f"{exc} (send replace: true to replace it)"
+        return ApiError(409, "template-exists", message, where=exc.name)
     if isinstance(exc, UnknownNode):
         where = exc.names[0] if len(exc.names) == 1 else None
         return ApiError(404, "unknown-node", str(exc), where=where, details={"names": exc.names})
@@ -178,6 +183,7 @@ def install(app: FastAPI) -> None:
         StarletteHTTPException,
         UnknownWorkflow,
         UnknownDraft,
+        UnknownTemplate,
         LifecycleError,
         ValueError,
         DataError,

@@ -141,6 +141,9 @@ class SchedulerProcess:
         out["last_error"] = live.get("last_error") or past.get("last_error")
         out["running"] = int(live.get("running", 0)) if self.alive else 0
         out["free_slots"] = int(live.get("free_slots", 0)) if self.alive else 0
+        # the live child's only: a new child loads its plugins afresh
+        failed = live.get("plugins_failed") if self.alive else None
+        out["plugins_failed"] = failed if isinstance(failed, dict) else {}
         return out
 
     # -- the supervisor ---------------------------------------------------------------

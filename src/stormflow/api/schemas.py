@@ -52,6 +52,30 @@ class Submitted(BaseModel):
     replayed: bool = False
 
 
+class ParentLink(BaseModel):
+    """The `workflow` node (and its attempt) that started a child workflow."""
+
+    workflow_id: str
+    node: str
+    token: str
+
+
+class ChildOut(BaseModel):
+    """A child workflow started by a `workflow` node, with its live summary."""
+
+    workflow_id: str
+    name: str
+    node: str
+    token: str = Field(description="The parent attempt that started or follows it.")
+    created_at: float
+    status: WorkflowStatusName
+    counts: dict[StatusName, int]
+    current: bool = Field(
+        description="Followed by its node's current run (false: kept by a snapshot)."
+    )
+    attempt_result: str | None = None
+
+
 class WorkflowSummary(BaseModel):
     id: str
     name: str
@@ -67,9 +91,19 @@ class WorkflowSummary(BaseModel):
     skipped: int
     seq: int = Field(description="The last event seq these counts and status reflect.")
 
+    parent: ParentLink | None = None  # started by a `workflow` node of another workflow
+
 
 class WorkflowDetail(WorkflowSummary):
     metadata: dict[str, Any]
+    children: list[ChildOut] = Field(
+        default_factory=list, description="Workflows its `workflow` nodes started, oldest first."
+    )
+    rollup: dict[StatusName, int] = Field(
+        default_factory=dict,
+        description="Nodes per status of this workflow's own nodes (not counting `workflow` "
+        "nodes) and of the children its nodes follow now, at every depth.",
+    )
 
 
 class WorkflowPage(BaseModel):
@@ -121,6 +155,7 @@ class NodeDetail(NodeRowOut):
     upstream: list[str]
     downstream: list[str]
     allowed_actions: list[ActionName]
+    child: ChildOut | None = None  # a `workflow` node: the child its current run follows
     # external jobs: what the current attempt waits for (provider, external id, polls,
     # progress, outputs) and `phase`, one line ("waiting (external id j1, 40%)"); else null
     wait: dict[str, Any] | None = None
@@ -320,6 +355,8 @@ class SnapshotOut(BaseModel):
     why: str
     caused_by: str | None
     attempts: list[AttemptOut]
+    # a `workflow` node: the child its snapshotted run followed (it stays readable)
+    child: str | None = None
 
 
 class BaseConfig(BaseModel):
@@ -428,3 +465,36 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class TemplateIn(Strict):
+    """A template to store: `name` defaults to the document's own name."""
+
+    name: str | None = Field(default=None, max_length=64)
+    document: Document
+    replace: bool = False
+
+
+class TemplateParamOut(BaseModel):
+    name: str
+    type: Literal["string", "int", "frames", "path", "choice"]
+    default: Any = None
+    description: str | None = None
+    choices: list[str] | None = None
+
+
+class TemplateSummary(BaseModel):
+    name: str
+    workflow_name: Any = None
+    description: str | None
+    params: list[TemplateParamOut]
+    created_at: float
+    updated_at: float
+
+
+class TemplateOut(TemplateSummary):
+    document: Document
+
+
+class TemplateList(BaseModel):
+    templates: list[TemplateSummary]

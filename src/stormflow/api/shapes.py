@@ -9,6 +9,7 @@ from typing import Any
 from stormflow.core import Attempt, Outcome, Status
 from stormflow.spec import Entry, Severity
 from stormflow.store import EventRow, NodeRow, Store, StoredAttempt, WorkflowRow
+from stormflow.store.children import ChildRow
 
 
 def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
@@ -17,6 +18,13 @@ def workflow_summary(store: Store, row: WorkflowRow) -> dict[str, Any]:
     one query, and only while nodes run."""
     counts = row.counts
     return summary_of(row, counts, row.status, store.phases(row.id, counts), row.last_seq)
+
+
+def parent_out(link: ChildRow | None) -> dict[str, Any] | None:
+    """The `parent` of a workflow summary: the node and attempt that started it."""
+    if link is None:
+        return None
+    return {"workflow_id": link.parent_id, "node": link.node, "token": link.token}
 
 
 def summary_of(

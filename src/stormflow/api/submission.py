@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
@@ -11,6 +12,8 @@ from stormflow.core import Outcome
 from stormflow.kinds.external import known_providers
 from stormflow.spec import DocumentError, Severity, expand, limits, validate
 from stormflow.spec.entries import error
+from stormflow.spec.params import instantiate_checked, is_template
+from stormflow.spec.templates import resolve_checked
 from stormflow.store.schema import requests
 
 from . import shapes
@@ -57,7 +60,79 @@ def submit_document(
     }
 
 
+def is_instantiation(body: Mapping[str, Any]) -> bool:
+    """`{"template": NAME | document, "params": {...}}` (or `"document"` for `"template"`)
+    rather than a document: a document has nodes, and neither field is one of its own."""
+    return "nodes" not in body and ("template" in body or "document" in body)
+
+
+def instantiated(ctx: ApiContext, body: Mapping[str, Any]) -> dict[str, Any]:
+    """The document a submit body stands for: a template instantiated with its params, its
+    `workflow` nodes' stored templates inlined. 422 with every entry when it cannot be."""
+    source = None
+    if is_instantiation(body):
+        extra = sorted(set(body) - {"template", "document", "params"})
+        if extra:
+            raise ApiError(
+                422,
+                "invalid-input",
+                f"unknown field {extra[0]!r}: an instantiation has template (a stored "
+                f"template's name or a document) and params",
+                where=extra[0],
+            )
+        template = body.get("template", body.get("document"))
+        values = body.get("params", {})
+        if not isinstance(values, Mapping):
+            raise ApiError(422, "invalid-input", "params must be a mapping of name to value")
+        if isinstance(template, str):
+            found = ctx.store.find_template(template)
+            if found is None:
+                message = f"no stored template named {template!r}"
+                raise ApiError(404, "unknown-template", message, where=template)
+            source, template = f"template:{template}", found
+        if not isinstance(template, Mapping):
+            message = "template must be a stored template's name or a document (a mapping)"
+            raise ApiError(422, "invalid-input", message, where="template")
+        document, entries = instantiate_checked(template, values)
+    elif is_template(body):
+        document, entries = instantiate_checked(body, {})
+    else:
+        document, entries = dict(body), []
+    if document is None:
+        raise invalid_document(entries)
+    resolved, entries = resolve_checked(document, lookup=ctx.store.find_template, source=source)
+    if entries:
+        raise invalid_document(entries)
+    out: dict[str, Any] = resolved
+    return out
+
+
+def entries_of(ctx: ApiContext, body: Mapping[str, Any]) -> list[Any]:
+    """Every entry for a submit body (a document, or a template with params) without
+    storing anything: what POST /validate answers."""
+    values: Mapping[str, Any] | None = None
+    source = None
+    document: Any = body
+    if is_instantiation(body):
+        document = body.get("template", body.get("document"))
+        raw_values = body.get("params", {})
+        if not isinstance(raw_values, Mapping):
+            raise ApiError(422, "invalid-input", "params must be a mapping of name to value")
+        values = raw_values
+        if isinstance(document, str):
+            found = ctx.store.find_template(document)
+            if found is None:
+                message = f"no stored template named {document!r}"
+                raise ApiError(404, "unknown-template", message, where=document)
+            source, document = f"template:{document}", found
+    resolved, entries = resolve_checked(document, lookup=ctx.store.find_template, source=source)
+    if entries:
+        return entries
+    return validate(resolved, values)
+
+
 def _store(ctx: ApiContext, document: dict[str, Any], *, actor: str, key: str | None) -> str:
+    document = instantiated(ctx, document)
     with known_providers(ctx.provider_names()):
         entries = validate(document)
     if any(e.severity is Severity.ERROR for e in entries):

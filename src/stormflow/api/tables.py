@@ -69,6 +69,8 @@ class NodeTable:
         self.names = [r.name for r in rows]
         self.index = {name: i for i, name in enumerate(self.names)}
         self.kinds = [r.kind for r in rows]
+        # `workflow` nodes follow children: a child left holding makes this one holding
+        self.follows_children = "workflow" in self.kinds
         self.statuses = [r.status.value for r in rows]
         halves = [_halves(r) for r in rows]
         self.heads = [h for h, _ in halves]
@@ -126,6 +128,8 @@ class NodeTable:
         counts = self.status_counts()
         if not counts[Status.RUNNING] and counts[Status.OPEN]:
             return store.status(self.workflow.id).value
+        if counts[Status.RUNNING] and self.follows_children:
+            return store.status(self.workflow.id).value  # reported: children may be holding
         return derive_status(counts, 0).value
 
     def page(

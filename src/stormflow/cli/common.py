@@ -6,7 +6,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
@@ -77,3 +77,57 @@ def log_to_stderr(level: int = logging.WARNING) -> None:
         handler.setFormatter(logging.Formatter("storm: %(levelname)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(level)
+
+
+#: `--set NAME=VALUE`: a template param's value (repeatable).
+Sets = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="A template param's value, NAME=VALUE (repeatable)."),
+]
+
+
+def param_values(sets: list[str] | None) -> dict[str, str]:
+    """`--set` options as a mapping; a malformed one is the user's to fix."""
+    from stormflow.spec.params import parse_assignments
+
+    try:
+        return parse_assignments(sets)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def _first(path: str, entries: list[Entry]) -> str:
+    errors = [e for e in entries if e.severity == "error"] or entries
+    more = f" (and {len(errors) - 1} more; see storm validate {path})" if len(errors) > 1 else ""
+    return f"{path}: {errors[0].message}{more}"
+
+
+def instantiated_document(
+    path: str,
+    sets: list[str] | None,
+    *,
+    lookup: Callable[[str], Any] | None = None,
+    strict: bool = True,
+) -> Any:
+    """The document of a file with its params filled (`--set`, else defaults) and its
+    `workflow` nodes' templates and for_each files read relative to it; the first problem
+    is the user's to fix (one line, exit 2). `lookup` finds stored templates; without it
+    their names are left for the server (`strict=False`)."""
+    from pathlib import Path
+
+    from stormflow.spec.params import instantiate_checked, is_template
+    from stormflow.spec.templates import resolve_checked
+
+    data, _lines = read_document_data(path)
+    values = param_values(sets)
+    if values or is_template(data):
+        data, entries = instantiate_checked(data, values)
+        if data is None:
+            fail(_first(path, entries))
+    file = Path(path).resolve()
+    data, entries = resolve_checked(
+        data, base_dir=file.parent, lookup=lookup, source=f"file:{file}", strict=strict
+    )
+    if entries:
+        fail(_first(path, entries))
+    return data

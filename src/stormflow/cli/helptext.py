@@ -43,6 +43,7 @@ VALUE_NAMES = {
     "glob": "GLOB",
     "name": "GLOB",
     "fix": "FIXER",
+    "store_as": "NAME",
     "write": "FILE",
     "token_file": "FILE",
     "lease_seconds": "SECONDS",

@@ -10,10 +10,12 @@ from typer.core import TyperCommand
 import stormflow
 from stormflow.cli import (
     plan,
+    plugins,
     providers,
     prune,
     remote_actions,
     remote_nodes,
+    remote_templates,
     remote_workflows,
     run,
     scheduler,
@@ -59,8 +61,10 @@ server.register(app)
 remote_workflows.register(app)
 remote_actions.register(app)
 remote_nodes.register(app)
+remote_templates.register(app)
 worker.register(app)
 prune.register(app)
+plugins.register(app)
 providers.register(app)
 
 for _info in app.registered_commands:  # plain help pages, one-line usage errors

@@ -10,7 +10,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stormflow.cli.common import fail, one_line_errors, read_document_data
+from stormflow.cli.common import (
+    Sets,
+    fail,
+    instantiated_document,
+    one_line_errors,
+    read_document_data,
+)
 
 if TYPE_CHECKING:  # the spec loads when the command runs, not with every `storm` call
     from stormflow.spec.document import Document
@@ -25,20 +31,26 @@ def register(app: typer.Typer) -> None:
 def plan_command(
     file: Annotated[str, typer.Argument(help="Workflow document (YAML or JSON).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    sets: Sets = None,
 ) -> None:
     """Show the expanded plan: nodes per authored node, chunks, statuses, edges."""
     from stormflow.spec.document import check_data
-    from stormflow.spec.entries import Severity
+    from stormflow.spec.entries import DocumentError, Severity
     from stormflow.spec.expand import expand
 
-    data, lines = read_document_data(file)
+    _data, lines = read_document_data(file)
+    data = instantiated_document(file, sets, strict=False)
     document, entries = check_data(data, lines)
     if document is None:
         errors = [e for e in entries if e.severity is Severity.ERROR]
         first = errors[0].message if errors else "invalid document"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         fail(f"{file}: {first}{more}; run `storm validate {file}`")
-    summary = summarize(expand(document), document)
+    try:
+        plan = expand(document)
+    except DocumentError as exc:  # a stored template's name: the server resolves it
+        fail(f"{file}: {exc}")
+    summary = summarize(plan, document)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return

@@ -15,8 +15,9 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+from rich.tree import Tree
 
-from stormflow.cli.common import read_document_data
+from stormflow.cli.common import Sets, instantiated_document
 from stormflow.cli.remote import (
     COLOURS,
     Json,
@@ -38,6 +39,7 @@ def register(app: typer.Typer) -> None:
     app.command("submit")(submit_command)
     app.command("ls")(ls_command)
     app.command("show")(show_command)
+    app.command("tree")(tree_command)
     app.command("watch")(watch_command)
 
 
@@ -48,12 +50,14 @@ def submit_command(
         bool,
         typer.Option("--hold", help="Nothing starts: the first nodes are submitted holding."),
     ] = False,
+    sets: Sets = None,
     server: Server = None,
     token: Token = None,
     as_json: Json = False,
 ) -> None:
     """Submit a workflow document to the server; it starts at once (unless --hold)."""
-    data, _lines = read_document_data(file)
+    # params are filled and files read here; stored templates' names are the server's
+    data = instantiated_document(file, sets, strict=False)
     if hold:
         data = hold_roots(data)
     client = connect(server, token)
@@ -104,13 +108,18 @@ def ls_command(
     ] = None,
     show_all: Annotated[bool, typer.Option("--all", help="Include archived workflows.")] = False,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 50,
+    top: Annotated[
+        bool, typer.Option("--top", help="Leave out sub-workflows (started by workflow nodes).")
+    ] = False,
     server: Server = None,
     token: Token = None,
     as_json: Json = False,
 ) -> None:
     """List workflows, newest first."""
     client = connect(server, token)
-    query = {"status": status, "name": name, "limit": limit}
+    query: dict[str, Any] = {"status": status, "name": name, "limit": limit}
+    if top:
+        query["children"] = False
     answer = client.request("GET", "/workflows", {**query, "archived": False})
     items = answer["items"]
     if show_all:  # the archived ones too: one page of both, newest first
@@ -131,9 +140,11 @@ def ls_command(
     for wf in items:
         counts = wf.get("counts") or {}
         done = counts.get("succeeded", 0) + counts.get("skipped", 0)
+        parent = wf.get("parent")
+        inside = f" [dim](in {parent['workflow_id']})[/]" if parent else ""
         table.add_row(
             wf["id"],
-            escape(str(wf.get("name"))),
+            escape(str(wf.get("name"))) + inside,
             styled(wf.get("status")),
             f"{done}/{wf.get('total', sum(counts.values()))}",
             escape(str(wf.get("owner") or "-")),
@@ -240,6 +251,53 @@ def show_command(
             out.print(f"[{colour}]{label}[/]: {escape(shown)}", soft_wrap=False)
     if data["truncated"]:
         out.print("[dim](large workflow: only the first page of the graph was read)[/]")
+    parent = wf.get("parent")
+    if parent:
+        out.print(f"parent: {parent['workflow_id']} node {escape(parent['node'])}", soft_wrap=False)
+    children = wf.get("children") or []
+    if children:
+        out.print(f"children ({len(children)}):", soft_wrap=False)
+        for child in children:
+            out.print("  " + child_line(child), soft_wrap=False)
+
+
+def child_line(child: dict[str, Any]) -> str:
+    """One child workflow: its node, id, status and counts (and `old` when only a snapshot
+    of its node keeps it)."""
+    old = "" if child.get("current", True) else " [dim](old: a snapshot keeps it)[/]"
+    return (
+        f"{escape(str(child['node']))} -> {child['workflow_id']} {styled(child.get('status'))}"
+        f"  ({counts_line(child.get('counts') or {})}){old}"
+    )
+
+
+@remote_command
+def tree_command(
+    workflow_id: WorkflowId,
+    depth: Annotated[
+        int, typer.Option("--depth", min=1, max=8, help="Levels of children shown.")
+    ] = 8,
+    server: Server = None,
+    token: Token = None,
+    as_json: Json = False,
+) -> None:
+    """A workflow and the sub-workflows its workflow nodes started, nested."""
+    data = connect(server, token).tree(workflow_id, depth=depth)
+    if as_json:
+        print_json(data)
+        return
+    wf = data["workflow"]
+    root = Tree(
+        f"[bold]{escape(str(wf.get('name')))}[/] {wf['id']} {styled(wf.get('status'))}"
+        f"  ({counts_line(wf.get('counts') or {})})"
+    )
+
+    def grow(branch: Tree, children: list[dict[str, Any]]) -> None:
+        for item in children:
+            grow(branch.add(child_line(item["link"])), item["children"])
+
+    grow(root, data["children"])
+    console().print(root, soft_wrap=False)
 
 
 # ------------------------------------------------------------------------------ watch

@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stormflow.cli.common import fail, one_line_errors, read_document_data
+from stormflow.cli.common import Sets, fail, instantiated_document, one_line_errors
 from stormflow.paths import data_dir as default_data_dir
 
 if TYPE_CHECKING:  # imported where used: every `storm` call loads this module
@@ -77,11 +77,21 @@ def run_command(
     db: DbUrl = None,
     slots: Slots = None,
     quiet: Quiet = False,
+    sets: Sets = None,
 ) -> None:
     """Submit a workflow and run it to completion here, with live progress."""
     from stormflow.spec import expand, validate
 
-    data, _lines = read_document_data(file)
+    root = default_data_dir(data_dir)
+    opened: list[Store] = []
+
+    def stored_template(name: str) -> Any:
+        # the store is opened only when a `workflow` node names a stored template
+        if not opened:
+            opened.append(open_store(root, db))
+        return opened[0].find_template(name)
+
+    data = instantiated_document(file, sets, lookup=stored_template)
     errors = [e for e in validate(data) if e.severity == "error"]
     if errors:
         first = errors[0]
@@ -90,8 +100,7 @@ def run_command(
         )
         fail(f"{file}: {first.message}{more}")
     plan = expand(data)
-    root = default_data_dir(data_dir)
-    store = open_store(root, db)
+    store = opened[0] if opened else open_store(root, db)
     at = time.time()
     workflow_id = store.submit(
         plan.nodes,

@@ -153,6 +153,14 @@ def server_command(
             "--max-string", min=1, help="Characters per string (100000; STORM_MAX_STRING)."
         ),
     ] = None,
+    max_workflow_depth: Annotated[
+        int | None,
+        typer.Option(
+            "--max-workflow-depth",
+            min=1,
+            help="Sub-workflows nested in sub-workflows (8; STORM_MAX_WORKFLOW_DEPTH).",
+        ),
+    ] = None,
     prune_after: Annotated[
         str | None,
         typer.Option(
@@ -171,7 +179,11 @@ def server_command(
 
     log_to_stderr()
     limits.configure(
-        max_nodes=max_nodes, max_edges=max_edges, max_depth=max_depth, max_string=max_string
+        max_nodes=max_nodes,
+        max_edges=max_edges,
+        max_depth=max_depth,
+        max_string=max_string,
+        max_workflow_depth=max_workflow_depth,
     )
     try:
         retention = parse_duration(prune_after) if prune_after is not None else None

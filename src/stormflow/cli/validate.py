@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -12,9 +13,11 @@ from rich.markup import escape
 
 from stormflow.cli.common import (
     EXIT_BAD_INPUT,
+    Sets,
     entry_location,
     fail,
     one_line_errors,
+    param_values,
     read_document_data,
 )
 
@@ -40,13 +43,18 @@ def validate_command(
         str | None,
         typer.Option("--write", help="Save the (fixed) document here; '-' prints it."),
     ] = None,
+    sets: Sets = None,
 ) -> None:
-    """Check a workflow document; list problems and the fixers that correct them."""
+    """Check a workflow document; list problems and the fixers that correct them.
+
+    A template (a document with params) is checked with its defaults and stand-ins for
+    the params without one; with --set, as the instance those values make."""
     from stormflow.spec.document import _with_line
     from stormflow.spec.entries import Severity
-    from stormflow.spec.validate import validate
 
     data, lines = read_document_data(file)
+    values = param_values(sets) if sets else None
+    validate = functools.partial(_checked, base=Path(file).resolve(), values=values)
     applied: list[str] = []
     for name in fix or []:
         entries = validate(data)
@@ -71,6 +79,21 @@ def validate_command(
         console.print(f"[dim]{len(applied)} fixer(s) applied; use --write OUT to save them.[/]")
     if any(e.severity is Severity.ERROR for e in entries):
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+def _checked(data: Any, *, base: Path, values: dict[str, str] | None) -> list[Entry]:
+    """The document's entries, with its `workflow` nodes' template and for_each files read
+    relative to it (stored templates' names are checked by the server that holds them)."""
+    from stormflow.spec.templates import resolve_checked
+    from stormflow.spec.validate import validate
+
+    resolved, problems = resolve_checked(
+        data, base_dir=base.parent, source=f"file:{base}", strict=False
+    )
+    found = validate(resolved, values)
+    if problems:  # the nodes it could not resolve are named by these, not again below
+        return [*problems, *(e for e in found if e.code != "unresolved-template")]
+    return found
 
 
 def _report(console: Console, file: str, entries: list[Entry], applied: list[str]) -> None:

@@ -21,6 +21,7 @@ from .actions import (
     unhold,
     update,
 )
+from .children import REOPENABLE, reopen
 from .graph import Graph, GraphView
 from .integrity import WorkflowStatus, derive_status, violations, workflow_status
 from .model import (
@@ -59,6 +60,7 @@ __all__ = [
     "FINAL",
     "NOTHING_TO_REVERT",
     "READY",
+    "REOPENABLE",
     "RETRYABLE",
     "START",
     "STATUS_OF",
@@ -93,6 +95,7 @@ __all__ = [
     "is_runnable",
     "merge_edit",
     "refusal",
+    "reopen",
     "replay",
     "retry",
     "revert",

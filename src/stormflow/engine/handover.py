@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from stormflow.core import Attempt, Outcome
 from stormflow.engine.scheduler import Scheduler, job_token
+from stormflow.plugins import loader
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ class Reporter:
         return self.scheduler.stats.as_dict() | {
             "running": len(executor.running()),
             "free_slots": executor.free_slots(),
+            # plugins disabled here (rendering, actions): the server's plugins page shows them
+            "plugins_failed": loader.failures(),
         }
 
     def tick(self) -> None:

@@ -98,17 +98,21 @@ def render_job(
     if summary is not None:
         payload = {**payload, "summary": dict(summary)}
     runs_commands = spec is None or spec.runs == "commands"
-    commands = (
-        tuple(c if isinstance(c, str) else tuple(c) for c in render_commands(config, tokens))
-        if runs_commands
-        else ()
-    )
+    rendered: tuple[str | tuple[str, ...], ...] = ()
+    if runs_commands:
+        # A plugin kind renders its own commands from its parameters; task renders its own.
+        found = (
+            spec.commands(config, tokens)
+            if spec is not None and spec.commands
+            else render_commands(config, tokens)
+        )
+        rendered = tuple(c if isinstance(c, str) else tuple(c) for c in found)
     return Job(
         workflow_id=workflow_id,
         node=node.name,
         token=token,
         kind=kind,
-        commands=commands,
+        commands=rendered,
         env=_env(config, tokens, token),
         cwd=cwd,
         log_path=log,

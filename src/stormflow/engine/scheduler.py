@@ -42,6 +42,8 @@ from stormflow.engine.executor import STOPPED, Executor, ExecutorError, Orphan
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
 from stormflow.engine.render import log_path, render_job, workflow_dir
+from stormflow.engine.subworkflows import KIND as SUBWORKFLOW
+from stormflow.engine.subworkflows import Subworkflows
 from stormflow.engine.supervised import SupervisedExecutor
 from stormflow.engine.waits import Waits
 from stormflow.kinds import get_kind
@@ -50,6 +52,7 @@ from stormflow.metrics import Histogram
 from stormflow.paths import private_dir
 from stormflow.store import Lease, Store, StoreView
 from stormflow.store.busy import is_busy
+from stormflow.store.children import CHILD_OWNER
 from stormflow.store.db import is_timeout
 from stormflow.store.persist import takes_limits
 from stormflow.store.view import Adjacency
@@ -251,6 +254,7 @@ class Scheduler:
         self._held: defaultdict[str, list[JobResult]] = defaultdict(list)
         self.turned = time.monotonic()  # when the loop last finished a step (see `stuck`)
         self.timeouts = 0  # statements cancelled by the statement timeout, retried
+        self.subworkflows = Subworkflows(self)  # `workflow` nodes: children, started and followed
         with self._limited():
             self._recover_dead_owners()
             # a submit killed half way left an invisible partial workflow: gone after a while
@@ -817,6 +821,8 @@ class Scheduler:
         """Hand a claimed attempt to the executor. An attempt that cannot be rendered or
         started (whatever its stored configuration holds) fails alone: see `_not_started`."""
         name = node.name
+        if self._kind(workflow_id, name) == SUBWORKFLOW:  # no executor, no slot: a child
+            return self.subworkflows.start(workflow_id, node, token, logfile)
         try:
             kind = self._kind(workflow_id, name)
             spec = get_kind(kind)
@@ -987,6 +993,7 @@ class Scheduler:
             # not after its leases run out.
             self._next_takeover = now + TAKEOVER_EVERY
             busy |= self._recover_dead_owners() > 0
+        busy |= self.subworkflows.follow(now)
         for workflow_id, name, token, owner, logfile in self.store.expired_leases(
             now, workflow_ids=wanted
         ):
@@ -1028,7 +1035,9 @@ class Scheduler:
             log.info("killed %d orphaned command(s) of dead schedulers", killed)
         recovered = 0
         for owner in self.store.lease_owners():
-            if owner == self.owner or not (owner_is_dead_here(owner) or self._gone(owner)):
+            if owner in (self.owner, CHILD_OWNER):  # children's attempts follow no process
+                continue
+            if not (owner_is_dead_here(owner) or self._gone(owner)):
                 continue
             live = [
                 item

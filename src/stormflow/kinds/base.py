@@ -11,7 +11,10 @@ A kind says
     "wait":     the scheduler hands the work to something outside and waits for it without
                 a slot (external jobs, sub-workflows).
 - what an action kind needs rendered for its attempt (`payload`: config and tokens in, a
-  JSON-able mapping out, carried by the Job).
+  JSON-able mapping out, carried by the Job),
+- for a "commands" kind other than `task`, how its parameters become the commands run
+  (`commands`: config and tokens in, argv lists or shell lines out; without it the node's
+  own `commands` parameter is rendered, as for `task`).
 
 This module imports nothing of Storm's, so `spec` and `engine` can both depend on it.
 """
@@ -84,6 +87,9 @@ class ActionContext:
 
 Payload = Callable[[Mapping[str, Any], Mapping[str, str]], Mapping[str, Any]]
 Action = Callable[[Mapping[str, Any], ActionContext], str]
+#: A rendered command: an argv list, or a shell line.
+Command = list[str] | str
+Commands = Callable[[Mapping[str, Any], Mapping[str, str]], list[Command]]
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,9 @@ class Kind:
     #: one line for the node's log; raises ActionError with one line when it fails).
     payload: Payload | None = None
     action: Action | None = None
+    #: For "commands" kinds: the attempt's commands from the node's config (frame values are
+    #: in `config["frames"]`, see spec.tokens.frame_token_values) and the text tokens.
+    commands: Commands | None = None
     #: Who provides the kind: "storm" for built-ins, else the plugin's name.
     provider: str = "storm"
     #: For "action" kinds that report on their workflow (webhook): the scheduler attaches

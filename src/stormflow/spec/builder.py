@@ -9,12 +9,14 @@ plan = wf.expand()
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from stormflow.spec.document import Document, parse_document
 from stormflow.spec.entries import Entry
 from stormflow.spec.expand import Plan, expand
+from stormflow.spec.params import instantiate
 from stormflow.spec.validate import validate
 
 Command = list[str] | str
@@ -47,6 +49,27 @@ class Workflow:
         self.ttl = ttl  # seconds, or "12h" / "7d": the workflow expires after it
         self._nodes: list[dict[str, Any]] = []
         self._edges: list[Any] = []
+        self._params: dict[str, dict[str, Any]] = {}
+
+    def param(
+        self,
+        name: str,
+        type: str = "string",
+        default: Any = None,
+        description: str | None = None,
+        choices: list[str] | None = None,
+    ) -> str:
+        """Declare a template param (string, int, frames, path or choice); returns its use,
+        `${name}`, to put in commands, frames, names..."""
+        decl: dict[str, Any] = {"type": type}
+        if default is not None:
+            decl["default"] = default
+        if description:
+            decl["description"] = description
+        if choices is not None:
+            decl["choices"] = list(choices)
+        self._params[name] = decl
+        return "${" + name + "}"
 
     def node(self, name: str, kind: str, status: str = "open", **params: Any) -> NodeRef:
         """Add a node of any registered kind; None-valued parameters are left out."""
@@ -117,6 +140,33 @@ class Workflow:
             retry_delay=retry_delay,
         )
 
+    def workflow(
+        self,
+        name: str,
+        template: str | dict[str, Any] | Workflow,
+        *,
+        params: dict[str, Any] | None = None,
+        for_each: list[dict[str, Any]] | str | None = None,
+        key: str | None = None,
+        status: str = "open",
+        retries: int | None = None,
+        retry_delay: float | None = None,
+    ) -> NodeRef:
+        """A sub-workflow: `template` is a stored template's name, a file path (relative to
+        the document: see spec.templates.resolve) or a document (dict or Workflow);
+        `for_each` a list of param sets making one node per item, `<name>.<item[key]>`."""
+        return self.node(
+            name,
+            "workflow",
+            status,
+            template=template.to_dict() if isinstance(template, Workflow) else template,
+            params=params,
+            for_each=for_each,
+            key=key,
+            retries=retries,
+            retry_delay=retry_delay,
+        )
+
     def webhook(
         self,
         name: str,
@@ -183,16 +233,25 @@ class Workflow:
             data["metadata"] = dict(self.metadata)
         if self.ttl is not None:
             data["ttl"] = self.ttl
+        if self._params:
+            data["params"] = {k: dict(v) for k, v in self._params.items()}
         data["nodes"] = [dict(n) for n in self._nodes]
         data["edges"] = [list(e) if isinstance(e, list) else dict(e) for e in self._edges]
         return data
 
-    def validate(self) -> list[Entry]:
-        return validate(self.to_dict())
+    def validate(self, values: Mapping[str, object] | None = None) -> list[Entry]:
+        """Entries; a template with `values` is checked as the instance they make."""
+        return validate(self.to_dict(), values)
 
-    def document(self) -> Document:
-        """The checked Document; raises DocumentError listing every problem."""
-        return parse_document(self.to_dict())
+    def instantiate(self, values: Mapping[str, object] | None = None) -> dict[str, Any]:
+        """The document with its params filled (DocumentError naming a missing or ill-typed
+        one)."""
+        return instantiate(self.to_dict(), values)
 
-    def expand(self) -> Plan:
-        return expand(self.document())
+    def document(self, values: Mapping[str, object] | None = None) -> Document:
+        """The checked Document (a template: instantiated with values, else its defaults);
+        raises DocumentError listing every problem."""
+        return parse_document(self.instantiate(values))
+
+    def expand(self, values: Mapping[str, object] | None = None) -> Plan:
+        return expand(self.document(values))

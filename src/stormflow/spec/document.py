@@ -208,8 +208,17 @@ def check_document(source: str | Mapping[str, Any]) -> tuple[Document | None, li
 def check_data(
     data: object, lines: Mapping[str, int] | None = None
 ) -> tuple[Document | None, list[Entry]]:
-    """Validate already-parsed data (any JSON-like value)."""
+    """Validate already-parsed data (any JSON-like value); a template is instantiated with
+    its defaults (a param without one is an error naming it)."""
+    from stormflow.spec.params import instantiate_checked, is_template
     from stormflow.spec.validate import validate
+
+    if is_template(data):
+        assert isinstance(data, Mapping)
+        instance, problems = instantiate_checked(data, {})
+        if instance is None:
+            return None, problems
+        data = instance
 
     entries = [_with_line(e, lines or {}) for e in validate(data)]
     if has_errors(entries) or not isinstance(data, Mapping):

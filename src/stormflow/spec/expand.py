@@ -8,6 +8,7 @@ from typing import Any
 
 from stormflow.core.statuses import Status
 from stormflow.spec.document import Document, NodeSpec, parse_document
+from stormflow.spec.entries import DocumentError, error
 from stormflow.spec.frames import chunks, frames_string, parse_frames
 from stormflow.spec.kinds import get_kind
 
@@ -70,6 +71,16 @@ def expand(document: Document | Mapping[str, Any]) -> Plan:
 def _expand_node(spec: NodeSpec, out: list[PlannedNode]) -> _Expanded:
     kind = get_kind(spec.kind)
     config = {**(kind.defaults() if kind else {}), **spec.params}
+    if kind is not None and kind.name == "workflow":
+        if not isinstance(config.get("template"), Mapping):
+            # the stored config must hold the child document itself (spec.templates.resolve)
+            message = (
+                f"node {spec.name!r}: template {config.get('template')!r} must be resolved to a "
+                f"document before the workflow is planned"
+            )
+            raise DocumentError([error("unresolved-template", message, nodes=(spec.name,))])
+        if isinstance(config.get("for_each"), list):
+            return _expand_items(spec, config, out)
     frames_spec = config.get("frames")
     if kind is None or not kind.frame_ranged or frames_spec is None:
         out.append(PlannedNode(spec.name, spec.kind, spec.status, _copy(config)))
@@ -92,6 +103,22 @@ def _expand_node(spec: NodeSpec, out: list[PlannedNode]) -> _Expanded:
         names.append(name)
         spans.append((min(chunk), max(chunk)))
     return _Expanded(names, spans)
+
+
+def _expand_items(spec: NodeSpec, config: dict[str, Any], out: list[PlannedNode]) -> _Expanded:
+    """One node per for_each item, named `<node>.<key value>` and grouped like chunks."""
+    from stormflow.kinds.workflow import child_config, items_of
+
+    names: list[str] = []
+    for suffix, values in items_of(config):
+        name = f"{spec.name}.{suffix}"
+        out.append(
+            PlannedNode(
+                name, spec.kind, spec.status, _copy(child_config(config, values)), spec.name
+            )
+        )
+        names.append(name)
+    return _Expanded(names, None)
 
 
 def _scout(scout: object) -> set[int]:

@@ -18,6 +18,7 @@ class Limits:
     max_edges: int = 1_000_000  # edges of one workflow, after expansion
     max_depth: int = 32  # nesting of lists and mappings in a document or a patch
     max_string: int = 100_000  # characters of any one string (a command, an env value...)
+    max_workflow_depth: int = 8  # sub-workflows inside sub-workflows (`workflow` nodes)
 
     @classmethod
     def from_env(cls) -> Limits:
@@ -35,6 +36,7 @@ ENV = {
     "max_edges": "STORM_MAX_EDGES",
     "max_depth": "STORM_MAX_DEPTH",
     "max_string": "STORM_MAX_STRING",
+    "max_workflow_depth": "STORM_MAX_WORKFLOW_DEPTH",
 }
 FLAG = {name: "--" + name.replace("_", "-") for name in ENV}
 

@@ -26,7 +26,7 @@ from stormflow.spec.validate import RawNode, RuleContext, register_rule, suggest
 
 #: Above this many nodes after expansion, validation warns.
 MAX_TASKS = 100_000
-TOP_KEYS = ("schema", "name", "metadata", "ttl", "nodes", "edges")
+TOP_KEYS = ("schema", "name", "metadata", "ttl", "params", "nodes", "edges")
 EDGE_MODES = ("frames", "all")
 _NAME = re.compile(NAME_PATTERN)
 
@@ -604,11 +604,14 @@ def _cycle_in(graph: dict[str, list[str]], members: set[str], start: str) -> lis
 
 
 def _node_counts(ctx: RuleContext) -> dict[str, int]:
-    """How many nodes each authored node expands to (1 unless it has frames)."""
+    """How many nodes each authored node expands to (1 unless it has frames or for_each)."""
     counts: dict[str, int] = {}
     for node in ctx.nodes:
         frange = ctx.frame_range(node)
         count = 1 if frange is None else chunk_count(len(frange), ctx.chunk_size(node))
+        for_each = node.params.get("for_each")
+        if node.kind is not None and "for_each" in node.kind.params and isinstance(for_each, list):
+            count = max(len(for_each), 1)
         if node.name is not None:
             counts[node.name] = count
     return counts

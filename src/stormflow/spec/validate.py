@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -17,6 +17,7 @@ from stormflow.kinds import get_kind
 from stormflow.spec.entries import Entry, error, sort_entries
 from stormflow.spec.frames import FrameRange, FrameSpecError, parse_frames
 from stormflow.spec.kinds import NODE_KEYS
+from stormflow.spec.params import check_values, instantiate_checked, is_template, substitute
 
 
 @dataclass
@@ -154,8 +155,27 @@ def rules() -> list[Rule]:
     return list(_RULES.values())
 
 
-def validate(document: object) -> list[Entry]:
-    """Every entry for this JSON-like data, errors first. Never raises."""
+def validate(document: object, values: Mapping[str, object] | None = None) -> list[Entry]:
+    """Every entry for this JSON-like data, errors first. Never raises.
+
+    A template (a document declaring `params`) is checked as its instance: with `values`,
+    the one they make (a missing or ill-typed value is an error naming the param); without,
+    one made of the defaults and a stand-in for each param that has none."""
+    if values is not None or is_template(document):
+        if not isinstance(document, Mapping):
+            return [error("not-a-mapping", "a template must be a mapping")]
+        if not is_template(document):
+            problems = instantiate_checked(document, values)[1]
+            if problems:
+                return problems
+        else:
+            try:
+                resolved, problems = check_values(document, values or {}, samples=values is None)
+                if problems:
+                    return sort_entries(problems)
+                document = substitute(document, resolved)
+            except RecursionError:  # nesting is limited, but the limit rule runs below
+                return [error("too-deep", "the document nests lists and mappings too deep")]
     try:
         ctx = RuleContext.of(document)
     except Exception as exc:  # a bug here must still surface as an entry, not a crash

@@ -22,6 +22,7 @@ from .records import (
     summarize,
 )
 from .store import Store
+from .templates import TemplateExists, TemplateRow, UnknownTemplate
 from .view import StoreView
 
 __all__ = [
@@ -36,7 +37,10 @@ __all__ = [
     "Store",
     "StoreView",
     "StoredAttempt",
+    "TemplateExists",
+    "TemplateRow",
     "UnknownDraft",
+    "UnknownTemplate",
     "UnknownWorkflow",
     "WorkflowRow",
     "summarize",

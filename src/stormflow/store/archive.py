@@ -137,6 +137,10 @@ class Archive(Database):
         ]
         if not ids:
             return []
+        # links to or from a pruned workflow go with it (the other side keeps its history)
+        for column in ("parent_id", "child_id"):
+            among, params = db.among(column, ids)
+            db.run(f"DELETE FROM workflow_links WHERE {among}", params)
         among, params = db.among("workflow_id", ids)
         for table in _OWNED:
             db.run(f"DELETE FROM {table} WHERE {among}", params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Text, cast, func, select
@@ -21,6 +22,7 @@ from stormflow.core import (
     WorkflowStatus,
 )
 
+from .children import reported_statuses
 from .db import Database
 from .driver import driver
 from .queries import find_runnable, glob_to_like
@@ -115,6 +117,16 @@ def _event_row(row: Any) -> EventRow:
     )
 
 
+def reported(conn: Connection, rows: list[WorkflowRow]) -> list[WorkflowRow]:
+    """The rows with the status each workflow reports: a parent whose running nodes only
+    follow children left holding reports holding (`children.reported_statuses`)."""
+    wanted = {r.id: (r.status, r.counts) for r in rows if r.counts.get(Status.RUNNING)}
+    changed = reported_statuses(conn, wanted) if wanted else {}
+    if not changed:
+        return rows
+    return [replace(r, status=changed[r.id]) if r.id in changed else r for r in rows]
+
+
 class Reads(Database):
     def _require(self, conn: Connection, workflow_id: str) -> None:
         found = conn.execute(select(workflows.c.id).where(workflows.c.id == workflow_id)).first()
@@ -131,7 +143,7 @@ class Reads(Database):
         row = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).first()
         if row is None or row.last_seq < 0:  # < 0: a batched submit under way (SUBMITTING)
             raise UnknownWorkflow(workflow_id)
-        return workflow_row(row)
+        return reported(conn, [workflow_row(row)])[0]
 
     def last_seq(self, workflow_id: str) -> int:
         """The seq of the workflow's last event (what every change of it moves)."""
@@ -172,12 +184,14 @@ class Reads(Database):
         after: tuple[float, str] | None = None,
         *,
         metadata: bool = True,
+        children: bool = True,
     ) -> list[WorkflowRow]:
         """Newest first (ties: the greater id first), with their summaries. `archived=True`
         lists the archived ones instead; `status`: only those whose derived status it is;
         `after`: (created_at, id) of the last row of the previous page (keyset pagination:
         the next page starts right after it, along the index, however deep). `metadata`:
-        False leaves it out (`{}`; the list does not show it).
+        False leaves it out (`{}`; the list does not show it). `children`: False leaves out
+        the workflows that `workflow` nodes started (sub-workflows).
 
         Driver SQL, rows read by position: a page of 1,000 summaries costs the database's
         time, not SQLAlchemy's per-row processing."""
@@ -186,6 +200,10 @@ class Reads(Database):
         if status is not None:
             conds.append("status = ?")
             params.append(status)
+        if not children:
+            conds.append(
+                "NOT EXISTS (SELECT 1 FROM workflow_links l WHERE l.child_id = workflows.id)"
+            )
         if name_glob is not None:
             conds.append("name LIKE ? ESCAPE '\\'")
             params.append(glob_to_like(name_glob))
@@ -206,7 +224,7 @@ class Reads(Database):
         with self.read() as conn:
             db = driver(conn)
             rows = db.rows(sql, params)
-        return [_summary_row(r) for r in rows]
+            return reported(conn, [_summary_row(r) for r in rows])
 
     def node(self, workflow_id: str, name: str) -> Node:
         with self.read() as conn:

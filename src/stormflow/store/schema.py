@@ -216,6 +216,44 @@ drafts = Table(
     Column("workflow_id", String(32)),  # set when the draft was submitted
 )
 
+# A child workflow started by a `workflow` node (migration 0007): one row per parent attempt
+# that follows the child (a retry inside the child gives the parent node a new attempt, and a
+# row of its own for the same child).
+workflow_links = Table(
+    "workflow_links",
+    metadata,
+    Column("parent_id", String(32), ForeignKey("workflows.id"), primary_key=True),
+    Column("token", Text, primary_key=True),
+    Column("node", Text, nullable=False),
+    Column("child_id", String(32), ForeignKey("workflows.id"), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Index("ix_workflow_links_child", "child_id"),
+    Index("ix_workflow_links_node", "parent_id", "node"),
+)
+
+# Stored templates (migration 0008): workflow documents with `params`, instantiated by
+# name (`storm templates`, the Composer's library, `workflow` nodes naming them).
+templates = Table(
+    "templates",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("document", Json, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
+# The version of each DCC integration (add-on) that last talked to the server, from its
+# `X-Storm-Client` header: the plugins page says when a newer one is offered.
+client_versions = Table(
+    "client_versions",
+    metadata,
+    Column("integration", String(64), primary_key=True),
+    Column("client", String(64), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("seen_at", Double, nullable=False),
+)
+
+
 # -- external jobs (migration 0005) ------------------------------------------------------------
 
 # Providers: the systems `external` nodes hand work to, configured once per store. `config`

@@ -17,6 +17,8 @@ from stormflow.paths import private_dir
 from .archive import Archive
 from .bulk import batched as batched_rows
 from .bulk import dumps, insert_rows
+from .children import Children
+from .clients import ClientVersions
 from .drafts import Drafts
 from .leases import Leases
 from .persist import append_events, persist
@@ -26,6 +28,7 @@ from .schema import edges as edge_table
 from .schema import nodes as node_table
 from .schema import requests, workflows
 from .summary import COUNT_COLUMNS
+from .templates import Templates
 from .view import Adjacency, StoreView
 from .waits import Waits
 
@@ -96,7 +99,7 @@ def _first_summary(planned: list[PlannedNodeLike], pairs: list[tuple[str, str]])
     return {"status": derive_status(counts, runnable).value, **columns}
 
 
-class Store(Reads, Leases, Drafts, Archive, Waits):
+class Store(Reads, Leases, Drafts, Templates, Archive, ClientVersions, Children, Waits):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
     `Store(url)` opens the database and migrates it to the newest schema.
@@ -120,6 +123,7 @@ class Store(Reads, Leases, Drafts, Archive, Waits):
         idempotency_key: str | None = None,
         owner: str | None = None,
         expires_at: float | None = None,
+        within: Callable[[Connection, str], None] | None = None,
     ) -> str:
         """Store a planned workflow; returns its id. In one transaction up to SUBMIT_BATCH
         rows; a bigger one in transactions of SUBMIT_BATCH rows while it is invisible, then
@@ -128,6 +132,8 @@ class Store(Reads, Leases, Drafts, Archive, Waits):
         Nodes and edges go in with COPY on PostgreSQL, chunked executemany on SQLite.
         The owner is `owner`, else the document's `metadata.owner` (a DCC submitting for an
         artist names them there), else the submitter.
+        `within(conn, workflow_id)` runs in the transaction that makes the workflow visible
+        (a sub-workflow's link to its parent attempt); if it raises, nothing is kept.
         """
         if owner is None and isinstance(metadata.get("owner"), str) and metadata["owner"].strip():
             owner = metadata["owner"].strip()
@@ -195,6 +201,8 @@ class Store(Reads, Leases, Drafts, Archive, Waits):
                 self._submitted(
                     conn, workflow_id, name, actor, at, len(planned), len(pairs), idempotency_key
                 )
+                if within is not None:
+                    within(conn, workflow_id)
                 # before commit: the rows and their statistics become visible together
                 self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)}, conn)
         if not batched:
@@ -211,7 +219,9 @@ class Store(Reads, Leases, Drafts, Archive, Waits):
             # planner statistics before anyone reads it: published unanalyzed, its first
             # reads on PostgreSQL were planned as over empty tables (seconds each)
             self.refresh_statistics({"nodes": len(planned), "edges": len(pairs)})
-            self._publish(workflow_id, name, actor, at, len(planned), len(pairs), idempotency_key)
+            self._publish(
+                workflow_id, name, actor, at, len(planned), len(pairs), idempotency_key, within
+            )
         except BaseException:
             self.discard_unfinished(workflow_id)
             raise
@@ -226,6 +236,7 @@ class Store(Reads, Leases, Drafts, Archive, Waits):
         nodes: int,
         edges: int,
         idempotency_key: str | None,
+        within: Callable[[Connection, str], None] | None = None,
     ) -> None:
         """The last transaction of a batched submit: visible, and runnable, from its commit."""
         with self.write() as conn:
@@ -235,6 +246,8 @@ class Store(Reads, Leases, Drafts, Archive, Waits):
                 .values(archived=False, last_seq=0)
             )
             self._submitted(conn, workflow_id, name, actor, at, nodes, edges, idempotency_key)
+            if within is not None:
+                within(conn, workflow_id)
 
     @staticmethod
     def _submitted(

@@ -154,7 +154,16 @@ def node_detail(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
         "downstream": natural_sorted(adjacency.down.get(name, ())),
         "allowed_actions": allowed_actions(node),
         "wait": _wait(ctx, workflow_id, name, node.attempt.token if node.attempt else None),
+        "child": _child(ctx, workflow_id, row.kind, name),
     }
+
+
+def _child(ctx: ApiContext, workflow_id: str, kind: str, name: str) -> dict[str, Any] | None:
+    """A `workflow` node's current child, with its live summary."""
+    if kind != "workflow":
+        return None
+    found = ctx.store.node_children(workflow_id, [name]).get(name)
+    return found.as_dict() if found is not None else None
 
 
 def _wait(ctx: ApiContext, workflow_id: str, name: str, token: str | None) -> dict[str, Any] | None:
@@ -185,6 +194,8 @@ def history(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
     """Current, then the snapshots newest first, then base."""
     node = load_node(ctx, workflow_id, name)
     snaps = ctx.store.snapshots(workflow_id, name)
+    # a `workflow` node's snapshots name the child each snapshotted run followed
+    children = ctx.store.children_by_token(workflow_id, name) if snaps else {}
     return {
         "current": {"patch": dict(node.patch), "config": node.current},
         "snapshots": [
@@ -198,6 +209,9 @@ def history(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
                 "why": s.why,
                 "caused_by": s.caused_by,
                 "attempts": [shapes.attempt_out(a, s.number) for a in s.attempts],
+                "child": next(
+                    (children[a.token] for a in reversed(s.attempts) if a.token in children), None
+                ),
             }
             for s in reversed(snaps)
         ],

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body
 from stormflow.api import schemas, shapes
 from stormflow.api.context import Ctx
 from stormflow.api.errors import ApiError
+from stormflow.api.submission import entries_of
 from stormflow.kinds.external import known_providers
 from stormflow.spec import validate
 
@@ -17,8 +18,10 @@ router = APIRouter(tags=["validation"])
 
 @router.post("/validate", response_model=schemas.Validation)
 def validate_document(ctx: Ctx, document: Annotated[schemas.Document, Body()]) -> dict[str, Any]:
+    """A document, or `{"template": NAME | document, "params": {...}}`: its entries (a
+    template's `workflow` nodes' stored templates are resolved and checked too)."""
     with known_providers(ctx.provider_names()):
-        return shapes.validation(validate(document))
+        return shapes.validation(entries_of(ctx, document))
 
 
 @router.post("/fix", response_model=schemas.Fixed)

@@ -45,6 +45,9 @@ def list_workflows(
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of the previous page")
     ] = None,
+    children: Annotated[
+        bool, Query(description="false: leave out sub-workflows (started by workflow nodes)")
+    ] = True,
 ) -> Any:
     """Newest first, with their summaries (kept on each workflow's row, so any filter is one
     read along an index). Pages: `next_cursor` (keyset: stable while workflows are
@@ -58,11 +61,15 @@ def list_workflows(
         status=status,
         after=after,
         metadata=False,
+        children=children,
     )
     more = len(rows) > limit
     rows = rows[:limit]
+    parents = ctx.store.parents_of([r.id for r in rows])
     body = {
-        "items": [shapes.workflow_summary(ctx.store, r) for r in rows],
+        "items": [
+            shapes.workflow_summary(ctx.store, r) | {"parent": parents.get(r.id)} for r in rows
+        ],
         "limit": limit,
         "offset": offset,
         "next_cursor": pages.encode_cursor(rows[-1]) if more and rows else None,
@@ -86,7 +93,7 @@ def get_workflow(ctx: Ctx, request: Request, workflow_id: str) -> Response:
             body = shapes.workflow_summary(ctx.store, row) | {"metadata": row.metadata}
             cache.keep_summary(workflow_id, body["seq"], body)  # the seq read with the counts
         if body["total"] > SUMMARY_NODES:
-            return _answer(request, workflow_id, body["seq"], body)
+            return _answer(ctx, request, workflow_id, body["seq"], body)
     return _fresh(ctx, request, workflow_id)
 
 
@@ -106,14 +113,36 @@ def _fresh(ctx: ApiContext, request: Request, workflow_id: str) -> Response:
             body = shapes.summary_of(row, counts, status, table.phases(), seq)
             body["metadata"] = row.metadata
             cache.keep_summary(workflow_id, seq, body)
-    return _answer(request, workflow_id, seq, body)
+    return _answer(ctx, request, workflow_id, seq, body)
 
 
-def _answer(request: Request, workflow_id: str, seq: int, body: dict[str, Any]) -> Response:
+def _answer(
+    ctx: ApiContext, request: Request, workflow_id: str, seq: int, body: dict[str, Any]
+) -> Response:
     expires = body["expires_at"]
+    body = dict(body)  # the cached one stays as it was: links are read fresh below
     body["expired"] = expires is not None and expires <= now()
-    tag = etag(workflow_id, seq, body["expired"])
+    # Children change without an event of this workflow: their seqs are part of the tag.
+    children = ctx.store.children(workflow_id)
+    link = ctx.store.parent_of(workflow_id)
+    body["parent"] = shapes.parent_out(link)
+    body["children"] = [c.as_dict() for c in children]
+    counts = body["counts"]
+    body["rollup"] = (
+        {s.value: n for s, n in ctx.store.rollup(workflow_id, children).items()}
+        if children
+        else counts
+    )
+    tag = etag(workflow_id, seq, body["expired"], [(c.child_id, c.last_seq) for c in children])
     return not_modified(request, tag) or JSONResponse(body, headers=headers(tag))
+
+
+@router.get("/workflows/{workflow_id}/children", response_model=list[schemas.ChildOut])
+def children_of(ctx: Ctx, workflow_id: str) -> list[dict[str, Any]]:
+    """The workflows its `workflow` nodes started, oldest first, each with its live status
+    and counts (the Monitor's status bars); `current`: followed by its node's current run."""
+    ctx.store.workflow(workflow_id)  # 404 for an unknown one
+    return [c.as_dict() for c in ctx.store.children(workflow_id)]
 
 
 @router.post("/workflows/{workflow_id}/archive", response_model=schemas.WorkflowSummary)

@@ -1,7 +1,7 @@
 """external jobs: providers, what waiting attempts wait for, inbound webhook events
 
 Revision ID: 0005
-Revises: 0004
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0005"
-down_revision = "0004"
+down_revision = "0007"  # after main's 0008, 0009, 0007 (one head); the lead re-chains
 branch_labels = None
 depends_on = None
 
