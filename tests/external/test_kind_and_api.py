@@ -149,3 +149,12 @@ def test_storm_providers_add_refuses_a_bad_file_in_one_line(tmp_path: Path) -> N
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "need a url" in done.stderr
+
+
+def test_the_kinds_page_describes_the_external_kind(api: TestClient) -> None:
+    answer = api.get(f"{API}/kinds")
+    assert answer.status_code == 200, answer.text
+    (external,) = [k for k in answer.json() if k["name"] == "external"]
+    fields = {p["name"]: p["field"] for p in external["params"]}
+    assert external["runs"] == "wait"
+    assert (fields["provider"], fields["request"], fields["outputs"]) == ("text", None, "kv")
