@@ -202,6 +202,43 @@ class Workflow:
             **extra,
         )
 
+    def webhook(
+        self,
+        name: str,
+        url: str,
+        format: Optional[str] = None,
+        text: Optional[str] = None,
+        secret_env: Optional[str] = None,
+        status: str = "open",
+        **params: Any,
+    ) -> NodeRef:
+        """A notice POSTed to url: Storm's signed JSON (format "json") or {"text"} for Slack
+        ("slack"); secret_env names the environment variable holding the signing secret."""
+        return self.node(
+            name,
+            "webhook",
+            status,
+            url=url,
+            format=format,
+            text=text,
+            secret_env=secret_env,
+            **params,
+        )
+
+    def external(
+        self,
+        name: str,
+        provider: str,
+        request: Dict[str, Any],
+        outputs: Optional[Dict[str, str]] = None,
+        status: str = "open",
+        **params: Any,
+    ) -> NodeRef:
+        """A job handed to a configured provider (storm providers ls), waited for without a slot."""
+        return self.node(
+            name, "external", status, provider=provider, request=request, outputs=outputs, **params
+        )
+
     def edge(
         self,
         upstream: Union[NodeRef, str],
@@ -924,6 +961,21 @@ class Client:
 
     def set_limit(self, name: str, capacity: int) -> Dict[str, Any]:
         return self.request("PUT", "/limits/" + _q(name), body={"capacity": capacity})  # type: ignore[no-any-return]
+
+    # -- providers
+
+    def providers(self) -> List[Dict[str, Any]]:
+        """`[{"name", "kind", "config", "waiting", "webhook"}]`: never a secret."""
+        return self.request("GET", "/providers")  # type: ignore[no-any-return]
+
+    def provider(self, name: str) -> Dict[str, Any]:
+        return self.request("GET", "/providers/" + _q(name))  # type: ignore[no-any-return]
+
+    def put_provider(self, name: str, config: Dict[str, Any]) -> Dict[str, Any]:
+        return self.request("PUT", "/providers/" + _q(name), body=config)  # type: ignore[no-any-return]
+
+    def remove_provider(self, name: str) -> Dict[str, Any]:
+        return self.request("DELETE", "/providers/" + _q(name))  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------- helpers

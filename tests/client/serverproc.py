@@ -52,8 +52,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_server(home: Path) -> Iterator[Server]:
-    env = clean_env(home)
+def run_server(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """The server, its environment clean but for STORM_HOME, the outbox and `extra_env`."""
+    env = {**clean_env(home), **(extra_env or {})}
     probe = subprocess.run([STORM, "server", "--help"], capture_output=True, env=env)
     if probe.returncode != 0:
         pytest.skip("server not available yet (no `storm server` command)")

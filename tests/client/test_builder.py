@@ -93,7 +93,9 @@ def test_to_dict_equals_the_spec_builder() -> None:
         a = wf.task("a", [["echo", "a"]], retries=1, cwd=None)
         b = wf.task("b", ["echo b"], frames="1-4", chunk_size=2)
         c = wf.email("c", ["x@y.z"], body="hi")
+        d = wf.webhook("d", "https://h.example.com/x", format="slack", secret_env="HOOK_SECRET")
         a >> [b, c]
+        c >> d
     assert ours.to_dict() == theirs.to_dict()
 
 

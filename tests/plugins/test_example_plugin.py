@@ -64,7 +64,7 @@ def test_storm_plugins_lists_the_example_plugin(installed: None, tmp_path: Path)
     assert ffmpeg["adds"]["kinds"] == ["ffmpeg"]
     assert ffmpeg["adds"]["rules"] == ["task_calls_ffmpeg", "ffmpeg: output_suffix"]
     assert plugins["storm"]["builtin"] and "task" in plugins["storm"]["adds"]["kinds"]
-    assert plugins["storm"]["adds"]["notifications"] == ["email"]
+    assert plugins["storm"]["adds"]["notifications"] == ["email", "webhook"]
     script = next(i for i in data["integrations"] if i["name"] == "storm-encode-script")
     assert script["download_url"] == "/api/v1/plugins/integrations/storm-encode-script/download"
 

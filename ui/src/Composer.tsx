@@ -318,7 +318,7 @@ function ComposerView({ draft }: { draft: Draft }) {
     [update],
   );
 
-  const addNode = (kind: "task" | "email" | "workflow") => {
+  const addNode = (kind: "task" | "email" | "webhook" | "workflow") => {
     const taken = new Set(nodes.map((n, i) => nameOf(n, i)));
     let k = 1;
     while (taken.has(`${kind}${k}`)) k++;
@@ -326,9 +326,11 @@ function ComposerView({ draft }: { draft: Draft }) {
     const node: DocNode =
       kind === "email"
         ? { name, kind, addresses: ["artist@example.com"], subject: "Done: ${workflow-name} ${status}" }
-        : kind === "workflow"
-          ? { name, kind, template: library[0] ?? "", params: {} }
-          : { name, kind, commands: [["echo", name]] };
+        : kind === "webhook"
+          ? { name, kind, url: "https://hooks.example.com/storm", format: "json", text: "${workflow-name} ${status}" }
+          : kind === "workflow"
+            ? { name, kind, template: library[0] ?? "", params: {} }
+            : { name, kind, commands: [["echo", name]] };
     const sel = [...selected];
     update((d) => {
       d.nodes = [...(d.nodes ?? []), node];
@@ -464,6 +466,7 @@ function ComposerView({ draft }: { draft: Draft }) {
       <div className="toolbar">
         <button onClick={() => addNode("task")} data-testid="add-task">+ Task (n)</button>
         <button onClick={() => addNode("email")} data-testid="add-email">+ Email</button>
+        <button onClick={() => addNode("webhook")} data-testid="add-webhook">+ Webhook</button>
         <button onClick={() => addNode("workflow")} data-testid="add-workflow" title="a sub-workflow from a stored template">+ Sub-workflow</button>
         <button
           disabled={!selected.size && !selEdges.size}
@@ -684,6 +687,19 @@ function NodeEditor(props: { doc: WorkflowDocument; selected: Set<number>; updat
               setAll(f.key, fromText(f.type, v));
             },
           };
+          if (f.options) {
+            // A suggestion list, not a closed select: "(mixed)" and typos stay visible to validation.
+            const list = "options-" + f.key;
+            return row(
+              f.label,
+              f.key,
+              <>
+                <input list={list} {...common} />
+                <datalist id={list}>{f.options.map((o) => <option key={o} value={o} />)}</datalist>
+              </>,
+              mixed,
+            );
+          }
           return row(f.label, f.key, multi ? <textarea rows={f.type === "commands" ? 3 : 2} {...common} /> : <input {...common} />, mixed);
         })}
       </div>

@@ -124,6 +124,17 @@ function Attributes({ d }: { d: NodeDetail }) {
         <dd>{d.downstream.length > 20 ? `${d.downstream.slice(0, 20).join(", ")} … (${d.downstream.length})` : d.downstream.join(", ") || "–"}</dd>
         <dt>allowed</dt>
         <dd>{d.allowed_actions.join(", ")}</dd>
+        {d.wait ? (
+          <>
+            <dt>external job</dt>
+            <dd data-testid="external-wait">
+              {d.wait.provider}: {d.wait.phase}
+              {d.wait.ended_by ? ` (by ${d.wait.ended_by})` : ""}
+              {d.wait.polls ? `, ${d.wait.polls} poll${d.wait.polls === 1 ? "" : "s"}` : ""}
+              {d.wait.error ? ` — ${d.wait.error}` : ""}
+            </dd>
+          </>
+        ) : null}
       </dl>
       <h3>current configuration</h3>
       <ConfigTable config={d.current} patch={d.patch} />

@@ -181,6 +181,22 @@ export interface NodeDetail extends NodeRow {
   upstream: string[];
   downstream: string[];
   allowed_actions: string[];
+  wait?: WaitOut | null; // an external job: what its current attempt waits for
+}
+
+/** What an external node's attempt waits for (GET /workflows/{id}/nodes/{name}: `wait`). */
+export interface WaitOut {
+  provider: string;
+  state: string; // submitting | waiting | done | cancelling | canceled
+  external_id: string | null;
+  phase: string; // "submitted", "waiting (external id j42, 40%)", ...
+  polls: number;
+  polled_at: number | null;
+  next_poll: number | null;
+  progress: number | null;
+  outputs: Record<string, unknown> | null;
+  ended_by: string | null;
+  error: string | null;
 }
 
 export interface Selection {

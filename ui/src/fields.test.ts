@@ -2,14 +2,15 @@
 // dialog do, and the field lists against the parameters the server's kinds accept.
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { EDIT_FIELDS, EMAIL_FIELDS, MIXED, TASK_FIELDS, UPLOAD_FIELDS, WORKFLOW_FIELDS, fieldsFor, fromText, sharedValue, toText, type FieldType } from "./fields";
+import { EDIT_FIELDS, EMAIL_FIELDS, MIXED, TASK_FIELDS, UPLOAD_FIELDS, WEBHOOK_FIELDS, WORKFLOW_FIELDS, fieldsFor, fromText, sharedValue, toText, type FieldType } from "./fields";
 
 // --- The server's kinds (src/stormflow/kinds/<kind>.py): the parameter names of each kind.
 function kindParams(kind: string): string[] {
   const source = readFileSync(new URL(`../../src/stormflow/kinds/${kind}.py`, import.meta.url), "utf8");
   const start = source.indexOf(`Kind(\n        name="${kind}",`);
   if (start < 0) throw new Error(`kind ${kind} not found in kinds/${kind}.py`);
-  const block = source.slice(start);
+  const end = source.indexOf("\n)\n", start);
+  const block = source.slice(start, end);
   const names = [...block.matchAll(/Param\(\s*"(\w+)"/g)].map((m) => m[1]);
   if (/^\s+RETRIES,$/m.test(block)) names.push("retries");
   return names;
@@ -25,6 +26,7 @@ describe("field lists", () => {
   test.each([
     ["task", TASK_FIELDS],
     ["email", EMAIL_FIELDS],
+    ["webhook", WEBHOOK_FIELDS],
     ["workflow", WORKFLOW_FIELDS],
     ["upload", UPLOAD_FIELDS],
   ] as const)("every %s field is a parameter of the kind, once", (kind, fields) => {
@@ -54,8 +56,14 @@ describe("field lists", () => {
     expect(EMAIL_FIELDS.find((f) => f.key === "addresses")?.type).toBe("lines");
   });
 
+  test("the webhook fields cover every webhook parameter but the lifecycle ones", () => {
+    const lifecycle = ["retry_delay", "lost_retries"];
+    expect(WEBHOOK_FIELDS.map((f) => f.key).sort()).toEqual(kindParams("webhook").filter((k) => !lifecycle.includes(k)).sort());
+  });
+
   test("fieldsFor: email nodes get the email fields, everything else the task fields", () => {
     expect(fieldsFor("email")).toBe(EMAIL_FIELDS);
+    expect(fieldsFor("webhook")).toBe(WEBHOOK_FIELDS);
     expect(fieldsFor("workflow")).toBe(WORKFLOW_FIELDS);
     expect(fieldsFor("upload")).toBe(UPLOAD_FIELDS);
     expect(fieldsFor("task")).toBe(TASK_FIELDS);

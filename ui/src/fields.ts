@@ -33,6 +33,16 @@ export const EMAIL_FIELDS: FieldDef[] = [
   { key: "retries", label: "retries", type: "int" },
 ];
 
+export const WEBHOOK_FIELDS: FieldDef[] = [
+  { key: "url", label: "url", type: "text", hint: "http(s) URL the notice is POSTed to" },
+  { key: "format", label: "format", type: "select", options: ["json", "slack"] },
+  { key: "text", label: "text", type: "text", hint: "${workflow-name} ${status} ..." },
+  { key: "secret_env", label: "secret env", type: "text", hint: "name of the env var holding the signing secret (not the secret)" },
+  { key: "timeout", label: "timeout", type: "number" },
+  { key: "tries", label: "tries", type: "int" },
+  { key: "retries", label: "retries", type: "int" },
+];
+
 /** A sub-workflow: a stored template's name (or an inline document), the values of its
  *  params, and the param naming each node of a for_each. */
 export const WORKFLOW_FIELDS: FieldDef[] = [
@@ -68,7 +78,13 @@ export const EDIT_FIELDS: FieldDef[] = [
 
 export function fieldsFor(kind: string): FieldDef[] {
   if (kind === "upload") return UPLOAD_FIELDS;
-  return kind === "email" ? EMAIL_FIELDS : kind === "workflow" ? WORKFLOW_FIELDS : TASK_FIELDS;
+  return kind === "email"
+    ? EMAIL_FIELDS
+    : kind === "webhook"
+      ? WEBHOOK_FIELDS
+      : kind === "workflow"
+        ? WORKFLOW_FIELDS
+        : TASK_FIELDS;
 }
 
 export function toText(type: FieldType, v: unknown): string {

@@ -33,6 +33,7 @@ from .routes import (
     nodes,
     plugins,
     previews,
+    providers,
     templates,
     uploads,
     validation,
@@ -168,6 +169,7 @@ def create_app(
         plugins,
         integrations,
         uploads,
+        providers,
     ):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(observe.router)

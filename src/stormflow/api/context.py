@@ -22,6 +22,10 @@ class OutcomeSink(Protocol):
     def apply(self, workflow_id: str, outcome: Outcome) -> None: ...
 
 
+#: Seconds the API keeps the provider names it validates `external` nodes against.
+PROVIDERS_TTL = 2.0
+
+
 @dataclass
 class ApiContext:
     store: Store
@@ -29,9 +33,25 @@ class ApiContext:
     token: str
     scheduler: OutcomeSink | None = None
 
+    # provider names (for validating `external` nodes), read again after PROVIDERS_TTL
+    _providers: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
+
     def told(self, workflow_id: str, outcome: Outcome | None) -> None:
         if self.scheduler is not None and outcome is not None:
             self.scheduler.apply(workflow_id, outcome)
+
+    def provider_names(self) -> frozenset[str]:
+        """The store's providers, read at most every PROVIDERS_TTL seconds (another server
+        on the same database may add one: it is seen that much later)."""
+        at, names = self._providers
+        now = time.monotonic()
+        if now - at > PROVIDERS_TTL:
+            names = frozenset(self.store.provider_names())
+            self._providers = (now, names)
+        return names
+
+    def forget_providers(self) -> None:
+        self._providers = (float("-inf"), frozenset())
 
 
 def context(request: Request) -> ApiContext:

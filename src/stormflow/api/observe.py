@@ -140,6 +140,19 @@ def exposition(request: Request, store: Store, scheduler: Any) -> str:
         ("storm_event_pump_events_total", "Events handed to streams (once each).", "delivered"),
     ):
         out.scalar(name, "counter", help_text, getattr(stats, value, 0))
+    hooks = getattr(request.app.state, "hook_figures", None)
+    for name, help_text, value in (
+        ("storm_webhooks_received_total", "Webhooks with a good signature.", "received"),
+        ("storm_webhooks_applied_total", "Webhook results written.", "applied"),
+        ("storm_webhooks_noop_total", "Webhook results for finished attempts.", "no_op"),
+        ("storm_webhooks_duplicate_total", "Webhook events seen before.", "duplicates"),
+        (
+            "storm_webhooks_bad_signature_total",
+            "Webhooks refused: bad signature.",
+            "bad_signatures",
+        ),
+    ):
+        out.scalar(name, "counter", help_text, getattr(hooks, value, 0))
     cache = request.app.state.read_cache
     out.scalar("storm_read_cache_hits_total", "counter", "Reads answered from memory.", cache.hits)
     out.scalar("storm_read_cache_misses_total", "counter", "Reads computed.", cache.misses)

@@ -156,6 +156,9 @@ class NodeDetail(NodeRowOut):
     downstream: list[str]
     allowed_actions: list[ActionName]
     child: ChildOut | None = None  # a `workflow` node: the child its current run follows
+    # external jobs: what the current attempt waits for (provider, external id, polls,
+    # progress, outputs) and `phase`, one line ("waiting (external id j1, 40%)"); else null
+    wait: dict[str, Any] | None = None
 
 
 class CompactNodes(BaseModel):

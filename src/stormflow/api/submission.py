@@ -9,6 +9,7 @@ from fastapi import Request
 from sqlalchemy import select
 
 from stormflow.core import Outcome
+from stormflow.kinds.external import known_providers
 from stormflow.spec import DocumentError, Severity, expand, limits, validate
 from stormflow.spec.entries import error
 from stormflow.spec.params import instantiate_checked, is_template
@@ -132,7 +133,8 @@ def entries_of(ctx: ApiContext, body: Mapping[str, Any]) -> list[Any]:
 
 def _store(ctx: ApiContext, document: dict[str, Any], *, actor: str, key: str | None) -> str:
     document = instantiated(ctx, document)
-    entries = validate(document)
+    with known_providers(ctx.provider_names()):
+        entries = validate(document)
     if any(e.severity is Severity.ERROR for e in entries):
         raise invalid_document(entries)
     try:

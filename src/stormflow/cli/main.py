@@ -11,6 +11,7 @@ import stormflow
 from stormflow.cli import (
     plan,
     plugins,
+    providers,
     prune,
     remote_actions,
     remote_nodes,
@@ -66,6 +67,7 @@ worker.register(app)
 prune.register(app)
 uploads.register(app)
 plugins.register(app)
+providers.register(app)
 
 for _info in app.registered_commands:  # plain help pages, one-line usage errors
     if _info.cls in (None, TyperCommand):

@@ -191,15 +191,17 @@ def outputs(store: Store, workflow_id: str, workdir: Path) -> list[tuple[str, Pa
     return found
 
 
-def emails(store: Store, workflow_id: str) -> list[tuple[str, str]]:
-    """(node, where its message went) for each email node that succeeded: the line its
-    attempt logged (`email to ... written to <outbox>/....eml (no SMTP server ...)`)."""
+def notices(store: Store, workflow_id: str) -> list[tuple[str, str]]:
+    """(node, where its message went) for each email or webhook node that succeeded: the
+    line its attempt logged (`email to ... written to <outbox>/....eml (no SMTP server ...)`,
+    `webhook to https://host/… answered 200 (try 1)`)."""
     found: list[tuple[str, str]] = []
-    for row in store.nodes(workflow_id, statuses=[Status.SUCCEEDED], kinds=["email"]):
+    kinds = ["email", "webhook"]
+    for row in store.nodes(workflow_id, statuses=[Status.SUCCEEDED], kinds=kinds):
         att = store.node(workflow_id, row.name).attempt
         for line in reversed(tail(att.log if att else None, 20)):
             _stamp, sep, text = line.partition("] ")
-            if sep and text.startswith("email "):
+            if sep and text.startswith(f"{row.kind} "):
                 found.append((row.name, text))
                 break
     return found

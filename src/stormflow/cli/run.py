@@ -221,7 +221,7 @@ def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, qui
         raise typer.Exit(1)
     for name, path in progress.outputs(store, workflow_id, workflow_dir(root, workflow_id)):
         console.print(f"output of {name}: {path}")
-    for name, line in progress.emails(store, workflow_id):
+    for name, line in progress.notices(store, workflow_id):
         console.print(f"{name}: {line}", markup=False)
     for name, line in progress.uploads_done(store, workflow_id):
         console.print(f"{name}: {line}", markup=False)

@@ -81,6 +81,7 @@ def render_job(
     token: str,
     status: str,
     log: str,
+    summary: Mapping[str, Any] | None = None,
 ) -> Job:
     config = node.current
     tokens = {
@@ -94,6 +95,8 @@ def render_job(
     cwd = str(Path(workdir) / str(cwd_value)) if cwd_value else workdir
     spec = get_kind(kind)
     payload = spec.payload(config, tokens) if spec is not None and spec.payload else {}
+    if summary is not None:
+        payload = {**payload, "summary": dict(summary)}
     runs_commands = spec is None or spec.runs == "commands"
     rendered: tuple[str | tuple[str, ...], ...] = ()
     if runs_commands:

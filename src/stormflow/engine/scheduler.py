@@ -37,15 +37,16 @@ from pathlib import Path
 
 from stormflow import core
 from stormflow.core import Outcome, Status
-from stormflow.engine import liveness, orphans
+from stormflow.engine import liveness, notice, orphans
 from stormflow.engine.executor import STOPPED, Executor, ExecutorError, Orphan
 from stormflow.engine.jobs import JobResult
 from stormflow.engine.local import LocalExecutor
-from stormflow.engine.render import log_path, render_job
+from stormflow.engine.render import log_path, render_job, workflow_dir
 from stormflow.engine.subworkflows import KIND as SUBWORKFLOW
 from stormflow.engine.subworkflows import Subworkflows
 from stormflow.engine.supervised import SupervisedExecutor
-from stormflow.kinds import bound_host
+from stormflow.engine.waits import Waits
+from stormflow.kinds import bound_host, get_kind
 from stormflow.kinds.email import EmailSender
 from stormflow.metrics import Histogram
 from stormflow.paths import private_dir
@@ -53,7 +54,9 @@ from stormflow.store import Lease, Store, StoreView
 from stormflow.store.busy import is_busy
 from stormflow.store.children import CHILD_OWNER
 from stormflow.store.db import is_timeout
+from stormflow.store.persist import takes_limits
 from stormflow.store.view import Adjacency
+from stormflow.store.waits import WAITING_OWNER
 from stormflow.uploads.services import upload_services
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,9 @@ INLINE_WAIT = 0.005
 
 #: Seconds between looks for dead schedulers whose claims this one takes over at once.
 TAKEOVER_EVERY = 1.0
+
+#: Put on the results queue to end the loop's idle wait (`Scheduler.wake`); never applied.
+WAKE = JobResult("", "", "", ok=True, exit_code=None, error=None, started_at=0.0, ended_at=0.0)
 
 
 def new_owner() -> str:
@@ -223,6 +229,9 @@ class Scheduler:
                 self.deliver, slots=slots, pid_dir=pid_dir, email_sender=sender, services=services
             )
         self.executor: Executor = executor
+        # runs="wait" kinds (external jobs): handed over after their claim, waited for
+        # without a slot; results come back through `_told` from the waits' threads
+        self.waits = Waits(store, settings.data_dir, self._told, workflows=settings.workflows)
         self.stats = Stats()
         self._check: defaultdict[str, set[str]] = defaultdict(set)
         self._kinds: dict[str, dict[str, str]] = {}
@@ -403,6 +412,7 @@ class Scheduler:
         leases handed back without it (results that finished meanwhile are left to the
         next scheduler, which finds their attempts lost and runs them again).
         """
+        self.waits.close()
         locked = self._lock.acquire(timeout=max(grace, 0.1))
         if not locked:
             log.warning("the scheduler's loop is stuck: closing without it")
@@ -429,6 +439,7 @@ class Scheduler:
         process is seen dead; elsewhere when the lease lapses). An executor that cannot keep
         its commands without this process (STORM_SUPERVISED=0) is closed as by `close`."""
         detach = getattr(self.executor, "detach", None)
+        self.waits.close()
         if detach is None:
             self.close(grace)
             return
@@ -456,8 +467,13 @@ class Scheduler:
             return None
 
     def _handed_back(self, result: JobResult) -> bool:
-        """A stop by close(): not a failure of the task, not recorded (see close)."""
-        return result.error == STOPPED and result.token in self._shutting_down
+        """A stop by close(): not a failure of the task, not recorded (see close); or WAKE."""
+        return result is WAKE or (result.error == STOPPED and result.token in self._shutting_down)
+
+    def wake(self) -> None:
+        """End the loop's idle wait now (any thread): an outcome handed over from elsewhere (a
+        webhook through the API, a wait's result) is acted on at once, not after idle_wait."""
+        self.results.put(WAKE)
 
     def _apply_results(self, first: JobResult | None) -> bool:
         if first is None:
@@ -494,6 +510,8 @@ class Scheduler:
             self._due.pop(workflow_id, None)
         if not (results or candidates or due):
             return 0
+        self.waits.refresh()  # which providers have limits, read before the lock (cheap)
+        kinds = self._kinds_of(workflow_id) if self.waits.kinds else {}
         lease = Lease(self.owner, now + self.settings.lease_seconds)
         claimed: list[tuple[str, str]] = []  # (node, log file) started in this transaction
         limited: list[tuple[str, str]] = []  # due, but holding named limits: the claim path
@@ -502,7 +520,18 @@ class Scheduler:
         archived: list[bool] = []  # decide found the workflow archived
         bound: list[tuple[str, str]] = []  # attempts left to their host's uploader
 
+        waiting: list[str] = []  # claimed nodes of wait kinds: they take no executor slot
+
+        def full(name: str) -> bool:
+            """No slot for this node: executor slots for commands and actions; wait kinds
+            (no slot) up to RUN_BATCH per transaction."""
+            if self.waits.handles(kinds.get(name, "task")):
+                return len(waiting) >= RUN_BATCH
+            return len(claimed) - len(waiting) >= free
+
         def claim(overlay: core.Overlay, total: Outcome, name: str, token: str) -> None:
+            if self.waits.handles(kinds.get(name, "task")):
+                waiting.append(name)
             logfile = str(log_path(self.settings.data_dir, workflow_id, token))
             out = core.started(overlay, name, token, at=now, worker=self.owner, log=logfile)
             overlay.lay(out)
@@ -514,6 +543,7 @@ class Scheduler:
             assert isinstance(view, StoreView)
             lease.tokens.clear()
             claimed.clear()
+            waiting.clear()
             limited.clear()
             handled.clear()
             deferred.clear()
@@ -560,28 +590,28 @@ class Scheduler:
             # dispatch. Nodes holding named limits take the `claim` path, which counts
             # their usage.
             for name, attempt in list(total.start):
-                if len(claimed) >= free or attempt.not_before > now:
+                if full(name) or attempt.not_before > now:
                     continue
                 if bound_host(overlay.node(name).current) is not None:
                     bound.append((workflow_id, attempt.token))
                     continue  # its host's `storm uploader` claims it (uploads/daemon.py)
-                if overlay.node(name).current.get("limits"):
+                if self._takes_limits(overlay.node(name).current):
                     continue
                 claim(overlay, total, name, attempt.token)
             # Attempts made earlier, still ours to claim: live and leased to no one (the
             # workflow lock keeps it so until commit).
-            if due and len(claimed) < free:
+            if due:
                 unleased = view.unleased([token for _, token in due])
                 for name, token in due:
-                    if len(claimed) >= free:
-                        break
+                    if full(name):
+                        continue  # not handled: back on the heap for the next transaction
                     handled.add(token)
                     if token not in unleased or overlay.node(name).live_token != token:
                         continue  # gone (stopped, retried) or claimed by another scheduler
                     if bound_host(overlay.node(name).current) is not None:
                         bound.append((workflow_id, token))
                         continue  # its host's `storm uploader` claims it
-                    if overlay.node(name).current.get("limits"):
+                    if self._takes_limits(overlay.node(name).current):
                         limited.append((name, token))
                     else:
                         claim(overlay, total, name, token)
@@ -641,6 +671,21 @@ class Scheduler:
             self._trouble(workflow_id, exc)
         return sent
 
+    def _takes_limits(self, config: dict[str, object]) -> bool:
+        """Whether claiming takes the limits path: named `limits`, or an external job whose
+        provider has a `max_concurrent` (or is not known here yet: checked by the claim)."""
+        return takes_limits(config) and (
+            bool(config.get("limits")) or self.waits.limited(str(config.get("provider")))
+        )
+
+    def _kinds_of(self, workflow_id: str) -> dict[str, str]:
+        """Node -> kind for the workflow (read once, kept: kinds never change after submit)."""
+        kinds = self._kinds.get(workflow_id)
+        if kinds is None:
+            kinds = {row.name: row.kind for row in self.store.nodes(workflow_id)}
+            self._kinds[workflow_id] = kinds
+        return kinds
+
     def _take_candidates(self, workflow_id: str) -> set[str]:
         """Up to RUN_BATCH of the workflow's nodes to examine (the rest wait their turn), so
         that no transaction runs 200,000 nodes at once while everything else waits."""
@@ -669,6 +714,8 @@ class Scheduler:
         """Act on an outcome: stop attempts, remember nodes to examine and attempts to send."""
         for _node, token in outcome.stop:
             self.executor.stop(job_token(workflow_id, token))
+        if outcome.stop:
+            self.waits.stopped()  # a waiting job among them is cancelled outside at once
         if outcome.check:
             self._check[workflow_id].update(outcome.check)
         now = self.clock()
@@ -682,6 +729,12 @@ class Scheduler:
     def apply(self, workflow_id: str, outcome: Outcome) -> None:
         """Hook for in-process callers that transacted an action themselves (e.g. `storm run`)."""
         self._after(workflow_id, outcome)
+
+    def _told(self, workflow_id: str, outcome: Outcome) -> None:
+        """An outcome written by another thread of this process (a wait's result)."""
+        with self._lock:
+            self._after(workflow_id, outcome)
+        self.wake()
 
     # -- runs ------------------------------------------------------------------------
     def _run_ready(self) -> bool:
@@ -785,15 +838,31 @@ class Scheduler:
         if self._kind(workflow_id, name) == SUBWORKFLOW:  # no executor, no slot: a child
             return self.subworkflows.start(workflow_id, node, token, logfile)
         try:
+            kind = self._kind(workflow_id, name)
+            spec = get_kind(kind)
+            reports = spec is not None and spec.reports
+            status = "running"
+            if reports or uses_status(node):
+                status = self._status_for_job(workflow_id)
             job = render_job(
                 data_dir=self.settings.data_dir,
                 workflow_id=workflow_id,
                 workflow_name=self._workflow_name(workflow_id),
-                kind=self._kind(workflow_id, name),
+                kind=kind,
                 node=node,
                 token=job_token(workflow_id, token),
-                status=self._status_for_job(workflow_id) if uses_status(node) else "running",
+                status=status,
                 log=logfile,
+                summary=(
+                    notice.workflow_summary(
+                        self.store,
+                        workflow_id,
+                        status,
+                        workflow_dir(self.settings.data_dir, workflow_id),
+                    )
+                    if reports
+                    else None
+                ),
             )
         except Exception as exc:
             if is_busy(exc):
@@ -801,7 +870,10 @@ class Scheduler:
             self._not_started(workflow_id, name, token, logfile, "cannot render its job", exc)
             return False
         try:
-            self.executor.submit(job)
+            if self.waits.handles(job.kind):
+                self.waits.hand(job)  # no slot: the wait is a row (engine/waits.py)
+            else:
+                self.executor.submit(job)
         except ExecutorError as exc:  # the slot went away: let the lease lapse into a retry
             log.warning("could not dispatch %s/%s: %s", workflow_id, name, exc)
             return False
@@ -908,6 +980,7 @@ class Scheduler:
     # -- housekeeping ----------------------------------------------------------------
     def _housekeeping(self, now: float) -> bool:
         busy = False
+        self.waits.tick()  # due polls, submits, cancels: in the waits' own threads
         if now >= self._next_statistics:
             self._next_statistics = now + self.settings.statistics_every
             self.store.refresh_statistics()
@@ -941,7 +1014,9 @@ class Scheduler:
             if self._is_paused(workflow_id):
                 continue
             busy = True
-            if owner != self.owner and self._adopt(owner, [(workflow_id, name, token, logfile)]):
+            if owner not in (self.owner, WAITING_OWNER) and self._adopt(
+                owner, [(workflow_id, name, token, logfile)]
+            ):
                 continue  # still running (or ended) under a supervisor or worker: ours now
             lost = functools.partial(
                 core.fail, name=name, token=token, at=now, lost=True, error="worker lost"

@@ -113,6 +113,9 @@ class Kind:
     commands: Commands | None = None
     #: Who provides the kind: "storm" for built-ins, else the plugin's name.
     provider: str = "storm"
+    #: For "action" kinds that report on their workflow (webhook): the scheduler attaches
+    #: the workflow's summary (status, nodes per status, outputs) to the payload as "summary".
+    reports: bool = False
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params.values() if p.default is not None}

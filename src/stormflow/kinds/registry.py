@@ -20,6 +20,8 @@ BUILTINS = (
     "stormflow.kinds.email",
     "stormflow.kinds.workflow",
     "stormflow.kinds.upload",
+    "stormflow.kinds.webhook",
+    "stormflow.kinds.external",
 )
 
 _KINDS: dict[str, Kind] = {}

@@ -112,9 +112,13 @@ def _field(param: Param) -> tuple[str, list[Any]] | None:
         return "int", []
     if kind == "number":
         return "number", []
-    if kind == "array" and (schema.get("items") or {}).get("type") == "string":
+    items = schema.get("items")
+    if kind == "array" and isinstance(items, dict) and items.get("type") == "string":
         return "list", []
-    if kind == "object" and (schema.get("additionalProperties") or {}).get("type") == "string":
+    # additionalProperties may be a bool (`dict[str, Any]`: any JSON, e.g. an external
+    # node's request): no form field for that
+    values = schema.get("additionalProperties")
+    if kind == "object" and isinstance(values, dict) and values.get("type") == "string":
         return "kv", []
     return None
 

@@ -167,6 +167,59 @@ class Workflow:
             retry_delay=retry_delay,
         )
 
+    def webhook(
+        self,
+        name: str,
+        url: str,
+        *,
+        format: str | None = None,
+        text: str | None = None,
+        secret_env: str | None = None,
+        timeout: float | None = None,
+        tries: int | None = None,
+        status: str = "open",
+        retries: int | None = None,
+        retry_delay: float | None = None,
+    ) -> NodeRef:
+        """A signed JSON notice (format "json") or a Slack message ("slack") POSTed to url;
+        secret_env names the variable holding the signing secret, never the secret."""
+        return self.node(
+            name,
+            "webhook",
+            status,
+            url=url,
+            format=format,
+            text=text,
+            secret_env=secret_env,
+            timeout=timeout,
+            tries=tries,
+            retries=retries,
+            retry_delay=retry_delay,
+        )
+
+    def external(
+        self,
+        name: str,
+        provider: str,
+        request: dict[str, Any],
+        *,
+        outputs: dict[str, str] | None = None,
+        status: str = "open",
+        retries: int | None = None,
+        retry_delay: float | None = None,
+    ) -> NodeRef:
+        """A job handed to a configured provider and waited for without a slot."""
+        return self.node(
+            name,
+            "external",
+            status,
+            provider=provider,
+            request=request,
+            outputs=outputs,
+            retries=retries,
+            retry_delay=retry_delay,
+        )
+
     def edge(
         self, upstream: NodeRef | str, downstream: NodeRef | str, mode: str | None = None
     ) -> None:

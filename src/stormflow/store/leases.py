@@ -30,7 +30,11 @@ def _limit_names(node: Node) -> list[str]:
     wanted = node.current.get("limits") or []
     if isinstance(wanted, str):
         wanted = [wanted]
-    return sorted({str(n) for n in wanted})  # sorted: every claim locks limits in one order
+    names = {str(n) for n in wanted}
+    provider = node.current.get("provider")
+    if isinstance(provider, str):  # an external job: its provider's max_concurrent
+        names.add(f"provider:{provider}")
+    return sorted(names)  # sorted: every claim locks limits in one order
 
 
 class Leases(Database):

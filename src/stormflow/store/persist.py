@@ -194,10 +194,16 @@ def _write_nodes(conn: Connection, view: StoreView, outcome: Outcome) -> None:
         )
 
 
+def takes_limits(config: Mapping[str, Any]) -> bool:
+    """Whether claiming an attempt of a node with this configuration may take limit slots
+    (named `limits`, or an external job's provider): such claims count usage (`claim`)."""
+    return bool(config.get("limits")) or isinstance(config.get("provider"), str)
+
+
 def _holds_limits(view: StoreView, name: str) -> bool:
     """Whether the node's attempt may hold limit slots: only a node whose configuration (as
     it was when the transaction began, i.e. when the attempt was claimed) lists limits."""
-    return bool(view.original(name).current.get("limits"))
+    return takes_limits(view.original(name).current)
 
 
 def _write_attempts(

@@ -295,3 +295,66 @@ client_versions = Table(
     Column("version", String(64), nullable=False),
     Column("seen_at", Double, nullable=False),
 )
+
+
+# -- external jobs (migration 0005) ------------------------------------------------------------
+
+# Providers: the systems `external` nodes hand work to, configured once per store. `config`
+# holds the checked configuration (URLs, commands, JSON pointers, polling schedule); secrets
+# are never in it, only the names of the environment variables that hold them.
+providers = Table(
+    "providers",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("kind", String(16), nullable=False),  # http | command
+    Column("config", Json, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+
+# What each waiting attempt waits for (the shadow graph's `waiting_for`): any scheduler reads
+# it to poll, resume after a crash or cancel, and the webhook route to find the attempt.
+# `next_poll` is when the next thing is due (a poll; a submit to repeat; giving up), taken by
+# a conditional update so two schedulers never both act on one row.
+waits = Table(
+    "waits",
+    metadata,
+    Column("workflow_id", String(32), primary_key=True),
+    Column("token", Text, primary_key=True),
+    Column("node", Text, nullable=False),
+    Column("kind", Text, nullable=False),  # the node kind that waits (external, workflow...)
+    Column("provider", Text, nullable=False),
+    # submitting | waiting | done | cancelling | canceled
+    Column("state", String(16), nullable=False),
+    Column("external_id", Text),
+    Column("idempotency_key", Text, nullable=False),
+    Column("request", Json, nullable=False),  # the rendered request: a resubmit sends it again
+    Column("created_at", Double, nullable=False),
+    Column("submitted_at", Double),
+    Column("polled_at", Double),
+    Column("next_poll", Double, nullable=False),
+    Column("polls", Integer, nullable=False, default=0),
+    Column("deadline", Double, nullable=False),  # the give-up horizon
+    Column("progress", Double),
+    Column("outputs", Json),
+    Column("ended_at", Double),
+    Column("ended_by", Text),  # webhook | poll | give-up | submit | cancel
+    Column("error", Text),
+    Index("ix_waits_due", "state", "next_poll"),
+    Index("ix_waits_external", "provider", "external_id"),
+)
+
+# Inbound webhook events as received (raw body), once per provider event id: a duplicate
+# callback finds its row and changes nothing. Bad signatures are never stored here.
+hook_events = Table(
+    "hook_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("provider", Text, nullable=False),
+    Column("event_id", Text, nullable=False),
+    Column("received_at", Double, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("external_id", Text),
+    Column("outcome", Text, nullable=False),  # applied | no-op | unknown-job | progress
+    UniqueConstraint("provider", "event_id", name="uq_hook_events_event"),
+)

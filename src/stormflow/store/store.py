@@ -31,6 +31,7 @@ from .summary import COUNT_COLUMNS
 from .templates import Templates
 from .uploads import Uploads
 from .view import Adjacency, StoreView
+from .waits import Waits
 
 _ID_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: ids are read aloud
 
@@ -99,7 +100,7 @@ def _first_summary(planned: list[PlannedNodeLike], pairs: list[tuple[str, str]])
     return {"status": derive_status(counts, runnable).value, **columns}
 
 
-class Store(Reads, Leases, Drafts, Templates, Archive, ClientVersions, Children, Uploads):
+class Store(Reads, Leases, Drafts, Templates, Archive, ClientVersions, Children, Uploads, Waits):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
     `Store(url)` opens the database and migrates it to the newest schema.

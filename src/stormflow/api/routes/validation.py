@@ -10,6 +10,7 @@ from stormflow.api import schemas, shapes
 from stormflow.api.context import Ctx
 from stormflow.api.errors import ApiError
 from stormflow.api.submission import entries_of
+from stormflow.kinds.external import known_providers
 from stormflow.spec import validate
 
 router = APIRouter(tags=["validation"])
@@ -19,11 +20,17 @@ router = APIRouter(tags=["validation"])
 def validate_document(ctx: Ctx, document: Annotated[schemas.Document, Body()]) -> dict[str, Any]:
     """A document, or `{"template": NAME | document, "params": {...}}`: its entries (a
     template's `workflow` nodes' stored templates are resolved and checked too)."""
-    return shapes.validation(entries_of(ctx, document))
+    with known_providers(ctx.provider_names()):
+        return shapes.validation(entries_of(ctx, document))
 
 
 @router.post("/fix", response_model=schemas.Fixed)
-def fix(body: schemas.FixRequest) -> dict[str, Any]:
+def fix(ctx: Ctx, body: schemas.FixRequest) -> dict[str, Any]:
+    with known_providers(ctx.provider_names()):
+        return _fix(body)
+
+
+def _fix(body: schemas.FixRequest) -> dict[str, Any]:
     entries = validate(body.document)
     fixer = next((f for e in entries for f in e.fixers if f.name == body.fixer), None)
     if fixer is None:

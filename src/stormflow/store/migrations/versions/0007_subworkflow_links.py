@@ -5,7 +5,7 @@ An attempt that took its running back after the child changed (a retry inside th
 gets a row of its own for the same child. The child's parent is any of its rows.
 
 Revision ID: 0007
-Revises: 0009
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0009"  # after 0008 and 0009 (merged from main); the lead re-chains
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

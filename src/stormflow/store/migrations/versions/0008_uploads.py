@@ -4,7 +4,7 @@ The uploader daemon and the local executor record here what they moved, part by 
 transfer killed mid-way resumes from the parts already stored, and the API, `storm uploads`
 and the Monitor read progress from here.
 
-Revision ID: 0006
+Revision ID: 0008
 Revises: 0007
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0006"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None

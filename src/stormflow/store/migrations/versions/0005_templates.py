@@ -1,6 +1,6 @@
 """templates: workflow documents stored by name, instantiated with params
 
-Revision ID: 0008
+Revision ID: 0005
 Revises: 0004
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0008"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None

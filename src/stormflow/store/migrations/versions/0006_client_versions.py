@@ -3,8 +3,8 @@
 The add-ons send `X-Storm-Client: <client>/<version>`; the plugins page compares the last
 version seen with the one the server offers ("update available").
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
