@@ -474,6 +474,11 @@ def handler_for(farm: Farm, token: str | None) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             self._route("POST")
 
+        def _not_allowed(self) -> None:
+            self._error(405, f"{self.command} is not served here (GET and POST only)")
+
+        do_PUT = do_PATCH = do_DELETE = _not_allowed
+
         def _dispatch(self, method: str) -> None:
             url = urllib.parse.urlsplit(self.path)
             parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
