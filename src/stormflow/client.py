@@ -756,7 +756,6 @@ class Client:
         return self.request("DELETE", "/providers/" + _q(name))  # type: ignore[no-any-return]
 
 
-
 # ---------------------------------------------------------------------------- helpers
 
 

@@ -61,7 +61,9 @@ def farm() -> Iterator[Farm]:
         started.proc.wait(timeout=10)
 
 
-def provider(farm: Farm, name: str = "farm", callback: str | None = None, **over: Any) -> dict[str, Any]:
+def provider(
+    farm: Farm, name: str = "farm", callback: str | None = None, **over: Any
+) -> dict[str, Any]:
     """A provider configuration for the fake farm (polling fast, for tests)."""
     config: dict[str, Any] = {
         "name": name,
@@ -131,7 +133,17 @@ def start_server(home: Path, extra: list[str] | None = None) -> Server:
     env["FARM_SECRET"] = SECRET
     env["STORM_SUPERVISED"] = "0"
     proc = subprocess.Popen(
-        [*STORM, "server", "--port", str(port), "--data-dir", str(home), "--slots", "2", *(extra or [])],
+        [
+            *STORM,
+            "server",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(home),
+            "--slots",
+            "2",
+            *(extra or []),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

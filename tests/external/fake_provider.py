@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
-from stormflow.signing import HEADER, sign  # noqa: E402
+from stormflow.signing import HEADER, sign
 
 LOCK = threading.Lock()
 JOBS: dict[str, dict] = {}
@@ -46,7 +46,9 @@ def state_of(job: dict) -> dict:
             job["outputs"] = {"movie": f"/renders/{job['id']}.mp4", "frames": 3}
         threading.Thread(target=callback, args=(dict(job),), daemon=True).start()
     total = max(job["done_at"] - job["created"], 1e-6)
-    progress = 1.0 if job["state"] != "running" else min(0.99, (time.time() - job["created"]) / total)
+    progress = (
+        1.0 if job["state"] != "running" else min(0.99, (time.time() - job["created"]) / total)
+    )
     return {
         "id": job["id"],
         "state": job["state"],

@@ -44,14 +44,18 @@ def store_of(server: Server) -> Store:
     return Store(f"sqlite:///{server.home}/storm.db")
 
 
-def test_webhook_arrives_normally_result_written_and_no_poll(server: Server, module_farm: Farm) -> None:
+def test_webhook_arrives_normally_result_written_and_no_poll(
+    server: Server, module_farm: Farm
+) -> None:
     add_provider(server, provider(module_farm, "normal", server.hook_url("normal"), poll=[60]))
     before = module_farm.stats()["status_calls"]
     wf = server.submit(doc("normal", "normal", seconds=0.2))
     assert server.finished(wf) == "succeeded"
     events = server.events(wf)
     result = of_type(events, "external-result")
-    assert [(e["payload"]["source"], e["payload"]["applied"]) for e in result] == [("webhook", True)]
+    assert [(e["payload"]["source"], e["payload"]["applied"]) for e in result] == [
+        ("webhook", True)
+    ]
     assert result[0]["payload"]["outputs"]["frames"] == 3
     assert of_type(events, "succeed", "after")  # downstream ran
     store = store_of(server)
@@ -172,14 +176,16 @@ def test_cancel_of_a_waiting_node_reaches_the_provider_once_and_retry_submits_an
     (submitted,) = wait_for(lambda: of_type(events(), "external-submitted"), 10, "the submit")
     job = submitted["payload"]["external_id"]
     answer = server.http.post(
-        f"{API}/workflows/{wf}/actions", json={"action": "cancel", "selection": {"names": ["render"]}}
+        f"{API}/workflows/{wf}/actions",
+        json={"action": "cancel", "selection": {"names": ["render"]}},
     )
     assert answer.status_code == 200, answer.text
     (cancel,) = wait_for(lambda: of_type(events(), "external-cancel"), 10, "the cancel")
     assert cancel["payload"]["external_id"] == job and cancel["payload"]["asked"] is True
     assert module_farm.stats()["cancels"].count(job) == 1
     answer = server.http.post(
-        f"{API}/workflows/{wf}/actions", json={"action": "retry", "selection": {"names": ["render"]}}
+        f"{API}/workflows/{wf}/actions",
+        json={"action": "retry", "selection": {"names": ["render"]}},
     )
     assert answer.status_code == 200, answer.text
     again = wait_for(

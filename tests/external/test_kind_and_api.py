@@ -34,7 +34,13 @@ def doc(provider: str, **node: Any) -> dict[str, Any]:
         "schema": 1,
         "name": "ext",
         "nodes": [
-            {"name": "render", "kind": "external", "provider": provider, "request": {"a": 1}, **node}
+            {
+                "name": "render",
+                "kind": "external",
+                "provider": provider,
+                "request": {"a": 1},
+                **node,
+            }
         ],
         "edges": [],
     }
@@ -84,7 +90,9 @@ def test_providers_need_the_token_but_hooks_do_not(api: TestClient) -> None:
     assert answer.status_code == 404
 
 
-def test_an_unknown_provider_is_refused_at_submit_with_a_fixer(api: TestClient, store: Store) -> None:
+def test_an_unknown_provider_is_refused_at_submit_with_a_fixer(
+    api: TestClient, store: Store
+) -> None:
     assert api.put(f"{API}/providers/farm", json=CONFIG).status_code == 200
     answer = api.post(f"{API}/workflows", json=doc("fram"))
     assert answer.status_code == 422
@@ -93,7 +101,9 @@ def test_an_unknown_provider_is_refused_at_submit_with_a_fixer(api: TestClient, 
     assert "did you mean 'farm'" in entry["message"]
     assert [f["name"] for f in entry["fixers"]] == ["set-provider:render:farm"]
     assert store.workflows() == []
-    fixed = api.post(f"{API}/fix", json={"document": doc("fram"), "fixer": "set-provider:render:farm"})
+    fixed = api.post(
+        f"{API}/fix", json={"document": doc("fram"), "fixer": "set-provider:render:farm"}
+    )
     assert fixed.status_code == 200
     assert fixed.json()["document"]["nodes"][0]["provider"] == "farm"
     assert api.post(f"{API}/workflows", json=fixed.json()["document"]).status_code == 201

@@ -22,7 +22,11 @@ pytestmark = pytest.mark.slow
 def add(store: Store, config: dict[str, Any]) -> None:
     checked = parse_config(config)
     store.put_provider(
-        checked.name, checked.kind, checked.public(), at=time.time(), max_concurrent=checked.max_concurrent
+        checked.name,
+        checked.kind,
+        checked.public(),
+        at=time.time(),
+        max_concurrent=checked.max_concurrent,
     )
 
 
@@ -75,7 +79,9 @@ def test_max_concurrent_holds_across_two_schedulers_on_postgresql(
     try:
         add(store, provider(farm, poll=[0.2], max_concurrent=2))
         procs = [
-            SchedulerProcess(pg_store_url, tmp_path / f"data{i}", lease_seconds=5, slots=4, tag=str(i))
+            SchedulerProcess(
+                pg_store_url, tmp_path / f"data{i}", lease_seconds=5, slots=4, tag=str(i)
+            )
             for i in range(2)
         ]
         try:

@@ -25,7 +25,11 @@ from tests.external.conftest import Farm, provider, wait_for
 def add(store: Store, config: dict[str, Any]) -> None:
     checked = parse_config(config)
     store.put_provider(
-        checked.name, checked.kind, checked.public(), at=time.time(), max_concurrent=checked.max_concurrent
+        checked.name,
+        checked.kind,
+        checked.public(),
+        at=time.time(),
+        max_concurrent=checked.max_concurrent,
     )
 
 
@@ -43,7 +47,11 @@ def test_a_waiting_attempt_holds_no_slot_and_its_downstream_runs(
     add(store, provider(farm, poll=[0.2]))
     wf = submit(
         store,
-        [external("render", seconds=0.5, callbacks="lose"), task("after", "true"), task("side", "true")],
+        [
+            external("render", seconds=0.5, callbacks="lose"),
+            task("after", "true"),
+            task("side", "true"),
+        ],
         [("render", "after")],
     )
     sched = scheduler(store, tmp_path)
@@ -54,7 +62,10 @@ def test_a_waiting_attempt_holds_no_slot_and_its_downstream_runs(
     statuses = {n.name: n.status.value for n in store.nodes(wf)}
     assert statuses == {"render": "succeeded", "after": "succeeded", "side": "succeeded"}
     (wait,) = store.waits_of(wf)
-    assert wait.ended_by == "poll" and wait.outputs == {"movie": f"/renders/{wait.external_id}.mp4", "frames": 3}
+    assert wait.ended_by == "poll" and wait.outputs == {
+        "movie": f"/renders/{wait.external_id}.mp4",
+        "frames": 3,
+    }
     assert wait.idempotency_key == idempotency_key(wf, wait.token)
     assert sched.executor.running() == []  # nothing of the wait ever sat on the executor
 
@@ -117,9 +128,7 @@ def test_the_waiting_attempt_lease_belongs_to_no_scheduler(
     assert store.live_tokens(sched.owner) == []
 
 
-def test_a_command_provider_submits_and_polls_through_its_cli(
-    store: Store, tmp_path: Path
-) -> None:
+def test_a_command_provider_submits_and_polls_through_its_cli(store: Store, tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     jobs.mkdir()
     submit_py = (
@@ -170,7 +179,9 @@ def test_a_failing_job_fails_the_node_with_the_provider_error(
     assert fail.payload["error"] == "the fake farm failed it"
 
 
-def test_an_unknown_provider_fails_the_attempt_with_a_clear_reason(store: Store, tmp_path: Path) -> None:
+def test_an_unknown_provider_fails_the_attempt_with_a_clear_reason(
+    store: Store, tmp_path: Path
+) -> None:
     wf = submit(store, [external("render", "nowhere", seconds=1)])
     sched = scheduler(store, tmp_path)
     try:

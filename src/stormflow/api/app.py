@@ -152,7 +152,15 @@ def create_app(
     errors.install(app)
     app.include_router(_health_router(), prefix=PREFIX)
     for module in (
-        workflows, nodes, actions, events, validation, drafts, limits, previews, providers
+        workflows,
+        nodes,
+        actions,
+        events,
+        validation,
+        drafts,
+        limits,
+        previews,
+        providers,
     ):
         app.include_router(module.router, prefix=PREFIX)
     app.include_router(observe.router)

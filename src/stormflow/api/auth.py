@@ -85,9 +85,11 @@ class TokenAuth:
         self.token = token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or (
-            scope["path"] in OPEN_PATHS and scope["method"] in ("GET", "HEAD")
-        ) or (scope["path"].startswith(HOOKS) and scope["method"] == "POST"):
+        if (
+            scope["type"] != "http"
+            or (scope["path"] in OPEN_PATHS and scope["method"] in ("GET", "HEAD"))
+            or (scope["path"].startswith(HOOKS) and scope["method"] == "POST")
+        ):
             # webhooks carry the provider's HMAC signature instead (checked by their route)
             await self.app(scope, receive, send)
             return

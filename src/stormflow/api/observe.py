@@ -146,7 +146,11 @@ def exposition(request: Request, store: Store, scheduler: Any) -> str:
         ("storm_webhooks_applied_total", "Webhook results written.", "applied"),
         ("storm_webhooks_noop_total", "Webhook results for finished attempts.", "no_op"),
         ("storm_webhooks_duplicate_total", "Webhook events seen before.", "duplicates"),
-        ("storm_webhooks_bad_signature_total", "Webhooks refused: bad signature.", "bad_signatures"),
+        (
+            "storm_webhooks_bad_signature_total",
+            "Webhooks refused: bad signature.",
+            "bad_signatures",
+        ),
     ):
         out.scalar(name, "counter", help_text, getattr(hooks, value, 0))
     cache = request.app.state.read_cache

@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from stormflow.core import Outcome
 from stormflow.engine.providers import ProviderConfig, read_report, resolve
@@ -105,7 +106,7 @@ def receive(
     report = read_report(document, hook)
     event = resolve(document, hook.event_id) if hook.event_id else None
     event_id = str(event) if event is not None else hashlib.sha256(body).hexdigest()
-    row = {
+    row: dict[str, Any] = {
         "provider": config.name,
         "event_id": event_id[:200],
         "received_at": at,
@@ -115,10 +116,10 @@ def receive(
     wait = store.wait_for_job(config.name, report.external_id) if report.external_id else None
     if wait is None:
         figures.count("unknown")
-        fresh = store.record_hook_event(**_args(row, "unknown-job"))
+        fresh = _record(store, row, "unknown-job")
         return Received("unknown-job" if fresh else "duplicate")
     if not report.finished:
-        fresh = store.record_hook_event(**_args(row, "progress"))
+        fresh = _record(store, row, "progress")
         if fresh:
             figures.count("progress")
             store.polled(wait.workflow_id, wait.token, at=at, progress=report.progress)
@@ -137,15 +138,15 @@ def receive(
     return Received(what, wait.workflow_id, wait.node, outcome)
 
 
-def _args(row: dict[str, object], outcome: str) -> dict[str, object]:
-    return {
-        "provider": row["provider"],
-        "event_id": row["event_id"],
-        "body": row["body"],
-        "at": row["received_at"],
-        "external_id": row["external_id"],
-        "outcome": outcome,
-    }
+def _record(store: Store, row: dict[str, Any], outcome: str) -> bool:
+    return store.record_hook_event(
+        str(row["provider"]),
+        str(row["event_id"]),
+        str(row["body"]),
+        at=float(row["received_at"]),
+        external_id=row["external_id"],
+        outcome=outcome,
+    )
 
 
 def was_applied(outcome: Outcome, node: str) -> bool:

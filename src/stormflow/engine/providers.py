@@ -79,9 +79,7 @@ class Reading(BaseModel):
     outputs: str | None = "/outputs"
     error: str | None = "/error"
     succeeded: list[str] = Field(default_factory=lambda: ["succeeded", "done", "completed"])
-    failed: list[str] = Field(
-        default_factory=lambda: ["failed", "error", "canceled", "cancelled"]
-    )
+    failed: list[str] = Field(default_factory=lambda: ["failed", "error", "canceled", "cancelled"])
 
     @field_validator("id", "state", "progress", "outputs", "error")
     @classmethod
@@ -195,9 +193,7 @@ class ProviderConfig(BaseModel):
         if self.kind == "http":
             for text in self.headers.values():
                 _check_tokens("headers", text)
-            if self.base_url is None and not all(
-                _absolute(c.url or "") for c in calls.values()
-            ):
+            if self.base_url is None and not all(_absolute(c.url or "") for c in calls.values()):
                 raise ValueError("relative urls need base_url")
         return self
 
@@ -216,9 +212,8 @@ def _check_tokens(where: str, text: str) -> None:
             if not ENV_NAME.match(token[4:]):
                 raise ValueError(f"{where}: ${{{token}}} does not name an environment variable")
         elif token not in TEMPLATE_TOKENS:
-            raise ValueError(
-                f"{where}: unknown token ${{{token}}} (known: {', '.join(TEMPLATE_TOKENS)}, env:NAME)"
-            )
+            known = ", ".join(TEMPLATE_TOKENS)
+            raise ValueError(f"{where}: unknown token ${{{token}}} (known: {known}, env:NAME)")
 
 
 def parse_config(data: object) -> ProviderConfig:
@@ -268,7 +263,9 @@ class Report:
         return self.state != "running"
 
 
-def read_report(document: object, reading: Reading, outputs: Mapping[str, str] | None = None) -> Report:
+def read_report(
+    document: object, reading: Reading, outputs: Mapping[str, str] | None = None
+) -> Report:
     """A Report from a JSON document; `outputs` (name -> pointer) picks outputs per node."""
     raw_state = resolve(document, reading.state)
     state_text = str(raw_state).lower() if raw_state is not None else ""
@@ -406,9 +403,13 @@ class Provider:
         self, what: str, call: Call, tokens: Mapping[str, str], body: object, method: str
     ) -> object:
         assert call.url is not None
-        url = fill(call.url, {k: urllib.parse.quote(v, safe="") for k, v in tokens.items()}, self.environ)
+        url = fill(
+            call.url, {k: urllib.parse.quote(v, safe="") for k, v in tokens.items()}, self.environ
+        )
         if not _absolute(url):
-            url = urllib.parse.urljoin((self.config.base_url or "").rstrip("/") + "/", url.lstrip("/"))
+            url = urllib.parse.urljoin(
+                (self.config.base_url or "").rstrip("/") + "/", url.lstrip("/")
+            )
         headers = {"Accept": "application/json"}
         for source in (self.config.headers, call.headers):
             headers.update({k: fill(v, tokens, self.environ) for k, v in source.items()})

@@ -52,8 +52,8 @@ from stormflow.store import Lease, Store, StoreView
 from stormflow.store.busy import is_busy
 from stormflow.store.db import is_timeout
 from stormflow.store.persist import takes_limits
-from stormflow.store.waits import WAITING_OWNER
 from stormflow.store.view import Adjacency
+from stormflow.store.waits import WAITING_OWNER
 
 log = logging.getLogger(__name__)
 
@@ -953,7 +953,9 @@ class Scheduler:
             if self._is_paused(workflow_id):
                 continue
             busy = True
-            if owner not in (self.owner, WAITING_OWNER) and self._adopt(owner, [(workflow_id, name, token, logfile)]):
+            if owner not in (self.owner, WAITING_OWNER) and self._adopt(
+                owner, [(workflow_id, name, token, logfile)]
+            ):
                 continue  # still running (or ended) under a supervisor or worker: ours now
             lost = functools.partial(
                 core.fail, name=name, token=token, at=now, lost=True, error="worker lost"

@@ -45,7 +45,7 @@ from stormflow.engine.jobs import Job
 from stormflow.engine.providers import Provider, ProviderError, Report, parse_config
 from stormflow.engine.render import log_path
 from stormflow.store import Store, StoreView
-from stormflow.store.waits import LIVE, WaitRow, end_wait
+from stormflow.store.waits import WaitRow, end_wait
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +230,9 @@ class ExternalJobs:
         }
 
     def submit(self, wait: WaitRow) -> str:
-        return self.provider(wait.provider).submit(wait.request.get("request", {}), self._tokens(wait))
+        return self.provider(wait.provider).submit(
+            wait.request.get("request", {}), self._tokens(wait)
+        )
 
     def poll(self, wait: WaitRow) -> Report:
         assert wait.external_id is not None
@@ -481,7 +483,9 @@ class Waits:
             self._log(wait, f"poll: {wait.provider} job {wait.external_id} {report.state}")
             self._finish(wait, report, "poll")
         else:
-            self.store.polled(wait.workflow_id, wait.token, at=self.clock(), progress=report.progress)
+            self.store.polled(
+                wait.workflow_id, wait.token, at=self.clock(), progress=report.progress
+            )
 
     def _give_up(self, wait: WaitRow) -> None:
         horizon = wait.deadline - wait.created_at
@@ -489,7 +493,9 @@ class Waits:
         error = f"gave up after {horizon:g}s without a result from {wait.provider}"
         self._log(wait, error)
         current = self.store.wait(wait.workflow_id, wait.token) or wait
-        self._finish(current, Report("failed", external_id=wait.external_id, error=error), "give-up")
+        self._finish(
+            current, Report("failed", external_id=wait.external_id, error=error), "give-up"
+        )
         if current.external_id is not None:
             try:
                 self.kinds[wait.kind].cancel(current)
@@ -516,4 +522,3 @@ class Waits:
             asked=asked,
             error=error,
         )
-

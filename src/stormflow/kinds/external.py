@@ -105,7 +105,12 @@ def provider_known(ctx: RuleContext) -> Iterator[Entry]:
 def _rename(node: RawNode, name: str, known: frozenset[str] | None) -> tuple[Any, ...]:
     candidates = set(known or ())
     guess = suggest(name, candidates) or suggest(name.lower(), candidates)
-    if guess is None and known is None and name.lower() != name and PROVIDER_NAME.match(name.lower()):
+    if (
+        guess is None
+        and known is None
+        and name.lower() != name
+        and PROVIDER_NAME.match(name.lower())
+    ):
         guess = name.lower()
     if guess is None:
         return ()

@@ -36,7 +36,6 @@ def _limit_names(node: Node) -> list[str]:
     return sorted(names)  # sorted: every claim locks limits in one order
 
 
-
 class Leases(Database):
     def pending_attempts(
         self, now: float, limit: int = 100, workflow_id: str | None = None

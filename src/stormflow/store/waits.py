@@ -157,7 +157,9 @@ class Waits(Database):
     def provider(self, name: str) -> ProviderRow | None:
         with self.read() as conn:
             r = conn.execute(select(providers).where(providers.c.name == name)).first()
-        return None if r is None else ProviderRow(r.name, r.kind, r.config, r.created_at, r.updated_at)
+        return (
+            None if r is None else ProviderRow(r.name, r.kind, r.config, r.created_at, r.updated_at)
+        )
 
     def provider_names(self) -> list[str]:
         with self.read() as conn:
@@ -258,7 +260,10 @@ class Waits(Database):
                     update(waits)
                     .where(_key(workflow_id, token), waits.c.state == "submitting")
                     .values(
-                        state="waiting", external_id=external_id, submitted_at=at, next_poll=next_poll
+                        state="waiting",
+                        external_id=external_id,
+                        submitted_at=at,
+                        next_poll=next_poll,
                     )
                 ).rowcount
             )
@@ -269,7 +274,9 @@ class Waits(Database):
             values["progress"] = progress
         with self.write() as conn:
             conn.execute(
-                update(waits).where(_key(workflow_id, token), waits.c.state.in_(LIVE)).values(**values)
+                update(waits)
+                .where(_key(workflow_id, token), waits.c.state.in_(LIVE))
+                .values(**values)
             )
 
     def stopped_waits(self, limit: int, workflow_ids: Iterable[str] | None = None) -> list[WaitRow]:
