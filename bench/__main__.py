@@ -49,6 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         help="only watchers (SSE, polling) on a real storm server: 0-500, both backends",
     )
     parser.add_argument(
+        "--external",
+        action="store_true",
+        help="only external jobs: webhook-to-downstream latency, memory of waiting jobs",
+    )
+    parser.add_argument(
         "--watch-tasks", type=int, default=None, help="--watchers: tasks in the workflow"
     )
     parser.add_argument(
@@ -100,6 +105,15 @@ def main(argv: list[str] | None = None) -> int:
             f"{cpu_slots()} CPUs, Python {platform.python_version()}; "
             f"total {time.perf_counter() - began:.0f} s" + (" (--quick)" if args.quick else "")
         )
+        print(report.table(), flush=True)
+        return 0
+    if args.external:
+        from . import external
+
+        with scratch_dir(parent=args.dir) as work:
+            for backend in backends:
+                external.measure(report, backend, work, args.quick)
+        report.note(f"{cpu_slots()} CPUs; total {time.perf_counter() - began:.0f} s")
         print(report.table(), flush=True)
         return 0
     if args.watchers:

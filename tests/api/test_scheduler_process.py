@@ -93,9 +93,13 @@ class _Scheduler:
         self.executor = _Executor()
         self.applied: list[tuple[str, Outcome]] = []
         self.stopped = False
+        self.woken = 0
 
     def apply(self, workflow_id: str, outcome: Outcome) -> None:
         self.applied.append((workflow_id, outcome))
+
+    def wake(self) -> None:  # the inbox ends the loop's idle wait for each hand-over
+        self.woken += 1
 
 
 def test_the_child_inbox_stops_at_once_applies_on_drain_and_skips_malformed_lines() -> None:
@@ -109,6 +113,7 @@ def test_the_child_inbox_stops_at_once_applies_on_drain_and_skips_malformed_line
     wait_for(lambda: fake.stopped)  # end of input: the server is gone
     assert fake.executor.stopped == ["wf1/c#1"]
     assert fake.applied == []  # only on the loop's thread
+    assert fake.woken == 1  # ... which is woken at once
     inbox.drain()
     [(workflow_id, got)] = fake.applied
     assert workflow_id == "wf1" and got.check == {"d"}

@@ -175,6 +175,9 @@ def test_cancel_of_a_waiting_node_reaches_the_provider_once_and_retry_submits_an
     events = lambda: server.events(wf)  # noqa: E731
     (submitted,) = wait_for(lambda: of_type(events(), "external-submitted"), 10, "the submit")
     job = submitted["payload"]["external_id"]
+    detail = server.http.get(f"{API}/workflows/{wf}/nodes/render").json()
+    assert (detail["status"], detail["wait"]["provider"]) == ("running", "stoppable")
+    assert detail["wait"]["phase"].startswith(f"waiting (external id {job}")
     answer = server.http.post(
         f"{API}/workflows/{wf}/actions",
         json={"action": "cancel", "selection": {"names": ["render"]}},

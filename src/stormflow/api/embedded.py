@@ -29,6 +29,7 @@ class EmbeddedScheduler:
         for _node, token in outcome.stop:
             self.scheduler.executor.stop(job_token(workflow_id, token))
         self._inbox.put((workflow_id, outcome))
+        self.scheduler.wake()
 
     def _drain(self) -> None:
         while True:

@@ -121,6 +121,9 @@ class NodeDetail(NodeRowOut):
     upstream: list[str]
     downstream: list[str]
     allowed_actions: list[ActionName]
+    # external jobs: what the current attempt waits for (provider, external id, polls,
+    # progress, outputs) and `phase`, one line ("waiting (external id j1, 40%)"); else null
+    wait: dict[str, Any] | None = None
 
 
 class CompactNodes(BaseModel):

@@ -88,6 +88,7 @@ class Inbox:
             for _node, token in outcome.stop:
                 self.scheduler.executor.stop(job_token(workflow_id, token))
             self._queue.put((workflow_id, outcome))
+            self.scheduler.wake()  # drained after the loop's current step, not its idle wait
         self._on_eof()
 
     def drain(self) -> None:

@@ -76,6 +76,9 @@ INLINE_WAIT = 0.005
 #: Seconds between looks for dead schedulers whose claims this one takes over at once.
 TAKEOVER_EVERY = 1.0
 
+#: Put on the results queue to end the loop's idle wait (`Scheduler.wake`); never applied.
+WAKE = JobResult("", "", "", ok=True, exit_code=None, error=None, started_at=0.0, ended_at=0.0)
+
 
 def new_owner() -> str:
     """A lease owner id: host, pid and start time (so a restart on this host spots its dead
@@ -455,8 +458,13 @@ class Scheduler:
             return None
 
     def _handed_back(self, result: JobResult) -> bool:
-        """A stop by close(): not a failure of the task, not recorded (see close)."""
-        return result.error == STOPPED and result.token in self._shutting_down
+        """A stop by close(): not a failure of the task, not recorded (see close); or WAKE."""
+        return result is WAKE or (result.error == STOPPED and result.token in self._shutting_down)
+
+    def wake(self) -> None:
+        """End the loop's idle wait now (any thread): an outcome handed over from elsewhere (a
+        webhook through the API, a wait's result) is acted on at once, not after idle_wait."""
+        self.results.put(WAKE)
 
     def _apply_results(self, first: JobResult | None) -> bool:
         if first is None:
@@ -493,6 +501,8 @@ class Scheduler:
             self._due.pop(workflow_id, None)
         if not (results or candidates or due):
             return 0
+        self.waits.refresh()  # which providers have limits, read before the lock (cheap)
+        kinds = self._kinds_of(workflow_id) if self.waits.kinds else {}
         lease = Lease(self.owner, now + self.settings.lease_seconds)
         claimed: list[tuple[str, str]] = []  # (node, log file) started in this transaction
         limited: list[tuple[str, str]] = []  # due, but holding named limits: the claim path
@@ -500,7 +510,18 @@ class Scheduler:
         deferred: list[str] = []  # candidates beyond RUN_BATCH: the next transaction's
         archived: list[bool] = []  # decide found the workflow archived
 
+        waiting: list[str] = []  # claimed nodes of wait kinds: they take no executor slot
+
+        def full(name: str) -> bool:
+            """No slot for this node: executor slots for commands and actions; wait kinds
+            (no slot) up to RUN_BATCH per transaction."""
+            if self.waits.handles(kinds.get(name, "task")):
+                return len(waiting) >= RUN_BATCH
+            return len(claimed) - len(waiting) >= free
+
         def claim(overlay: core.Overlay, total: Outcome, name: str, token: str) -> None:
+            if self.waits.handles(kinds.get(name, "task")):
+                waiting.append(name)
             logfile = str(log_path(self.settings.data_dir, workflow_id, token))
             out = core.started(overlay, name, token, at=now, worker=self.owner, log=logfile)
             overlay.lay(out)
@@ -512,6 +533,7 @@ class Scheduler:
             assert isinstance(view, StoreView)
             lease.tokens.clear()
             claimed.clear()
+            waiting.clear()
             limited.clear()
             handled.clear()
             deferred.clear()
@@ -557,22 +579,22 @@ class Scheduler:
             # dispatch. Nodes holding named limits take the `claim` path, which counts
             # their usage.
             for name, attempt in list(total.start):
-                if len(claimed) >= free or attempt.not_before > now:
+                if full(name) or attempt.not_before > now:
                     continue
-                if takes_limits(overlay.node(name).current):
+                if self._takes_limits(overlay.node(name).current):
                     continue
                 claim(overlay, total, name, attempt.token)
             # Attempts made earlier, still ours to claim: live and leased to no one (the
             # workflow lock keeps it so until commit).
-            if due and len(claimed) < free:
+            if due:
                 unleased = view.unleased([token for _, token in due])
                 for name, token in due:
-                    if len(claimed) >= free:
-                        break
+                    if full(name):
+                        continue  # not handled: back on the heap for the next transaction
                     handled.add(token)
                     if token not in unleased or overlay.node(name).live_token != token:
                         continue  # gone (stopped, retried) or claimed by another scheduler
-                    if takes_limits(overlay.node(name).current):
+                    if self._takes_limits(overlay.node(name).current):
                         limited.append((name, token))
                     else:
                         claim(overlay, total, name, token)
@@ -631,6 +653,21 @@ class Scheduler:
             self._trouble(workflow_id, exc)
         return sent
 
+    def _takes_limits(self, config: dict[str, object]) -> bool:
+        """Whether claiming takes the limits path: named `limits`, or an external job whose
+        provider has a `max_concurrent` (or is not known here yet: checked by the claim)."""
+        return takes_limits(config) and (
+            bool(config.get("limits")) or self.waits.limited(str(config.get("provider")))
+        )
+
+    def _kinds_of(self, workflow_id: str) -> dict[str, str]:
+        """Node -> kind for the workflow (read once, kept: kinds never change after submit)."""
+        kinds = self._kinds.get(workflow_id)
+        if kinds is None:
+            kinds = {row.name: row.kind for row in self.store.nodes(workflow_id)}
+            self._kinds[workflow_id] = kinds
+        return kinds
+
     def _take_candidates(self, workflow_id: str) -> set[str]:
         """Up to RUN_BATCH of the workflow's nodes to examine (the rest wait their turn), so
         that no transaction runs 200,000 nodes at once while everything else waits."""
@@ -659,6 +696,8 @@ class Scheduler:
         """Act on an outcome: stop attempts, remember nodes to examine and attempts to send."""
         for _node, token in outcome.stop:
             self.executor.stop(job_token(workflow_id, token))
+        if outcome.stop:
+            self.waits.stopped()  # a waiting job among them is cancelled outside at once
         if outcome.check:
             self._check[workflow_id].update(outcome.check)
         now = self.clock()
@@ -677,6 +716,7 @@ class Scheduler:
         """An outcome written by another thread of this process (a wait's result)."""
         with self._lock:
             self._after(workflow_id, outcome)
+        self.wake()
 
     # -- runs ------------------------------------------------------------------------
     def _run_ready(self) -> bool:

@@ -57,8 +57,9 @@ RESUBMIT_AFTER = 60.0
 #: scheduler was gone at the horizon, the lease's expiry still ends the attempt (lost).
 LEASE_MARGIN = 3600.0
 
-#: How often the pool looks for stopped attempts whose jobs must be cancelled outside.
-STOPPED_EVERY = 1.0
+#: How often the pool looks for stopped attempts whose jobs must be cancelled outside (at
+#: once when this scheduler is told of a stop: `Waits.stopped`).
+STOPPED_EVERY = 5.0
 
 #: Providers are read from the store again after this long (added, changed, removed).
 PROVIDERS_EVERY = 5.0
@@ -94,6 +95,10 @@ class WaitKind(Protocol):
     def next_poll(self, wait: WaitRow, now: float) -> float: ...
 
     def may_call(self, wait: WaitRow) -> bool: ...
+
+    def refresh(self) -> None: ...
+
+    def limited(self, provider: str) -> bool: ...
 
 
 def finish(
@@ -163,20 +168,29 @@ def finish(
 
 def note(store: Store, wait: WaitRow, type_: str, at: float, **payload: Any) -> None:
     """An event about the wait in its workflow's log (submitted, cancelled outside)."""
+    notes(store, wait.workflow_id, [(wait, type_, at, payload)])
+
+
+Note = tuple[WaitRow, str, float, dict[str, Any]]
+
+
+def notes(store: Store, workflow_id: str, items: list[Note]) -> None:
+    """Several such events of one workflow in one transaction."""
 
     def decide(_view: core.GraphView) -> Outcome:
-        out = Outcome(action=type_, actor="engine", at=at)
-        out.events.append(
-            Event(
-                type_,
-                wait.node,
-                at=at,
-                payload={"token": wait.token, "provider": wait.provider, **payload},
+        out = Outcome(action="external", actor="engine", at=items[-1][2])
+        for wait, type_, at, payload in items:
+            out.events.append(
+                Event(
+                    type_,
+                    wait.node,
+                    at=at,
+                    payload={"token": wait.token, "provider": wait.provider, **payload},
+                )
             )
-        )
         return out
 
-    store.transact(wait.workflow_id, decide)
+    store.transact(workflow_id, decide)
 
 
 class ExternalJobs:
@@ -199,6 +213,20 @@ class ExternalJobs:
         if found is None:
             raise ProviderError(f"unknown provider {name!r} (storm providers ls)")
         return found
+
+    def refresh(self) -> None:
+        """Read the providers again if the last read is older than PROVIDERS_EVERY."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._read_at > PROVIDERS_EVERY:
+                self._refresh(now)
+
+    def limited(self, name: str) -> bool:
+        """Whether claims of this provider's jobs must count its `max_concurrent` (from what
+        was read last: no I/O, callable inside a transaction). Unknown: True (the claim
+        checks)."""
+        found = self._providers.get(name)
+        return found is None or found.config.max_concurrent is not None
 
     def _refresh(self, now: float) -> None:
         self._read_at = now
@@ -301,11 +329,24 @@ class Waits:
         self._busy: set[tuple[str, str]] = set()  # waits with a call queued or running here
         self._lock = threading.Lock()
         self._sweeping = False
+        self._more = False  # the last sweep left due rows for want of room
         self._next_stopped = 0.0
         self._closed = False
+        # "external-submitted" events waiting to be written, a transaction per workflow per
+        # sweep (10,000 submits are not 10,000 transactions on their workflow)
+        self._notes: list[tuple[str, Note]] = []
 
     def handles(self, kind: str) -> bool:
         return kind in self.kinds
+
+    def refresh(self) -> None:
+        """Let the kinds re-read their configuration when it is stale (before a transaction)."""
+        for kind in self.kinds.values():
+            kind.refresh()
+
+    def limited(self, provider: str) -> bool:
+        """Whether claiming a job of this provider counts a limit (see ExternalJobs.limited)."""
+        return any(kind.limited(provider) for kind in self.kinds.values())
 
     # -- the loop's side ---------------------------------------------------------------------
     def hand(self, job: Job) -> bool:
@@ -318,6 +359,9 @@ class Waits:
         kind = self.kinds[job.kind]
         now = self.clock()
         plan = kind.plan(job, now)
+        # No room in the pool now: the row is due at once, and a sweep submits it when there
+        # is room (a submit is never dropped; the pool never queues more than its capacity).
+        room = self._room() > 0
         row = {
             "workflow_id": workflow_id,
             "token": token,
@@ -328,14 +372,15 @@ class Waits:
             "idempotency_key": idempotency_key(workflow_id, token),
             "request": dict(plan.request),
             "created_at": now,
-            "next_poll": now + RESUBMIT_AFTER,
+            "next_poll": now + RESUBMIT_AFTER if room else now,
             "deadline": plan.deadline,
         }
         if not self.store.begin_wait(row, lease_until=plan.deadline + LEASE_MARGIN):
             return False
-        wait = self.store.wait(workflow_id, token)
-        if wait is not None:
-            self._start(self._submit, wait)
+        if room:
+            wait = self.store.wait(workflow_id, token)
+            if wait is not None and not self._start(self._submit, wait):
+                self.store.release_wait(wait)  # the room went meanwhile: the sweep takes it
         return True
 
     def tick(self) -> None:
@@ -356,6 +401,10 @@ class Waits:
         with self._lock:
             self._closed = True
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        try:
+            self._flush_notes()
+        except Exception as exc:  # closing goes on: these events are a courtesy
+            log.warning("external events left unwritten at close: %s", exc)
 
     # -- the pool's side ---------------------------------------------------------------------
     def _start(self, fn: Callable[[WaitRow], None], wait: WaitRow) -> bool:
@@ -374,6 +423,9 @@ class Waits:
             finally:
                 with self._lock:
                     self._busy.discard(key)
+                    more = self._more
+                if more:
+                    self.tick()  # due rows were left for want of room: take them now
 
         try:
             self._pool.submit(run)
@@ -383,12 +435,39 @@ class Waits:
             return False
         return True
 
+    def _start_taken(self, fn: Callable[[WaitRow], None], wait: WaitRow) -> None:
+        """Start a call for a row this scheduler took; if the pool filled up meanwhile, the
+        row is due again at once (for the next sweep, here or elsewhere)."""
+        if not self._start(fn, wait):
+            taken = self.store.wait(wait.workflow_id, wait.token)
+            if taken is not None:
+                self.store.release_wait(taken)
+
     def _room(self) -> int:
         with self._lock:
             return self._capacity - len(self._busy)
 
+    def stopped(self) -> None:
+        """This scheduler was told an attempt was stopped: look for jobs to cancel now."""
+        self._next_stopped = 0.0
+
+    def _flush_notes(self) -> None:
+        with self._lock:
+            pending, self._notes = self._notes, []
+        by_workflow: dict[str, list[Note]] = {}
+        for workflow_id, item in pending:
+            by_workflow.setdefault(workflow_id, []).append(item)
+        for workflow_id, items in by_workflow.items():
+            try:
+                notes(self.store, workflow_id, items)
+            except Exception as exc:  # an event is a courtesy: the waits row holds the facts
+                log.warning(
+                    "recording %d external events of %s failed: %s", len(items), workflow_id, exc
+                )
+
     def _sweep(self) -> None:
         try:
+            self._flush_notes()
             now = self.clock()
             if now >= self._next_stopped:
                 self._next_stopped = now + STOPPED_EVERY
@@ -396,10 +475,14 @@ class Waits:
                     if self.store.begin_cancel(wait, at=now):
                         self._start(self._cancel, wait)
             room = self._room()
+            self._more = room <= 0
             if room <= 0:
                 return
-            for wait in self.store.due_waits(now, room * 2, self.workflows):
+            due = self.store.due_waits(now, room * 2, self.workflows)
+            self._more = len(due) == room * 2
+            for wait in due:
                 if self._room() <= 0:
+                    self._more = True
                     break
                 if (wait.workflow_id, wait.token) in self._busy:
                     continue
@@ -417,20 +500,20 @@ class Waits:
             return  # a kind this scheduler does not know (a plugin elsewhere): left to others
         if now >= wait.deadline:
             if self.store.take(wait, now + RESUBMIT_AFTER, polled=False):
-                self._start(self._give_up, wait)
+                self._start_taken(self._give_up, wait)
             return
         if not kind.may_call(wait):
             return  # over the provider's rate: next sweep
         if wait.state == "submitting":
             if self.store.take(wait, now + RESUBMIT_AFTER, polled=False):
-                self._start(self._submit, wait)
+                self._start_taken(self._submit, wait)
             return
         try:
             due = kind.next_poll(wait, now)
         except ProviderError:
             due = now + RESUBMIT_AFTER
         if self.store.take(wait, due, polled=True):
-            self._start(self._poll, wait)
+            self._start_taken(self._poll, wait)
 
     def _log(self, wait: WaitRow, line: str) -> None:
         path = log_path(self.data_dir, wait.workflow_id, wait.token)
@@ -468,7 +551,9 @@ class Waits:
                 self._cancel(placed)
             return
         self._log(wait, f"waiting for {wait.provider} job {external_id}")
-        note(self.store, wait, "external-submitted", now, external_id=external_id)
+        with self._lock:
+            item = (wait, "external-submitted", now, {"external_id": external_id})
+            self._notes.append((wait.workflow_id, item))
 
     def _poll(self, wait: WaitRow) -> None:
         kind = self.kinds[wait.kind]

@@ -251,6 +251,19 @@ class Waits(Database):
                 ).rowcount
             )
 
+    def release_wait(self, wait: WaitRow) -> None:
+        """Make a row this scheduler took but could not act on due again now."""
+        with self.write() as conn:
+            conn.execute(
+                update(waits)
+                .where(
+                    _key(wait.workflow_id, wait.token),
+                    waits.c.state == wait.state,
+                    waits.c.next_poll == wait.next_poll,
+                )
+                .values(next_poll=0.0)
+            )
+
     def submitted(
         self, workflow_id: str, token: str, external_id: str, *, at: float, next_poll: float
     ) -> bool:

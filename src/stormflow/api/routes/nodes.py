@@ -153,7 +153,31 @@ def node_detail(ctx: Ctx, workflow_id: str, name: str) -> dict[str, Any]:
         "upstream": natural_sorted(adjacency.up.get(name, ())),
         "downstream": natural_sorted(adjacency.down.get(name, ())),
         "allowed_actions": allowed_actions(node),
+        "wait": _wait(ctx, workflow_id, name, node.attempt.token if node.attempt else None),
     }
+
+
+def _wait(ctx: ApiContext, workflow_id: str, name: str, token: str | None) -> dict[str, Any] | None:
+    """What the node's current attempt waits for outside (external jobs), if anything."""
+    if token is None:
+        return None
+    wait = next((w for w in ctx.store.waits_of(workflow_id, name) if w.token == token), None)
+    if wait is None:
+        return None
+    out = wait.as_dict()
+    del out["workflow_id"], out["node"]
+    out["phase"] = wait_phase(wait.state, wait.external_id, wait.progress)
+    return out
+
+
+def wait_phase(state: str, external_id: str | None, progress: float | None) -> str:
+    """One line for people: "submitted", "waiting (external id j1, 40%)", "done"..."""
+    if state == "submitting":
+        return "submitted"
+    if state == "waiting":
+        done = f", {progress:.0%}" if progress is not None else ""
+        return f"waiting (external id {external_id}{done})"
+    return state
 
 
 @router.get("/workflows/{workflow_id}/nodes/{name}/history", response_model=schemas.History)
