@@ -185,6 +185,8 @@ def test_bad_input_is_refused_and_nothing_stored(tmp_path: Path) -> None:
             status, answer = farm.call("POST", "/jobs", body, auth)
             assert status == 400 and field in answer["error"], (body, answer)
         assert farm.call("GET", "/jobs/../../etc/passwd", None, auth)[0] == 404
+        assert farm.call("DELETE", "/jobs", None, auth)[0] == 405
+        assert farm.call("POST", "/jobs/0123456789ab/cancel", None, auth)[0] == 404
         _, job = farm.call("POST", "/jobs", {"frames": "1"}, auth)
         assert (
             farm.call("GET", f"/jobs/{job['id']}/files/..%2F..%2Fjobs.json", None, auth)[0] == 404

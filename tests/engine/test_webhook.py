@@ -92,8 +92,9 @@ def test_unset_secret_and_unreachable_url_fail_with_one_line(
     monkeypatch.delenv("NOTICE_SECRET", raising=False)
     with pytest.raises(WebhookError, match=r"NOTICE_SECRET .* is not set"):
         send_notice(payload(url="http://127.0.0.1:9/x", secret_env="NOTICE_SECRET"), ctx())
-    with pytest.raises(WebhookError, match=r"127\.0\.0\.1:9/….*2 tries"):
-        send_notice(payload(url="http://127.0.0.1:9/x", tries=2), ctx())
+    with pytest.raises(WebhookError, match=r"127\.0\.0\.1:9/….*2 tries") as caught:
+        send_notice(payload(url="http://user:pw@127.0.0.1:9/secret-path", tries=2), ctx())
+    assert "pw" not in str(caught.value) and "secret-path" not in str(caught.value)
 
 
 def _doc(**webhook: Any) -> dict[str, Any]:

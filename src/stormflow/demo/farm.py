@@ -74,7 +74,6 @@ from typing import Any
 from stormflow.demo.render import render
 from stormflow.demo.simulate import simulate
 from stormflow.signing import HEADER, sign
-from stormflow.spec.frames import FrameSpecError, parse_frames
 
 HOST = "127.0.0.1"
 #: A job renders at most this many frames (a demo: bigger requests are refused, not queued).
@@ -169,6 +168,10 @@ def parse_request(
     body: Mapping[str, Any],
 ) -> tuple[list[int], dict[str, int], str | None, str | None]:
     """(frames, scene, callback, name) of a submit, or BadRequest naming the field."""
+    # Here, not at the top: `stormflow.spec` takes ~0.3 s to import, and the client mode
+    # (run by a command provider at every poll) never parses frames.
+    from stormflow.spec.frames import FrameSpecError, parse_frames
+
     if not isinstance(body, Mapping):
         raise BadRequest("the body must be a JSON object")
     unknown = sorted(set(body) - {"frames", "scene", "params", "callback", "name"})
@@ -473,6 +476,11 @@ def handler_for(farm: Farm, token: str | None) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             self._route("POST")
+
+        def _not_allowed(self) -> None:
+            self._error(405, f"{self.command} is not served here (GET and POST only)")
+
+        do_PUT = do_PATCH = do_DELETE = _not_allowed
 
         def _dispatch(self, method: str) -> None:
             url = urllib.parse.urlsplit(self.path)

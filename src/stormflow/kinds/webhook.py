@@ -108,16 +108,21 @@ def notice_body(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def where(url: str) -> str:
-    """The URL for logs: scheme and host only, since paths like Slack's carry a secret."""
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}/…" if parts.path not in ("", "/") else url
+    """The URL for logs: scheme, host and port only, since paths like Slack's (and a
+    `user:password@` before the host) carry secrets."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "an unreadable URL"
+    return f"{parts.scheme}://{parts.hostname or ''}{port}/…"
 
 
 def send_notice(payload: Mapping[str, Any], ctx: ActionContext) -> str:
     """POST the notice, retrying within the timeout; one line saying who answered what."""
     url = str(payload.get("url", ""))
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise WebhookError(f"webhook not sent: {url!r} is not an http(s) URL")
+        raise WebhookError(f"webhook not sent: {where(url)} is not an http(s) URL")
     body = json.dumps(notice_body(payload)).encode()
     secret_env = payload.get("secret_env")
     secret = None
@@ -133,7 +138,9 @@ def send_notice(payload: Mapping[str, Any], ctx: ActionContext) -> str:
     deadline = time.monotonic() + timeout
     pause = _FIRST_PAUSE
     last = "no answer"
+    made = 0
     for attempt in range(1, tries + 1):
+        made = attempt
         headers = {"Content-Type": "application/json", "User-Agent": "storm-webhook/1"}
         if secret:
             headers[HEADER] = sign(secret, body)  # per try: a late retry is not a replay
@@ -158,7 +165,8 @@ def send_notice(payload: Mapping[str, Any], ctx: ActionContext) -> str:
             )
         time.sleep(pause)
         pause *= 2
-    raise WebhookError(f"webhook to {where(url)} {last} ({tries} tries)")
+    stopped = "; stopped" if ctx.stopped() else ""
+    raise WebhookError(f"webhook to {where(url)} {last} ({made} tries{stopped})")
 
 
 # -- validation ----------------------------------------------------------------------------------
