@@ -73,6 +73,7 @@ def snapshot(sc: Any) -> dict[str, Any]:
         "level": state.level,
         "busy": state.busy,
         "codes": [e.get("code") for e in state.entries],
+        "messages": [e.get("message") for e in state.entries],
         "fixers": [f["name"] for e in state.entries for f in e.get("fixers") or []],
         "workflow": state.workflow,
         "draft": state.draft,
@@ -84,6 +85,8 @@ def snapshot(sc: Any) -> dict[str, Any]:
             "retries": props.retries,
             "frame_start": sc.frame_start,
             "frame_end": sc.frame_end,
+            "upload": props.upload,
+            "upload_destination": props.upload_destination,
         },
     }
 
@@ -202,6 +205,100 @@ def scenario_submit(args: dict[str, Any]) -> dict[str, Any]:
     bpy.ops.storm.open_monitor()  # the panel's button once the answer is in
     background.drain()
     return {"presses": results, "blend": bpy.data.filepath, "opened": opened, **state}
+
+
+def textured_scene(args: dict[str, Any], frames: str = "1-48") -> Any:
+    """The demo scene with a texture beside the .blend (//textures/wood.png, read by the
+    ball's material), an image whose file is gone and a packed one; saved."""
+    import bpy
+
+    sc = scene(args, frames)
+    textures = Path(args["tmp"]) / "textures"
+    textures.mkdir()
+    images = []
+    for name in ("wood", "logo"):
+        image = bpy.data.images.new(name, 16, 16)
+        image.filepath_raw = str(textures / f"{name}.png")
+        image.file_format = "PNG"
+        image.save()
+        image.filepath = f"//textures/{name}.png"  # relative, as artists keep them
+        images.append(image)
+    images[1].pack()
+    gone = bpy.data.images.new("gone", 4, 4)
+    gone.source = "FILE"
+    gone.filepath = "//textures/gone.png"
+    material = bpy.data.materials["ball"]
+    tex = material.node_tree.nodes.new("ShaderNodeTexImage")
+    tex.image = images[0]
+    shader = material.node_tree.nodes["Principled BSDF"]
+    material.node_tree.links.new(tex.outputs["Color"], shader.inputs["Roughness"])
+    bpy.ops.wm.save_mainfile()
+    return sc
+
+
+def _record_uploader_thread() -> list[str]:
+    """Which thread starts the uploader (it must not be Blender's main thread)."""
+    import threading
+
+    from storm_blender import connection
+
+    threads: list[str] = []
+    real = connection.client.ensure_uploader
+
+    def recording(*a: Any, **k: Any) -> int:
+        threads.append(threading.current_thread().name)
+        return real(*a, **k)  # type: ignore[no-any-return]
+
+    connection.client.ensure_uploader = recording
+    return threads
+
+
+def scenario_upload(args: dict[str, Any]) -> dict[str, Any]:
+    import bpy
+
+    install(args)
+    from storm_blender import background
+
+    prefs = bpy.context.preferences.addons["storm_blender"].preferences
+    prefs.storm_command = args["storm"]
+    threads = _record_uploader_thread()
+    sc = textured_scene(args, args.get("frames", "1-48"))
+    set_props(sc, args["props"])
+    bpy.ops.wm.save_mainfile()
+    out: dict[str, Any] = {"blend": bpy.data.filepath}
+    bpy.ops.storm.validate()
+    background.drain()
+    out["validated"] = snapshot(sc)
+    out["panel"] = draw_panel(bpy.context)
+    answer, seconds = timed(bpy.ops.storm.submit)
+    background.drain(60)
+    out.update(answer=sorted(answer), seconds=seconds, threads=threads, **snapshot(sc))
+    return out
+
+
+def scenario_upload_refusals(args: dict[str, Any]) -> dict[str, Any]:
+    """No destination, one Storm cannot parse, one it cannot write: messages, no job."""
+    import bpy
+
+    install(args)
+    from storm_blender import background
+
+    threads = _record_uploader_thread()
+    sc = textured_scene(args)
+    out: dict[str, Any] = {}
+    set_props(sc, {"upload": True, "upload_destination": ""})
+    try:
+        out["empty"] = sorted(bpy.ops.storm.submit())
+    except RuntimeError as exc:  # operators reporting ERROR raise in background mode
+        out["empty"] = ["CANCELLED", str(exc).strip()]
+    out["empty_state"] = snapshot(sc)
+    for key, url in args["destinations"].items():
+        set_props(sc, {"upload_destination": url})
+        bpy.ops.storm.submit()
+        background.drain(60)
+        out[key] = snapshot(sc)
+    out["threads"] = threads
+    return out
 
 
 def scenario_refusals(args: dict[str, Any]) -> dict[str, Any]:

@@ -104,3 +104,65 @@ def test_read_back_of_odd_documents_never_raises(doc: dict[str, Any]) -> None:
 )
 def test_the_default_name_is_the_file_name(path: str, name: str) -> None:
     assert job.default_name(path) == name
+
+
+def _project(tmp_path: Any) -> tuple[str, list[str]]:
+    """A saved .blend with a texture beside it, a library one directory up, a UDIM set."""
+    proj = tmp_path / "proj" / "shots"
+    (proj / "textures").mkdir(parents=True)
+    blend = proj / "sh010.blend"
+    blend.write_bytes(b"BLENDER")
+    (proj / "textures" / "wood.png").write_bytes(b"png")
+    (tmp_path / "proj" / "lib.blend").write_bytes(b"BLENDER")
+    for tile in (1001, 1002):
+        (proj / "textures" / f"skin.{tile}.exr").write_bytes(b"exr")
+    deps = [
+        str(proj / "textures" / "wood.png"),
+        str(tmp_path / "proj" / "lib.blend"),
+        str(proj / "textures" / "skin.<UDIM>.exr"),
+        str(proj / "textures" / "gone.png"),
+    ]
+    return str(blend), deps
+
+
+def test_an_upload_sends_the_blend_and_what_exists_and_the_render_reads_the_copy(
+    tmp_path: Any,
+) -> None:
+    blend, deps = _project(tmp_path)
+    farm = tmp_path / "farm"
+    upload = job.UploadSettings(f"file://{farm}", host="ws-1", paths=deps, packed=2)
+    s = settings(blend=blend, upload=upload)
+    notes = upload.resolve(blend)
+    assert [n["code"] for n in notes] == ["dependency-missing", "dependency-packed"]
+    assert deps[3] in notes[0]["message"] and notes[0]["severity"] == "warning"
+    assert notes[1]["message"] == "2 packed file(s) travel inside the .blend"
+    doc = job.document(s)
+    node = doc["nodes"][0]
+    assert node["kind"] == "upload" and node["host"] == "ws-1"
+    # the root all files share: the .blend's `//../lib.blend` still holds at the destination
+    assert node["root"] == str(tmp_path / "proj")
+    assert node["files"] == [
+        blend,
+        deps[0],
+        deps[1],
+        str(tmp_path / "proj/shots/textures/skin.*.exr"),
+    ]
+    assert node["destination"] == f"file://{farm}" and "endpoint_url" not in node
+    assert ["upload_scene", "render"] in doc["edges"]
+    (command,) = doc["nodes"][1]["commands"]
+    assert command[command.index("--scene") + 1] == f"{farm}/shots/sh010.blend"
+    entries = [e for e in validate(doc) if e.severity != "info"]
+    assert entries == [], entries
+
+
+def test_an_s3_upload_keeps_the_scene_path_and_names_its_endpoint(tmp_path: Any) -> None:
+    blend, deps = _project(tmp_path)
+    upload = job.UploadSettings(
+        "s3://bucket/sh010", endpoint_url="http://minio:9000", profile="farm", paths=deps[:1]
+    )
+    assert upload.resolve(blend) == []
+    doc = job.document(settings(blend=blend, upload=upload, renderer="blender"))
+    node = doc["nodes"][0]
+    assert node["endpoint_url"] == "http://minio:9000" and node["profile"] == "farm"
+    assert node["root"] == str(tmp_path / "proj" / "shots")
+    assert doc["nodes"][1]["commands"][0][2] == blend  # the farm syncs or mounts the bucket

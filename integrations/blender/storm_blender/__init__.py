@@ -9,7 +9,7 @@ in the Storm repository.
 bl_info = {
     "name": "Storm",
     "author": "Storm",
-    "version": (1, 0, 0),
+    "version": (1, 1, 0),
     "blender": (4, 2, 0),
     "location": "Properties > Render > Storm",
     "description": "Validate, compose and submit render jobs to a Storm server",

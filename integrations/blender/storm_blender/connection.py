@@ -30,10 +30,13 @@ class Target:
     STORM_TOKEN, else server.json and the token file in STORM_HOME, default ~/.storm).
     """
 
-    def __init__(self, url: str = "", token: str = "", version: str = "") -> None:
+    def __init__(
+        self, url: str = "", token: str = "", version: str = "", storm_command: str = ""
+    ) -> None:
         self.url = url.strip()
         self.token = token.strip()
         self.version = version
+        self.storm_command = storm_command.strip()
 
     @property
     def agent(self) -> str:
@@ -53,6 +56,19 @@ def connect(target: Target) -> Any:
         timeout=TIMEOUT,
         agent=target.agent,
     )
+
+
+def start_uploader(target: Target) -> str:
+    """Start this workstation's `storm uploader` unless it runs (the client's
+    `ensure_uploader`: it waits up to a few seconds for the daemon, so call it in the worker
+    thread). "" when it runs, else what went wrong, for the panel: the job is stored all the
+    same, its upload waits for an uploader of this host."""
+    command = [target.storm_command, "uploader"] if target.storm_command else None
+    try:
+        client.ensure_uploader(command)
+    except (StormError, OSError) as exc:
+        return "the upload waits: `storm uploader` did not start ({})".format(message(exc))
+    return ""
 
 
 def message(error: Optional[BaseException]) -> str:

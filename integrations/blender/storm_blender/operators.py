@@ -8,6 +8,7 @@ back on the main thread through a timer and lands in `status`, which the panel d
 from __future__ import annotations
 
 import functools
+import socket
 import urllib.parse
 import uuid
 import webbrowser
@@ -24,12 +25,36 @@ def addon_version() -> str:
     return ".".join(str(v) for v in bl_info["version"])
 
 
-def target(context: Any) -> connection.Target:
+def _prefs(context: Any) -> Any:
     addon = context.preferences.addons.get(__package__)
-    prefs = addon.preferences if addon is not None else None
+    return addon.preferences if addon is not None else None
+
+
+def target(context: Any) -> connection.Target:
+    prefs = _prefs(context)
     url = getattr(prefs, "server_url", "") if prefs is not None else ""
     token = getattr(prefs, "token", "") if prefs is not None else ""
-    return connection.Target(url, token, addon_version())
+    command = getattr(prefs, "storm_command", "") if prefs is not None else ""
+    return connection.Target(url, token, addon_version(), storm_command=command)
+
+
+def upload_settings(context: Any) -> Optional[job.UploadSettings]:
+    """The upload the panel asks for, with the .blend's dependencies as Blender reports
+    them (main thread: bpy); None when "Upload scene and dependencies" is off."""
+    props = context.scene.storm
+    if not props.upload:
+        return None
+    prefs = _prefs(context)
+    deps = bpy.utils.blend_paths(absolute=True, packed=False, local=False)
+    with_packed = bpy.utils.blend_paths(absolute=True, packed=True, local=False)
+    return job.UploadSettings(
+        destination=props.upload_destination,
+        endpoint_url=props.upload_endpoint_url,
+        profile=getattr(prefs, "upload_profile", "") if prefs is not None else "",
+        host=socket.gethostname(),
+        paths=deps,
+        packed=max(0, len(with_packed) - len(deps)),
+    )
 
 
 def settings(context: Any) -> job.JobSettings:
@@ -55,6 +80,7 @@ def settings(context: Any) -> job.JobSettings:
         notify=props.notify,
         renderer=props.renderer,
         addon_version=addon_version(),
+        upload=upload_settings(context),
     )
 
 
@@ -67,21 +93,41 @@ def redraw() -> None:
                 area.tag_redraw()
 
 
+class Prepared:
+    """The job's document, built in the worker thread: with an upload, finding which of the
+    .blend's dependencies exist is file-system work (a network share may be slow). Its
+    notes (missing, packed files) join `local`, the entries the panel shows with the
+    server's; the worker writes them before its result is delivered."""
+
+    def __init__(self, job_settings: job.JobSettings, local: List[Dict[str, Any]]) -> None:
+        self.settings = job_settings
+        self.local = local
+
+    def document(self) -> Dict[str, Any]:
+        if self.settings.upload is not None:
+            self.local.extend(self.settings.upload.resolve(self.settings.blend))
+        return job.document(self.settings)
+
+
 def _begin(operator: Any, context: Any, what: str) -> Optional[tuple]:
-    """(status, local entries, document, target), or None when the .blend is not saved."""
+    """(status, local entries, Prepared, target), or None when the .blend is not saved or
+    the upload has no destination."""
     scene_status = status.of(context.scene.name)
     # Headless (background mode) Blender reports every file as dirty: no warning there.
     dirty = bpy.data.is_dirty and not bpy.app.background
     local = status.local_entries(bpy.data.filepath, dirty)
-    if any(e["severity"] == "error" for e in local):
+    props = context.scene.storm
+    local += status.upload_entries(props.upload, props.upload_destination)
+    errors = [e for e in local if e["severity"] == "error"]
+    if errors:
         scene_status.entries = local
-        scene_status.finish(local[0]["message"], "ERROR")
-        operator.report({"ERROR"}, "Storm: " + local[0]["message"])
+        scene_status.finish(errors[0]["message"], "ERROR")
+        operator.report({"ERROR"}, "Storm: " + errors[0]["message"])
         redraw()
         return None
     scene_status.start(what)
     redraw()
-    return scene_status, local, job.document(settings(context)), target(context)
+    return scene_status, local, Prepared(settings(context), local), target(context)
 
 
 def _counts(entries: List[Dict[str, Any]]) -> str:
@@ -92,7 +138,11 @@ def _counts(entries: List[Dict[str, Any]]) -> str:
     return "{} error(s), {} warning(s)".format(errors, warnings)
 
 
-def _delivered(scene_name: str, handle: Callable[[Any, status.SceneStatus], None]) -> Any:
+def _delivered(
+    scene_name: str,
+    handle: Callable[[Any, status.SceneStatus], None],
+    local: Optional[List[Dict[str, Any]]] = None,
+) -> Any:
     """A `done` callback for background.run: errors go to the panel, answers to `handle`."""
 
     def done(answer: Any, error: Optional[BaseException]) -> None:
@@ -100,7 +150,7 @@ def _delivered(scene_name: str, handle: Callable[[Any, status.SceneStatus], None
         if error is not None:
             details = getattr(error, "details", None)
             if isinstance(details, dict) and isinstance(details.get("entries"), list):
-                scene_status.entries = details["entries"]
+                scene_status.entries = list(local or []) + details["entries"]
             scene_status.finish(connection.message(error), "ERROR")
         else:
             handle(answer, scene_status)
@@ -119,7 +169,7 @@ class STORM_OT_validate(bpy.types.Operator):
         begun = _begin(self, context, "Validating...")
         if begun is None:
             return {"CANCELLED"}
-        _status, local, doc, where = begun
+        _status, local, prepared, where = begun
 
         def handle(answer: Dict[str, Any], scene_status: status.SceneStatus) -> None:
             scene_status.entries = local + list(answer["entries"])
@@ -127,8 +177,8 @@ class STORM_OT_validate(bpy.types.Operator):
             scene_status.finish("Validated: " + _counts(scene_status.entries), worst)
 
         background.run(
-            lambda: connection.connect(where).validate(doc),
-            _delivered(context.scene.name, handle),
+            lambda: connection.connect(where).validate(prepared.document()),
+            _delivered(context.scene.name, handle, local),
         )
         return {"FINISHED"}
 
@@ -152,7 +202,7 @@ class STORM_OT_apply_fixer(bpy.types.Operator):
         begun = _begin(self, context, "Applying {}...".format(self.fixer))
         if begun is None:
             return {"CANCELLED"}
-        _status, local, doc, where = begun
+        _status, local, prepared, where = begun
         scene_name, fixer, blend = context.scene.name, self.fixer, bpy.data.filepath
 
         def handle(answer: Dict[str, Any], scene_status: status.SceneStatus) -> None:
@@ -163,7 +213,8 @@ class STORM_OT_apply_fixer(bpy.types.Operator):
             scene_status.finish("Applied {}: {}".format(fixer, _counts(scene_status.entries)))
 
         background.run(
-            lambda: connection.connect(where).fix(doc, fixer), _delivered(scene_name, handle)
+            lambda: connection.connect(where).fix(prepared.document(), fixer),
+            _delivered(scene_name, handle, local),
         )
         return {"FINISHED"}
 
@@ -203,19 +254,25 @@ class STORM_OT_open_composer(bpy.types.Operator):
         begun = _begin(self, context, "Creating a draft...")
         if begun is None:
             return {"CANCELLED"}
-        _status, local, doc, where = begun
+        _status, local, prepared, where = begun
+        uploads = prepared.settings.upload is not None
 
         def work() -> Dict[str, Any]:
-            answer = connection.connect(where).draft(doc)
+            answer = dict(connection.connect(where).draft(prepared.document()))
             webbrowser.open(answer["url"])  # may take a moment: not on the UI thread
-            return answer  # type: ignore[no-any-return]
+            if uploads:  # ready when the draft is submitted from the web UI
+                answer["uploader"] = connection.start_uploader(where)
+            return answer
 
         def handle(answer: Dict[str, Any], scene_status: status.SceneStatus) -> None:
             scene_status.draft = answer
             scene_status.entries = local + list(answer.get("entries") or [])
-            scene_status.finish("Draft {} opened in the Composer".format(answer["id"]))
+            message = "Draft {} opened in the Composer".format(answer["id"])
+            problem = answer.get("uploader") or ""
+            level = "WARNING" if problem else "INFO"
+            scene_status.finish(message + ("; " + problem if problem else ""), level)
 
-        background.run(work, _delivered(context.scene.name, handle))
+        background.run(work, _delivered(context.scene.name, handle, local))
         return {"FINISHED"}
 
 
@@ -229,15 +286,19 @@ class STORM_OT_submit(bpy.types.Operator):
         begun = _begin(self, context, "Submitting...")
         if begun is None:
             return {"CANCELLED"}
-        _status, local, doc, where = begun
+        _status, local, prepared, where = begun
         # One key per press: a retried request after a lost answer cannot submit twice.
         key = uuid.uuid4().hex
         if local:
             self.report({"WARNING"}, "Storm: " + local[0]["message"])
+        uploads = prepared.settings.upload is not None
+        name = prepared.settings.name
 
         def work() -> Dict[str, Any]:
             client = connection.connect(where)
-            answer = dict(client.submit(doc, idempotency_key=key))
+            answer = dict(client.submit(prepared.document(), idempotency_key=key))
+            if uploads:  # the upload node is bound to this host: its uploader sends it
+                answer["uploader"] = connection.start_uploader(where)
             if client.token and answer.get("url"):
                 token = urllib.parse.quote(client.token, safe="")
                 answer["monitor"] = "{}?token={}".format(answer["url"], token)
@@ -247,13 +308,16 @@ class STORM_OT_submit(bpy.types.Operator):
 
         def handle(answer: Dict[str, Any], scene_status: status.SceneStatus) -> None:
             scene_status.workflow = answer
-            scene_status.entries = local
-            scene_status.finish(
-                "Submitted {} ({}): follow it in the Monitor".format(answer["name"], answer["id"])
+            scene_status.entries = list(local)
+            message = "Submitted {} ({}): follow it in the Monitor".format(
+                answer["name"], answer["id"]
             )
+            problem = answer.get("uploader") or ""
+            level = "WARNING" if problem else "INFO"
+            scene_status.finish(message + ("; " + problem if problem else ""), level)
 
-        background.run(work, _delivered(context.scene.name, handle))
-        self.report({"INFO"}, "Storm: submitting {}".format(doc["name"]))
+        background.run(work, _delivered(context.scene.name, handle, local))
+        self.report({"INFO"}, "Storm: submitting {}".format(name))
         return {"FINISHED"}
 
 

@@ -38,6 +38,12 @@ class STORM_PT_render(bpy.types.Panel):
         layout.prop(props, "make_movie")
         layout.prop(props, "notify")
         layout.prop(props, "renderer")
+        layout.prop(props, "upload")
+        if props.upload:
+            column = layout.column(align=True)
+            column.prop(props, "upload_destination")
+            if props.upload_destination.startswith("s3:"):
+                column.prop(props, "upload_endpoint_url")
 
         row = layout.row(align=True)
         row.operator("storm.validate", icon="CHECKMARK")

@@ -68,6 +68,29 @@ class StormJobSettings(bpy.types.PropertyGroup):
         default="storm",
     )
 
+    upload: BoolProperty(  # type: ignore[valid-type]
+        name="Upload scene and dependencies",
+        description=(
+            "Before the renders, send the saved .blend and the files it reads (textures, "
+            "caches, libraries) to the destination; this workstation's `storm uploader` "
+            "sends them and the farm reads the scene from there"
+        ),
+        default=False,
+    )
+    upload_destination: StringProperty(  # type: ignore[valid-type]
+        name="Destination",
+        description=(
+            "Where the files go: file:///mnt/farm/project (a directory the farm mounts) or "
+            "s3://bucket/prefix"
+        ),
+        default="",
+    )
+    upload_endpoint_url: StringProperty(  # type: ignore[valid-type]
+        name="Endpoint URL",
+        description="S3 only: the endpoint of MinIO, Ceph... (empty: AWS)",
+        default="",
+    )
+
 
 class StormPreferences(bpy.types.AddonPreferences):
     bl_idname = __package__
@@ -84,10 +107,27 @@ class StormPreferences(bpy.types.AddonPreferences):
         subtype="PASSWORD",
     )
 
+    upload_profile: StringProperty(  # type: ignore[valid-type]
+        name="S3 profile",
+        description=(
+            "Uploads to S3: a profile of ~/.aws/credentials (empty: the environment or "
+            "boto3's usual chain); credentials never go into the job"
+        ),
+        default="",
+    )
+    storm_command: StringProperty(  # type: ignore[valid-type]
+        name="storm command",
+        description="The `storm` program that runs the uploader (empty: `storm` on PATH)",
+        default="",
+        subtype="FILE_PATH",
+    )
+
     def draw(self, context: bpy.types.Context) -> None:
         self.layout.prop(self, "server_url")
         self.layout.prop(self, "token")
         self.layout.label(text="Empty: the local `storm server` found through server.json.")
+        self.layout.prop(self, "upload_profile")
+        self.layout.prop(self, "storm_command")
 
 
 CLASSES = (StormJobSettings, StormPreferences)

@@ -67,3 +67,17 @@ def local_entries(blend_path: str, dirty: bool) -> List[Dict[str, Any]]:
             }
         ]
     return []
+
+
+def upload_entries(enabled: bool, destination: str) -> List[Dict[str, Any]]:
+    """The upload needs somewhere to go; the server checks that it can be reached."""
+    if enabled and not destination.strip():
+        return [
+            {
+                "severity": "error",
+                "code": "upload-no-destination",
+                "message": "set the upload destination (file:///mnt/farm/... or s3://bucket/prefix)",
+                "fixers": [],
+            }
+        ]
+    return []
