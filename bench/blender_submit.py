@@ -6,6 +6,11 @@ Also: Validate's return time, the time until the server's answer reaches the pan
 worker thread's round trip, delivered as Blender's timer would), and the longest gap in
 the main thread's loop while answers were pending (what an artist would feel as a stall).
 
+Then the same with "Upload scene and dependencies" on, the .blend reading TEXTURES image
+files: Submit's return (the dependencies are listed on the main thread by
+`bpy.utils.blend_paths`; which exist is checked in the worker) and the answer in the panel
+(which includes starting `storm uploader`, the first time).
+
 The parent starts the server; this same file then runs inside Blender's Python (the bpy
 module) with `--inside`, installs the add-on from its zip, builds the demo scene and times
 the operators there.
@@ -13,6 +18,7 @@ the operators there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -28,6 +34,7 @@ from .common import Report, Unavailable, log, median, ms
 
 TARGET_RETURN = 0.2  # seconds until Submit gives Blender back control
 FRAMES = 1000
+TEXTURES = 200
 
 
 def _free_port() -> int:
@@ -67,7 +74,7 @@ def measure(report: Report, work: Path, quick: bool) -> None:
                     raise Unavailable("storm server did not start") from None
                 time.sleep(0.1)
         env["BLENDER_USER_RESOURCES"] = str(work / "blender-user")
-        args = {"tmp": str(work), "presses": presses, "frames": FRAMES}
+        args = {"tmp": str(work), "presses": presses, "frames": FRAMES, "storm": storm}
         log(f"blender: {presses} Submit presses of a {FRAMES}-frame job inside Blender")
         done = subprocess.run(
             [sys.executable, "-m", "bench.blender_submit", "--inside", json.dumps(args)],
@@ -82,6 +89,12 @@ def measure(report: Report, work: Path, quick: bool) -> None:
             raise Unavailable(f"the Blender run failed: {done.stderr[-500:]}")
         result = json.loads(lines[-1][len("RESULT ") :])
     finally:
+        uploader = (
+            (home / "uploader.pid").read_text().split() if (home / "uploader.pid").exists() else []
+        )
+        if uploader:  # the one the add-on started
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(uploader[0]), signal.SIGTERM)
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     section = f"blender add-on ({FRAMES} frames, chunk 1)"
@@ -106,6 +119,21 @@ def measure(report: Report, work: Path, quick: bool) -> None:
     report.info("-", section, "Submit answer in the panel (median)", ms(median(result["answers"])))
     report.info("-", section, "longest main-loop gap while waiting", ms(result["longest_gap"]))
     report.info("-", section, "workflows stored", str(result["stored"]))
+    section = f"blender add-on with upload ({TEXTURES} textures)"
+    returns = result["upload_returns"]
+    report.check(
+        "-",
+        section,
+        f"Submit returns control (median of {len(returns)})",
+        ms(median(returns)),
+        f"< {ms(TARGET_RETURN)}",
+        median(returns) < TARGET_RETURN,
+    )
+    report.info("-", section, "Submit returns control (slowest)", ms(max(returns)))
+    answers = result["upload_answers"]
+    report.info("-", section, "first answer in the panel (starts the uploader)", ms(answers[0]))
+    report.info("-", section, "later answers in the panel (median)", ms(median(answers[1:])))
+    report.info("-", section, "longest main-loop gap while waiting", ms(result["upload_gap"]))
 
 
 # ----------------------------------------------------------------- inside Blender
@@ -160,7 +188,36 @@ def _inside(args: dict[str, Any]) -> dict[str, Any]:
         if state.level == "ERROR":
             raise RuntimeError(state.message)
         ids.add(state.workflow["id"])
+    prefs = bpy.context.preferences.addons["storm_blender"].preferences
+    prefs.storm_command = args["storm"]
+    textures = Path(args["tmp"]) / "textures"
+    textures.mkdir()
+    first = bpy.data.images.new("t0", 16, 16)
+    first.filepath_raw = str(textures / "t0.png")
+    first.file_format = "PNG"
+    first.save()
+    for i in range(1, TEXTURES):
+        (textures / f"t{i}.png").write_bytes((textures / "t0.png").read_bytes())
+        bpy.data.images.load(str(textures / f"t{i}.png"))
+    scene.storm.upload = True
+    scene.storm.upload_destination = "file://" + str(Path(args["tmp"]) / "farm")
+    bpy.ops.wm.save_mainfile()
+    upload_returns, upload_answers, upload_gaps = [], [], []
+    for _ in range(args["presses"]):
+        began = time.perf_counter()
+        bpy.ops.storm.submit()
+        returned = time.perf_counter()
+        upload_returns.append(returned - began)
+        answer, gap = wait_answer()
+        upload_answers.append(returned - began + answer)
+        upload_gaps.append(gap)
+        state = status.of(scene.name)
+        if state.level != "INFO":
+            raise RuntimeError(state.message)
     return {
+        "upload_returns": upload_returns,
+        "upload_answers": upload_answers,
+        "upload_gap": max(upload_gaps),
         "submit_returns": submit_returns,
         "validate_returns": validate_returns,
         "answers": answers,
