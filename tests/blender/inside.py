@@ -270,6 +270,9 @@ def scenario_upload(args: dict[str, Any]) -> dict[str, Any]:
     background.drain()
     out["validated"] = snapshot(sc)
     out["panel"] = draw_panel(bpy.context)
+    bpy.ops.storm.open_composer()
+    background.drain(60)
+    out["draft"] = snapshot(sc)["draft"]
     answer, seconds = timed(bpy.ops.storm.submit)
     background.drain(60)
     out.update(answer=sorted(answer), seconds=seconds, threads=threads, **snapshot(sc))
@@ -293,7 +296,7 @@ def scenario_upload_refusals(args: dict[str, Any]) -> dict[str, Any]:
         out["empty"] = ["CANCELLED", str(exc).strip()]
     out["empty_state"] = snapshot(sc)
     for key, url in args["destinations"].items():
-        set_props(sc, {"upload_destination": url})
+        set_props(sc, {"upload_destination": url, "upload_endpoint_url": args.get(key, "")})
         bpy.ops.storm.submit()
         background.drain(60)
         out[key] = snapshot(sc)

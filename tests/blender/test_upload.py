@@ -17,7 +17,7 @@ from stormflow import client as dcc
 from stormflow.client import Client
 from tests.blender.conftest import Blender
 from tests.blender.test_render import _looks_rendered
-from tests.client.serverproc import STORM, Server, wait_for
+from tests.client.serverproc import STORM, Server, free_port, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_submit_uploads_the_blend_and_its_texture_before_the_renders(
     # upload; the slow test below renders for real from the farm's copy
     result = _submit(blender, tmp_path, upload_destination=f"file://{farm}", renderer="blender")
     assert result["answer"] == ["FINISHED"]
-    assert result["threads"] == ["storm-addon"]  # the uploader starts off the UI thread
+    assert result["threads"] == ["storm-addon"] * 2  # Composer, Submit: off the UI thread
     validated = result["validated"]
     assert "dependency-missing" in validated["codes"] and "dependency-packed" in validated["codes"]
     assert validated["level"] != "ERROR", validated
@@ -60,6 +60,9 @@ def test_submit_uploads_the_blend_and_its_texture_before_the_renders(
     assert "[Upload scene and dependencies: True]" in panel
     assert f"[Destination: file://{farm}]" in panel
     assert not any(line.startswith("[Endpoint URL") for line in panel)  # S3 only
+    draft = client.get_draft(result["draft"]["id"])["document"]  # Open in Composer
+    assert draft["nodes"][0]["name"] == "upload_scene" and draft["nodes"][0]["kind"] == "upload"
+    assert ["upload_scene", "render"] in draft["edges"]
     workflow = result["workflow"]
     assert result["level"] == "INFO", result["message"]
     assert result["message"].startswith("Submitted shot (")
@@ -95,12 +98,21 @@ def test_upload_refusals_are_messages_in_the_panel_and_store_nothing(
     before = len(client.workflows(limit=1000))
     (tmp_path / "a-file").write_text("not a directory")
     unwritable = f"file://{tmp_path}/a-file/farm"
-    destinations = {"unparsable": "ftp://farm/sh010", "unwritable": unwritable}
-    result = blender.run("upload_refusals", destinations=destinations)
+    destinations = {
+        "unparsable": "ftp://farm/sh010",
+        "unwritable": unwritable,
+        "no_bucket_server": "s3://farm/sh010",
+    }
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: the bucket does not answer
+    result = blender.run("upload_refusals", destinations=destinations, no_bucket_server=dead)
     assert result["empty"][0] == "CANCELLED"
     assert result["empty_state"]["codes"][-1] == "upload-no-destination"
     assert result["empty_state"]["level"] == "ERROR"
-    for key, code in (("unparsable", "bad-destination"), ("unwritable", "unreachable-destination")):
+    for key, code in (
+        ("unparsable", "bad-destination"),
+        ("unwritable", "unreachable-destination"),
+        ("no_bucket_server", "unreachable-destination"),
+    ):
         state = result[key]
         assert state["level"] == "ERROR", state
         assert code in state["codes"], state
