@@ -80,7 +80,7 @@ ui-test: $(UI_STAMP)
 endif
 
 test: lint ui-test browser blender
-	$(BIN)/pytest -q -n 2 --dist worksteal
+	$(BIN)/pytest -q -n 2 --dist worksteal --durations=30
 
 # Rebuild the web UI from ui/ into src/stormflow/web/static (the build is committed,
 # so `make demo` does not need npm; `make test` uses it only for the UI unit tests).
