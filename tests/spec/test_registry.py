@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from stormflow.kinds.registry import unregister_kind
 from stormflow.spec import (
     Entry,
     NodeKind,
@@ -46,14 +47,19 @@ def test_a_crashing_rule_becomes_an_entry() -> None:
 
 
 def test_a_registered_kind_is_usable_in_documents() -> None:
+    # A name of its own, removed afterwards: the registry is shared by every test in a worker.
     register_kind(
         NodeKind(
-            "upload",
-            "uploads files",
+            "archive-frames",
+            "archives files",
             {"paths": Param("paths", list[str], "a list of strings", "files", required=True)},
         )
     )
-    data = doc({"name": "up", "kind": "upload", "paths": ["a"]})
-    assert validate(data) == []
-    assert expand(data).nodes[0].config == {"paths": ["a"]}
-    assert "missing-param" in [e.code for e in validate(doc({"name": "up", "kind": "upload"}))]
+    try:
+        data = doc({"name": "up", "kind": "archive-frames", "paths": ["a"]})
+        assert validate(data) == []
+        assert expand(data).nodes[0].config == {"paths": ["a"]}
+        missing = validate(doc({"name": "up", "kind": "archive-frames"}))
+        assert "missing-param" in [e.code for e in missing]
+    finally:
+        unregister_kind("archive-frames")

@@ -42,7 +42,7 @@ GROUP = "stormflow.plugins"
 #: Name of the built-in "plugin": the kinds and integrations Storm ships.
 BUILTIN = "storm"
 #: The built-in kinds listed as notifications on the plugins page.
-NOTIFICATION_KINDS = ("email",)
+NOTIFICATION_KINDS = ("email", "webhook")
 
 Status = Literal["loaded", "failed"]
 
