@@ -19,6 +19,7 @@ from stormflow import core
 from stormflow.core import Status, WorkflowStatus
 from stormflow.engine.scheduler import Scheduler, Settings
 from stormflow.store import Store
+from stormflow.store.children import reported_statuses
 from tests.engine.helpers import drive, finished, in_thread, submit, wait_until
 from tests.engine.subworkflow_helpers import (
     PY,
@@ -224,6 +225,45 @@ def test_a_child_left_holding_keeps_its_parent_node_running_and_the_parent_holdi
     drive(scheduler, finished(store, wf))
     assert store.status(wf) is WorkflowStatus.SUCCEEDED
     integrity(store, wf, child)
+
+
+def test_a_grandchild_left_holding_makes_every_workflow_above_it_report_holding(
+    store: Store, make_scheduler: MakeScheduler
+) -> None:
+    leaf = child_doc(
+        [node("render", OK), {**node("comp", OK), "status": "holding"}],
+        [["render", "comp"]],
+        name="leaf",
+    )
+    middle = child_doc([{"name": "sub", "kind": "workflow", "template": leaf}], name="mid")
+    wf = parent(store, middle)
+    scheduler = make_scheduler(wf)
+    drive(scheduler, finished(store, wf))
+    mid = child_of(store, wf)
+    low = child_of(store, mid, "sub")
+    assert store.status(low) is WorkflowStatus.HOLDING
+    assert status(store, mid, "sub") is Status.RUNNING
+    assert status(store, wf, "shot") is Status.RUNNING
+    # stored: running (their nodes follow); reported: holding, at every depth
+    assert store.status(mid) is WorkflowStatus.HOLDING
+    assert store.status(wf) is WorkflowStatus.HOLDING
+    listed = {w.id: w.status for w in store.workflows()}
+    assert listed[wf] == listed[mid] == "holding"
+    integrity(store, wf, mid, low)
+    # the top node was told too: its child is holding (through the grandchild)
+    drive(scheduler, lambda: any(e.type == "child-status" for e in store.events(wf)))
+    told = [e.payload["status"] for e in store.events(wf) if e.type == "child-status"]
+    assert told[-1] == "holding"
+    # a second running node beside the held one: the parent makes progress, it runs
+    with store.read() as conn:
+        rows = {mid: ("running", {Status.RUNNING: 2})}
+        assert reported_statuses(conn, rows) == {}
+    act(store, low, "unhold", ["comp"])
+    scheduler.rescan()
+    drive(scheduler, finished(store, wf))
+    assert store.status(wf) is WorkflowStatus.SUCCEEDED
+    assert store.status(mid) is WorkflowStatus.SUCCEEDED
+    integrity(store, wf, mid, low)
 
 
 def test_an_invalid_child_document_fails_the_parent_node_and_stores_no_child(
