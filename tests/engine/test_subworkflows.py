@@ -10,6 +10,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from stormflow.core import Status, WorkflowStatus
 from stormflow.engine.scheduler import Scheduler, Settings
 from stormflow.store import Store
 from stormflow.store.children import reported_statuses
-from tests.engine.helpers import drive, finished, in_thread, submit, wait_until
+from tests.engine.helpers import drive, finished, in_thread, submit, task, wait_until
 from tests.engine.subworkflow_helpers import (
     PY,
     child_doc,
@@ -264,6 +265,27 @@ def test_a_grandchild_left_holding_makes_every_workflow_above_it_report_holding(
     assert store.status(wf) is WorkflowStatus.SUCCEEDED
     assert store.status(mid) is WorkflowStatus.SUCCEEDED
     integrity(store, wf, mid, low)
+
+
+def test_a_workflow_node_not_started_yet_counts_as_itself_in_the_rollup(
+    store: Store, make_scheduler: MakeScheduler
+) -> None:
+    doc = child_doc([node("render", OK), node("comp", OK)], [["render", "comp"]])
+    gate = replace(task("gate", OK), status="holding")
+    wf = submit(store, [shot("shot1", doc), gate, shot("shot2", doc)], [("gate", "shot2")])
+    scheduler = make_scheduler(wf)
+    drive(scheduler, finished(store, wf))
+    assert status(store, wf, "shot1") is Status.SUCCEEDED
+    assert status(store, wf, "shot2") is Status.OPEN  # behind the held gate: no child yet
+    rollup = {s: n for s, n in store.rollup(wf).items() if n}
+    # gate (holding), shot2 (open, itself), shot1's child's two nodes (succeeded)
+    assert rollup == {Status.HOLDING: 1, Status.OPEN: 1, Status.SUCCEEDED: 2}
+    integrity(store, wf, child_of(store, wf, "shot1"))
+    act(store, wf, "unhold", ["gate"])
+    scheduler.rescan()
+    drive(scheduler, finished(store, wf))
+    assert {s: n for s, n in store.rollup(wf).items() if n} == {Status.SUCCEEDED: 5}  # gate, and each child's two nodes
+    integrity(store, wf, child_of(store, wf, "shot1"), child_of(store, wf, "shot2"))
 
 
 def test_an_invalid_child_document_fails_the_parent_node_and_stores_no_child(

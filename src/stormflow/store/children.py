@@ -259,8 +259,10 @@ class Children(Database):
         return found
 
     def rollup(self, workflow_id: str, children: list[ChildRow] | None = None) -> dict[Status, int]:
-        """Nodes per status of the workflow's own nodes, `workflow` nodes left out, plus the
-        rollup of each child its nodes follow now, at every depth (the Monitor's header)."""
+        """Nodes per status of the workflow's own nodes, plus the rollup of each child its
+        `workflow` nodes follow now, at every depth (the Monitor's header): a `workflow`
+        node that follows a child stands for its child's nodes, one that follows none
+        (not started yet) counts as itself."""
         total: dict[Status, int] = {}
         seen: set[str] = set()
         frontier = [workflow_id]
@@ -280,15 +282,26 @@ class Children(Database):
                 for status, n in zip(Status, found[0] if found else (), strict=False):
                     total[status] = total.get(status, 0) + int(n)
                 continue
+            latest: dict[str, str] = {c.node: c.child_id for c in followed}  # newest per node
             with self.read() as conn:
-                found = driver(conn).rows(
+                db = driver(conn)
+                found = db.rows(
                     "SELECT status, COUNT(*) FROM nodes WHERE workflow_id = ? AND kind <> ?"
                     " GROUP BY status",
                     (current, "workflow"),
                 )
+                # a `workflow` node that follows no child (not started yet, or stopped
+                # before its child started) counts as itself: the header adds up
+                found += [
+                    (status, 1)
+                    for name, status in db.rows(
+                        "SELECT name, status FROM nodes WHERE workflow_id = ? AND kind = ?",
+                        (current, "workflow"),
+                    )
+                    if name not in latest
+                ]
             for status, n in found:
                 total[Status(status)] = total.get(Status(status), 0) + int(n)
-            latest: dict[str, str] = {c.node: c.child_id for c in followed}  # newest per node
             frontier.extend(latest.values())
         return total
 
