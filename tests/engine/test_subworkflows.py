@@ -19,8 +19,10 @@ import pytest
 from stormflow import core
 from stormflow.core import Status, WorkflowStatus
 from stormflow.engine.scheduler import Scheduler, Settings
+from stormflow.engine.subworkflows import Subworkflows
 from stormflow.store import Store
 from stormflow.store.children import reported_statuses
+from stormflow.store.schema import workflows
 from tests.engine.helpers import drive, finished, in_thread, submit, task, wait_until
 from tests.engine.subworkflow_helpers import (
     PY,
@@ -284,8 +286,37 @@ def test_a_workflow_node_not_started_yet_counts_as_itself_in_the_rollup(
     act(store, wf, "unhold", ["gate"])
     scheduler.rescan()
     drive(scheduler, finished(store, wf))
-    assert {s: n for s, n in store.rollup(wf).items() if n} == {Status.SUCCEEDED: 5}  # gate, and each child's two nodes
+    assert {s: n for s, n in store.rollup(wf).items() if n} == {
+        Status.SUCCEEDED: 5
+    }  # gate, and each child's two nodes
     integrity(store, wf, child_of(store, wf, "shot1"), child_of(store, wf, "shot2"))
+
+
+def test_shots_claimed_together_start_their_children_together_one_stopped_meanwhile_gets_none(
+    store: Store, make_scheduler: MakeScheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = child_doc([node("a", OK)])
+    wf = submit(store, [shot(f"shot{i}", doc) for i in range(3)], [])
+    groups: list[int] = []
+    original = Subworkflows.start_many
+
+    def start_many(self: Subworkflows, workflow_id: str, claimed: Any) -> int:
+        groups.append(len(claimed))
+        if workflow_id == wf and len(groups) == 1:  # stopped after its claim, before its child
+            act(store, wf, "cancel", ["shot1"])
+        return original(self, workflow_id, claimed)
+
+    monkeypatch.setattr(Subworkflows, "start_many", start_many)
+    scheduler = make_scheduler(wf, slots=1)  # children take no slot: all three at once
+    drive(scheduler, finished(store, wf))
+    assert groups == [3]
+    assert status(store, wf, "shot1") is Status.CANCELED
+    assert status(store, wf, "shot0") is status(store, wf, "shot2") is Status.SUCCEEDED
+    children = store.children(wf)
+    assert sorted(c.node for c in children) == ["shot0", "shot2"]
+    with store.read() as conn:  # the parent and two children: none for the canceled shot
+        assert len(conn.execute(workflows.select()).all()) == 3
+    integrity(store, wf, *(c.child_id for c in children))
 
 
 def test_an_invalid_child_document_fails_the_parent_node_and_stores_no_child(

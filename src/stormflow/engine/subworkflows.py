@@ -102,7 +102,7 @@ class Subworkflows:
             item = self._planned(workflow_id, name, node, token, logfile, now)
             if item is not None:
                 planned.append(item)
-        started: list[str] = []
+        started: list[tuple[str, NewWorkflow]] = []
         group: list[NewWorkflow] = []
         for item in [*planned, None]:
             if group and (item is None or sum(g.rows for g in group) + item.rows > SUBMIT_BATCH):
@@ -115,10 +115,16 @@ class Subworkflows:
             else:
                 group.append(item)
         wanted = sched.settings.workflows
-        for child_id in started:
+        for child_id, item in started:
             if wanted is not None:
                 wanted.add(child_id)
-            runnable = self.store.runnable_nodes(child_id)
+            # its open roots, known from the plan (no read per child)
+            below = {d for _, d in item.edges}
+            runnable = [
+                p.name
+                for p in item.nodes
+                if p.name not in below and Status(p.status) is Status.OPEN
+            ]
             if runnable:
                 sched._check[child_id].update(runnable)
         if started:
@@ -157,15 +163,15 @@ class Subworkflows:
             within=link,
         )
 
-    def _submit_group(self, group: list[NewWorkflow]) -> list[str]:
+    def _submit_group(self, group: list[NewWorkflow]) -> list[tuple[str, NewWorkflow]]:
         if len(group) == 1:
             return self._submit_one(group[0])
         try:
-            return self.store.submit_small(group)
+            return list(zip(self.store.submit_small(group), group, strict=True))
         except ChildNotLinked:  # one attempt was stopped meanwhile: the others one by one
             return [c for item in group for c in self._submit_one(item)]
 
-    def _submit_one(self, item: NewWorkflow) -> list[str]:
+    def _submit_one(self, item: NewWorkflow) -> list[tuple[str, NewWorkflow]]:
         try:
             child_id = self.store.submit(
                 item.nodes,
@@ -181,7 +187,7 @@ class Subworkflows:
         except ChildNotLinked:
             log.info("%s stopped before its child started", item.name)
             return []
-        return [child_id]
+        return [(child_id, item)]
 
     def _link(
         self, conn: Any, child_id: str, *, parent_id: str, node: str, token: str, at: float
