@@ -5,9 +5,10 @@ child workflow `sim -> render` with `render` a 100-chunk frame range (held: the 
 there, so the figures are about sub-workflows, not about rendering), then `edit` below them.
 
 1. validate and expand the document (every child is checked with its params);
-2. store it; a scheduler (this process, local executor, 2 slots) starts every child (one
-   transaction each: the child's rows, the link, the hand-over of the parent attempt) and
-   runs each child's `sim`: until every child is holding and the parent reports holding;
+2. store it; a scheduler (this process, local executor, 2 slots) starts every child (the
+   100 claimed shots in groups of up to 5,000 rows, one transaction per group: each
+   child's rows, its link, the hand-over of its parent attempt) and runs each child's
+   `sim`: until every child is holding and the parent reports holding;
 3. the reads the Monitor and the CLI make of it: the parent's children, the rolled-up
    counts at every depth, the list without children;
 4. (headless Chromium, when present, against `storm server --no-scheduler` on the same

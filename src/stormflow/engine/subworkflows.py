@@ -1,10 +1,12 @@
 """Sub-workflows at run time: a `workflow` node starts a child workflow and follows it.
 
-The scheduler hands a claimed attempt of a `workflow` node here instead of to an executor
-(it takes no slot). `start` instantiates the node's child document and submits it as a
-workflow of its own, in the transaction that links it to the parent attempt and takes that
-attempt over from the scheduler's lease (`store.children.link_child`): a scheduler killed
-at any point leaves no child (the attempt is lost and retried) or exactly one.
+The scheduler hands the attempts of `workflow` nodes it claimed together (a `for_each` of
+shots) here instead of to an executor (they take no slot). `start_many` instantiates each
+node's child document and submits it as a workflow of its own, in the transaction that
+links it to its parent attempt and takes that attempt over from the scheduler's lease
+(`store.children.link_child`); small children go several to a transaction
+(`Store.submit_small`, up to SUBMIT_BATCH rows): a scheduler killed at any point leaves,
+for each attempt, no child (the attempt is lost and retried) or exactly one.
 
 `follow`, on every housekeeping turn, reads the links that may need acting on and makes
 the parent follow its child (spec: Nodes that stand for work elsewhere):
