@@ -5,9 +5,10 @@ child workflow `sim -> render` with `render` a 100-chunk frame range (held: the 
 there, so the figures are about sub-workflows, not about rendering), then `edit` below them.
 
 1. validate and expand the document (every child is checked with its params);
-2. store it; a scheduler (this process, local executor, 2 slots) starts every child (one
-   transaction each: the child's rows, the link, the hand-over of the parent attempt) and
-   runs each child's `sim`: until every child is holding and the parent reports holding;
+2. store it; a scheduler (this process, local executor, 2 slots) starts every child (the
+   100 claimed shots in groups of up to 5,000 rows, one transaction per group: each
+   child's rows, its link, the hand-over of its parent attempt) and runs each child's
+   `sim`: until every child is holding and the parent reports holding;
 3. the reads the Monitor and the CLI make of it: the parent's children, the rolled-up
    counts at every depth, the list without children;
 4. (headless Chromium, when present, against `storm server --no-scheduler` on the same
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +92,22 @@ def measure(report: Report, backend: str, work: Path, quick: bool) -> None:
             report.info(
                 backend, section, f"{label}: submit the parent", sec(time.perf_counter() - began)
             )
+            # the children's submits (the parent is stored): how many transactions, how long
+            spent = {"transactions": 0, "seconds": 0.0}
+
+            def counted(submit: Callable[..., Any]) -> Callable[..., Any]:
+                def timed(*args: Any, **kwargs: Any) -> Any:
+                    began = time.perf_counter()
+                    try:
+                        return submit(*args, **kwargs)
+                    finally:
+                        spent["transactions"] += 1
+                        spent["seconds"] += time.perf_counter() - began
+
+                return timed
+
+            setattr(store, "submit", counted(store.submit))  # noqa: B010
+            setattr(store, "submit_small", counted(store.submit_small))  # noqa: B010
             data = work / f"data-{backend}"
             settings = Settings(data_dir=data, workflows={wf}, supervised=False)
             scheduler = Scheduler(store, settings, slots=2)
@@ -119,6 +137,12 @@ def measure(report: Report, backend: str, work: Path, quick: bool) -> None:
                 section,
                 f"{label}: every child holding (parent reports holding)",
                 sec(held),
+            )
+            report.info(
+                backend,
+                section,
+                f"{label}: children stored in {spent['transactions']} transactions",
+                sec(spent["seconds"]),
             )
             report.info(
                 backend, section, f"{label}: nodes stored", f"{shots * (chunks + 1) + shots + 1:,}"

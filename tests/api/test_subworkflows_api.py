@@ -66,7 +66,8 @@ def test_a_parent_lists_its_children_and_each_child_names_its_parent(
     assert [c["node"] for c in children] == ["shots.sh010", "shots.sh020"]
     assert all(c["status"] == "succeeded" and c["current"] for c in children)
     assert all(c["counts"] == {"succeeded": 2} for c in children)
-    # the header's rollup: edit, and the two nodes of each child (workflow nodes left out)
+    # the header's rollup: edit, and the two nodes of each child (each workflow node stands
+    # for its child)
     assert body["rollup"]["succeeded"] == 5
     child = children[0]["workflow_id"]
     detail = api.get(f"{API}/workflows/{child}").json()

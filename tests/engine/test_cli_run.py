@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -251,3 +252,90 @@ def test_quiet_prints_only_the_summary(tmp_path: Path) -> None:
     assert re.fullmatch(rf"wf \({wf}\) succeeded  1/1 ready  [\d.]+s", lines[1]), lines
     assert lines[2] == "succeeded 1"
     assert re.fullmatch(r"succeeded in [\d.]+s", lines[3]) and len(lines) == 4, lines
+
+
+def test_run_of_a_sequence_shows_its_children_and_where_their_outputs_are(
+    tmp_path: Path,
+) -> None:
+    py = sys.executable
+    doc = write(
+        tmp_path / "seq.yaml",
+        f"""\
+        schema: 1
+        name: seq
+        nodes:
+          - name: shots
+            kind: workflow
+            template:
+              schema: 1
+              name: shot
+              params: {{shot: {{type: string}}}}
+              nodes:
+                - name: comp
+                  commands: [["{py}", -c, "open('${{shot}}.txt', 'w').write('x')"]]
+                  output: "${{shot}}.txt"
+            for_each: [{{shot: sh010}}, {{shot: sh020}}]
+            key: shot
+          - {{name: edit, commands: [["{py}", -c, "pass"]]}}
+        edges: [[shots, edit]]
+        """,
+    )
+    data = tmp_path / "d"
+    done = storm("run", str(doc), "--data-dir", str(data), "-q", env=clean_env())
+    assert done.returncode == 0, done.stdout + done.stderr
+    wf = workflow_id(done.stdout)
+    store = Store.default(data)
+    try:
+        children = {c.node: c.child_id for c in store.children(wf)}
+    finally:
+        store.close()
+    assert sorted(children) == ["shots.sh010", "shots.sh020"]
+    out = [line.rstrip() for line in done.stdout.splitlines()]
+    # the display: the totals of every depth (edit and each child's comp), a line per child
+    assert "with 2 child workflows: 3/3 ready  succeeded 3" in out, out
+    for node, child in children.items():
+        assert f"{node} ({child})  succeeded  1/1    succeeded 1" in out, out
+        # the summary: where each child's outputs are
+        workdir = data / "work" / child
+        shot = node.split(".")[1]
+        assert f"child seq/{node} ({child}) succeeded: outputs in {workdir}" in out, out
+        assert f"output of seq/{node}/comp: {workdir / (shot + '.txt')}" in out, out
+        assert (workdir / f"{shot}.txt").read_text() == "x"
+    assert out[-1].startswith("succeeded in ")
+
+
+def test_the_display_sums_up_the_children_beyond_its_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from rich.console import Console
+
+    from stormflow.cli import progress
+    from stormflow.core import WorkflowStatus
+    from stormflow.store.children import ChildRow
+
+    def child(i: int, status: str, counts: dict[Status, int]) -> ChildRow:
+        return ChildRow("p", f"shots.sh{i}", f"t{i}", f"c{i}", 0.0, status=status, counts=counts)
+
+    snap = progress.Snapshot(
+        name="seq",
+        workflow_id="p",
+        status=WorkflowStatus.RUNNING,
+        counts={Status.RUNNING: 3},
+        elapsed=1.0,
+        children=[
+            child(1, "succeeded", {Status.SUCCEEDED: 2}),
+            child(2, "running", {Status.SUCCEEDED: 1, Status.RUNNING: 1}),
+            child(3, "failed", {Status.FAILED: 1, Status.OPEN: 1}),
+        ],
+        rollup={Status.SUCCEEDED: 3, Status.RUNNING: 1, Status.FAILED: 1, Status.OPEN: 1},
+    )
+    monkeypatch.setattr(progress, "MAX_CHILD_LINES", 2)
+    console = Console(width=120, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(progress.render(snap, bar=False))
+    out = [line.rstrip() for line in console.export_text().splitlines()]
+    assert "with 3 child workflows: 3/6 ready  open 1  running 1  succeeded 3  failed 1" in out
+    rows = [line for line in out if line.startswith("shots.")]
+    # the failed child first, then the running one; the succeeded one summed up
+    assert rows[0] == "shots.sh3 (c3)  failed   0/2    open 1  failed 1"
+    assert rows[1] == "shots.sh2 (c2)  running  1/2    running 1  succeeded 1"
+    assert out[-1] == "... and 1 more child workflows (1 succeeded)"

@@ -10,6 +10,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,11 @@ import pytest
 from stormflow import core
 from stormflow.core import Status, WorkflowStatus
 from stormflow.engine.scheduler import Scheduler, Settings
+from stormflow.engine.subworkflows import Subworkflows
 from stormflow.store import Store
-from tests.engine.helpers import drive, finished, in_thread, submit, wait_until
+from stormflow.store.children import reported_statuses
+from stormflow.store.schema import workflows
+from tests.engine.helpers import drive, finished, in_thread, submit, task, wait_until
 from tests.engine.subworkflow_helpers import (
     PY,
     child_doc,
@@ -224,6 +228,95 @@ def test_a_child_left_holding_keeps_its_parent_node_running_and_the_parent_holdi
     drive(scheduler, finished(store, wf))
     assert store.status(wf) is WorkflowStatus.SUCCEEDED
     integrity(store, wf, child)
+
+
+def test_a_grandchild_left_holding_makes_every_workflow_above_it_report_holding(
+    store: Store, make_scheduler: MakeScheduler
+) -> None:
+    leaf = child_doc(
+        [node("render", OK), {**node("comp", OK), "status": "holding"}],
+        [["render", "comp"]],
+        name="leaf",
+    )
+    middle = child_doc([{"name": "sub", "kind": "workflow", "template": leaf}], name="mid")
+    wf = parent(store, middle)
+    scheduler = make_scheduler(wf)
+    drive(scheduler, finished(store, wf))
+    mid = child_of(store, wf)
+    low = child_of(store, mid, "sub")
+    assert store.status(low) is WorkflowStatus.HOLDING
+    assert status(store, mid, "sub") is Status.RUNNING
+    assert status(store, wf, "shot") is Status.RUNNING
+    # stored: running (their nodes follow); reported: holding, at every depth
+    assert store.status(mid) is WorkflowStatus.HOLDING
+    assert store.status(wf) is WorkflowStatus.HOLDING
+    listed = {w.id: w.status for w in store.workflows()}
+    assert listed[wf] == listed[mid] == "holding"
+    integrity(store, wf, mid, low)
+    # the top node was told too: its child is holding (through the grandchild)
+    drive(scheduler, lambda: any(e.type == "child-status" for e in store.events(wf)))
+    told = [e.payload["status"] for e in store.events(wf) if e.type == "child-status"]
+    assert told[-1] == "holding"
+    # a second running node beside the held one: the parent makes progress, it runs
+    with store.read() as conn:
+        rows = {mid: ("running", {Status.RUNNING: 2})}
+        assert reported_statuses(conn, rows) == {}
+    act(store, low, "unhold", ["comp"])
+    scheduler.rescan()
+    drive(scheduler, finished(store, wf))
+    assert store.status(wf) is WorkflowStatus.SUCCEEDED
+    assert store.status(mid) is WorkflowStatus.SUCCEEDED
+    integrity(store, wf, mid, low)
+
+
+def test_a_workflow_node_not_started_yet_counts_as_itself_in_the_rollup(
+    store: Store, make_scheduler: MakeScheduler
+) -> None:
+    doc = child_doc([node("render", OK), node("comp", OK)], [["render", "comp"]])
+    gate = replace(task("gate", OK), status="holding")
+    wf = submit(store, [shot("shot1", doc), gate, shot("shot2", doc)], [("gate", "shot2")])
+    scheduler = make_scheduler(wf)
+    drive(scheduler, finished(store, wf))
+    assert status(store, wf, "shot1") is Status.SUCCEEDED
+    assert status(store, wf, "shot2") is Status.OPEN  # behind the held gate: no child yet
+    rollup = {s: n for s, n in store.rollup(wf).items() if n}
+    # gate (holding), shot2 (open, itself), shot1's child's two nodes (succeeded)
+    assert rollup == {Status.HOLDING: 1, Status.OPEN: 1, Status.SUCCEEDED: 2}
+    integrity(store, wf, child_of(store, wf, "shot1"))
+    act(store, wf, "unhold", ["gate"])
+    scheduler.rescan()
+    drive(scheduler, finished(store, wf))
+    assert {s: n for s, n in store.rollup(wf).items() if n} == {
+        Status.SUCCEEDED: 5
+    }  # gate, and each child's two nodes
+    integrity(store, wf, child_of(store, wf, "shot1"), child_of(store, wf, "shot2"))
+
+
+def test_shots_claimed_together_start_their_children_together_one_stopped_meanwhile_gets_none(
+    store: Store, make_scheduler: MakeScheduler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = child_doc([node("a", OK)])
+    wf = submit(store, [shot(f"shot{i}", doc) for i in range(3)], [])
+    groups: list[int] = []
+    original = Subworkflows.start_many
+
+    def start_many(self: Subworkflows, workflow_id: str, claimed: Any) -> int:
+        groups.append(len(claimed))
+        if workflow_id == wf and len(groups) == 1:  # stopped after its claim, before its child
+            act(store, wf, "cancel", ["shot1"])
+        return original(self, workflow_id, claimed)
+
+    monkeypatch.setattr(Subworkflows, "start_many", start_many)
+    scheduler = make_scheduler(wf, slots=1)  # children take no slot: all three at once
+    drive(scheduler, finished(store, wf))
+    assert groups == [3]
+    assert status(store, wf, "shot1") is Status.CANCELED
+    assert status(store, wf, "shot0") is status(store, wf, "shot2") is Status.SUCCEEDED
+    children = store.children(wf)
+    assert sorted(c.node for c in children) == ["shot0", "shot2"]
+    with store.read() as conn:  # the parent and two children: none for the canceled shot
+        assert len(conn.execute(workflows.select()).all()) == 3
+    integrity(store, wf, *(c.child_id for c in children))
 
 
 def test_an_invalid_child_document_fails_the_parent_node_and_stores_no_child(

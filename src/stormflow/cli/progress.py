@@ -14,6 +14,7 @@ from rich.text import Text
 
 from stormflow.core import READY, Status, WorkflowStatus
 from stormflow.store import Store
+from stormflow.store.children import ChildRow
 
 #: The seed's colours (skipped is purple).
 COLOURS = {
@@ -55,6 +56,10 @@ class Snapshot:
     failures: list[tuple[str, str | None, list[str]]] = field(default_factory=list)
     # upload nodes moving files: their figures (bytes done/total, rate) from the store
     uploads: list[dict[str, Any]] = field(default_factory=list)
+    # sub-workflows: the children its `workflow` nodes follow now, and the counts of every
+    # depth rolled up (its own nodes, a `workflow` node standing for its child's nodes)
+    children: list[ChildRow] = field(default_factory=list)
+    rollup: dict[Status, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -76,6 +81,9 @@ def read(store: Store, workflow_id: str, started: float, *, max_running: int = 8
         elapsed=now - started,
     )
     snap.phases = store.phases(workflow_id, snap.counts)
+    snap.children = [c for c in store.children(workflow_id) if c.current]
+    if snap.children:
+        snap.rollup = {s: n for s, n in store.rollup(workflow_id, snap.children).items() if n}
     for name, since in store.starts(workflow_id, limit=max_running).items():
         att = store.node(workflow_id, name).attempt
         secs = None if since is None else now - since
@@ -106,6 +114,8 @@ def render(snap: Snapshot, *, bar: bool = True) -> RenderableType:
         if snap.counts.get(status, 0)
     )
     parts: list[RenderableType] = [head, progress, counts] if bar else [head, counts]
+    if snap.children:
+        parts.extend(child_lines(snap))
     if snap.running:
         table = Table(show_header=True, header_style="dim", box=None, pad_edge=False)
         table.add_column("running")
@@ -120,6 +130,72 @@ def render(snap: Snapshot, *, bar: bool = True) -> RenderableType:
         parts.append(Text(f"failed: {name}: {error or 'no error recorded'}", style="red"))
         parts.extend(Text("    " + line, style="dim") for line in lines)
     return Group(*parts)
+
+
+#: Child workflows shown one line each; the others are summed up in one line.
+MAX_CHILD_LINES = 8
+#: Which children get a line first: those that need a look, then those that run.
+_CHILD_ORDER = {"failed": 0, "holding": 1, "running": 2, "succeeded": 3}
+
+
+def child_lines(snap: Snapshot) -> list[RenderableType]:
+    """The totals of every depth, then a line per child workflow (failed, holding and
+    running ones first), the rest summed up."""
+    total = sum(snap.rollup.values())
+    done = sum(snap.rollup.get(s, 0) for s in READY)
+    rolled = Text("  ").join(
+        Text(f"{status.value} {snap.rollup[status]}", style=COLOURS[status])
+        for status in Status
+        if snap.rollup.get(status, 0)
+    )
+    lines: list[RenderableType] = [
+        Text.assemble(
+            (f"with {len(snap.children)} child workflows: ", "bold"), f"{done}/{total} ready  "
+        ).append_text(rolled)
+    ]
+    ordered = sorted(snap.children, key=lambda c: _CHILD_ORDER.get(c.status, 4))
+    table = Table(show_header=True, header_style="dim", box=None, pad_edge=False)
+    for column in ("child", "status", "ready", "counts"):
+        table.add_column(column)
+    for child in ordered[:MAX_CHILD_LINES]:
+        count = sum(child.counts.values())
+        ready = sum(child.counts.get(s, 0) for s in READY)
+        table.add_row(
+            Text.assemble(escape(child.node), (f" ({child.child_id})", "dim")),
+            Text(child.status, style=_workflow_colour(WorkflowStatus(child.status))),
+            f"{ready}/{count}",
+            Text("  ").join(
+                Text(f"{s.value} {child.counts[s]}", style=COLOURS[s])
+                for s in Status
+                if child.counts.get(s, 0)
+            ),
+        )
+    lines.append(table)
+    rest = ordered[MAX_CHILD_LINES:]
+    if rest:
+        by_status: dict[str, int] = {}
+        for child in rest:
+            by_status[child.status] = by_status.get(child.status, 0) + 1
+        summed = ", ".join(f"{n} {status}" for status, n in sorted(by_status.items()))
+        lines.append(Text(f"... and {len(rest)} more child workflows ({summed})", style="dim"))
+    return lines
+
+
+def child_outputs(store: Store, workflow_id: str, root: Path) -> list[str]:
+    """Where each child's outputs are, at every depth: its work directory, then each
+    `output` its nodes declare that exists (the final summary of `storm run`)."""
+    from stormflow.engine.render import workflow_dir
+
+    found: list[str] = []
+    for child in store.children(workflow_id):
+        if not child.current:
+            continue
+        workdir = workflow_dir(root, child.child_id)
+        found.append(f"child {child.name} ({child.child_id}) {child.status}: outputs in {workdir}")
+        for name, path in outputs(store, child.child_id, workdir):
+            found.append(f"output of {child.name}/{name}: {path}")
+        found.extend(child_outputs(store, child.child_id, root))
+    return found
 
 
 def upload_table(uploads: list[dict[str, Any]]) -> Table:

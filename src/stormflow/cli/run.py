@@ -221,6 +221,8 @@ def _drive(store: Store, root: Path, workflow_id: str, *, slots: int | None, qui
         raise typer.Exit(1)
     for name, path in progress.outputs(store, workflow_id, workflow_dir(root, workflow_id)):
         console.print(f"output of {name}: {path}")
+    for line in progress.child_outputs(store, workflow_id, root):
+        console.print(line, markup=False)
     for name, line in progress.notices(store, workflow_id):
         console.print(f"{name}: {line}", markup=False)
     for name, line in progress.uploads_done(store, workflow_id):

@@ -511,7 +511,7 @@ class Scheduler:
         if not (results or candidates or due):
             return 0
         self.waits.refresh()  # which providers have limits, read before the lock (cheap)
-        kinds = self._kinds_of(workflow_id) if self.waits.kinds else {}
+        kinds = self._kinds_of(workflow_id)
         lease = Lease(self.owner, now + self.settings.lease_seconds)
         claimed: list[tuple[str, str]] = []  # (node, log file) started in this transaction
         limited: list[tuple[str, str]] = []  # due, but holding named limits: the claim path
@@ -520,17 +520,22 @@ class Scheduler:
         archived: list[bool] = []  # decide found the workflow archived
         bound: list[tuple[str, str]] = []  # attempts left to their host's uploader
 
-        waiting: list[str] = []  # claimed nodes of wait kinds: they take no executor slot
+        # claimed nodes of wait kinds and `workflow` nodes: they take no executor slot
+        waiting: list[str] = []
+
+        def slotless(name: str) -> bool:
+            kind = kinds.get(name, "task")
+            return kind == SUBWORKFLOW or self.waits.handles(kind)
 
         def full(name: str) -> bool:
             """No slot for this node: executor slots for commands and actions; wait kinds
-            (no slot) up to RUN_BATCH per transaction."""
-            if self.waits.handles(kinds.get(name, "task")):
+            and children (no slot) up to RUN_BATCH per transaction."""
+            if slotless(name):
                 return len(waiting) >= RUN_BATCH
             return len(claimed) - len(waiting) >= free
 
         def claim(overlay: core.Overlay, total: Outcome, name: str, token: str) -> None:
-            if self.waits.handles(kinds.get(name, "task")):
+            if slotless(name):
                 waiting.append(name)
             logfile = str(log_path(self.settings.data_dir, workflow_id, token))
             out = core.started(overlay, name, token, at=now, worker=self.owner, log=logfile)
@@ -661,10 +666,16 @@ class Scheduler:
         # an attempt left unsent lapses into a lost one, rerun at once.
         sent = 0
         try:
+            children: list[tuple[core.Node, str, str]] = []  # started together, below
             for name, logfile in claimed:
                 node = applied.outcome.nodes[name]
                 token = node.attempts[-1].token
-                sent += self._submit(workflow_id, node, token, logfile)
+                if self._kind(workflow_id, name) == SUBWORKFLOW:
+                    children.append((node, token, logfile))
+                else:
+                    sent += self._submit(workflow_id, node, token, logfile)
+            if children:
+                sent += self.subworkflows.start_many(workflow_id, children)
             for name, token in limited:
                 sent += self._send(workflow_id, name, token, now)
         except Exception as exc:

@@ -1,10 +1,12 @@
 """Sub-workflows at run time: a `workflow` node starts a child workflow and follows it.
 
-The scheduler hands a claimed attempt of a `workflow` node here instead of to an executor
-(it takes no slot). `start` instantiates the node's child document and submits it as a
-workflow of its own, in the transaction that links it to the parent attempt and takes that
-attempt over from the scheduler's lease (`store.children.link_child`): a scheduler killed
-at any point leaves no child (the attempt is lost and retried) or exactly one.
+The scheduler hands the attempts of `workflow` nodes it claimed together (a `for_each` of
+shots) here instead of to an executor (they take no slot). `start_many` instantiates each
+node's child document and submits it as a workflow of its own, in the transaction that
+links it to its parent attempt and takes that attempt over from the scheduler's lease
+(`store.children.link_child`); small children go several to a transaction
+(`Store.submit_small`, up to SUBMIT_BATCH rows): a scheduler killed at any point leaves,
+for each attempt, no child (the attempt is lost and retried) or exactly one.
 
 `follow`, on every housekeeping turn, reads the links that may need acting on and makes
 the parent follow its child (spec: Nodes that stand for work elsewhere):
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from stormflow import core
@@ -42,6 +44,7 @@ from stormflow.store.children import (
     insert_link,
     link_child,
 )
+from stormflow.store.store import SUBMIT_BATCH, NewWorkflow
 
 if TYPE_CHECKING:
     from stormflow.engine.scheduler import Scheduler
@@ -84,15 +87,58 @@ class Subworkflows:
 
     # -- starting ---------------------------------------------------------------------
     def start(self, workflow_id: str, node: core.Node, token: str, logfile: str) -> bool:
-        """Start the child of a claimed attempt. A configuration that gives no valid child
-        fails the attempt with the reason (in its log and its event)."""
+        """Start the child of one claimed attempt (see `start_many`)."""
+        return self.start_many(workflow_id, [(node, token, logfile)]) == 1
+
+    def start_many(self, workflow_id: str, claimed: Sequence[tuple[core.Node, str, str]]) -> int:
+        """Start the children of attempts claimed together (a `for_each` of shots): small
+        children go in groups of up to SUBMIT_BATCH rows, each group one transaction (every
+        child's rows, its link and the hand-over of its parent attempt: a scheduler killed
+        before the commit leaves none of the group, after it all of it). A configuration
+        that gives no valid child fails its attempt alone. Returns how many started."""
         sched = self.scheduler
         now = sched.clock()
-        tokens = {
-            "workflow-id": workflow_id,
-            "workflow-name": sched._workflow_name(workflow_id),
-            "node-name": node.name,
-        }
+        name = sched._workflow_name(workflow_id)
+        planned: list[NewWorkflow] = []
+        for node, token, logfile in claimed:
+            item = self._planned(workflow_id, name, node, token, logfile, now)
+            if item is not None:
+                planned.append(item)
+        started: list[tuple[str, NewWorkflow]] = []
+        group: list[NewWorkflow] = []
+        for item in [*planned, None]:
+            if group and (item is None or sum(g.rows for g in group) + item.rows > SUBMIT_BATCH):
+                started += self._submit_group(group)
+                group = []
+            if item is None:
+                break
+            if item.rows > SUBMIT_BATCH:  # big: in bounded transactions of its own
+                started += self._submit_one(item)
+            else:
+                group.append(item)
+        wanted = sched.settings.workflows
+        for child_id, item in started:
+            if wanted is not None:
+                wanted.add(child_id)
+            # its open roots, known from the plan (no read per child)
+            below = {d for _, d in item.edges}
+            runnable = [
+                p.name
+                for p in item.nodes
+                if p.name not in below and Status(p.status) is Status.OPEN
+            ]
+            if runnable:
+                sched._check[child_id].update(runnable)
+        if started:
+            log.info("%s started %d child workflow(s)", workflow_id, len(started))
+        return len(started)
+
+    def _planned(
+        self, workflow_id: str, name: str, node: core.Node, token: str, logfile: str, now: float
+    ) -> NewWorkflow | None:
+        """What to submit for this attempt's child, or None (the attempt failed: no child)."""
+        sched = self.scheduler
+        tokens = {"workflow-id": workflow_id, "workflow-name": name, "node-name": node.name}
         try:
             plan = expand(child_document(node.current, tokens))
         except DocumentError as exc:
@@ -100,36 +146,50 @@ class Subworkflows:
             more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
             reason = ChildError(f"{errors[0].message}{more}" if errors else str(exc))
             sched._not_started(workflow_id, node.name, token, logfile, "invalid child", reason)
-            return False
+            return None
         except Exception as exc:  # whatever its stored configuration holds: this node's fault
             sched._not_started(workflow_id, node.name, token, logfile, "cannot make its child", exc)
-            return False
+            return None
         link = functools.partial(
             self._link, parent_id=workflow_id, node=node.name, token=token, at=now
         )
+        return NewWorkflow(
+            nodes=list(plan.nodes),
+            edges=list(plan.edges),
+            name=f"{name}/{node.name}",
+            metadata={**plan.metadata, "parent": {"workflow": workflow_id, "node": node.name}},
+            actor="engine",
+            at=now,
+            idempotency_key=f"child:{workflow_id}:{token}",
+            expires_at=None if plan.ttl is None else now + plan.ttl,
+            within=link,
+        )
+
+    def _submit_group(self, group: list[NewWorkflow]) -> list[tuple[str, NewWorkflow]]:
+        if len(group) == 1:
+            return self._submit_one(group[0])
+        try:
+            return list(zip(self.store.submit_small(group), group, strict=True))
+        except ChildNotLinked:  # one attempt was stopped meanwhile: the others one by one
+            return [c for item in group for c in self._submit_one(item)]
+
+    def _submit_one(self, item: NewWorkflow) -> list[tuple[str, NewWorkflow]]:
         try:
             child_id = self.store.submit(
-                plan.nodes,
-                plan.edges,
-                name=f"{tokens['workflow-name']}/{node.name}",
-                metadata={**plan.metadata, "parent": {"workflow": workflow_id, "node": node.name}},
-                actor="engine",
-                at=now,
-                idempotency_key=f"child:{workflow_id}:{token}",
-                expires_at=None if plan.ttl is None else now + plan.ttl,
-                within=link,
+                item.nodes,
+                item.edges,
+                name=item.name,
+                metadata=item.metadata,
+                actor=item.actor,
+                at=item.at,
+                idempotency_key=item.idempotency_key,
+                expires_at=item.expires_at,
+                within=item.within,
             )
         except ChildNotLinked:
-            log.info("%s/%s stopped before its child started", workflow_id, node.name)
-            return False
-        wanted = sched.settings.workflows
-        if wanted is not None:
-            wanted.add(child_id)
-        runnable = self.store.runnable_nodes(child_id)
-        if runnable:
-            sched._check[child_id].update(runnable)
-        log.info("%s/%s started child workflow %s", workflow_id, node.name, child_id)
-        return True
+            log.info("%s stopped before its child started", item.name)
+            return []
+        return [(child_id, item)]
 
     def _link(
         self, conn: Any, child_id: str, *, parent_id: str, node: str, token: str, at: float

@@ -12,7 +12,7 @@ executor runs it; the engine (`engine/subworkflows.py`) ends it when the child e
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, update
@@ -144,6 +144,7 @@ _CHILD_COLUMNS = (
     + ", ".join(f"c.{column}" for column in COUNT_COLUMNS)
     + ", c.expires_at"
 )
+_CHILD_COUNTS = ", ".join(f"c.{column}" for column in COUNT_COLUMNS)
 _FROM = (
     " FROM workflow_links l"
     " JOIN attempts a ON a.workflow_id = l.parent_id AND a.token = l.token"
@@ -258,8 +259,10 @@ class Children(Database):
         return found
 
     def rollup(self, workflow_id: str, children: list[ChildRow] | None = None) -> dict[Status, int]:
-        """Nodes per status of the workflow's own nodes, `workflow` nodes left out, plus the
-        rollup of each child its nodes follow now, at every depth (the Monitor's header)."""
+        """Nodes per status of the workflow's own nodes, plus the rollup of each child its
+        `workflow` nodes follow now, at every depth (the Monitor's header): a `workflow`
+        node that follows a child stands for its child's nodes, one that follows none
+        (not started yet) counts as itself."""
         total: dict[Status, int] = {}
         seen: set[str] = set()
         frontier = [workflow_id]
@@ -279,15 +282,26 @@ class Children(Database):
                 for status, n in zip(Status, found[0] if found else (), strict=False):
                     total[status] = total.get(status, 0) + int(n)
                 continue
+            latest: dict[str, str] = {c.node: c.child_id for c in followed}  # newest per node
             with self.read() as conn:
-                found = driver(conn).rows(
+                db = driver(conn)
+                found = db.rows(
                     "SELECT status, COUNT(*) FROM nodes WHERE workflow_id = ? AND kind <> ?"
                     " GROUP BY status",
                     (current, "workflow"),
                 )
+                # a `workflow` node that follows no child (not started yet, or stopped
+                # before its child started) counts as itself: the header adds up
+                found += [
+                    (status, 1)
+                    for name, status in db.rows(
+                        "SELECT name, status FROM nodes WHERE workflow_id = ? AND kind = ?",
+                        (current, "workflow"),
+                    )
+                    if name not in latest
+                ]
             for status, n in found:
                 total[Status(status)] = total.get(Status(status), 0) + int(n)
-            latest: dict[str, str] = {c.node: c.child_id for c in followed}  # newest per node
             frontier.extend(latest.values())
         return total
 
@@ -315,39 +329,84 @@ class Children(Database):
                 sql += f" AND {among}"
                 params += list(more)
             rows = db.rows(sql + " ORDER BY a.id", params)
-        return [FollowRow(_child_row(r), int(r[19]), Status(r[20]), r[21] == r[19]) for r in rows]
+            found = [
+                FollowRow(_child_row(r), int(r[19]), Status(r[20]), r[21] == r[19]) for r in rows
+            ]
+            # a live child that runs only because its own children hold is holding to its
+            # parent node too (the `child-status` the engine tells, at any depth)
+            live = {
+                f.link.child_id: (f.link.status, f.link.counts)
+                for f in found
+                if f.link.result is None and f.link.counts.get(Status.RUNNING)
+            }
+            holding = {
+                c
+                for c, s in (reported_statuses(conn, live) if live else {}).items()
+                if s == "holding"
+            }
+        return [
+            replace(f, link=replace(f.link, status="holding"))
+            if f.link.child_id in holding and f.link.result is None
+            else f
+            for f in found
+        ]
 
 
 def reported_statuses(
     conn: Connection, rows: dict[str, tuple[str, dict[Status, int]]]
 ) -> dict[str, str]:
     """The status a workflow reports, given its stored (status, counts): a workflow whose
-    only running nodes follow children that are holding reports what it would be if those
-    nodes were holding (spec: a child left holding makes its parent's workflow holding).
-    Returns only the workflows whose reported status differs from the stored one."""
-    running = [w for w, (status, counts) in rows.items() if counts.get(Status.RUNNING)]
-    if not running:
-        return {}
+    only running nodes follow children that are holding, directly or because their own
+    children hold (at any depth), reports what it would be if those nodes were holding
+    (spec: a child left holding makes its parent's workflow holding). Returns only the
+    workflows whose reported status differs from the stored one."""
+    known: dict[str, tuple[str, dict[Status, int]]] = dict(rows)
+    # live followed links, walked down from the running workflows, level by level
+    below: dict[str, list[str]] = {}
+    frontier = [w for w, (_, counts) in rows.items() if counts.get(Status.RUNNING)]
+    seen = set(frontier)
     db = driver(conn)
-    among, params = db.among("l.parent_id", running)
-    found = db.rows(
-        "SELECT l.parent_id, COUNT(*) FROM workflow_links l"
-        " JOIN attempts a ON a.workflow_id = l.parent_id AND a.token = l.token"
-        " JOIN workflows c ON c.id = l.child_id"
-        f" WHERE {among} AND a.result IS NULL AND a.snapshot IS NULL"
-        " AND c.status = 'holding' GROUP BY l.parent_id",
-        params,
-    )
+    while frontier:
+        among, params = db.among("l.parent_id", frontier)
+        found = db.rows(
+            f"SELECT l.parent_id, l.child_id, c.status, {_CHILD_COUNTS}"
+            " FROM workflow_links l"
+            " JOIN attempts a ON a.workflow_id = l.parent_id AND a.token = l.token"
+            " JOIN workflows c ON c.id = l.child_id"
+            f" WHERE {among} AND a.result IS NULL AND a.snapshot IS NULL",
+            params,
+        )
+        frontier = []
+        for r in found:
+            parent, child = str(r[0]), str(r[1])
+            below.setdefault(parent, []).append(child)
+            counts = dict(zip(Status, (int(n) for n in r[3 : 3 + len(COUNT_COLUMNS)]), strict=True))
+            known.setdefault(child, (str(r[2]), counts))
+            if counts.get(Status.RUNNING) and child not in seen:  # it may hold through its own
+                seen.add(child)
+                frontier.append(child)
+    memo: dict[str, str] = {}
+
+    def status_of(workflow_id: str, depth: int = 0) -> str:
+        if workflow_id in memo:
+            return memo[workflow_id]
+        status, counts = known[workflow_id]
+        memo[workflow_id] = status  # a (corrupt) cycle of links ends here
+        running = counts.get(Status.RUNNING, 0)
+        kids = below.get(workflow_id, [])
+        if running and kids and depth < 64:
+            holding = sum(status_of(k, depth + 1) == "holding" for k in kids)
+            if holding >= running:  # no other node runs: the workflow makes no progress
+                moved = dict(counts)
+                moved[Status.HOLDING] = moved.get(Status.HOLDING, 0) + moved.pop(Status.RUNNING)
+                memo[workflow_id] = derive_status(moved, 0).value
+        return memo[workflow_id]
+
     changed: dict[str, str] = {}
-    for parent, count in found:
-        status, counts = rows[str(parent)]
-        if int(count) < counts.get(Status.RUNNING, 0):
-            continue  # other nodes run: the workflow makes progress
-        moved = dict(counts)
-        moved[Status.HOLDING] = moved.get(Status.HOLDING, 0) + moved.pop(Status.RUNNING, 0)
-        reported = derive_status(moved, 0).value
+    for workflow_id, (status, _) in rows.items():
+        reported = status_of(workflow_id)
         if reported != status:
-            changed[str(parent)] = reported
+            changed[workflow_id] = reported
     return changed
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,54 @@ def _first_summary(planned: list[PlannedNodeLike], pairs: list[tuple[str, str]])
     return {"status": derive_status(counts, runnable).value, **columns}
 
 
+def _owner(owner: str | None, metadata: dict[str, Any]) -> str | None:
+    if owner is None and isinstance(metadata.get("owner"), str) and metadata["owner"].strip():
+        return str(metadata["owner"]).strip()
+    return owner
+
+
+def _checked(
+    nodes: Iterable[PlannedNodeLike], edges: Iterable[tuple[str, str]]
+) -> tuple[list[PlannedNodeLike], list[tuple[str, str]]]:
+    """The planned nodes and distinct edges, refused (ValueError) unless a sound DAG."""
+    planned = list(nodes)
+    pairs = list(dict.fromkeys((u, d) for u, d in edges))
+    names = {p.name for p in planned}
+    if len(names) != len(planned):
+        raise ValueError("duplicate node names")
+    for p in planned:
+        if Status(p.status) not in START:
+            raise ValueError(f"node {p.name!r}: submitted status must be open or holding")
+    check_dag(names, pairs)
+    return planned, pairs
+
+
+def _node_rows(workflow_id: str, planned: list[PlannedNodeLike]) -> Iterator[tuple[Any, ...]]:
+    for p in planned:
+        status = Status(p.status).value
+        config = dumps(dict(p.config))
+        yield (workflow_id, p.name, p.kind, status, status, config, "{}", 0, 0, p.group, p.frames)
+
+
+@dataclass(frozen=True, slots=True)
+class NewWorkflow:
+    """One small workflow of `Store.submit_small`: what `Store.submit` takes."""
+
+    nodes: list[PlannedNodeLike]
+    edges: list[tuple[str, str]]
+    name: str
+    metadata: dict[str, Any]
+    actor: str
+    at: float
+    idempotency_key: str | None = None
+    expires_at: float | None = None
+    within: Callable[[Connection, str], None] | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.nodes) + len(self.edges)
+
+
 class Store(Reads, Leases, Drafts, Templates, Archive, ClientVersions, Children, Uploads, Waits):
     """Workflows, nodes, edges, snapshots, attempts and the event log, in SQLite or PostgreSQL.
 
@@ -136,37 +185,15 @@ class Store(Reads, Leases, Drafts, Templates, Archive, ClientVersions, Children,
         `within(conn, workflow_id)` runs in the transaction that makes the workflow visible
         (a sub-workflow's link to its parent attempt); if it raises, nothing is kept.
         """
-        if owner is None and isinstance(metadata.get("owner"), str) and metadata["owner"].strip():
-            owner = metadata["owner"].strip()
-        planned = list(nodes)
-        pairs = list(dict.fromkeys((u, d) for u, d in edges))
-        names = {p.name for p in planned}
-        if len(names) != len(planned):
-            raise ValueError("duplicate node names")
-        for p in planned:
-            if Status(p.status) not in START:
-                raise ValueError(f"node {p.name!r}: submitted status must be open or holding")
-        check_dag(names, pairs)
+        owner = _owner(owner, metadata)
+        planned, pairs = _checked(nodes, edges)
         # A big workflow goes in as bounded transactions, while it is invisible (see
         # SUBMITTING), so the store's write lock is never held for long: every other request
         # and the scheduler get their turn between two batches.
         batched = len(planned) + len(pairs) > SUBMIT_BATCH
 
         def node_rows(workflow_id: str) -> Iterator[tuple[Any, ...]]:
-            for p in planned:
-                yield (
-                    workflow_id,
-                    p.name,
-                    p.kind,
-                    Status(p.status).value,
-                    Status(p.status).value,
-                    dumps(dict(p.config)),
-                    "{}",
-                    0,
-                    0,
-                    p.group,
-                    p.frames,
-                )
+            return _node_rows(workflow_id, planned)
 
         def edge_rows(workflow_id: str) -> Iterator[tuple[Any, ...]]:
             return ((workflow_id, u, d) for u, d in pairs)
@@ -227,6 +254,79 @@ class Store(Reads, Leases, Drafts, Templates, Archive, ClientVersions, Children,
             self.discard_unfinished(workflow_id)
             raise
         return workflow_id
+
+    def submit_small(self, items: Sequence[NewWorkflow]) -> list[str]:
+        """Store several small workflows in one transaction (together at most SUBMIT_BATCH
+        rows: the caller makes the groups); returns their ids, in order. An idempotency key
+        already answered gives the workflow stored then. Each one's `within(conn, id)` runs
+        in the transaction: if any raises, nothing of any of them is kept (the caller may
+        then submit them one by one)."""
+        checked = [(item, *_checked(item.nodes, item.edges)) for item in items]
+        total = sum(len(planned) + len(pairs) for _, planned, pairs in checked)
+        if total > SUBMIT_BATCH:
+            raise ValueError(f"{total} rows: more than one transaction's {SUBMIT_BATCH}")
+        ids: list[str] = []
+        fresh: list[tuple[str, NewWorkflow, int, int]] = []
+        with self.write() as conn:
+            rows: list[dict[str, Any]] = []
+            node_rows: list[tuple[Any, ...]] = []
+            edge_rows: list[tuple[Any, ...]] = []
+            for item, planned, pairs in checked:
+                if item.idempotency_key is not None:
+                    seen = conn.execute(
+                        select(requests.c.workflow_id).where(
+                            requests.c.idempotency_key == item.idempotency_key
+                        )
+                    ).first()
+                    if seen is not None:
+                        ids.append(str(seen.workflow_id))
+                        continue
+                workflow_id = new_workflow_id()
+                while (
+                    workflow_id in ids
+                    or conn.execute(
+                        select(workflows.c.id).where(workflows.c.id == workflow_id)
+                    ).first()
+                ):
+                    workflow_id = new_workflow_id()
+                owner = _owner(None, item.metadata)
+                rows.append(
+                    {
+                        "id": workflow_id,
+                        "name": item.name,
+                        "metadata": item.metadata,
+                        "created_at": item.at,
+                        "archived": False,
+                        "expires_at": item.expires_at,
+                        "owner": owner if owner is not None else item.actor,
+                        "last_seq": 0,
+                        **_first_summary(planned, pairs),
+                    }
+                )
+                node_rows.extend(_node_rows(workflow_id, planned))
+                edge_rows.extend((workflow_id, u, d) for u, d in pairs)
+                ids.append(workflow_id)
+                fresh.append((workflow_id, item, len(planned), len(pairs)))
+            if not fresh:
+                return ids
+            conn.execute(workflows.insert(), rows)
+            insert_rows(conn, node_table, _NODE_COLUMNS, node_rows)
+            insert_rows(conn, edge_table, _EDGE_COLUMNS, edge_rows)
+            for workflow_id, item, nodes, edges in fresh:
+                self._submitted(
+                    conn,
+                    workflow_id,
+                    item.name,
+                    item.actor,
+                    item.at,
+                    nodes,
+                    edges,
+                    item.idempotency_key,
+                )
+                if item.within is not None:
+                    item.within(conn, workflow_id)
+            self.refresh_statistics({"nodes": len(node_rows), "edges": len(edge_rows)}, conn)
+        return ids
 
     def _publish(
         self,
