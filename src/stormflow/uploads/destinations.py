@@ -17,23 +17,15 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from stormflow.uploads.hashing import BLAKE3, MD5, HashCache, new_hash, normalize_etag
+from stormflow.uploads.hashing import (
+    BLAKE3,
+    MD5,
+    HashCache,
+    normalize_etag,
+    part_digest,
+)
 
 PARTIAL_SUFFIX = ".storm-partial"
-#: Read, hashed and written while in the CPU cache. Small on purpose: ext4 holds the file's
-#: inode lock for a whole write and its waiters spin, so with two parts of one file in
-#: flight 1 MiB blocks cost 2.5x the CPU of 128 KiB ones (bench/README.md, uploads).
-COPY_BLOCK = 128 * 1024
-
-_buffers = threading.local()
-
-
-def _block() -> memoryview:
-    """This thread's reused copy buffer (no allocation, no page faults per part)."""
-    buf: memoryview | None = getattr(_buffers, "block", None)
-    if buf is None:
-        buf = _buffers.block = memoryview(bytearray(COPY_BLOCK))
-    return buf
 
 
 class DestinationError(Exception):
@@ -112,24 +104,15 @@ class _FileWriter:
         return digest.hex()
 
     def copy_part(self, src_fd: int, offset: int, length: int, algo: str) -> bytes:
-        """Copy one part and return its digest, reading each byte once: a block is read
-        into this thread's buffer, hashed and written from it while it is still in the
-        CPU cache (the hash releases the GIL; so do the reads and writes)."""
-        buf = _block()
-        h = new_hash(algo)
+        """Copy one part in the kernel (copy_file_range: no pass through Python's memory),
+        then hash it from the page cache through this thread's reused buffer."""
         done = 0
         while done < length:
-            want = min(len(buf), length - done)
-            n = os.preadv(src_fd, [buf[:want]], offset + done)
+            n = os.copy_file_range(src_fd, self.fd, length - done, offset + done, offset + done)
             if n == 0:
                 raise OSError(f"source ended early at byte {offset + done}")
-            block = buf[:n]
-            h.update(block)
-            written = 0
-            while written < n:
-                written += os.pwritev(self.fd, [block[written:]], offset + done + written)
             done += n
-        return h.digest()
+        return part_digest(src_fd, offset, length, algo)
 
     def finish(self, parts: Mapping[int, str], file_hash: str) -> None:
         os.close(self.fd)

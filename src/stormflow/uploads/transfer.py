@@ -1,11 +1,11 @@
 """The transfer: only what is missing moves, large files in parallel parts, resumable.
 
 For every file: when the destination already holds its key with the same size and content
-hash, it is skipped (its bytes count as saved). Otherwise it is read once, part by part: each
-part is hashed as it is read and written (a directory: into `<name>.storm-partial` at its
-offset, renamed when whole; S3: `upload_part` of a multipart upload, the MD5 checked by the
-server). Every stored part is recorded in the ledger, so an attempt after a kill sends only
-the parts that were not stored.
+hash, it is skipped (its bytes count as saved). Otherwise it goes part by part, every part
+hashed (a directory: copied by the kernel into `<name>.storm-partial` at its offset, hashed
+from the page cache, renamed when whole; S3: read once, `upload_part` of a multipart upload,
+the MD5 checked by the server). Every stored part is recorded in the ledger, so an attempt
+after a kill sends only the parts that were not stored.
 """
 
 from __future__ import annotations
@@ -287,9 +287,9 @@ class Transfer:
         return self.summary
 
     def _part_workers(self) -> int:
-        """Parts copied at once. A directory: no more than the cores: the copy is CPU and
-        memory bound, and ext4 serialises writes to one file on its inode lock, whose
-        waiters spin; 4 threads on 2 cores ran at a quarter of the speed of 2."""
+        """Parts copied at once. A directory: no more than the cores. The copy and the
+        hash are CPU and memory bound, and ext4 serialises writes to one file on its inode
+        lock: threads beyond the cores only wait on each other."""
         if isinstance(self.dest, FileDestination):
             return max(1, min(self.opts.workers, os.cpu_count() or 1))
         return self.opts.workers
