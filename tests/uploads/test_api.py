@@ -116,3 +116,30 @@ def test_the_stream_sends_progress_while_the_transfer_moves(
     assert any(f["sending"].get("up") for f in moving)  # per-file bars while it moves
     assert any(f["uploads"][0]["rate"] > 0 and f["uploads"][0]["eta"] for f in moving)
     assert frames[-1]["uploads"][0]["bytes_done"] == 768 * KiB
+
+
+def test_parts_are_recorded_in_batches_and_whole_when_done(
+    tmp_path: Path, store: Store, data_dir: Path
+) -> None:
+    """No commit per part on the hot path; the finished file's record lists every part."""
+    scene = write_random(tmp_path / "proj" / "scene.ma", 64 * 16 * KiB)  # 64 parts
+    with client(store, data_dir) as api:
+        wf = api.post(f"{API}/workflows", json=_doc(tmp_path, scene)).json()["id"]
+        writes: list[int] = []
+        update = store.upload_files_update
+
+        def counting(*args: Any, **kw: Any) -> Any:
+            writes.append(1)
+            return update(*args, **kw)
+
+        store.upload_files_update = counting  # type: ignore[method-assign]
+        transfer = _transfer(store, wf, scene, tmp_path, part_size=16 * KiB, workers=1)
+        assert transfer.run().sent_files == 1
+        del store.upload_files_update
+        assert len(writes) < 64 // 2, len(writes)
+        [f] = api.get(f"{API}/workflows/{wf}/uploads/up/files").json()["files"]
+        assert (f["state"], f["bytes_done"]) == ("done", 64 * 16 * KiB)
+        assert f["parts"] == 64
+        [row] = store.uploaded_files(wf, "up")
+        assert sorted(int(n) for n in row["parts"]) == list(range(1, 65))
+        assert (tmp_path / "farm" / "scene.ma").read_bytes() == scene.read_bytes()

@@ -17,7 +17,13 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from stormflow.uploads.hashing import BLAKE3, MD5, HashCache, normalize_etag
+from stormflow.uploads.hashing import (
+    BLAKE3,
+    MD5,
+    HashCache,
+    normalize_etag,
+    part_digest,
+)
 
 PARTIAL_SUFFIX = ".storm-partial"
 
@@ -79,10 +85,16 @@ class _FileWriter:
         resumable = bool(parts) and self.partial.is_file() and self.partial.stat().st_size == size
         self.done_parts: Mapping[int, str] = dict(parts) if resumable else {}
         flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+        if not resumable:
+            # A new file rather than ftruncate(0) of a stale one: ext4 flushes a file that
+            # was truncated to zero when it is closed (auto_da_alloc), which cost ~0.1 s of
+            # synchronous writeback per 256 MB file on the hot path.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.partial)
+            flags |= os.O_EXCL
         self.fd = os.open(self.partial, flags, 0o644)
         if not resumable:
-            os.ftruncate(self.fd, 0)
-            os.ftruncate(self.fd, size)
+            os.ftruncate(self.fd, size)  # grows: parts land at their offsets, in any order
 
     def write_part(self, number: int, offset: int, data: bytes, digest: bytes) -> str:
         view = memoryview(data)
@@ -91,14 +103,16 @@ class _FileWriter:
             written += os.pwrite(self.fd, view[written:], offset + written)
         return digest.hex()
 
-    def copy_range(self, src_fd: int, offset: int, length: int) -> None:
-        """Copy one part in the kernel (copy_file_range: no pass through Python's memory)."""
+    def copy_part(self, src_fd: int, offset: int, length: int, algo: str) -> bytes:
+        """Copy one part in the kernel (copy_file_range: no pass through Python's memory),
+        then hash it from the page cache through this thread's reused buffer."""
         done = 0
         while done < length:
             n = os.copy_file_range(src_fd, self.fd, length - done, offset + done, offset + done)
             if n == 0:
                 raise OSError(f"source ended early at byte {offset + done}")
             done += n
+        return part_digest(src_fd, offset, length, algo)
 
     def finish(self, parts: Mapping[int, str], file_hash: str) -> None:
         os.close(self.fd)

@@ -24,7 +24,20 @@ from stormflow.paths import PRIVATE_FILE, tighten
 MiB = 1024 * 1024
 DEFAULT_PART_SIZE = 8 * MiB  # boto3's default multipart chunk size
 FLUSH_EVERY = 1000  # cached hashes written per commit
-READ_BLOCK = 4 * MiB  # large reads: the hashes release the GIL for them
+#: Hashing reads through one reused buffer per thread, a block at a time while it is in the
+#: CPU cache: reading into fresh 4 MiB bytes objects cost ~0.6 s of page faults per GB beside
+#: ~0.2 s of hashing (BLAKE3 of 1 GB from the page cache: 0.8 -> 0.26 CPU seconds).
+BLOCK = 128 * 1024
+
+_buffers = threading.local()
+
+
+def block_buffer() -> memoryview:
+    """This thread's reused read buffer (no allocation, no page faults per block)."""
+    buf: memoryview | None = getattr(_buffers, "block", None)
+    if buf is None:
+        buf = _buffers.block = memoryview(bytearray(BLOCK))
+    return buf
 
 
 def part_count(size: int, part_size: int) -> int:
@@ -38,7 +51,7 @@ MD5, SHA256, BLAKE3 = "md5", "sha256", "blake3"
 
 
 class Hasher(Protocol):
-    def update(self, data: bytes, /) -> object: ...
+    def update(self, data: bytes | memoryview, /) -> object: ...
     def digest(self) -> bytes: ...
 
 
@@ -63,13 +76,14 @@ def combine(part_digests: list[bytes], algo: str = MD5) -> str:
 
 def part_digest(fd: int, offset: int, length: int, algo: str = MD5) -> bytes:
     h = new_hash(algo)
+    buf = block_buffer()
     done = 0
     while done < length:
-        chunk = os.pread(fd, min(READ_BLOCK, length - done), offset + done)
-        if not chunk:
+        n = os.preadv(fd, [buf[: min(len(buf), length - done)]], offset + done)
+        if not n:
             break
-        h.update(chunk)
-        done += len(chunk)
+        h.update(buf[:n])
+        done += n
     return h.digest()
 
 

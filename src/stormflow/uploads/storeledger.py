@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from stormflow.store import Store
 from stormflow.uploads.ledger import DONE, FAILED, SENDING, FileState
 from stormflow.uploads.manifest import SourceFile
+
+PARTS_EVERY = 0.25  # seconds between writes of stored parts
 
 
 class StoreLedger:
@@ -35,6 +38,8 @@ class StoreLedger:
         self.host = host
         self._lock = threading.Lock()
         self._parts: dict[str, dict[int, str]] = {}
+        self._unsaved: dict[str, int] = {}  # path -> bytes done, parts not yet written
+        self._saved_at = 0.0
         self._stored: dict[str, tuple[str, str | None]] = {}  # path -> (state, hash) as read
 
     def plan(self, files: list[SourceFile], part_size: int) -> dict[str, FileState]:
@@ -96,28 +101,49 @@ class StoreLedger:
         )
 
     def part_done(self, path: str, number: int, part_hash: str, bytes_done: int) -> None:
+        """Parts are written at most every PARTS_EVERY seconds (and by the progress tick):
+        a commit per 8 MiB part cost the copy of a part on SQLite. A kill loses at most that
+        much of the record; those parts are sent again on resume."""
         with self._lock:  # parts of one file finish in several threads: one writer at a time
-            parts = self._parts.setdefault(path, {})
-            parts[number] = part_hash
-            self.store.upload_files_update(
-                self.workflow_id,
-                self.node,
-                [{"path": path, "parts": dict(parts), "bytes_done": bytes_done}],
-            )
+            self._parts.setdefault(path, {})[number] = part_hash
+            self._unsaved[path] = bytes_done
+            if time.monotonic() - self._saved_at >= PARTS_EVERY:
+                self._save_parts()
+
+    def _save_parts(self) -> None:
+        """Under the lock: the parts recorded since the last write, in one update."""
+        self._saved_at = time.monotonic()
+        if not self._unsaved:
+            return
+        rows = [
+            {"path": p, "parts": dict(self._parts[p]), "bytes_done": n}
+            for p, n in self._unsaved.items()
+        ]
+        self._unsaved.clear()
+        self.store.upload_files_update(self.workflow_id, self.node, rows, sending_only=True)
 
     def file_done(self, path: str, file_hash: str, size: int | None = None) -> None:
+        with self._lock:
+            self._unsaved.pop(path, None)
+            parts = dict(self._parts.get(path, {}))
         row: dict[str, Any] = {"path": path, "state": DONE, "hash": file_hash, "upload_id": None}
+        if parts:
+            row["parts"] = parts  # the record stays whole, in the same write
         row["error"] = None
         if size is not None:
             row["bytes_done"] = size
         self.store.upload_files_update(self.workflow_id, self.node, [row])
 
     def file_failed(self, path: str, error: str) -> None:
+        with self._lock:  # its stored parts still count for the next attempt
+            self._save_parts()
         self.store.upload_files_update(
             self.workflow_id, self.node, [{"path": path, "state": FAILED, "error": error[:2000]}]
         )
 
     def progress(self, snapshot: Mapping[str, Any], files: Mapping[str, int]) -> None:
+        with self._lock:
+            self._save_parts()
         self.store.upload_progress(self.workflow_id, self.node, snapshot, str(snapshot["state"]))
         if files:
             self.store.upload_files_update(
@@ -137,5 +163,7 @@ class StoreLedger:
 
     def stopped(self, reason: str) -> None:
         """The attempt stopped (cancel, skip, kill): figures stay, the state says so."""
+        with contextlib.suppress(Exception), self._lock:
+            self._save_parts()
         with contextlib.suppress(Exception):
             self.store.upload_progress(self.workflow_id, self.node, {}, "stopped", reason)

@@ -1,11 +1,11 @@
 """The transfer: only what is missing moves, large files in parallel parts, resumable.
 
 For every file: when the destination already holds its key with the same size and content
-hash, it is skipped (its bytes count as saved). Otherwise it is read once, part by part: each
-part is hashed as it is read and written (a directory: into `<name>.storm-partial` at its
-offset, renamed when whole; S3: `upload_part` of a multipart upload, the MD5 checked by the
-server). Every stored part is recorded in the ledger, so an attempt after a kill sends only
-the parts that were not stored.
+hash, it is skipped (its bytes count as saved). Otherwise it goes part by part, every part
+hashed (a directory: copied by the kernel into `<name>.storm-partial` at its offset, hashed
+from the page cache, renamed when whole; S3: read once, `upload_part` of a multipart upload,
+the MD5 checked by the server). Every stored part is recorded in the ledger, so an attempt
+after a kill sends only the parts that were not stored.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from stormflow.uploads.hashing import (
     combine,
     new_hash,
     part_count,
-    part_digest,
 )
 from stormflow.uploads.ledger import DONE, SKIPPED, FileState, Ledger
 from stormflow.uploads.manifest import SourceFile
@@ -146,6 +145,7 @@ class Transfer:
         self._done_files = 0
         self._paused = False
         self._paused_at = 0.0
+        self._held = 0.0  # seconds spent paused
         self._began = time.monotonic()
         self._state = "checking"
 
@@ -214,6 +214,8 @@ class Transfer:
             if not self._paused:
                 return
             time.sleep(self.opts.pause_poll)
+            with self._lock:  # a pause is no credit: the rate limit holds after it too
+                self._held += self.opts.pause_poll
 
     # -- the run -----------------------------------------------------------------------------
     def run(self) -> Summary:
@@ -231,7 +233,7 @@ class Transfer:
             self._state = "sending"
             with (
                 ThreadPoolExecutor(self.opts.workers, "storm-upload-file") as files_pool,
-                ThreadPoolExecutor(self.opts.workers, "storm-upload-part") as parts_pool,
+                ThreadPoolExecutor(self._part_workers(), "storm-upload-part") as parts_pool,
             ):
                 settled: list[FileState] = []
                 to_check = [f for f in self.files if _same_size(remotes.get(f.key), f.size)]
@@ -284,12 +286,20 @@ class Transfer:
             self.on_progress(snap)
         return self.summary
 
+    def _part_workers(self) -> int:
+        """Parts copied at once. A directory: no more than the cores. The copy and the
+        hash are CPU and memory bound, and ext4 serialises writes to one file on its inode
+        lock: threads beyond the cores only wait on each other."""
+        if isinstance(self.dest, FileDestination):
+            return max(1, min(self.opts.workers, os.cpu_count() or 1))
+        return self.opts.workers
+
     def _throttle(self) -> None:
         """Sleep so that the bytes sent so far took at least bytes / max_rate seconds."""
         if self.opts.max_rate <= 0:
             return
         with self._lock:
-            due = self._began + self.summary.sent_bytes / self.opts.max_rate
+            due = self._began + self._held + self.summary.sent_bytes / self.opts.max_rate
         delay = due - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -361,10 +371,9 @@ class Transfer:
                 self._gate()
                 offset = (number - 1) * ps
                 length = min(ps, f.size - offset)
-                copy = getattr(writer, "copy_range", None)
-                if copy is not None:  # a directory: the kernel copies, we only hash
-                    copy(fd, offset, length)
-                    stored = part_digest(fd, offset, length, algo).hex()
+                copy = getattr(writer, "copy_part", None)
+                if copy is not None:  # a directory: one pass, hashed as it is copied
+                    stored = copy(fd, offset, length, algo).hex()
                 else:
                     data = os.pread(fd, length, offset) if length else b""
                     if len(data) != length:
