@@ -153,29 +153,6 @@ def _env_seconds(name: str, default: float) -> float:
     return value if value >= 0 else default
 
 
-#: At most this often, after dispatching, the allocator's free memory goes back to the system.
-TRIM_EVERY = 10.0
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        import ctypes
-
-        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
-        return None
-    return trim
-
-
-def release_free_memory() -> None:
-    """glibc keeps the pages of freed memory (its arenas, one per thread, fragmented by a
-    burst of work): malloc_trim returns the unused ones to the system."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
 #: Dispatch latencies kept for percentiles: a long-running scheduler keeps no more.
 DISPATCH_SAMPLES = 4096
 
@@ -278,8 +255,6 @@ class Scheduler:
         self._next_housekeeping = 0.0
         self._next_statistics = 0.0
         self._next_takeover = 0.0
-        self._next_trim = 0.0
-        self._trimmed_at = 0  # stats.dispatched at the last release_free_memory
         self._stop = threading.Event()
         self._shutting_down: set[str] = set()  # job tokens stopped by close()
         # A workflow whose transaction failed waits (backoff) while the others go on; its
@@ -1020,12 +995,6 @@ class Scheduler:
     def _housekeeping(self, now: float) -> bool:
         busy = False
         self.waits.tick()  # due polls, submits, cancels: in the waits' own threads
-        if now >= self._next_trim and self.stats.dispatched != self._trimmed_at:
-            # a burst (10,000 jobs claimed and handed over) is over: give the allocator's
-            # free pages back, so that a scheduler that waits costs what it holds
-            self._next_trim = now + TRIM_EVERY
-            self._trimmed_at = self.stats.dispatched
-            release_free_memory()
         if now >= self._next_statistics:
             self._next_statistics = now + self.settings.statistics_every
             self.store.refresh_statistics()
