@@ -229,3 +229,30 @@ def test_storm_providers_add_ls_show_rm_through_the_server(server: Server, tmp_p
     assert storm("rm", "cli-b").returncode == 0
     missing = storm("show", "cli-b")
     assert missing.returncode == 2 and "unknown provider" in missing.stderr
+
+
+def test_a_webhook_before_the_submit_answers_is_applied_with_the_answer(
+    server: Server, module_farm: Farm
+) -> None:
+    """The callback is sent (and stored as unknown-job) before the submit's answer brings the
+    job id: recording the id applies it in the same transaction, without waiting for a poll."""
+    add_provider(server, provider(module_farm, "first", server.hook_url("first"), poll=[3600]))
+    before = module_farm.stats()["status_calls"]
+    wf = server.submit(doc("first", "first", callbacks="first"))
+    assert server.finished(wf, timeout=20) == "succeeded"  # a poll would come in an hour
+    events = server.events(wf)
+    (submitted,) = of_type(events, "external-submitted")
+    (result,) = of_type(events, "external-result")
+    assert (result["payload"]["source"], result["payload"]["applied"]) == ("webhook", True)
+    assert result["payload"]["outputs"]["frames"] == 3
+    assert submitted["seq"] < result["seq"]  # one transaction, the answer first
+    assert of_type(events, "succeed", "after")
+    store = store_of(server)
+    try:
+        (wait,) = store.waits_of(wf)
+        assert (wait.state, wait.ended_by, wait.polls) == ("done", "webhook", 0)
+        (event,) = store.hook_events("first")
+        assert (event["external_id"], event["outcome"]) == (wait.external_id, "late-result")
+    finally:
+        store.close()
+    assert module_farm.stats()["status_calls"] == before  # no poll was needed

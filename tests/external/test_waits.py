@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from stormflow.engine.providers import RateLimit, Report, parse_config
 from stormflow.engine.scheduler import Scheduler, Settings
-from stormflow.engine.waits import finish, idempotency_key
+from stormflow.engine.waits import confirm, finish, idempotency_key
 from stormflow.store import Store
 from stormflow.store.schema import waits
 from stormflow.store.waits import WAITING_OWNER
@@ -221,3 +221,60 @@ def test_a_bad_provider_configuration_names_what_is_wrong(
     config = {**provider(farm), **change}
     with pytest.raises(ValueError, match=message):
         parse_config(config)
+
+
+def test_an_early_webhook_is_applied_once_by_concurrent_submit_answers(
+    store: Store, farm: Farm, tmp_path: Path
+) -> None:
+    """A webhook stored as unknown-job before the submit answered: two answers of the same
+    submit at once (two schedulers, the same idempotency key) apply it once; the webhook's
+    second look (`finish(matched=...)`), finding the job id recorded, changes nothing."""
+    add(store, provider(farm, poll=[60]))
+    wf = submit(store, [external("render", seconds=60, callbacks="lose")])
+    sched = scheduler(store, tmp_path)
+    with in_thread(sched):
+        waited = wait_for(lambda: next((w for w in store.waits_of(wf) if w.external_id), None))
+    job = str(waited.external_id)
+    with store.write() as conn:  # back to before the answer: submitting, no job id yet
+        conn.execute(
+            update(waits)
+            .where(waits.c.workflow_id == wf)
+            .values(state="submitting", external_id=None, next_poll=time.time() + 600)
+        )
+    body = f'{{"id": "{job}", "state": "succeeded", "outputs": {{"frames": 3}}}}'
+    at = time.time()
+    assert store.record_hook_event(
+        "farm", "early-1", body, at=at, external_id=job, outcome="unknown-job"
+    )
+    (event_id,) = [e["id"] for e in store.hook_events("farm")]
+    submitting = store.wait(wf, waited.token)
+    assert submitting is not None and submitting.state == "submitting"
+    # the store's fast path sees the stored event and leaves the answer to `confirm`
+    assert store.submitted(wf, waited.token, "farm", job, at=at, next_poll=at + 60) is None
+    read = sched.waits.kinds["external"].early_reader(submitting)
+    assert read is not None
+    barrier = threading.Barrier(2)
+    answers: list[Any] = []
+
+    def answer() -> None:
+        barrier.wait()
+        answers.append(confirm(store, submitting, job, at=at, next_poll=at + 60, read=read))
+
+    threads = [threading.Thread(target=answer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=20)
+    assert sorted(a.waiting for a in answers) == [False, True]
+    assert sum(a.outcome is not None for a in answers) == 1
+    placed = store.wait_for_job("farm", job)
+    assert placed is not None
+    report = Report("succeeded", job, 1.0, {"frames": 3})
+    assert finish(store, placed, report, source="webhook", at=at, matched=event_id) is None
+    results = [e for e in store.events(wf) if e.type == "external-result"]
+    assert [e.payload["applied"] for e in results] == [True]
+    assert [e.type for e in store.events(wf)].count("succeed") == 1
+    done = store.wait(wf, waited.token)
+    assert done is not None and (done.state, done.external_id) == ("done", job)
+    assert [e["outcome"] for e in store.hook_events("farm")] == ["late-result"]
+    sched.close()

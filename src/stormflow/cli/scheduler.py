@@ -58,6 +58,10 @@ HeartbeatTtl = Annotated[
 ]
 
 
+#: The scheduler's SQLite page caches, all connections together (a soft limit).
+SQLITE_MEMORY = 4 << 20
+
+
 def register(app: typer.Typer) -> None:
     app.command("scheduler")(scheduler_command)
 
@@ -98,6 +102,7 @@ def scheduler_command(
     store, settings = open_store(data_dir, db)
     # `storm server`'s child runs under the lock its server holds (and dies with it)
     owner = None if supervised else lock_embedded_store(store, settings.data_dir, "scheduler", None)
+    store.limit_memory(SQLITE_MEMORY)  # see Database.limit_memory
     settings.lease_seconds = lease_seconds
     settings.heartbeat_every = max(0.5, lease_seconds / 4)
     try:

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stormflow.core import Outcome
-from stormflow.engine.providers import ProviderConfig, read_report, resolve
+from stormflow.engine.providers import ProviderConfig, Report, read_report, resolve
 from stormflow.engine.waits import finish
 from stormflow.signing import HEADER, SignatureError, verify
 from stormflow.store import Store
+from stormflow.store.waits import UNMATCHED
 
 #: The raw body kept per event at most (bigger bodies are refused before this).
 MAX_BODY = 1 << 20
@@ -115,9 +116,19 @@ def receive(
     }
     wait = store.wait_for_job(config.name, report.external_id) if report.external_id else None
     if wait is None:
+        fresh = _record(store, row, UNMATCHED)
+        if not fresh:
+            figures.count("duplicates")
+            return Received("duplicate")
+        # The submit's answer may have been recorded meanwhile, having looked for stored
+        # events before this one was: look once more (it applies stored events itself,
+        # `waits.confirm`; whichever takes the event first applies it, once)
+        late = _late(store, config, document, report, row)
+        if late is not None:
+            figures.count("applied" if late.outcome == "applied" else "no_op")
+            return late
         figures.count("unknown")
-        fresh = _record(store, row, "unknown-job")
-        return Received("unknown-job" if fresh else "duplicate")
+        return Received("unknown-job")
     if not report.finished:
         fresh = _record(store, row, "progress")
         if fresh:
@@ -135,6 +146,34 @@ def receive(
         return Received("duplicate", wait.workflow_id, wait.node)
     what = "applied" if was_applied(outcome, wait.node) else "no-op"
     figures.count("applied" if what == "applied" else "no_op")
+    return Received(what, wait.workflow_id, wait.node, outcome)
+
+
+def _late(
+    store: Store,
+    config: ProviderConfig,
+    document: dict[str, Any],
+    report: Report,
+    row: dict[str, Any],
+) -> Received | None:
+    """An event stored as unknown-job whose wait appeared since: applied now (None: still no
+    wait, not a result, or the submit's answer applied it first)."""
+    assert report.external_id is not None
+    wait = store.wait_for_job(config.name, report.external_id)
+    if wait is None or not report.finished or config.webhook is None:
+        return None
+    outputs = wait.request.get("outputs") if isinstance(wait.request, dict) else None
+    if outputs:
+        report = read_report(document, config.webhook, outputs)
+    found = store.hook_event_id(config.name, str(row["event_id"]))
+    if found is None:
+        return None
+    outcome = finish(
+        store, wait, report, source="webhook", at=float(row["received_at"]), matched=found
+    )
+    if outcome is None:
+        return None
+    what = "applied" if was_applied(outcome, wait.node) else "no-op"
     return Received(what, wait.workflow_id, wait.node, outcome)
 
 

@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -153,13 +153,18 @@ def _env_seconds(name: str, default: float) -> float:
     return value if value >= 0 else default
 
 
+#: Dispatch latencies kept for percentiles: a long-running scheduler keeps no more.
+DISPATCH_SAMPLES = 4096
+
+
 @dataclass
 class Stats:
     dispatched: int = 0
     results: int = 0
     stale: int = 0
     lost: int = 0
-    dispatch_latency: list[float] = field(default_factory=list)
+    # the latest DISPATCH_SAMPLES (the bench's percentiles; /metrics uses the histogram)
+    dispatch_latency: deque[float] = field(default_factory=lambda: deque(maxlen=DISPATCH_SAMPLES))
     # Failures the loop survived: unexpected errors (logged with their traceback) and busy
     # store errors (logged, retried); the last one as one line, for /health.
     errors: int = 0
@@ -234,7 +239,6 @@ class Scheduler:
         self.waits = Waits(store, settings.data_dir, self._told, workflows=settings.workflows)
         self.stats = Stats()
         self._check: defaultdict[str, set[str]] = defaultdict(set)
-        self._kinds: dict[str, dict[str, str]] = {}
         self._names: dict[str, str] = {}
         self._expires: dict[str, float | None] = {}  # workflow -> expires_at (time to live)
         self._ready_at: dict[tuple[str, str], float] = {}  # (workflow, token) -> ready since
@@ -511,7 +515,9 @@ class Scheduler:
         if not (results or candidates or due):
             return 0
         self.waits.refresh()  # which providers have limits, read before the lock (cheap)
-        kinds = self._kinds_of(workflow_id)
+        # node -> kind of what this transaction may claim, read in it (no per-node cache:
+        # 10,000 waiting jobs cost the scheduler no per-node memory)
+        kinds: dict[str, str] = {}
         lease = Lease(self.owner, now + self.settings.lease_seconds)
         claimed: list[tuple[str, str]] = []  # (node, log file) started in this transaction
         limited: list[tuple[str, str]] = []  # due, but holding named limits: the claim path
@@ -591,6 +597,8 @@ class Scheduler:
                 overlay.lay(ready)
                 total.absorb(ready)
             total.check = set()  # examined just now
+            kinds.clear()
+            kinds.update(view.kinds(sorted({*(n for n, _ in total.start), *(n for n, _ in due)})))
             # Claim what is due in the same transaction: no transaction of its own per
             # dispatch. Nodes holding named limits take the `claim` path, which counts
             # their usage.
@@ -670,10 +678,11 @@ class Scheduler:
             for name, logfile in claimed:
                 node = applied.outcome.nodes[name]
                 token = node.attempts[-1].token
-                if self._kind(workflow_id, name) == SUBWORKFLOW:
+                kind = kinds.get(name, "task")
+                if kind == SUBWORKFLOW:
                     children.append((node, token, logfile))
                 else:
-                    sent += self._submit(workflow_id, node, token, logfile)
+                    sent += self._submit(workflow_id, node, token, logfile, kind)
             if children:
                 sent += self.subworkflows.start_many(workflow_id, children)
             for name, token in limited:
@@ -688,14 +697,6 @@ class Scheduler:
         return takes_limits(config) and (
             bool(config.get("limits")) or self.waits.limited(str(config.get("provider")))
         )
-
-    def _kinds_of(self, workflow_id: str) -> dict[str, str]:
-        """Node -> kind for the workflow (read once, kept: kinds never change after submit)."""
-        kinds = self._kinds.get(workflow_id)
-        if kinds is None:
-            kinds = {row.name: row.kind for row in self.store.nodes(workflow_id)}
-            self._kinds[workflow_id] = kinds
-        return kinds
 
     def _take_candidates(self, workflow_id: str) -> set[str]:
         """Up to RUN_BATCH of the workflow's nodes to examine (the rest wait their turn), so
@@ -780,8 +781,17 @@ class Scheduler:
             if names:
                 self._check[workflow_id].update(names)
             self._seen[workflow_id] = seq
-        for gone in self._seen.keys() - live:
+        finished = self._seen.keys() - live
+        for gone in finished:
             del self._seen[gone]
+        # what was kept about finished work goes with it: a scheduler running for weeks
+        # holds state in proportion to the work under way, not to the work done
+        for cache in (self._names, self._expires):
+            for gone in cache.keys() - live:
+                del cache[gone]
+        if finished and self._ready_at:
+            for key in [k for k in self._ready_at if k[0] in finished]:
+                del self._ready_at[key]
 
     # -- dispatch --------------------------------------------------------------------
     def _dispatch(self) -> bool:
@@ -842,14 +852,23 @@ class Scheduler:
             return False
         return self._submit(workflow_id, node, token, logfile)
 
-    def _submit(self, workflow_id: str, node: core.Node, token: str, logfile: str) -> bool:
+    def _submit(
+        self,
+        workflow_id: str,
+        node: core.Node,
+        token: str,
+        logfile: str,
+        kind: str | None = None,
+    ) -> bool:
         """Hand a claimed attempt to the executor. An attempt that cannot be rendered or
-        started (whatever its stored configuration holds) fails alone: see `_not_started`."""
+        started (whatever its stored configuration holds) fails alone: see `_not_started`.
+        `kind`: the node's, when the claiming transaction read it."""
         name = node.name
-        if self._kind(workflow_id, name) == SUBWORKFLOW:  # no executor, no slot: a child
+        if kind is None:
+            kind = self._kind(workflow_id, name)
+        if kind == SUBWORKFLOW:  # no executor, no slot: a child
             return self.subworkflows.start(workflow_id, node, token, logfile)
         try:
-            kind = self._kind(workflow_id, name)
             spec = get_kind(kind)
             reports = spec is not None and spec.reports
             status = "running"
@@ -927,11 +946,7 @@ class Scheduler:
         )
 
     def _kind(self, workflow_id: str, name: str) -> str:
-        kinds = self._kinds.get(workflow_id)
-        if kinds is None or name not in kinds:
-            kinds = {row.name: row.kind for row in self.store.nodes(workflow_id)}
-            self._kinds[workflow_id] = kinds
-        return kinds.get(name, "task")
+        return self.store.kinds_of(workflow_id, [name]).get(name, "task")
 
     def _workflow_name(self, workflow_id: str) -> str:
         name = self._names.get(workflow_id)

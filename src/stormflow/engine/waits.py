@@ -29,6 +29,7 @@ poll never happens.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import threading
@@ -42,10 +43,22 @@ from typing import Any, Protocol
 from stormflow import core
 from stormflow.core import Event, Outcome
 from stormflow.engine.jobs import Job
-from stormflow.engine.providers import Provider, ProviderError, Report, parse_config
+from stormflow.engine.providers import (
+    Provider,
+    ProviderError,
+    Report,
+    parse_config,
+    read_report,
+)
 from stormflow.engine.render import log_path
 from stormflow.store import Store, StoreView
-from stormflow.store.waits import WaitRow, end_wait
+from stormflow.store.waits import (
+    WaitRow,
+    confirm_submit,
+    end_wait,
+    match_event,
+    unmatched_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +116,50 @@ class WaitKind(Protocol):
 
     def limited(self, provider: str) -> bool: ...
 
+    def early_reader(self, wait: WaitRow) -> EarlyReader | None: ...
+
+
+def result_outcome(
+    view: StoreView, wait: WaitRow, report: Report, *, source: str, at: float
+) -> Outcome:
+    """Inside the workflow's transaction: succeed/fail by attempt token (a token no longer
+    live: a stale result, changing nothing), the wait's end and the `external-result` event."""
+    live = view.has(wait.node) and view.node(wait.node).live_token == wait.token
+    if report.state == "succeeded":
+        out = core.succeed(view, wait.node, wait.token, at=at, exit_code=0)
+    else:
+        out = core.fail(view, wait.node, wait.token, at=at, error=report.error)
+    ended = end_wait(
+        view.conn,
+        wait.workflow_id,
+        wait.token,
+        at=at,
+        by=source,
+        progress=1.0 if report.state == "succeeded" else report.progress,
+        outputs=dict(report.outputs) if report.outputs is not None else None,
+        error=report.error,
+    )
+    out.events.append(
+        Event(
+            "external-result",
+            wait.node,
+            actor=source,
+            at=at,
+            why=None if live else "the attempt had finished already: nothing changed",
+            payload={
+                "token": wait.token,
+                "provider": wait.provider,
+                "external_id": report.external_id or wait.external_id,
+                "state": report.state,
+                "source": source,
+                "applied": live and ended,
+                "outputs": dict(report.outputs) if report.outputs is not None else None,
+                "error": report.error,
+            },
+        )
+    )
+    return out
+
 
 def finish(
     store: Store,
@@ -112,11 +169,14 @@ def finish(
     source: str,
     at: float,
     hook_event: dict[str, Any] | None = None,
+    matched: int | None = None,
 ) -> Outcome | None:
     """Write the result in the workflow's one transaction: succeed/fail by attempt token (a
     token no longer live: a stale result, recorded and changing nothing) and the wait's end.
     `hook_event`: the webhook event to store in the same transaction; None is returned, and
-    nothing written, when its event id was stored already (a duplicate callback)."""
+    nothing written, when its event id was stored already (a duplicate callback).
+    `matched`: the id of a stored unknown-job event this result comes from; None is
+    returned, and nothing written, when another writer applied it already."""
     duplicate: list[bool] = []
 
     def decide(view: core.GraphView) -> Outcome:
@@ -127,46 +187,80 @@ def finish(
                 duplicate.append(True)
                 return Outcome(action="hook", actor="provider", at=at)
             store.insert_hook_event(view.conn, hook_event)
-        live = view.has(wait.node) and view.node(wait.node).live_token == wait.token
-        if report.state == "succeeded":
-            out = core.succeed(view, wait.node, wait.token, at=at, exit_code=0)
-        else:
-            out = core.fail(view, wait.node, wait.token, at=at, error=report.error)
-        ended = end_wait(
-            view.conn,
-            wait.workflow_id,
-            wait.token,
-            at=at,
-            by=source,
-            progress=1.0 if report.state == "succeeded" else report.progress,
-            outputs=dict(report.outputs) if report.outputs is not None else None,
-            error=report.error,
-        )
-        out.events.append(
-            Event(
-                "external-result",
-                wait.node,
-                actor=source,
-                at=at,
-                why=None if live else "the attempt had finished already: nothing changed",
-                payload={
-                    "token": wait.token,
-                    "provider": wait.provider,
-                    "external_id": report.external_id or wait.external_id,
-                    "state": report.state,
-                    "source": source,
-                    "applied": live and ended,
-                    "outputs": dict(report.outputs) if report.outputs is not None else None,
-                    "error": report.error,
-                },
-            )
-        )
-        return out
+        if matched is not None and not match_event(view.conn, matched):
+            duplicate.append(True)
+            return Outcome(action="hook", actor="provider", at=at)
+        return result_outcome(view, wait, report, source=source, at=at)
 
     applied = store.transact(wait.workflow_id, decide)
     if duplicate:
         return None
     return applied.outcome
+
+
+#: Reads a stored webhook body for a wait: its report if it says the job finished, else None.
+EarlyReader = Callable[[str], Report | None]
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """What `confirm` wrote: whether the wait waits now (False: stopped meanwhile), and the
+    outcome when an early webhook's result was applied with it."""
+
+    waiting: bool
+    outcome: Outcome | None = None
+
+
+def confirm(
+    store: Store,
+    wait: WaitRow,
+    external_id: str,
+    *,
+    at: float,
+    next_poll: float,
+    read: EarlyReader,
+) -> Confirmed:
+    """The submit's answer when webhook events for the job came before it: in the workflow's
+    one transaction, record the job id, and apply the earliest stored event saying the job
+    finished (the fast path wins even so: no wait for the next poll). The event is taken
+    conditionally: a webhook taking it at the same moment applies it once, not twice."""
+    waiting: list[bool] = []
+    applied_event: list[bool] = []
+
+    def decide(view: core.GraphView) -> Outcome:
+        assert isinstance(view, StoreView)
+        waiting.clear()
+        applied_event.clear()
+        conn = view.conn
+        out = Outcome(action="external", actor="engine", at=at)
+        if not confirm_submit(conn, wait.workflow_id, wait.token, external_id, at, next_poll):
+            return out
+        waiting.append(True)
+        out.events.append(
+            Event(
+                "external-submitted",
+                wait.node,
+                at=at,
+                payload={
+                    "token": wait.token,
+                    "provider": wait.provider,
+                    "external_id": external_id,
+                },
+            )
+        )
+        placed = replace(wait, state="waiting", external_id=external_id, submitted_at=at)
+        for event_id, body in unmatched_events(conn, wait.provider, external_id):
+            report = read(body)
+            if report is None or not match_event(conn, event_id):
+                continue
+            applied_event.append(True)
+            result = result_outcome(view, placed, report, source="webhook", at=at)
+            out.absorb(result)
+            break
+        return out
+
+    applied = store.transact(wait.workflow_id, decide)
+    return Confirmed(bool(waiting), applied.outcome if applied_event else None)
 
 
 def note(store: Store, wait: WaitRow, type_: str, at: float, **payload: Any) -> None:
@@ -287,6 +381,26 @@ class ExternalJobs:
         delay = config.poll[min(wait.polls, len(config.poll) - 1)]
         delay *= 1 + random.uniform(-config.jitter, config.jitter)
         return min(now + delay, wait.deadline)
+
+    def early_reader(self, wait: WaitRow) -> EarlyReader | None:
+        """How to read a webhook body stored before the submit answered (None: the provider
+        has no webhook)."""
+        hook = self.provider(wait.provider).config.webhook
+        if hook is None:
+            return None
+        outputs = wait.request.get("outputs") if isinstance(wait.request, dict) else None
+
+        def read(body: str) -> Report | None:
+            try:
+                document = json.loads(body)
+            except ValueError:
+                return None
+            if not isinstance(document, dict):
+                return None
+            report = read_report(document, hook, outputs or None)
+            return report if report.finished else None
+
+        return read
 
     def may_call(self, wait: WaitRow) -> bool:
         """Per-provider rate limit (calls per second, per scheduler)."""
@@ -553,18 +667,46 @@ class Waits:
         now = self.clock()
         self.stats.submitted += 1
         placed = replace(wait, external_id=external_id, polls=0)
-        if not self.store.submitted(
-            wait.workflow_id, wait.token, external_id, at=now, next_poll=kind.next_poll(placed, now)
-        ):
-            # stopped while the submit was under way: the new job is stopped outside too
-            current = self.store.wait(wait.workflow_id, wait.token)
-            if current is not None and current.state in ("cancelling", "canceled"):
-                self._cancel(placed)
+        next_poll = kind.next_poll(placed, now)
+        recorded = self.store.submitted(
+            wait.workflow_id, wait.token, wait.provider, external_id, at=now, next_poll=next_poll
+        )
+        early = recorded is None  # webhook events came before this answer: apply the earliest
+        if early:
+            recorded = self._confirm(kind, wait, external_id, now, next_poll)
+        if not recorded:
+            self._stop_late(placed)
             return
         self._log(wait, f"waiting for {wait.provider} job {external_id}")
+        if early:
+            return  # its external-submitted event was written with the answer
         with self._lock:
             item = (wait, "external-submitted", now, {"external_id": external_id})
             self._notes.append((wait.workflow_id, item))
+
+    def _confirm(
+        self, kind: WaitKind, wait: WaitRow, external_id: str, now: float, next_poll: float
+    ) -> bool:
+        read = kind.early_reader(wait)
+        confirmed = confirm(
+            self.store,
+            wait,
+            external_id,
+            at=now,
+            next_poll=next_poll,
+            read=read or (lambda _body: None),
+        )
+        if confirmed.outcome is not None:
+            self._log(wait, f"{wait.provider} job {external_id}: its webhook came first, applied")
+            self.stats.results += 1
+            self.apply(wait.workflow_id, confirmed.outcome)
+        return confirmed.waiting
+
+    def _stop_late(self, placed: WaitRow) -> None:
+        """Stopped while the submit was under way: the new job is stopped outside too."""
+        current = self.store.wait(placed.workflow_id, placed.token)
+        if current is not None and current.state in ("cancelling", "canceled"):
+            self._cancel(placed)
 
     def _poll(self, wait: WaitRow) -> None:
         kind = self.kinds[wait.kind]

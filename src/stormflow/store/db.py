@@ -246,6 +246,17 @@ class Database:
             self._writers.pop()[0].close()
         self.engine.dispose()
 
+    def limit_memory(self, size: int) -> None:
+        """SQLite: a soft limit on the memory of every connection of this process together
+        (page caches: 2 MB each by default, filled by a store that grew). Past it, a
+        connection's cache reuses its own pages instead of growing: the scheduler waiting for
+        10,000 external jobs holds a few MB, not every connection's full cache. The pages are
+        read again from the operating system's cache when needed. PostgreSQL: nothing."""
+        if self.dialect != "sqlite":
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f"PRAGMA soft_heap_limit={int(size)}")
+
     def refresh_statistics(
         self, grown: dict[str, int] | None = None, conn: Connection | None = None
     ) -> list[str]:

@@ -234,6 +234,17 @@ class Reads(Database):
                 raise KeyError(name)
         return found[name]
 
+    def kinds_of(self, workflow_id: str, names: Sequence[str]) -> dict[str, str]:
+        """The kind of each named node (the scheduler reads them when it claims, keeps none)."""
+        found: dict[str, str] = {}
+        with self.read() as conn:
+            for i in range(0, len(names), CHUNK):
+                query = select(nodes.c.name, nodes.c.kind).where(
+                    nodes.c.workflow_id == workflow_id, nodes.c.name.in_(list(names[i : i + CHUNK]))
+                )
+                found.update((str(n), str(k)) for n, k in conn.execute(query))
+        return found
+
     def nodes(
         self,
         workflow_id: str,

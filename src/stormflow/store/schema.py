@@ -355,6 +355,10 @@ hook_events = Table(
     Column("received_at", Double, nullable=False),
     Column("body", Text, nullable=False),
     Column("external_id", Text),
-    Column("outcome", Text, nullable=False),  # applied | no-op | unknown-job | progress
+    # result | unknown-job (no wait had the job id yet) | late-result (an unknown-job event
+    # applied when the submit's answer brought the id) | progress
+    Column("outcome", Text, nullable=False),
     UniqueConstraint("provider", "event_id", name="uq_hook_events_event"),
+    # a submit's answer looks for the events that came before it (engine/waits.py: `confirm`)
+    Index("ix_hook_events_job", "provider", "external_id"),
 )

@@ -31,6 +31,11 @@ LIVE = ("submitting", "waiting")
 #: The named limit standing for a provider's `max_concurrent` (claims count against it).
 LIMIT_PREFIX = "provider:"
 
+#: A webhook event stored before any wait knew its job id.
+UNMATCHED = "unknown-job"
+#: Such an event, applied when the submit's answer (or a webhook's second look) found its wait.
+LATE_RESULT = "late-result"
+
 
 def provider_limit(name: str) -> str:
     return f"{LIMIT_PREFIX}{name}"
@@ -117,6 +122,48 @@ def end_wait(
         values["outputs"] = outputs
     result = conn.execute(
         update(waits).where(_key(workflow_id, token), waits.c.state.in_(LIVE)).values(**values)
+    )
+    return bool(result.rowcount)
+
+
+def confirm_submit(
+    conn: Connection,
+    workflow_id: str,
+    token: str,
+    external_id: str,
+    at: float,
+    next_poll: float,
+) -> bool:
+    """The submit's answer: the wait now waits for this job; False when no longer submitting."""
+    result = conn.execute(
+        update(waits)
+        .where(_key(workflow_id, token), waits.c.state == "submitting")
+        .values(state="waiting", external_id=external_id, submitted_at=at, next_poll=next_poll)
+    )
+    return bool(result.rowcount)
+
+
+def unmatched_events(conn: Connection, provider: str, external_id: str) -> list[tuple[int, str]]:
+    """(id, body) of this job's webhook events stored before any wait knew its id, oldest
+    first."""
+    query = (
+        select(hook_events.c.id, hook_events.c.body)
+        .where(
+            hook_events.c.provider == provider,
+            hook_events.c.external_id == external_id,
+            hook_events.c.outcome == UNMATCHED,
+        )
+        .order_by(hook_events.c.id)
+    )
+    return [(int(i), str(b)) for i, b in conn.execute(query).all()]
+
+
+def match_event(conn: Connection, event_id: int, outcome: str = LATE_RESULT) -> bool:
+    """Take an unmatched event for its job (once: False when another writer took it)."""
+    result = conn.execute(
+        update(hook_events)
+        .where(hook_events.c.id == event_id, hook_events.c.outcome == UNMATCHED)
+        .values(outcome=outcome)
     )
     return bool(result.rowcount)
 
@@ -265,21 +312,25 @@ class Waits(Database):
             )
 
     def submitted(
-        self, workflow_id: str, token: str, external_id: str, *, at: float, next_poll: float
-    ) -> bool:
+        self,
+        workflow_id: str,
+        token: str,
+        provider: str,
+        external_id: str,
+        *,
+        at: float,
+        next_poll: float,
+    ) -> bool | None:
+        """Record the submit's answer; False when the wait is no longer submitting (stopped
+        meanwhile). None, and nothing written, when webhook events for this job came before
+        it (stored as unknown-job): the caller records the answer and applies the earliest
+        in the workflow's transaction (`engine.waits.confirm`). One write transaction: on
+        SQLite a webhook's event is stored either before (found here) or after it (the
+        webhook then finds the job id)."""
         with self.write() as conn:
-            return bool(
-                conn.execute(
-                    update(waits)
-                    .where(_key(workflow_id, token), waits.c.state == "submitting")
-                    .values(
-                        state="waiting",
-                        external_id=external_id,
-                        submitted_at=at,
-                        next_poll=next_poll,
-                    )
-                ).rowcount
-            )
+            if unmatched_events(conn, provider, external_id):
+                return None
+            return confirm_submit(conn, workflow_id, token, external_id, at, next_poll)
 
     def polled(self, workflow_id: str, token: str, *, at: float, progress: float | None) -> None:
         values: dict[str, Any] = {"polled_at": at}
@@ -376,6 +427,15 @@ class Waits(Database):
             query = query.where(hook_events.c.provider == provider)
         with self.read() as conn:
             return [dict(r._mapping) for r in conn.execute(query).all()]
+
+    def hook_event_id(self, provider: str, event_id: str) -> int | None:
+        with self.read() as conn:
+            found = conn.execute(
+                select(hook_events.c.id).where(
+                    hook_events.c.provider == provider, hook_events.c.event_id == event_id
+                )
+            ).first()
+        return None if found is None else int(found[0])
 
     def seen_hook_event(self, conn: Connection, provider: str, event_id: str) -> bool:
         found = conn.execute(
