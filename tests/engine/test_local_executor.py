@@ -560,6 +560,9 @@ def test_pid_files_are_kept_per_thread(tmp_path: Path) -> None:
         marker = tmp_path / "pid"
         local.submit(task("wf/a#1", f"echo $$ > {marker}; exec sleep 30"))
         (pid,) = read_pids(marker)
+        # the executor's thread writes the pid file once the spawn returns: maybe after the
+        # command already wrote its marker
+        wait_until(lambda: any(p.read_text() for p in owner_dir.glob("*.pid")))
         (pidfile,) = owner_dir.glob("*.pid")
         assert pidfile.read_text() == f"{pid}\nwf/a#1\n"
         local.stop("wf/a#1")
@@ -570,6 +573,7 @@ def test_pid_files_are_kept_per_thread(tmp_path: Path) -> None:
         marker.unlink()
         local.submit(task("wf/b#1", f"echo $$ > {marker}; exec sleep 30"))
         (pid,) = read_pids(marker)
+        wait_until(lambda: pidfile.exists() and bool(pidfile.read_text()))
         assert pidfile.read_text() == f"{pid}\nwf/b#1\n"
         local.stop("wf/b#1")
         results.wait("wf/b#1")

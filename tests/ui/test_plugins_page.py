@@ -77,7 +77,7 @@ def test_the_plugins_page(server: Server, page: tuple[Any, Console], tmp_path: P
     expect(ffmpeg).to_have_attribute("data-status", "loaded")
     expect(ffmpeg).to_contain_text("adds 1 kind, 2 rules, 1 integration")
     storm = pg.locator('[data-testid="plugin"][data-name="storm"]')
-    expect(storm).to_contain_text("1 notification")  # email; task and the others are kinds
+    expect(storm).to_contain_text("2 notifications")  # email, webhook; the others are kinds
     expect(storm.get_by_text("task", exact=True)).to_have_count(1)
     broken = pg.locator('[data-testid="plugin"][data-name="broken"]')
     expect(broken).to_have_attribute("data-status", "failed")
