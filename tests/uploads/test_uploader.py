@@ -139,11 +139,10 @@ def _storm_uploader(data: Path, db: str) -> subprocess.Popen[bytes]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)  # one backend is enough here
 def test_kill_9_mid_upload_resumes_from_the_parts_stored_in_the_bucket(
     tmp_path: Path, store_url: str, s3: S3
 ) -> None:
-    if not store_url.startswith("sqlite"):
-        pytest.skip("one backend is enough for the process test")
     store = Store(store_url)
     part = 5 * MiB  # S3's smallest part
     big = write_random(tmp_path / "proj" / "cache.vdb", part * 2 + 10, 9)
